@@ -119,5 +119,8 @@ export function ioError(err: unknown, doing: string): MtrackError {
     });
   }
   const msg = err instanceof Error ? err.message : String(err);
-  return new MtrackError("ERR_MTRACK_IO", `I/O error while ${doing}: ${msg}`, { cause: err, data: { errno } });
+  return new MtrackError("ERR_MTRACK_IO", `I/O error while ${doing}: ${msg}`, {
+    cause: err,
+    data: { errno },
+  });
 }

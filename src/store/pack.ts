@@ -1,0 +1,216 @@
+/**
+ * Packs: many small objects in one append-only file, so adding 100k small files is a few sequential
+ * writes instead of 100k file creations.
+ *
+ * A pack is two files, `pack-<id>.pack` (a magic header, then object bytes back to back) and
+ * `pack-<id>.idx` (sorted entries: 32-byte hash, u64 offset, u64 length; then a BLAKE3 trailer over the
+ * whole index). The index is written (temp + rename) only after the pack data is durable on disk, so a
+ * pack without an index — what a crash leaves behind — is invisible and `gc` deletes it.
+ */
+import * as path from "node:path";
+import { MtrackError } from "../errors.js";
+import { type FsLike, fsyncDir, safeUnlink, tmpName, writeAll } from "../util/fs.js";
+import { hashBytesRaw } from "./hash.js";
+import type { Hash } from "./types.js";
+
+const PACK_MAGIC = Buffer.from("MTPACK\x00\x01", "latin1");
+const IDX_MAGIC = Buffer.from("MTIDX\x00\x00\x01", "latin1");
+const IDX_HEADER = 16; // magic (8) + count (u32) + reserved (u32)
+const ENTRY = 48; // hash (32) + offset (u64) + length (u64)
+const TRAILER = 32;
+
+export interface PackLocation {
+  pack: PackFile;
+  offset: number;
+  length: number;
+}
+
+/** One pack with its index loaded in memory (a 100k-object index is 4.8 MB). */
+export class PackFile {
+  readonly id: string;
+  readonly packPath: string;
+  readonly idxPath: string;
+  readonly count: number;
+  private readonly idx: Buffer;
+  private fd: number | undefined;
+
+  constructor(
+    private readonly fs: FsLike,
+    dir: string,
+    id: string,
+    idx: Buffer,
+  ) {
+    this.id = id;
+    this.packPath = path.join(dir, `pack-${id}.pack`);
+    this.idxPath = path.join(dir, `pack-${id}.idx`);
+    this.idx = idx;
+    this.count = idx.readUInt32LE(8);
+  }
+
+  /** Loads and validates `pack-<id>.idx`; throws ERR_MTRACK_OBJECT_CORRUPT when the index is damaged. */
+  static open(fs: FsLike, dir: string, id: string): PackFile {
+    const idxPath = path.join(dir, `pack-${id}.idx`);
+    const idx = fs.readFileSync(idxPath);
+    const bad = (why: string) =>
+      new MtrackError("ERR_MTRACK_OBJECT_CORRUPT", `Pack index ${idxPath} is damaged: ${why}.`, {
+        hint: "Run `mtrack fsck`; objects in this pack may need to be re-added or fetched from a remote.",
+        data: { path: idxPath },
+      });
+    if (idx.length < IDX_HEADER + TRAILER || !idx.subarray(0, 8).equals(IDX_MAGIC)) throw bad("bad header");
+    const count = idx.readUInt32LE(8);
+    if (idx.length !== IDX_HEADER + count * ENTRY + TRAILER) throw bad("wrong length");
+    const body = idx.subarray(0, idx.length - TRAILER);
+    if (!hashBytesRaw(body).equals(idx.subarray(idx.length - TRAILER))) throw bad("checksum mismatch");
+    return new PackFile(fs, dir, id, idx);
+  }
+
+  private hashAt(i: number): Buffer {
+    const o = IDX_HEADER + i * ENTRY;
+    return this.idx.subarray(o, o + 32);
+  }
+
+  /** Binary search for a raw 32-byte hash. */
+  find(raw: Buffer): { offset: number; length: number } | undefined {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.hashAt(mid).compare(raw);
+      if (c === 0) {
+        const o = IDX_HEADER + mid * ENTRY + 32;
+        return {
+          offset: Number(this.idx.readBigUInt64LE(o)),
+          length: Number(this.idx.readBigUInt64LE(o + 8)),
+        };
+      }
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /** Every entry in hash order. */
+  *entries(): Iterable<{ hash: Hash; offset: number; length: number }> {
+    for (let i = 0; i < this.count; i++) {
+      const o = IDX_HEADER + i * ENTRY;
+      yield {
+        hash: this.idx.toString("hex", o, o + 32),
+        offset: Number(this.idx.readBigUInt64LE(o + 32)),
+        length: Number(this.idx.readBigUInt64LE(o + 40)),
+      };
+    }
+  }
+
+  /** Reads one object's bytes (the pack file stays open for the next read). */
+  read(offset: number, length: number): Buffer {
+    if (this.fd === undefined) this.fd = this.fs.openSync(this.packPath, "r");
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = this.fs.readSync(this.fd, buf, got, length - got, offset + got);
+      if (n === 0) {
+        throw new MtrackError("ERR_MTRACK_OBJECT_CORRUPT", `Pack ${this.packPath} is truncated.`, {
+          hint: "Run `mtrack fsck` to list the damaged objects.",
+          data: { path: this.packPath },
+        });
+      }
+      got += n;
+    }
+    return buf;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) this.fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/**
+ * Writes `objects` as a new pack in `dir`: pack data first (fsynced), then its index. Returns the pack id.
+ * Objects must be distinct; order does not matter (the index is sorted here).
+ */
+export function writePack(
+  fs: FsLike,
+  dir: string,
+  objects: Array<{ raw: Buffer; data: Uint8Array }>,
+): string {
+  const sorted = [...objects].sort((a, b) => a.raw.compare(b.raw));
+  const idx = Buffer.alloc(IDX_HEADER + sorted.length * ENTRY + TRAILER);
+  IDX_MAGIC.copy(idx, 0);
+  idx.writeUInt32LE(sorted.length, 8);
+  let offset = PACK_MAGIC.length;
+  sorted.forEach((o, i) => {
+    const e = IDX_HEADER + i * ENTRY;
+    o.raw.copy(idx, e);
+    idx.writeBigUInt64LE(BigInt(offset), e + 32);
+    idx.writeBigUInt64LE(BigInt(o.data.length), e + 40);
+    offset += o.data.length;
+  });
+  const body = idx.subarray(0, idx.length - TRAILER);
+  hashBytesRaw(body).copy(idx, idx.length - TRAILER);
+  // The id names the content, so a retried write of the same objects lands on the same names.
+  const id = hashBytesRaw(body).toString("hex").slice(0, 32);
+
+  const packTmp = tmpName(dir, "pack");
+  const idxTmp = tmpName(dir, "idx");
+  const packPath = path.join(dir, `pack-${id}.pack`);
+  try {
+    const fd = fs.openSync(packTmp, "wx", 0o444);
+    try {
+      writeAll(fs, fd, PACK_MAGIC);
+      // Batch small buffers into ~8 MiB writes: one syscall per object would dominate for 1 KiB objects.
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      for (const o of sorted) {
+        batch.push(o.data);
+        batchBytes += o.data.length;
+        if (batchBytes >= 8 << 20) {
+          writeAll(fs, fd, Buffer.concat(batch));
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+      if (batch.length) writeAll(fs, fd, Buffer.concat(batch));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(packTmp, packPath);
+    const ifd = fs.openSync(idxTmp, "wx", 0o444);
+    try {
+      writeAll(fs, ifd, idx);
+      fs.fsyncSync(ifd);
+    } finally {
+      fs.closeSync(ifd);
+    }
+    fs.renameSync(idxTmp, path.join(dir, `pack-${id}.idx`));
+    fsyncDir(dir, fs);
+  } catch (err) {
+    safeUnlink(packTmp, fs);
+    safeUnlink(idxTmp, fs);
+    // A pack without an index is invisible; remove it now rather than waiting for gc.
+    if (!fs.existsSync(path.join(dir, `pack-${id}.idx`))) safeUnlink(packPath, fs);
+    throw err;
+  }
+  return id;
+}
+
+/** Pack ids present in `dir` (those with an index; a lone .pack is an interrupted write). */
+export function listPackIds(fs: FsLike, dir: string): { complete: string[]; orphans: string[] } {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return { complete: [], orphans: [] };
+  }
+  const set = new Set(names);
+  const complete: string[] = [];
+  const orphans: string[] = [];
+  for (const n of names) {
+    const m = /^pack-([0-9a-f]+)\.pack$/.exec(n);
+    if (!m?.[1]) continue;
+    if (set.has(`pack-${m[1]}.idx`)) complete.push(m[1]);
+    else orphans.push(m[1]);
+  }
+  return { complete: complete.sort(), orphans };
+}

@@ -1,0 +1,477 @@
+/**
+ * The content-addressed object store under `.mtrack/cache`:
+ *   objects/<2 hex>/<62 hex>   large objects, one read-only file each
+ *   packs/pack-<id>.{pack,idx} small objects, packed (see pack.ts)
+ * and `.mtrack/tmp/` for writes in progress. An object is visible only once complete: loose objects
+ * are written to tmp/ and renamed into place; packs become visible when their index is renamed in.
+ * Existing objects are never overwritten.
+ */
+import * as nodeFs from "node:fs";
+import * as path from "node:path";
+import { errnoCode, ioError, MtrackError } from "../errors.js";
+import { type FsLike, fsyncDir, safeUnlink, tmpName, writeAll } from "../util/fs.js";
+import { hashBytes, hashFd, isHash } from "./hash.js";
+import { listPackIds, PackFile, writePack } from "./pack.js";
+import type { Hash, LinkMode, ObjectInfo, ObjectStore, PutResult } from "./types.js";
+
+/** Objects smaller than this go into packs; larger ones get their own file. */
+export const DEFAULT_PACK_THRESHOLD = 256 * 1024;
+/** Staged small objects are written out as a pack once they reach this many bytes. */
+const PACK_FLUSH_BYTES = 64 << 20;
+
+export interface StoreOptions {
+  /** The cache directory (`.mtrack/cache`). */
+  dir: string;
+  /** Scratch directory on the same filesystem (`.mtrack/tmp`). */
+  tmpDir: string;
+  fs?: FsLike;
+  packThreshold?: number;
+  /**
+   * Keep every object loose (one file each). Needed for the hardlink/symlink link modes, where workspace
+   * files point at store files.
+   */
+  looseOnly?: boolean;
+  /** fsync loose objects before renaming them into place (survives power loss, costs throughput). */
+  fsync?: boolean;
+}
+
+interface StatKey {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+function sameStat(a: StatKey, b: StatKey): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+function fileChanged(file: string): MtrackError {
+  return new MtrackError("ERR_MTRACK_FILE_CHANGED", `${file} changed while it was being read.`, {
+    hint: "Wait until whatever writes the file has finished, then run the command again. Nothing was stored for it.",
+    data: { path: file },
+  });
+}
+
+export class Store implements ObjectStore {
+  readonly dir: string;
+  readonly objectsDir: string;
+  readonly packsDir: string;
+  readonly tmpDir: string;
+  private readonly fs: FsLike;
+  private readonly packThreshold: number;
+  private readonly looseOnly: boolean;
+  private readonly fsync: boolean;
+  private packs: PackFile[] | undefined;
+  private readonly staged = new Map<Hash, Buffer>();
+  private stagedBytes = 0;
+
+  constructor(options: StoreOptions) {
+    this.fs = options.fs ?? nodeFs;
+    this.dir = options.dir;
+    this.objectsDir = path.join(options.dir, "objects");
+    this.packsDir = path.join(options.dir, "packs");
+    this.tmpDir = options.tmpDir;
+    this.packThreshold = options.packThreshold ?? DEFAULT_PACK_THRESHOLD;
+    this.looseOnly = options.looseOnly ?? false;
+    this.fsync = options.fsync ?? false;
+  }
+
+  /** Creates the store's directories (idempotent). */
+  init(): void {
+    for (const d of [this.objectsDir, this.packsDir, this.tmpDir]) this.fs.mkdirSync(d, { recursive: true });
+  }
+
+  /** Path of the loose object file for `hash` (whether or not it exists). */
+  loosePath(hash: Hash): string {
+    return path.join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
+  }
+
+  private loadPacks(): PackFile[] {
+    if (!this.packs) {
+      this.packs = listPackIds(this.fs, this.packsDir).complete.map((id) =>
+        PackFile.open(this.fs, this.packsDir, id),
+      );
+    }
+    return this.packs;
+  }
+
+  /** Forgets the loaded pack indexes, so packs written by other processes become visible. */
+  reload(): void {
+    for (const p of this.packs ?? []) p.close();
+    this.packs = undefined;
+  }
+
+  private findPacked(hash: Hash): { pack: PackFile; offset: number; length: number } | undefined {
+    const packs = this.loadPacks();
+    if (packs.length === 0) return undefined;
+    const raw = Buffer.from(hash, "hex");
+    for (const pack of packs) {
+      const hit = pack.find(raw);
+      if (hit) return { pack, ...hit };
+    }
+    return undefined;
+  }
+
+  has(hash: Hash): boolean {
+    if (!isHash(hash)) return false;
+    if (this.staged.has(hash)) return true;
+    if (this.findPacked(hash)) return true;
+    return this.fs.existsSync(this.loosePath(hash));
+  }
+
+  sizeOf(hash: Hash): number | undefined {
+    const s = this.staged.get(hash);
+    if (s) return s.length;
+    const p = this.findPacked(hash);
+    if (p) return p.length;
+    try {
+      return this.fs.statSync(this.loosePath(hash)).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  putBuffer(data: Uint8Array): PutResult {
+    const hash = hashBytes(data);
+    if (this.has(hash)) return { hash, size: data.length, written: false };
+    const buf = Buffer.from(data);
+    if (this.looseOnly || buf.length >= this.packThreshold) {
+      this.writeLooseFromBuffer(hash, buf);
+    } else {
+      this.staged.set(hash, buf);
+      this.stagedBytes += buf.length;
+      if (this.stagedBytes >= PACK_FLUSH_BYTES) this.flushSync();
+    }
+    return { hash, size: buf.length, written: true };
+  }
+
+  private writeLooseFromBuffer(hash: Hash, buf: Buffer): void {
+    const tmp = tmpName(this.tmpDir, "obj");
+    try {
+      const fd = this.fs.openSync(tmp, "wx", 0o444);
+      try {
+        writeAll(this.fs, fd, buf);
+        if (this.fsync) this.fs.fsyncSync(fd);
+      } finally {
+        this.fs.closeSync(fd);
+      }
+      this.moveIntoPlace(tmp, hash);
+    } catch (err) {
+      safeUnlink(tmp, this.fs);
+      throw ioError(err, `storing object ${hash}`);
+    }
+  }
+
+  private moveIntoPlace(tmp: string, hash: Hash): void {
+    const dest = this.loosePath(hash);
+    const dir = path.dirname(dest);
+    this.fs.mkdirSync(dir, { recursive: true });
+    // rename over an existing object would be harmless (same content), but never overwrite: keep the
+    // first complete copy, as git and pnpm do.
+    if (this.fs.existsSync(dest)) {
+      safeUnlink(tmp, this.fs);
+      return;
+    }
+    this.fs.renameSync(tmp, dest);
+    if (this.fsync) fsyncDir(dir, this.fs);
+  }
+
+  /**
+   * Stores a file. Small files are read whole (they are packed); large ones are copied to tmp/ by the
+   * kernel (copy_file_range / reflink) while this thread hashes the source, so the wall time is close to
+   * a plain `cp`. The source is stat'ed before and after: any change aborts without storing anything.
+   */
+  async putFile(file: string): Promise<PutResult> {
+    const fs = this.fs;
+    let before: nodeFs.Stats;
+    try {
+      before = fs.statSync(file);
+    } catch (err) {
+      throw ioError(err, `reading ${file}`);
+    }
+    if (this.looseOnly || before.size >= this.packThreshold) return this.putLargeFile(file, before);
+    let data: Buffer;
+    let after: nodeFs.Stats;
+    try {
+      const fd = fs.openSync(file, "r");
+      try {
+        data = fs.readFileSync(fd);
+        after = fs.fstatSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      throw ioError(err, `reading ${file}`);
+    }
+    if (!sameStat(before, after) || data.length !== before.size) throw fileChanged(file);
+    return this.putBuffer(data);
+  }
+
+  private async putLargeFile(file: string, before: nodeFs.Stats): Promise<PutResult> {
+    const fs = this.fs;
+    const tmp = tmpName(this.tmpDir, "obj");
+    let hash: Hash;
+    let size: number;
+    try {
+      const copying = fs.promises.copyFile(file, tmp, fs.constants.COPYFILE_FICLONE);
+      // Attach the handler now: if hashing throws first, the copy's rejection must not go unhandled.
+      copying.catch(() => undefined);
+      try {
+        const fd = fs.openSync(file, "r");
+        try {
+          ({ hash, size } = hashFd(fd, fs));
+        } finally {
+          fs.closeSync(fd);
+        }
+      } finally {
+        await copying;
+      }
+      const after = fs.statSync(file);
+      if (!sameStat(before, after) || size !== before.size || fs.statSync(tmp).size !== size) {
+        throw fileChanged(file);
+      }
+      if (this.has(hash)) {
+        safeUnlink(tmp, fs);
+        return { hash, size, written: false };
+      }
+      fs.chmodSync(tmp, 0o444);
+      if (this.fsync) {
+        const fd = fs.openSync(tmp, "r");
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      this.moveIntoPlace(tmp, hash);
+    } catch (err) {
+      safeUnlink(tmp, fs);
+      if (err instanceof MtrackError) throw err;
+      throw ioError(err, `storing ${file}`);
+    }
+    return { hash, size, written: true };
+  }
+
+  readObject(hash: Hash): Buffer {
+    const s = this.staged.get(hash);
+    if (s) return s;
+    const p = this.findPacked(hash);
+    if (p) return p.pack.read(p.offset, p.length);
+    try {
+      return this.fs.readFileSync(this.loosePath(hash));
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") throw missingObject(hash);
+      throw ioError(err, `reading object ${hash}`);
+    }
+  }
+
+  /**
+   * Makes sure `hash` exists as a loose file (link modes need a real file to point at) and returns its
+   * path. A packed object is copied out of its pack.
+   */
+  ensureLoose(hash: Hash): string {
+    const loose = this.loosePath(hash);
+    if (this.fs.existsSync(loose)) return loose;
+    this.writeLooseFromBuffer(hash, this.readObject(hash));
+    return loose;
+  }
+
+  materialize(hash: Hash, dest: string, options: { mode?: LinkMode; executable?: boolean } = {}): void {
+    const fs = this.fs;
+    const mode = options.mode ?? "copy";
+    const tmp = tmpName(path.dirname(dest), path.basename(dest));
+    try {
+      if (mode === "copy") {
+        const packed = this.staged.get(hash) ?? this.packedBytes(hash);
+        if (packed) {
+          const fd = fs.openSync(tmp, "wx", options.executable ? 0o777 : 0o666);
+          try {
+            writeAll(fs, fd, packed);
+          } finally {
+            fs.closeSync(fd);
+          }
+        } else {
+          const src = this.loosePath(hash);
+          if (!fs.existsSync(src)) throw missingObject(hash);
+          fs.copyFileSync(src, tmp, fs.constants.COPYFILE_FICLONE);
+          // Store files are read-only; a workspace copy is the user's to edit.
+          fs.chmodSync(tmp, options.executable ? 0o755 : 0o644);
+        }
+      } else {
+        const src = this.ensureLoose(hash);
+        if (options.executable) fs.chmodSync(src, 0o555);
+        if (mode === "hardlink") fs.linkSync(src, tmp);
+        else fs.symlinkSync(src, tmp);
+      }
+      fs.renameSync(tmp, dest);
+    } catch (err) {
+      safeUnlink(tmp, fs);
+      if (err instanceof MtrackError) throw err;
+      throw ioError(err, `writing ${dest}`);
+    }
+  }
+
+  private packedBytes(hash: Hash): Buffer | undefined {
+    const p = this.findPacked(hash);
+    return p ? p.pack.read(p.offset, p.length) : undefined;
+  }
+
+  /** Writes staged small objects as one pack. */
+  flushSync(): void {
+    if (this.staged.size === 0) return;
+    const objects = [...this.staged].map(([hash, data]) => ({ raw: Buffer.from(hash, "hex"), data }));
+    try {
+      this.fs.mkdirSync(this.packsDir, { recursive: true });
+      const id = writePack(this.fs, this.packsDir, objects);
+      this.loadPacks().push(PackFile.open(this.fs, this.packsDir, id));
+    } catch (err) {
+      throw ioError(err, "writing a pack of small objects");
+    }
+    this.staged.clear();
+    this.stagedBytes = 0;
+  }
+
+  async flush(): Promise<void> {
+    this.flushSync();
+  }
+
+  /** Drops staged objects without writing them (used when a command fails half-way). */
+  discardStaged(): void {
+    this.staged.clear();
+    this.stagedBytes = 0;
+  }
+
+  *list(): Iterable<ObjectInfo> {
+    const seen = new Set<Hash>();
+    for (const pack of this.loadPacks()) {
+      for (const e of pack.entries()) {
+        if (seen.has(e.hash)) continue;
+        seen.add(e.hash);
+        yield { hash: e.hash, size: e.length, location: "packed" };
+      }
+    }
+    let prefixes: string[] = [];
+    try {
+      prefixes = this.fs.readdirSync(this.objectsDir);
+    } catch {
+      prefixes = [];
+    }
+    for (const pre of prefixes.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(pre)) continue;
+      for (const rest of this.fs.readdirSync(path.join(this.objectsDir, pre)).sort()) {
+        const hash = pre + rest;
+        if (!isHash(hash) || seen.has(hash)) continue;
+        seen.add(hash);
+        yield { hash, size: this.fs.statSync(path.join(this.objectsDir, pre, rest)).size, location: "loose" };
+      }
+    }
+  }
+
+  /** Every loaded pack (for fsck and gc). */
+  packFiles(): readonly PackFile[] {
+    return this.loadPacks();
+  }
+
+  /**
+   * Recomputes an object's hash from its stored bytes: "ok", "corrupt" (content does not match its name)
+   * or "missing".
+   */
+  verify(hash: Hash): "ok" | "corrupt" | "missing" {
+    const p = this.findPacked(hash);
+    if (p) {
+      try {
+        return hashBytes(p.pack.read(p.offset, p.length)) === hash ? "ok" : "corrupt";
+      } catch {
+        return "corrupt";
+      }
+    }
+    const loose = this.loosePath(hash);
+    let fd: number;
+    try {
+      fd = this.fs.openSync(loose, "r");
+    } catch {
+      return "missing";
+    }
+    try {
+      return hashFd(fd, this.fs).hash === hash ? "ok" : "corrupt";
+    } finally {
+      this.fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Removes objects. Loose ones are unlinked; a pack holding any of them is rewritten without them
+   * (new pack written first, then the old index and pack removed, so survivors are never invisible).
+   * Returns the number of objects and bytes removed.
+   */
+  delete(hashes: ReadonlySet<Hash>): { objects: number; bytes: number } {
+    let objects = 0;
+    let bytes = 0;
+    const fs = this.fs;
+    const kept: PackFile[] = [];
+    for (const pack of this.loadPacks()) {
+      const entries = [...pack.entries()];
+      const dead = entries.filter((e) => hashes.has(e.hash));
+      if (dead.length === 0) {
+        kept.push(pack);
+        continue;
+      }
+      const alive = entries.filter((e) => !hashes.has(e.hash));
+      if (alive.length > 0) {
+        const id = writePack(
+          fs,
+          this.packsDir,
+          alive.map((e) => ({ raw: Buffer.from(e.hash, "hex"), data: pack.read(e.offset, e.length) })),
+        );
+        kept.push(PackFile.open(fs, this.packsDir, id));
+      }
+      pack.close();
+      safeUnlink(pack.idxPath, fs);
+      safeUnlink(pack.packPath, fs);
+      objects += dead.length;
+      for (const d of dead) bytes += d.length;
+    }
+    this.packs = kept;
+    for (const hash of hashes) {
+      const loose = this.loosePath(hash);
+      try {
+        const st = fs.statSync(loose);
+        fs.unlinkSync(loose);
+        objects++;
+        bytes += st.size;
+      } catch {
+        // not loose
+      }
+    }
+    return { objects, bytes };
+  }
+
+  /** Leftovers of interrupted writes: packs without an index, and files in tmp/. */
+  leftovers(): string[] {
+    const out = listPackIds(this.fs, this.packsDir).orphans.map((id) =>
+      path.join(this.packsDir, `pack-${id}.pack`),
+    );
+    try {
+      for (const n of this.fs.readdirSync(this.tmpDir)) out.push(path.join(this.tmpDir, n));
+    } catch {
+      // no tmp dir yet
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const p of this.packs ?? []) p.close();
+  }
+}
+
+export function missingObject(hash: Hash, forPath?: string): MtrackError {
+  return new MtrackError(
+    "ERR_MTRACK_OBJECT_MISSING",
+    `Object ${hash.slice(0, 12)}${forPath ? ` (for ${forPath})` : ""} is not in the local store.`,
+    {
+      hint: "Fetch it from a remote (`mtrack pull`), or re-add the data where it was created.",
+      data: { hash, path: forPath },
+    },
+  );
+}

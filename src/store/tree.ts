@@ -1,0 +1,113 @@
+/**
+ * Directory manifests: a directory is stored as a sorted list of (relative path, hash, size, executable)
+ * encoded with msgpackr, itself content-addressed — the directory's hash is its manifest's hash.
+ * Decoding validates every entry: manifests come from other people's repos and remotes, and a hostile
+ * one must never make checkout write outside the target directory.
+ */
+import { Packr } from "msgpackr";
+import { MtrackError } from "../errors.js";
+import { isHash } from "./hash.js";
+import type { Hash } from "./types.js";
+
+export interface TreeEntry {
+  /** Posix path relative to the directory, e.g. "train/img_001.png". */
+  path: string;
+  hash: Hash;
+  size: number;
+  executable: boolean;
+}
+
+const MANIFEST_VERSION = 1;
+// useRecords:false keeps the encoding plain msgpack, so identical trees always give identical bytes.
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+function invalid(why: string, data: Record<string, unknown> = {}): MtrackError {
+  return new MtrackError("ERR_MTRACK_MANIFEST_INVALID", `Invalid directory manifest: ${why}.`, {
+    hint: "The manifest is damaged or hostile; it was not used. Re-add the directory or fetch it again.",
+    data,
+  });
+}
+
+/** Reasons a manifest path is unsafe, or undefined when it is fine. */
+export function unsafePathReason(p: string): string | undefined {
+  if (p.length === 0) return "empty path";
+  if (p.length > 4096) return "path too long";
+  if (p.startsWith("/") || /^[A-Za-z]:/.test(p)) return "absolute path";
+  if (p.includes("\\")) return "backslash in path";
+  if (p.includes("\0")) return "NUL in path";
+  for (const seg of p.split("/")) {
+    if (seg === "") return "empty path segment";
+    if (seg === "." || seg === "..") return `'${seg}' segment`;
+    if (seg === ".git" || seg === ".mtrack") return `reserved segment '${seg}'`;
+  }
+  return undefined;
+}
+
+/** Byte-wise comparison of posix paths (the order manifests are stored in). */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Checks entries are safe, unique and that no entry is both a file and a directory prefix of another.
+ * Throws ERR_MTRACK_MANIFEST_INVALID.
+ */
+export function validateEntries(entries: readonly TreeEntry[]): void {
+  const files = new Set<string>();
+  for (const e of entries) {
+    const why = unsafePathReason(e.path);
+    if (why) throw invalid(`${why} in entry ${JSON.stringify(e.path)}`, { path: e.path });
+    if (!isHash(e.hash)) throw invalid(`bad hash for ${e.path}`, { path: e.path });
+    if (!Number.isSafeInteger(e.size) || e.size < 0)
+      throw invalid(`bad size for ${e.path}`, { path: e.path });
+    if (files.has(e.path)) throw invalid(`duplicate entry ${JSON.stringify(e.path)}`, { path: e.path });
+    files.add(e.path);
+  }
+  for (const f of files) {
+    let i = f.indexOf("/");
+    while (i !== -1) {
+      const dir = f.slice(0, i);
+      if (files.has(dir)) throw invalid(`${dir} is both a file and a directory`, { path: dir });
+      i = f.indexOf("/", i + 1);
+    }
+  }
+}
+
+/**
+ * Encodes a manifest (entries are validated and sorted first).
+ *
+ * @example
+ * const bytes = encodeTree([{ path: "a.txt", hash, size: 3, executable: false }]);
+ * const dirHash = hashBytes(bytes);
+ */
+export function encodeTree(entries: readonly TreeEntry[]): Buffer {
+  validateEntries(entries);
+  const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));
+  const rows = sorted.map((e) => [e.path, Buffer.from(e.hash, "hex"), e.size, e.executable ? 1 : 0]);
+  return packr.pack({ v: MANIFEST_VERSION, entries: rows });
+}
+
+/** Decodes and validates a manifest. Throws ERR_MTRACK_MANIFEST_INVALID on anything unexpected. */
+export function decodeTree(bytes: Uint8Array): TreeEntry[] {
+  let doc: unknown;
+  try {
+    doc = packr.unpack(bytes);
+  } catch (err) {
+    throw invalid("not msgpack", { cause: String(err) });
+  }
+  if (typeof doc !== "object" || doc === null) throw invalid("not a mapping");
+  const { v, entries } = doc as { v?: unknown; entries?: unknown };
+  if (v !== MANIFEST_VERSION) throw invalid(`unsupported version ${String(v)}`);
+  if (!Array.isArray(entries)) throw invalid("no entries list");
+  const out: TreeEntry[] = [];
+  for (const row of entries) {
+    if (!Array.isArray(row) || row.length !== 4) throw invalid("malformed entry");
+    const [p, h, size, flags] = row as [unknown, unknown, unknown, unknown];
+    if (typeof p !== "string") throw invalid("entry path is not a string");
+    if (!(h instanceof Uint8Array) || h.length !== 32) throw invalid(`bad hash for ${p}`, { path: p });
+    if (typeof size !== "number") throw invalid(`bad size for ${p}`, { path: p });
+    out.push({ path: p, hash: Buffer.from(h).toString("hex"), size, executable: flags === 1 });
+  }
+  validateEntries(out);
+  return out;
+}
