@@ -15,6 +15,7 @@ import {
   parseOrderBy,
   type SearchKey,
 } from "./search-parse.js";
+import type { RunSummary } from "./types.js";
 
 export type {
   AttributeType,
@@ -28,37 +29,12 @@ export type {
 export { ATTRIBUTES, parseFilter, parseOrderBy, searchSyntaxError } from "./search-parse.js";
 
 /**
- * The fields of a run summary that search reads. `RunSummary` (tracking/types.ts) satisfies it; it is
- * spelled out here so the search code depends on the shape, not on the run store.
+ * What search works on. An alias of the tracking layer's row type, kept so callers and tests can name the
+ * input of search without reaching into types.ts.
  */
-export interface SearchableRun {
-  runId: string;
-  experimentId: string;
-  experimentName?: string | null;
-  name?: string | null;
-  status: string;
-  /** Unix milliseconds (an ISO date string is accepted too). */
-  startTime: number | string;
-  endTime?: number | string | null;
-  params: Record<string, string>;
-  tags: Record<string, string>;
-  metrics: Record<string, { last: number }>;
-  commit?: string | null;
-  dirty?: boolean | null;
-  branch?: string | null;
-  deleted?: boolean | null;
-}
+export type SearchableRun = RunSummary;
 
 type AttributeValue = string | number | boolean | null;
-
-function toMillis(v: number | string | null | undefined): number | null {
-  if (typeof v === "number") return v;
-  if (typeof v === "string") {
-    const ms = Date.parse(v);
-    return Number.isNaN(ms) ? null : ms;
-  }
-  return null;
-}
 
 function str(v: string | null | undefined): string | null {
   return typeof v === "string" ? v : null;
@@ -78,9 +54,9 @@ function attributeReader(name: string): (run: SearchableRun) => AttributeValue {
     case "status":
       return (r) => r.status;
     case "start_time":
-      return (r) => toMillis(r.startTime);
+      return (r) => r.startTime;
     case "end_time":
-      return (r) => toMillis(r.endTime);
+      return (r) => (typeof r.endTime === "number" ? r.endTime : null);
     case "commit":
       return (r) => str(r.commit);
     case "branch":

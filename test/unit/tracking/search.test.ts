@@ -24,7 +24,9 @@ function run(id: string, over: Partial<SearchableRun> & { m?: Record<string, num
     endTime: 2000,
     params: {},
     tags: {},
-    metrics: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { last: v }])),
+    metrics: Object.fromEntries(
+      Object.entries(m).map(([k, v]) => [k, { last: v, min: v, max: v, step: 0, timestamp: 0 }]),
+    ),
     commit: "abc123",
     dirty: false,
     branch: "main",
