@@ -138,3 +138,22 @@ export interface MetricHistory {
   values: Float64Array;
   timestamps: Float64Array;
 }
+
+/** Everything `runs show` needs: the summary plus per-metric point counts, artifacts, models and provenance. */
+export interface RunDetails extends RunSummary {
+  metrics: Record<string, MetricSummary & { count: number }>;
+  /**
+   * Artifacts, texts included. While a run is unsealed its texts are not in the store yet: they are listed
+   * with an empty hash and read from the run log.
+   */
+  artifacts: ArtifactRef[];
+  models: ModelRef[];
+  git: GitInfo;
+  command: string[];
+  host: string;
+  pid: number;
+  mtrackVersion: string;
+  error: string | null;
+  /** Hash of the sealed run record, or null while the run is still in its active log. */
+  recordHash: Hash | null;
+}
