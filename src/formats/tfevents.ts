@@ -568,7 +568,7 @@ function formatError(reason: string, data: Record<string, unknown>): MtrackError
     "ERR_MTRACK_FORMAT_INVALID",
     `Invalid TensorBoard event file${where}${at}: ${reason}.`,
     {
-      hint: "The file is damaged or not a TensorBoard event file; a file cut short by a crash can be re-read after trimming its last record.",
+      hint: "The file is damaged or not a TensorBoard event file. If its writer is still running or crashed mid-write, read it with allowPartialTail.",
       data: { ...data, reason },
     },
   );
@@ -578,6 +578,11 @@ function formatError(reason: string, data: Record<string, unknown>): MtrackError
 export interface ReadEventFileOptions {
   /** Named in error messages and data. */
   file?: string;
+  /**
+   * Stop quietly at an incomplete last record instead of throwing: a file that a training process is still
+   * writing usually ends mid-record. CRC mismatches still throw.
+   */
+  allowPartialTail?: boolean;
 }
 
 /**
@@ -599,12 +604,18 @@ export function readEventFile(bytes: Uint8Array, options: ReadEventFileOptions =
         offset: off,
       });
     };
-    if (off + 12 > bytes.length) fail("truncated record header");
+    if (off + 12 > bytes.length) {
+      if (options.allowPartialTail === true) break;
+      fail("truncated record header");
+    }
     const len = view.getBigUint64(off, true);
     if (view.getUint32(off + 8, true) !== maskedCrc32c(bytes.subarray(off, off + 8))) {
       fail("length CRC mismatch");
     }
-    if (len > BigInt(bytes.length - off - 16)) fail("truncated record");
+    if (len > BigInt(bytes.length - off - 16)) {
+      if (options.allowPartialTail === true) break;
+      fail("truncated record");
+    }
     const n = Number(len);
     const data = bytes.subarray(off + 12, off + 12 + n);
     if (view.getUint32(off + 12 + n, true) !== maskedCrc32c(data)) fail("data CRC mismatch");

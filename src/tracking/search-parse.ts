@@ -64,6 +64,7 @@ export const ATTRIBUTES: Readonly<Record<string, AttributeType>> = {
   commit: "string",
   branch: "string",
   dirty: "boolean",
+  deleted: "boolean",
   lifecycle_stage: "string",
 };
 
@@ -73,7 +74,6 @@ const ATTRIBUTE_ALIASES: Readonly<Record<string, string>> = {
   created: "start_time",
   run_uuid: "run_id",
   experiment: "experiment_name",
-  deleted: "lifecycle_stage",
 };
 
 const PREFIXES: Readonly<Record<string, SearchKeyKind>> = {

@@ -63,6 +63,8 @@ function attributeReader(name: string): (run: SearchableRun) => AttributeValue {
       return (r) => str(r.branch);
     case "dirty":
       return (r) => (typeof r.dirty === "boolean" ? r.dirty : null);
+    case "deleted":
+      return (r) => r.deleted === true;
     case "lifecycle_stage":
       return (r) => (r.deleted === true ? "deleted" : "active");
     default:

@@ -217,6 +217,15 @@ test("reader rejects a flipped byte, a bad length CRC and a truncated record", (
   }
   bad(rec.subarray(0, rec.length - 1), 40);
   bad(rec.subarray(0, 45), 40);
+  // a file still being written ends mid-record: allowPartialTail keeps the complete records
+  assert.equal(readEventFile(rec.subarray(0, 45), { allowPartialTail: true }).length, 1);
+  assert.equal(readEventFile(rec.subarray(0, rec.length - 1), { allowPartialTail: true }).length, 1);
+  const flipped = Buffer.from(rec);
+  flipped[20]! ^= 0x10;
+  assert.throws(
+    () => readEventFile(flipped, { allowPartialTail: true }),
+    (e: unknown) => isMtrackError(e, "ERR_MTRACK_FORMAT_INVALID"),
+  );
 });
 
 test("reader decodes TF2-style tensor scalars (packed float_val and tensor_content)", () => {

@@ -108,6 +108,7 @@ describe("parseFilter + evaluate: matches", () => {
     ["attributes.dirty != 'TRUE'", ["a", "c", "d"]],
     ["attributes.commit = 'abc123' and attributes.branch = 'main'", ["a", "b", "c", "d"]],
     ["attributes.lifecycle_stage = 'active'", ["a", "b", "c", "d"]],
+    ["attributes.deleted = false and dirty = TRUE", ["b"]],
     // missing metric/param/tag → false, even for != and NOT IN
     ["metrics.val_acc != 0", ["a", "b", "c"]],
     ["params.optimizer != 'x'", ["a", "b", "c"]],
