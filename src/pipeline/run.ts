@@ -229,14 +229,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
   const selected = selectStages(dag, options);
 
   if (options.dry) {
-    const states = new Map(
-      await Promise.all(selected.map(async (s) => [s.name, await snapshot(s, io)] as const)),
-    );
-    const merged: CurrentState = {
-      hashOf: (p) => firstHit([...states.values()], (s) => s.hashOf(p)),
-      readParams: (f) => firstHit([...states.values()], (s) => s.readParams(f)),
-    };
-    return { stages: [], lock, plan: planRepro(dag, lock, merged, options) };
+    return { stages: [], lock, plan: planRepro(dag, lock, await snapshot(selected, io), options) };
   }
 
   const results = new Map<string, StageResult>();
