@@ -4,7 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { type StartRunOptions, startRun } from "../../../src/tracking/api.js";
-import { getMetricHistory, getRun, listRuns, materializeArtifact, readArtifact } from "../../../src/tracking/read.js";
+import {
+  getMetricHistory,
+  getRun,
+  listRuns,
+  materializeArtifact,
+  readArtifact,
+} from "../../../src/tracking/read.js";
 import { FakeStore, fakeGit } from "./fake-store.js";
 
 let tmp: string;
@@ -19,7 +25,14 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function start(extra: Partial<StartRunOptions> = {}) {
-  return startRun({ dir, store, gitInfo: fakeGit, installProcessHooks: false, mtrackVersion: "9.9.9", ...extra });
+  return startRun({
+    dir,
+    store,
+    gitInfo: fakeGit,
+    installProcessHooks: false,
+    mtrackVersion: "9.9.9",
+    ...extra,
+  });
 }
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -99,7 +112,12 @@ test("metrics keep steps and timestamps; summaries give last/min/max", async () 
   assert.ok(h.timestamps[2]! > h.timestamps[0]!);
   const full = getRun(dir, store, run.id);
   assert.deepEqual(
-    { last: full.metrics.loss?.last, min: full.metrics.loss?.min, max: full.metrics.loss?.max, count: full.metrics.loss?.count },
+    {
+      last: full.metrics.loss?.last,
+      min: full.metrics.loss?.min,
+      max: full.metrics.loss?.max,
+      count: full.metrics.loss?.count,
+    },
     { last: 2, min: 1, max: 3, count: 3 },
   );
   assert.equal(full.metrics.acc?.step, 7);

@@ -63,7 +63,8 @@ export class FakeStore implements ObjectStore {
   }
 
   *list(): Iterable<ObjectInfo> {
-    for (const hash of fs.readdirSync(this.root)) yield { hash, size: this.sizeOf(hash) ?? 0, location: "loose" };
+    for (const hash of fs.readdirSync(this.root))
+      yield { hash, size: this.sizeOf(hash) ?? 0, location: "loose" };
   }
 }
 
