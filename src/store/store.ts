@@ -63,6 +63,7 @@ export class Store implements ObjectStore {
   private readonly looseOnly: boolean;
   private readonly fsync: boolean;
   private packs: PackFile[] | undefined;
+  private damagedPacks: Array<{ id: string; error: string }> = [];
   private readonly staged = new Map<Hash, Buffer>();
   private stagedBytes = 0;
 
@@ -89,11 +90,25 @@ export class Store implements ObjectStore {
 
   private loadPacks(): PackFile[] {
     if (!this.packs) {
-      this.packs = listPackIds(this.fs, this.packsDir).complete.map((id) =>
-        PackFile.open(this.fs, this.packsDir, id),
-      );
+      const packs: PackFile[] = [];
+      this.damagedPacks = [];
+      for (const id of listPackIds(this.fs, this.packsDir).complete) {
+        try {
+          packs.push(PackFile.open(this.fs, this.packsDir, id));
+        } catch (err) {
+          // One damaged index must not hide every other object; fsck reports it.
+          this.damagedPacks.push({ id, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      this.packs = packs;
     }
     return this.packs;
+  }
+
+  /** Packs whose index could not be read (reported by fsck). */
+  get brokenPacks(): ReadonlyArray<{ id: string; error: string }> {
+    this.loadPacks();
+    return this.damagedPacks;
   }
 
   /** Forgets the loaded pack indexes, so packs written by other processes become visible. */
@@ -133,10 +148,20 @@ export class Store implements ObjectStore {
   }
 
   putBuffer(data: Uint8Array): PutResult {
-    const hash = hashBytes(data);
-    if (this.has(hash)) return { hash, size: data.length, written: false };
-    const buf = Buffer.from(data);
-    if (this.looseOnly || buf.length >= this.packThreshold) {
+    // Copy: the caller may reuse its buffer, and staged objects are kept until flush().
+    return this.putOwned(Buffer.from(data));
+  }
+
+  /** putBuffer for a buffer nobody else holds (no defensive copy). */
+  private putOwned(buf: Buffer): PutResult {
+    const hash = hashBytes(buf);
+    const packable = !this.looseOnly && buf.length < this.packThreshold;
+    // A packable object is looked up in staged/packs only: a stray loose copy of it (left by a link-mode
+    // checkout) would at worst be duplicated, and skipping the stat() per object matters for 100k files.
+    if (packable ? this.staged.has(hash) || this.findPacked(hash) !== undefined : this.has(hash)) {
+      return { hash, size: buf.length, written: false };
+    }
+    if (!packable) {
       this.writeLooseFromBuffer(hash, buf);
     } else {
       this.staged.set(hash, buf);
@@ -182,13 +207,21 @@ export class Store implements ObjectStore {
    * kernel (copy_file_range / reflink) while this thread hashes the source, so the wall time is close to
    * a plain `cp`. The source is stat'ed before and after: any change aborts without storing anything.
    */
-  async putFile(file: string): Promise<PutResult> {
+  async putFile(
+    file: string,
+    options: { expect?: { size: number; mtimeMs: number; ino: number } } = {},
+  ): Promise<PutResult> {
     const fs = this.fs;
     let before: nodeFs.Stats;
     try {
       before = fs.statSync(file);
     } catch (err) {
       throw ioError(err, `reading ${file}`);
+    }
+    const exp = options.expect;
+    // The caller hashed or listed the file earlier: a different stat now means it changed in between.
+    if (exp && (exp.size !== before.size || exp.mtimeMs !== before.mtimeMs || exp.ino !== before.ino)) {
+      throw fileChanged(file);
     }
     if (this.looseOnly || before.size >= this.packThreshold) return this.putLargeFile(file, before);
     let data: Buffer;
@@ -205,7 +238,7 @@ export class Store implements ObjectStore {
       throw ioError(err, `reading ${file}`);
     }
     if (!sameStat(before, after) || data.length !== before.size) throw fileChanged(file);
-    return this.putBuffer(data);
+    return this.putOwned(data);
   }
 
   private async putLargeFile(file: string, before: nodeFs.Stats): Promise<PutResult> {

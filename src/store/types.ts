@@ -36,7 +36,10 @@ export interface ObjectStore {
    * Stores a file's content, streaming (never whole in memory). Throws ERR_MTRACK_FILE_CHANGED when the
    * file changed while it was read.
    */
-  putFile(path: string): Promise<PutResult>;
+  putFile(
+    path: string,
+    options?: { expect?: { size: number; mtimeMs: number; ino: number } },
+  ): Promise<PutResult>;
   /** The whole object in memory (for manifests, run records and other small objects). */
   readObject(hash: Hash): Buffer;
   /**

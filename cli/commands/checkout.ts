@@ -1,0 +1,45 @@
+import * as path from "node:path";
+import { Args, Flags } from "@oclif/core";
+import { checkoutPaths } from "../../src/workspace/checkout.js";
+import { selectTracked } from "../../src/workspace/tracked.js";
+import { MtrackCommand } from "../base.js";
+
+export default class Checkout extends MtrackCommand {
+  static override summary = "Make the workspace match the pointer files.";
+  static override description =
+    "After `git checkout <rev>`, brings the data of that revision back from the store. Untracked files are never touched. Refuses to overwrite or delete modified data whose content is not stored, unless --force.";
+  static override examples = [
+    "git checkout v1 && <%= config.bin %> checkout",
+    "<%= config.bin %> checkout data/",
+    "<%= config.bin %> checkout --force data/",
+  ];
+  static override strict = false;
+  static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
+  static override flags = {
+    force: Flags.boolean({ char: "f", description: "discard local modifications that are not stored" }),
+  };
+
+  async run() {
+    const { argv, flags } = await this.parse(Checkout);
+    const repo = this.openRepo();
+    const rels = selectTracked(
+      repo,
+      (argv as string[]).map((p) => path.resolve(p)),
+    );
+    const result = await this.withProgress((onProgress) =>
+      checkoutPaths(repo, rels, { force: flags.force, onProgress }),
+    );
+    for (const r of result.paths) {
+      if (r.action === "failed") {
+        this.logToStderr(`Error [${r.error?.code}]: ${r.error?.message}`);
+        if (r.error?.hint) this.logToStderr(`Hint: ${r.error.hint}`);
+      } else if (r.action !== "unchanged") {
+        this.say(`${r.action}: ${r.path} (${r.written} written, ${r.deleted} deleted)`);
+      }
+    }
+    if (result.paths.every((r) => r.action === "unchanged"))
+      this.say("Workspace already matches the pointers.");
+    if (!result.ok) process.exitCode = 2;
+    return result;
+  }
+}

@@ -1,0 +1,51 @@
+import * as path from "node:path";
+import { Args } from "@oclif/core";
+import { statusPaths } from "../../src/workspace/status.js";
+import { selectTracked } from "../../src/workspace/tracked.js";
+import { MtrackCommand } from "../base.js";
+
+export default class Status extends MtrackCommand {
+  static override summary = "Show tracked paths that changed, are missing, or are not in the store.";
+  static override description =
+    `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside.
+
+Exit code: 0 when everything is up to date, 1 when something changed or is missing (like \`git diff --exit-code\`), 2 on error.`;
+  static override examples = ["<%= config.bin %> status", "<%= config.bin %> status data/ --json"];
+  static override strict = false;
+  static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
+
+  async run() {
+    const { argv } = await this.parse(Status);
+    const repo = this.openRepo();
+    const rels = selectTracked(
+      repo,
+      (argv as string[]).map((p) => path.resolve(p)),
+    );
+    const result = await statusPaths(repo, rels);
+    for (const p of result.paths) {
+      if (p.workspace === "modified") {
+        this.say(`${p.path}: modified`);
+        const c = p.changes;
+        if (c) {
+          const show = (label: string, list: string[]) => {
+            for (const f of list.slice(0, 20)) this.say(`    ${label}: ${p.path}/${f}`);
+            if (list.length > 20) this.say(`    ... and ${list.length - 20} more ${label}`);
+          };
+          show("added", c.added);
+          show("modified", c.modified);
+          show("deleted", c.deleted);
+        }
+      } else if (p.workspace === "missing") {
+        this.say(`${p.path}: missing from the workspace (restore with \`mtrack checkout ${p.path}\`)`);
+      }
+      if (p.notInStore) {
+        this.say(
+          `${p.path}: not in the local store (${p.missingObjects} object(s) missing; fetch them from a remote)`,
+        );
+      }
+    }
+    if (result.clean) this.say(rels.length === 0 ? "No tracked paths." : "Everything is up to date.");
+    if (!result.clean) process.exitCode = 1;
+    return result;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * `mtrack checkout`: make the workspace match the pointer files. Before anything is touched, the plan is
+ * checked: every object needed must be in the store, and nothing the user could lose (a file whose
+ * current content is not in the store) is overwritten or deleted unless `force` is set.
+ */
+import * as path from "node:path";
+import { isMtrackError, MtrackError } from "../errors.js";
+import type { Repo } from "../repo.js";
+import { missingObject } from "../store/store.js";
+import { decodeTree, type TreeEntry } from "../store/tree.js";
+import type { Hash } from "../store/types.js";
+import { CompleteTrees } from "./complete.js";
+import type { Pointer } from "./pointer.js";
+import type { ProgressFn } from "./scan.js";
+import { StatCache } from "./statcache.js";
+import { type CurrentState, currentState, loadPointer } from "./tracked.js";
+
+export interface CheckoutPathResult {
+  path: string;
+  action: "unchanged" | "restored" | "updated" | "failed";
+  written: number;
+  deleted: number;
+  error?: { code: string; message: string; hint?: string; data?: Record<string, unknown> };
+}
+
+export interface CheckoutResult {
+  paths: CheckoutPathResult[];
+  ok: boolean;
+}
+
+export interface CheckoutOptions {
+  force?: boolean;
+  onProgress?: ProgressFn;
+}
+
+/** The pure part: what to write and delete to turn `now` into `target`, and what that would lose. */
+export interface CheckoutPlan {
+  write: TreeEntry[];
+  delete: string[];
+  /** Workspace files whose current content is not in the store and would be overwritten or deleted. */
+  unsafe: string[];
+  /** Objects the plan needs that the store lacks. */
+  missing: Hash[];
+  /** A file/directory type switch: the whole current path goes first. */
+  replaceWhole: boolean;
+}
+
+/**
+ * Decides the checkout of one tracked path. `target` entries are relative to the tracked path ("" for a
+ * single file); `inStore` answers whether an object is present.
+ */
+export function planCheckout(
+  target: readonly TreeEntry[],
+  targetType: "file" | "directory",
+  now: CurrentState,
+  inStore: (h: Hash) => boolean,
+): CheckoutPlan {
+  const plan: CheckoutPlan = { write: [], delete: [], unsafe: [], missing: [], replaceWhole: false };
+  const nowEntries: TreeEntry[] = !now.exists
+    ? []
+    : now.type === "directory"
+      ? (now.entries ?? [])
+      : [{ path: "", hash: now.hash!, size: now.size, executable: !!now.executable }];
+  if (now.exists && now.type !== targetType) plan.replaceWhole = true;
+  const current = new Map(plan.replaceWhole ? [] : nowEntries.map((e) => [e.path, e]));
+  const wanted = new Set<string>();
+  for (const e of target) {
+    wanted.add(e.path);
+    const c = current.get(e.path);
+    if (c && c.hash === e.hash && c.executable === e.executable) continue;
+    if (c && c.hash !== e.hash && !inStore(c.hash)) plan.unsafe.push(e.path);
+    plan.write.push(e);
+    if (!inStore(e.hash)) plan.missing.push(e.hash);
+  }
+  const doomed = plan.replaceWhole ? nowEntries : nowEntries.filter((e) => !wanted.has(e.path));
+  for (const e of doomed) {
+    if (!plan.replaceWhole) plan.delete.push(e.path);
+    if (!inStore(e.hash)) plan.unsafe.push(e.path);
+  }
+  return plan;
+}
+
+function targetEntries(repo: Repo, pointer: Pointer): TreeEntry[] {
+  if (pointer.type === "file")
+    return [{ path: "", hash: pointer.hash, size: pointer.size, executable: !!pointer.executable }];
+  if (!repo.store.has(pointer.hash)) throw missingObject(pointer.hash, pointer.path);
+  return decodeTree(repo.store.readObject(pointer.hash));
+}
+
+/** Removes now-empty directories from `dir` up to (not including) `stop`. */
+function pruneEmptyDirs(repo: Repo, dirs: Iterable<string>, stop: string): void {
+  const sorted = [...dirs].sort((a, b) => b.length - a.length);
+  for (let d of sorted) {
+    while (d.length > stop.length && d.startsWith(stop)) {
+      try {
+        repo.fs.rmdirSync(d);
+      } catch {
+        break; // not empty (or gone): stop climbing
+      }
+      d = path.dirname(d);
+    }
+  }
+}
+
+/**
+ * Checks out tracked paths (from selectTracked). Paths that cannot be checked out are reported with an
+ * error and left untouched; the others proceed.
+ */
+export async function checkoutPaths(
+  repo: Repo,
+  rels: readonly string[],
+  options: CheckoutOptions = {},
+): Promise<CheckoutResult> {
+  return repo.withLock("checkout", async () => {
+    const cache = StatCache.load(repo.paths.stateDir, repo.fs);
+    const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
+    const results: CheckoutPathResult[] = [];
+    try {
+      for (const rel of rels) {
+        const pointer = loadPointer(repo, rel);
+        if (!pointer) continue;
+        try {
+          results.push(await checkoutOne(repo, rel, pointer, cache, options));
+          if (pointer.type === "directory") complete.add(pointer.hash);
+        } catch (err) {
+          if (!isMtrackError(err)) throw err;
+          results.push({
+            path: rel,
+            action: "failed",
+            written: 0,
+            deleted: 0,
+            error: { code: err.code, message: err.message, hint: err.hint, data: err.data },
+          });
+        }
+      }
+    } finally {
+      cache.save();
+    }
+    return { paths: results, ok: results.every((r) => r.action !== "failed") };
+  });
+}
+
+async function checkoutOne(
+  repo: Repo,
+  rel: string,
+  pointer: Pointer,
+  cache: StatCache,
+  options: CheckoutOptions,
+): Promise<CheckoutPathResult> {
+  const fs = repo.fs;
+  const store = repo.store;
+  const target = targetEntries(repo, pointer);
+  const now = await currentState(repo, rel, { cache });
+  const plan = planCheckout(target, pointer.type, now, (h) => store.has(h));
+  if (plan.missing.length > 0) {
+    throw new MtrackError(
+      "ERR_MTRACK_OBJECT_MISSING",
+      `${rel}: ${plan.missing.length} object(s) it needs are not in the local store.`,
+      {
+        hint: "Fetch them from a remote (`mtrack pull`). Nothing was changed for this path.",
+        data: { path: rel, missing: plan.missing.slice(0, 20), count: plan.missing.length },
+      },
+    );
+  }
+  if (plan.unsafe.length > 0 && !options.force) {
+    const shown = plan.unsafe.slice(0, 5).map((p) => (p ? `${rel}/${p}` : rel));
+    throw new MtrackError(
+      "ERR_MTRACK_WOULD_OVERWRITE",
+      `${rel}: checkout would overwrite or delete ${plan.unsafe.length} modified file(s) whose content is not stored: ${shown.join(", ")}${plan.unsafe.length > 5 ? ", ..." : ""}.`,
+      {
+        hint: `Record them first with \`mtrack commit ${rel}\`, or discard them with \`mtrack checkout --force ${rel}\`.`,
+        data: { path: rel, files: plan.unsafe.slice(0, 100) },
+      },
+    );
+  }
+  if (plan.write.length === 0 && plan.delete.length === 0 && !plan.replaceWhole) {
+    return { path: rel, action: "unchanged", written: 0, deleted: 0 };
+  }
+  const abs = repo.abs(rel);
+  if (plan.replaceWhole) fs.rmSync(abs, { recursive: true, force: true });
+  const madeDirs = new Set<string>();
+  const touched = new Set<string>();
+  const mode = repo.linkMode;
+  const bytesTotal = plan.write.reduce((s, e) => s + e.size, 0);
+  let bytes = 0;
+  plan.write.forEach((e, i) => {
+    const dest = e.path ? path.join(abs, ...e.path.split("/")) : abs;
+    const dir = path.dirname(dest);
+    if (!madeDirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      madeDirs.add(dir);
+    }
+    // A directory where a file must go (or the reverse inside the tree) is replaced.
+    if (e.path && now.exists) {
+      try {
+        if (fs.lstatSync(dest).isDirectory()) fs.rmSync(dest, { recursive: true, force: true });
+      } catch {
+        // does not exist
+      }
+    }
+    store.materialize(e.hash, dest, { mode, executable: e.executable });
+    const st = fs.statSync(dest);
+    cache.record(
+      e.path ? `${rel}/${e.path}` : rel,
+      { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
+      e.hash,
+      Date.now(),
+    );
+    bytes += e.size;
+    if (options.onProgress && (i % 500 === 0 || i === plan.write.length - 1)) {
+      options.onProgress({
+        phase: "checkout",
+        files: i + 1,
+        filesTotal: plan.write.length,
+        bytes,
+        bytesTotal,
+      });
+    }
+  });
+  for (const p of plan.delete) {
+    const f = path.join(abs, ...p.split("/"));
+    fs.rmSync(f, { force: true });
+    cache.forget(`${rel}/${p}`);
+    touched.add(path.dirname(f));
+  }
+  pruneEmptyDirs(repo, touched, abs);
+  return {
+    path: rel,
+    action: now.exists ? "updated" : "restored",
+    written: plan.write.length,
+    deleted: plan.delete.length,
+  };
+}

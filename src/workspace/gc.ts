@@ -1,0 +1,126 @@
+/**
+ * `mtrack gc`: delete store objects nothing refers to. What counts as a reference comes from root
+ * sources — the workspace's pointers, every pointer in git history, and whatever later layers add (runs,
+ * the run-cache, pipeline lock files) — so gc never needs to know about them individually.
+ */
+import * as path from "node:path";
+import type { Repo } from "../repo.js";
+import { decodeTree } from "../store/tree.js";
+import type { Hash } from "../store/types.js";
+import { CompleteTrees } from "./complete.js";
+import type { Pointer } from "./pointer.js";
+import { findTrackedPaths, loadPointer } from "./tracked.js";
+
+/** A referenced object; `tree` roots are directory manifests whose entries are kept too. */
+export interface GcRoot {
+  hash: Hash;
+  tree?: boolean;
+}
+
+/** A named provider of roots (e.g. "workspace", "git history", "runs", "run-cache"). */
+export interface RootSource {
+  name: string;
+  collect(): Promise<Iterable<GcRoot>>;
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  /** Objects kept because something refers to them. */
+  kept: number;
+  removed: number;
+  removedBytes: number;
+  /** Roots per source, for the report. */
+  roots: Record<string, number>;
+  /** Leftovers of interrupted writes that were (or would be) deleted. */
+  leftovers: number;
+}
+
+/** The roots of a pointer. */
+export function pointerRoots(p: Pointer): GcRoot {
+  return { hash: p.hash, tree: p.type === "directory" };
+}
+
+/** Roots from the pointer files in the work tree. */
+export function workspaceRoots(repo: Repo): RootSource {
+  return {
+    name: "workspace",
+    async collect() {
+      const out: GcRoot[] = [];
+      for (const rel of findTrackedPaths(repo)) {
+        const p = loadPointer(repo, rel);
+        if (p) out.push(pointerRoots(p));
+      }
+      return out;
+    },
+  };
+}
+
+/** Temp files younger than this may belong to a process writing right now (a training run). */
+const TMP_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * Collects every root, expands directory manifests, and deletes the rest (or, with dryRun, counts it).
+ *
+ * @example
+ * await gcStore(repo, [workspaceRoots(repo), gitHistoryRoots(repo, git)], { dryRun: true });
+ */
+export async function gcStore(
+  repo: Repo,
+  sources: readonly RootSource[],
+  options: { dryRun?: boolean; clock?: () => number } = {},
+): Promise<GcResult> {
+  const clock = options.clock ?? Date.now;
+  return repo.withLock("gc", async () => {
+    const store = repo.store;
+    store.reload();
+    const keep = new Set<Hash>();
+    const roots: Record<string, number> = {};
+    for (const source of sources) {
+      let n = 0;
+      for (const root of await source.collect()) {
+        n++;
+        if (keep.has(root.hash) && !root.tree) continue;
+        keep.add(root.hash);
+        if (root.tree && store.has(root.hash)) {
+          try {
+            for (const e of decodeTree(store.readObject(root.hash))) keep.add(e.hash);
+          } catch {
+            // A damaged manifest keeps only itself; fsck reports it.
+          }
+        }
+      }
+      roots[source.name] = n;
+    }
+    const dead = new Set<Hash>();
+    let removedBytes = 0;
+    let kept = 0;
+    for (const o of store.list()) {
+      if (keep.has(o.hash)) kept++;
+      else {
+        dead.add(o.hash);
+        removedBytes += o.size;
+      }
+    }
+    const now = clock();
+    const leftovers = store.leftovers().filter((f) => {
+      try {
+        return path.basename(path.dirname(f)) !== "tmp" || now - repo.fs.statSync(f).mtimeMs > TMP_GRACE_MS;
+      } catch {
+        return false;
+      }
+    });
+    if (!options.dryRun) {
+      store.delete(dead);
+      for (const f of leftovers) repo.fs.rmSync(f, { force: true, recursive: true });
+      if (dead.size > 0) CompleteTrees.load(repo.paths.stateDir, repo.fs).clear();
+    }
+    return {
+      dryRun: !!options.dryRun,
+      kept,
+      removed: dead.size,
+      removedBytes,
+      roots,
+      leftovers: leftovers.length,
+    };
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * Pointer files: `<path>.mtrack`, a small YAML file committed to git that names the content of `<path>`
+ * in the store. It is the only thing git sees of the data.
+ *
+ *   # mtrack pointer: commit this file; `mtrack checkout` restores the data it names.
+ *   version: 1
+ *   path: data
+ *   type: directory
+ *   hash: 1f0a...        # BLAKE3 of the file, or of the directory's manifest
+ *   size: 104857600      # total bytes
+ *   files: 100000        # directories only
+ */
+import * as nodeFs from "node:fs";
+import * as path from "node:path";
+import YAML, { isMap, isScalar, LineCounter } from "yaml";
+import { MtrackError } from "../errors.js";
+import { isHash } from "../store/hash.js";
+import type { Hash } from "../store/types.js";
+import { type FsLike, writeFileAtomic } from "../util/fs.js";
+
+export const POINTER_SUFFIX = ".mtrack";
+const POINTER_VERSION = 1;
+
+export interface Pointer {
+  /** Basename of the tracked path (the pointer sits next to it). */
+  path: string;
+  type: "file" | "directory";
+  hash: Hash;
+  size: number;
+  /** Number of files, for directories. */
+  files?: number;
+  /** Executable bit, for files. */
+  executable?: boolean;
+  /** Free-form description, kept as written. */
+  desc?: string;
+}
+
+const ALLOWED_KEYS = new Set([
+  "version",
+  "path",
+  "type",
+  "hash",
+  "size",
+  "files",
+  "executable",
+  "desc",
+  "meta",
+]);
+
+/** `data/images` → `data/images.mtrack`. */
+export function pointerPathFor(dataPath: string): string {
+  return dataPath + POINTER_SUFFIX;
+}
+
+/** `data/images.mtrack` → `data/images`. */
+export function dataPathFor(pointerPath: string): string {
+  return pointerPath.slice(0, -POINTER_SUFFIX.length);
+}
+
+function invalid(file: string, line: number | undefined, why: string): MtrackError {
+  return new MtrackError("ERR_MTRACK_POINTER_INVALID", `${file}${line ? `:${line}` : ""}: ${why}`, {
+    hint: "Restore the pointer file from git (`git checkout -- <file>`) or re-add the data with `mtrack add`.",
+    data: { file, line },
+  });
+}
+
+/**
+ * Parses pointer file text. Errors name the file and line (ERR_MTRACK_POINTER_INVALID).
+ *
+ * @example
+ * parsePointer("version: 1\npath: a.csv\ntype: file\nhash: ...\nsize: 3\n", "a.csv.mtrack")
+ */
+export function parsePointer(text: string, file: string): Pointer {
+  const lc = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw invalid(file, lc.linePos(e.pos[0]).line, `not valid YAML (${e.code})`);
+  }
+  const map = doc.contents;
+  if (!isMap(map)) throw invalid(file, 1, "expected a mapping of keys (version, path, type, hash, size)");
+  const values: Record<string, unknown> = {};
+  const lines: Record<string, number> = {};
+  for (const item of map.items) {
+    const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
+    const line = isScalar(item.key) && item.key.range ? lc.linePos(item.key.range[0]).line : undefined;
+    if (!ALLOWED_KEYS.has(key)) throw invalid(file, line, `unknown key '${key}'`);
+    values[key] = isScalar(item.value)
+      ? item.value.value
+      : (item.value as { toJSON?: () => unknown })?.toJSON?.();
+    if (line) lines[key] = line;
+  }
+  const need = (key: string, ok: (v: unknown) => boolean, what: string) => {
+    if (!(key in values)) throw invalid(file, undefined, `missing '${key}'`);
+    if (!ok(values[key])) throw invalid(file, lines[key], `'${key}' must be ${what}`);
+  };
+  need(
+    "version",
+    (v) => v === POINTER_VERSION,
+    `${POINTER_VERSION} (this mtrack reads version ${POINTER_VERSION})`,
+  );
+  need(
+    "path",
+    (v) => typeof v === "string" && v.length > 0 && !v.includes("/") && v !== ".." && v !== ".",
+    "a file name",
+  );
+  need("type", (v) => v === "file" || v === "directory", "'file' or 'directory'");
+  need("hash", isHash, "a 64-character BLAKE3 hex hash");
+  need("size", (v) => Number.isSafeInteger(v) && (v as number) >= 0, "a non-negative integer");
+  const expectedName = path.basename(dataPathFor(file));
+  if (values.path !== expectedName) {
+    throw invalid(
+      file,
+      lines.path,
+      `'path' is ${JSON.stringify(values.path)} but the pointer file is for ${JSON.stringify(expectedName)}`,
+    );
+  }
+  const pointer: Pointer = {
+    path: values.path as string,
+    type: values.type as "file" | "directory",
+    hash: values.hash as Hash,
+    size: values.size as number,
+  };
+  if (pointer.type === "directory") {
+    need("files", (v) => Number.isSafeInteger(v) && (v as number) >= 0, "a non-negative integer");
+    pointer.files = values.files as number;
+  }
+  if (values.executable !== undefined) {
+    if (typeof values.executable !== "boolean")
+      throw invalid(file, lines.executable, "'executable' must be true or false");
+    pointer.executable = values.executable;
+  }
+  if (values.desc !== undefined) pointer.desc = String(values.desc);
+  return pointer;
+}
+
+/** The canonical text of a pointer (stable key order, so git diffs stay small). */
+export function serializePointer(p: Pointer): string {
+  const lines = [
+    "# mtrack pointer: commit this file to git; `mtrack checkout` restores the data it names.",
+    `version: ${POINTER_VERSION}`,
+    `path: ${JSON.stringify(p.path)}`,
+    `type: ${p.type}`,
+    `hash: ${p.hash}`,
+    `size: ${p.size}`,
+  ];
+  if (p.type === "directory") lines.push(`files: ${p.files ?? 0}`);
+  if (p.executable) lines.push("executable: true");
+  if (p.desc !== undefined) lines.push(`desc: ${JSON.stringify(p.desc)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Reads and parses a pointer file; undefined when it does not exist. */
+export function readPointer(file: string, displayName: string, fs: FsLike = nodeFs): Pointer | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parsePointer(text, displayName);
+}
+
+/** Writes a pointer file atomically, keeping an existing `desc`. */
+export function writePointer(file: string, p: Pointer, fs: FsLike = nodeFs): void {
+  writeFileAtomic(file, serializePointer(p), { fs });
+}

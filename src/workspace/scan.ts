@@ -1,0 +1,190 @@
+/**
+ * Reading the workspace: listing a tracked directory's files and hashing them, with the stat cache so
+ * unchanged files are not read again. Optionally stores what it hashes (add/commit) in the same pass.
+ */
+import type * as nodeFs from "node:fs";
+import * as path from "node:path";
+import { errnoCode, ioError, MtrackError } from "../errors.js";
+import { HASH_CHUNK, hashBytes, hashFd } from "../store/hash.js";
+import type { Store } from "../store/store.js";
+import { comparePaths, type TreeEntry } from "../store/tree.js";
+import type { Hash } from "../store/types.js";
+import { type FsLike, isInside } from "../util/fs.js";
+import type { StatCache } from "./statcache.js";
+
+export interface ScannedFile {
+  /** Posix path relative to the scanned directory. */
+  rel: string;
+  abs: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  executable: boolean;
+}
+
+/** Progress reported while hashing/storing/checking out: counts so far and totals when known. */
+export interface Progress {
+  phase: string;
+  files: number;
+  filesTotal?: number;
+  bytes: number;
+  bytesTotal?: number;
+}
+
+export type ProgressFn = (p: Progress) => void;
+
+/** Names never tracked inside a directory: other tools' metadata. */
+const SKIPPED_NAMES = new Set([".git", ".mtrack"]);
+
+function statOf(abs: string, st: nodeFs.Stats, rel: string): ScannedFile {
+  return { rel, abs, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, executable: (st.mode & 0o111) !== 0 };
+}
+
+/**
+ * Resolves a symlink found in the workspace: its target must be a regular file inside the repo
+ * (following it outside would silently version someone else's data).
+ */
+export function checkSymlink(abs: string, root: string, fs: FsLike): nodeFs.Stats {
+  let real: string;
+  try {
+    real = fs.realpathSync(abs);
+  } catch {
+    throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${abs} is a broken symbolic link.`, {
+      hint: "Fix or delete the link.",
+      data: { path: abs },
+    });
+  }
+  if (!isInside(real, fs.realpathSync(root))) {
+    throw new MtrackError(
+      "ERR_MTRACK_SYMLINK_OUTSIDE_REPO",
+      `${abs} is a symbolic link to ${real}, outside the repository.`,
+      {
+        hint: "mtrack does not follow links out of the repository. Copy the data into the repository, or track it where it lives.",
+        data: { path: abs, target: real },
+      },
+    );
+  }
+  const st = fs.statSync(real);
+  if (!st.isFile()) {
+    throw new MtrackError(
+      "ERR_MTRACK_INVALID_ARGUMENT",
+      `${abs} is a symbolic link to a directory; that is not supported.`,
+      {
+        hint: "Track the directory it points to instead.",
+        data: { path: abs, target: real },
+      },
+    );
+  }
+  return st;
+}
+
+/**
+ * Lists every file under `absDir` (recursively, sorted by posix path), skipping `.git`/`.mtrack`.
+ * Symlinks to files inside the repo are followed; others are refused.
+ */
+export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[] {
+  const out: ScannedFile[] = [];
+  const visit = (dir: string, prefix: string) => {
+    let dirents: nodeFs.Dirent[];
+    try {
+      dirents = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      throw ioError(err, `listing ${dir}`);
+    }
+    for (const d of dirents) {
+      if (SKIPPED_NAMES.has(d.name)) continue;
+      const abs = path.join(dir, d.name);
+      const rel = prefix ? `${prefix}/${d.name}` : d.name;
+      if (d.isDirectory()) visit(abs, rel);
+      else if (d.isFile()) out.push(statOf(abs, fs.lstatSync(abs), rel));
+      else if (d.isSymbolicLink()) out.push(statOf(abs, checkSymlink(abs, root, fs), rel));
+      // sockets, fifos and devices are not data
+    }
+  };
+  visit(absDir, "");
+  return out.sort((a, b) => comparePaths(a.rel, b.rel));
+}
+
+function changedWhileReading(file: string): MtrackError {
+  return new MtrackError("ERR_MTRACK_FILE_CHANGED", `${file} changed while it was being read.`, {
+    hint: "Wait until whatever writes the file has finished, then run the command again.",
+    data: { path: file },
+  });
+}
+
+/** Hashes one file, checking it did not change since it was listed. */
+export function hashScannedFile(f: ScannedFile, fs: FsLike): Hash {
+  let fd: number;
+  try {
+    fd = fs.openSync(f.abs, "r");
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") throw changedWhileReading(f.abs);
+    throw ioError(err, `reading ${f.abs}`);
+  }
+  try {
+    let hash: Hash;
+    let size: number;
+    if (f.size <= HASH_CHUNK) {
+      const data = fs.readFileSync(fd);
+      hash = hashBytes(data);
+      size = data.length;
+    } else {
+      ({ hash, size } = hashFd(fd, fs));
+    }
+    const after = fs.fstatSync(fd);
+    if (size !== f.size || after.size !== f.size || after.mtimeMs !== f.mtimeMs)
+      throw changedWhileReading(f.abs);
+    return hash;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface HashOptions {
+  fs: FsLike;
+  cache: StatCache;
+  /** When given, every file is also put in the store (add/commit). */
+  store?: Store;
+  onProgress?: ProgressFn;
+  clock?: () => number;
+}
+
+/**
+ * Turns scanned files into manifest entries, using the stat cache and hashing only what changed.
+ * `cacheKeyPrefix` is the directory's repo-relative path (cache keys are repo-relative).
+ */
+export async function hashFiles(
+  files: readonly ScannedFile[],
+  cacheKeyPrefix: string,
+  options: HashOptions,
+): Promise<TreeEntry[]> {
+  const { fs, cache, store } = options;
+  const clock = options.clock ?? Date.now;
+  const bytesTotal = files.reduce((s, f) => s + f.size, 0);
+  const entries: TreeEntry[] = new Array(files.length);
+  let bytes = 0;
+  let lastReport = 0;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    const key = cacheKeyPrefix ? `${cacheKeyPrefix}/${f.rel}` : f.rel;
+    let hash = cache.lookup(key, f);
+    if (hash === undefined || (store && !store.has(hash))) {
+      const hashedAt = clock();
+      hash = store ? (await store.putFile(f.abs, { expect: f })).hash : hashScannedFile(f, fs);
+      cache.record(key, f, hash, hashedAt);
+    }
+    entries[i] = { path: f.rel, hash, size: f.size, executable: f.executable };
+    bytes += f.size;
+    if (options.onProgress && (i - lastReport >= 500 || i === files.length - 1)) {
+      lastReport = i;
+      options.onProgress({
+        phase: store ? "storing" : "hashing",
+        files: i + 1,
+        filesTotal: files.length,
+        bytes,
+        bytesTotal,
+      });
+    }
+  }
+  return entries;
+}

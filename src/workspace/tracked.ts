@@ -1,0 +1,204 @@
+/**
+ * What is tracked, and what it looks like now: resolving user paths to tracked paths, finding every
+ * pointer file in the work tree, and computing the current content hash of a tracked path.
+ */
+import * as path from "node:path";
+import { errnoCode, ioError, MtrackError } from "../errors.js";
+import type { Repo } from "../repo.js";
+import { hashBytes } from "../store/hash.js";
+import { encodeTree, type TreeEntry } from "../store/tree.js";
+import type { Hash } from "../store/types.js";
+import { isInside, toPosix } from "../util/fs.js";
+import { dataPathFor, POINTER_SUFFIX, type Pointer, pointerPathFor, readPointer } from "./pointer.js";
+import { checkSymlink, hashFiles, hashScannedFile, type ProgressFn, walkDir } from "./scan.js";
+import type { StatCache } from "./statcache.js";
+
+/** Directories never searched for pointer files. */
+const NOT_SEARCHED = new Set([".git", ".mtrack", "node_modules"]);
+
+/**
+ * Turns a user-supplied absolute path into a repo-relative posix path, refusing paths outside the repo
+ * or inside `.git`/`.mtrack`. A pointer file path (`data.mtrack`) names its data path.
+ */
+export function resolveTarget(repo: Repo, absPath: string): string {
+  const abs = path.resolve(absPath);
+  if (!isInside(abs, repo.root)) {
+    throw new MtrackError(
+      "ERR_MTRACK_PATH_OUTSIDE_REPO",
+      `${absPath} is outside the repository ${repo.root}.`,
+      {
+        hint: "Move or copy the data into the repository first.",
+        data: { path: absPath, root: repo.root },
+      },
+    );
+  }
+  let rel = toPosix(path.relative(repo.root, abs));
+  if (rel === "") {
+    throw new MtrackError("ERR_MTRACK_PATH_RESERVED", "The repository root itself cannot be tracked.", {
+      hint: "Track a directory inside it, e.g. `mtrack add data`.",
+      data: { path: absPath },
+    });
+  }
+  const first = rel.split("/")[0];
+  if (first === ".git" || first === ".mtrack") {
+    throw new MtrackError(
+      "ERR_MTRACK_PATH_RESERVED",
+      `${rel} is inside ${first}/, which mtrack does not track.`,
+      {
+        hint: "Choose a path in your work tree.",
+        data: { path: rel },
+      },
+    );
+  }
+  if (rel.endsWith(POINTER_SUFFIX)) rel = dataPathFor(rel);
+  return rel;
+}
+
+/** Absolute path of the pointer file for a tracked repo-relative path. */
+export function pointerFileOf(repo: Repo, rel: string): string {
+  return repo.abs(pointerPathFor(rel));
+}
+
+/** Reads the pointer of a tracked path, or undefined when it is not tracked. */
+export function loadPointer(repo: Repo, rel: string): Pointer | undefined {
+  return readPointer(pointerFileOf(repo, rel), pointerPathFor(rel), repo.fs);
+}
+
+/**
+ * Every tracked path in the work tree (repo-relative, sorted), found by walking for `*.mtrack` files.
+ * Tracked directories themselves are not descended into.
+ */
+export function findTrackedPaths(repo: Repo): string[] {
+  const fs = repo.fs;
+  const out: string[] = [];
+  const visit = (dirAbs: string, prefix: string) => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dirAbs);
+    } catch {
+      return;
+    }
+    const set = new Set(names);
+    for (const name of names) {
+      if (name.endsWith(POINTER_SUFFIX) && name.length > POINTER_SUFFIX.length) {
+        out.push(prefix ? `${prefix}/${dataPathFor(name)}` : dataPathFor(name));
+      }
+    }
+    for (const name of names) {
+      if (NOT_SEARCHED.has(name) || set.has(name + POINTER_SUFFIX)) continue;
+      const abs = path.join(dirAbs, name);
+      let isDir = false;
+      try {
+        isDir = fs.lstatSync(abs).isDirectory();
+      } catch {
+        continue;
+      }
+      if (isDir) visit(abs, prefix ? `${prefix}/${name}` : name);
+    }
+  };
+  visit(repo.root, "");
+  return out.sort();
+}
+
+/** The tracked paths named by targets (all tracked paths when none). Unknown targets are an error. */
+export function selectTracked(repo: Repo, targetsAbs: readonly string[] | undefined): string[] {
+  if (!targetsAbs || targetsAbs.length === 0) return findTrackedPaths(repo);
+  const out: string[] = [];
+  for (const t of targetsAbs) {
+    const rel = resolveTarget(repo, t);
+    if (repo.fs.existsSync(pointerFileOf(repo, rel))) {
+      out.push(rel);
+      continue;
+    }
+    // A directory that contains tracked paths selects all of them.
+    const inside = findTrackedPaths(repo).filter((p) => p.startsWith(`${rel}/`));
+    if (inside.length === 0) {
+      throw new MtrackError("ERR_MTRACK_NOT_TRACKED", `${rel} is not tracked by mtrack.`, {
+        hint: `Track it with \`mtrack add ${rel}\`.`,
+        data: { path: rel },
+      });
+    }
+    out.push(...inside);
+  }
+  return [...new Set(out)].sort();
+}
+
+/** What a tracked path looks like in the workspace right now. */
+export interface CurrentState {
+  exists: boolean;
+  type?: "file" | "directory";
+  hash?: Hash;
+  size: number;
+  files: number;
+  executable?: boolean;
+  /** Directory entries (sorted), and the encoded manifest they hash to. */
+  entries?: TreeEntry[];
+  manifest?: Buffer;
+}
+
+export interface CurrentOptions {
+  cache: StatCache;
+  /** Store everything read (add/commit); otherwise only hash. */
+  store?: boolean;
+  onProgress?: ProgressFn;
+}
+
+/**
+ * Computes the current content of a tracked path, rehashing only files whose stat data changed.
+ *
+ * @example
+ * const now = await currentState(repo, "data", { cache });
+ * if (now.hash !== pointer.hash) ...
+ */
+export async function currentState(repo: Repo, rel: string, options: CurrentOptions): Promise<CurrentState> {
+  const fs = repo.fs;
+  const abs = repo.abs(rel);
+  let st: import("node:fs").Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return { exists: false, size: 0, files: 0 };
+    throw ioError(err, `reading ${rel}`);
+  }
+  const store = options.store ? repo.store : undefined;
+  if (st.isSymbolicLink()) {
+    // In symlink link mode workspace files are links into the store: those are fine to follow.
+    const target = fs.readlinkSync(abs);
+    if (!isInside(path.resolve(path.dirname(abs), target), repo.paths.cacheDir))
+      st = checkSymlink(abs, repo.root, fs);
+    else st = fs.statSync(abs);
+  }
+  if (st.isDirectory()) {
+    const files = walkDir(abs, repo.root, fs);
+    const entries = await hashFiles(files, rel, {
+      fs,
+      cache: options.cache,
+      store,
+      onProgress: options.onProgress,
+    });
+    const manifest = encodeTree(entries);
+    const hash = store ? store.putBuffer(manifest).hash : hashBytes(manifest);
+    const size = entries.reduce((s, e) => s + e.size, 0);
+    return { exists: true, type: "directory", hash, size, files: entries.length, entries, manifest };
+  }
+  if (!st.isFile()) {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `${rel} is neither a file nor a directory.`, {
+      data: { path: rel },
+    });
+  }
+  const f = {
+    rel: path.basename(rel),
+    abs,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ino: st.ino,
+    executable: (st.mode & 0o111) !== 0,
+  };
+  let hash = options.cache.lookup(rel, f);
+  if (hash === undefined || (store && !store.has(hash))) {
+    const hashedAt = Date.now();
+    hash = store ? (await store.putFile(abs, { expect: f })).hash : hashScannedFile(f, fs);
+    options.cache.record(rel, f, hash, hashedAt);
+  }
+  return { exists: true, type: "file", hash, size: st.size, files: 1, executable: f.executable };
+}
