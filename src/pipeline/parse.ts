@@ -518,8 +518,15 @@ function declaredParams(
         const file = joinPath(wdir, e.key, e.keyPos);
         const keys = expectList(e.value, `the keys of ${e.key}`);
         if (keys.length === 0) refs.push({ file, key: null, via: "declared", pos: e.keyPos });
-        for (const k of keys)
-          refs.push({ file, key: scalarString(k, "a params key"), via: "declared", pos: k.pos });
+        for (const k of keys) {
+          refs.push({
+            file,
+            key: scalarString(k, "a params key"),
+            via: "declared",
+            pos: k.pos,
+            filePos: e.keyPos,
+          });
+        }
       }
       continue;
     }
@@ -574,12 +581,13 @@ function checkDeclaredParams(stages: Stage[], files: ParamsFiles): void {
       if (ref.via !== "declared" || produced.has(ref.file)) continue;
       const content = files.get(ref.file);
       if (!content) {
+        const at = ref.filePos ?? ref.pos;
         throw new MtrackError(
           "ERR_MTRACK_PARAM_MISSING",
-          `${fmtPos(ref.pos)}: params file '${ref.file}' does not exist.`,
+          `${fmtPos(at)}: params file '${ref.file}' does not exist.`,
           {
             hint: `Create ${ref.file}, or remove it from stage '${stage.name}'.`,
-            data: posData(ref.pos, { key: ref.key, paramsFile: ref.file, stage: stage.name }),
+            data: posData(at, { key: ref.key, paramsFile: ref.file, stage: stage.name }),
           },
         );
       }

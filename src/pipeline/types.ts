@@ -43,6 +43,8 @@ export interface ParamRef {
   /** "declared" in `params:`, or "interpolated" because `${...}` read it from a params file. */
   via: "declared" | "interpolated";
   pos: SourcePos;
+  /** Where the params file was named, when that differs from `pos` (`{other.yaml: [keys]}`). */
+  filePos?: SourcePos;
 }
 
 /** A fully resolved stage: templating applied, foreach/matrix expanded. */
