@@ -58,7 +58,8 @@ export type Lookup = { found: true; value: unknown } | { found: false };
  * getParam({ train: { lr: 0.1 } }, "train.lr") // → { found: true, value: 0.1 }
  */
 export function getParam(obj: unknown, key: string): Lookup {
-  if (isMapping(obj) && Object.hasOwn(obj, key)) return { found: true, value: obj[key] };
+  const direct = childOf(obj, key);
+  if (direct.found) return direct;
   const parts = key.split(".");
   // Try the longest literal prefix first so `{"a.b": {c: 1}}` answers `a.b.c`.
   for (let i = parts.length - 1; i >= 1; i--) {
