@@ -6,6 +6,7 @@
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { Config } from "./config.js";
+import { type GitRepo, openGitRepo } from "./git/index.js";
 import { MtrackError } from "./errors.js";
 import { Store } from "./store/store.js";
 import { type FsLike, writeFileAtomic } from "./util/fs.js";
@@ -143,6 +144,14 @@ export class Repo {
     repo.store.init();
     fs.mkdirSync(paths.stateDir, { recursive: true });
     return repo;
+  }
+
+  private gitRepo: GitRepo | undefined;
+
+  /** The git seam for this work tree (opened on first use). */
+  git(): GitRepo {
+    if (!this.gitRepo) this.gitRepo = openGitRepo(this.paths.root);
+    return this.gitRepo;
   }
 
   /** The workspace link mode from `cache.type`. */

@@ -8,7 +8,7 @@ import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
-import type { Pointer } from "./pointer.js";
+import { type Pointer, POINTER_SUFFIX, parsePointer } from "./pointer.js";
 import { findTrackedPaths, loadPointer } from "./tracked.js";
 
 /** A referenced object; `tree` roots are directory manifests whose entries are kept too. */
@@ -49,6 +49,39 @@ export function workspaceRoots(repo: Repo): RootSource {
       for (const rel of findTrackedPaths(repo)) {
         const p = loadPointer(repo, rel);
         if (p) out.push(pointerRoots(p));
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Roots from every pointer file in every commit reachable from any branch or tag (and HEAD), read through
+ * the git seam. Trees shared between commits are read once.
+ */
+export function gitHistoryRoots(repo: Repo): RootSource {
+  return {
+    name: "git history",
+    async collect() {
+      const git = repo.git();
+      const starts = new Set<string>();
+      for (const b of await git.listBranches()) starts.add(b.oid);
+      for (const t of await git.listTags()) starts.add(t.oid);
+      const head = await git.headCommit();
+      if (head) starts.add(head);
+      const isPointer = (p: string) => p.endsWith(POINTER_SUFFIX);
+      const seenBlobs = new Set<string>();
+      const out: GcRoot[] = [];
+      for await (const commit of git.walkCommits([...starts])) {
+        for (const f of await git.findFilesInCommit(commit, isPointer)) {
+          if (seenBlobs.has(f.oid)) continue;
+          seenBlobs.add(f.oid);
+          try {
+            out.push(pointerRoots(parsePointer((await git.readBlob(f.oid)).toString("utf8"), `${f.path}@${commit.slice(0, 10)}`)));
+          } catch {
+            // A malformed pointer in an old commit refers to nothing we could keep.
+          }
+        }
       }
       return out;
     },

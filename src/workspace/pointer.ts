@@ -107,7 +107,9 @@ export function parsePointer(text: string, file: string): Pointer {
   need("type", (v) => v === "file" || v === "directory", "'file' or 'directory'");
   need("hash", isHash, "a 64-character BLAKE3 hex hash");
   need("size", (v) => Number.isSafeInteger(v) && (v as number) >= 0, "a non-negative integer");
-  const expectedName = path.basename(dataPathFor(file));
+  // `file` may carry a revision suffix for display (`data.mtrack@v1`): the name is what precedes it.
+  const base = path.basename(file);
+  const expectedName = base.slice(0, base.lastIndexOf(POINTER_SUFFIX));
   if (values.path !== expectedName) {
     throw invalid(
       file,
