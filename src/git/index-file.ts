@@ -51,10 +51,22 @@ export interface GitIndex {
   /** Root of the cached tree, when the index has a TREE extension. */
   cacheTree: CacheTreeNode | null;
   /**
-   * Set when the index uses a feature this parser does not model completely (e.g. "link" = split
-   * index, whose entries live partly in another file); callers must then fall back to a slower path.
+   * Present when this is the small half of a split index (`git update-index --split-index`): the
+   * entries above must be merged into the shared index file with {@link mergeSplitIndex}.
    */
+  split: SplitIndexLink | null;
+  /** Set when the index needs an extension this parser does not know (a lowercase signature). */
   unsupported: string | null;
+}
+
+/** The "link" extension: which shared index this one amends, and how. */
+export interface SplitIndexLink {
+  /** The shared index lives in `.git/sharedindex.<sharedOid>`. */
+  sharedOid: string;
+  /** Positions of shared entries that are deleted. */
+  deleted: number[];
+  /** Positions of shared entries replaced, in order, by the first entries of the split index. */
+  replaced: number[];
 }
 
 const HEADER_SIZE = 12;
@@ -70,7 +82,7 @@ const EXT_FLAG_INTENT_TO_ADD = 0x2000;
 
 /** An index with no entries, as for a repository whose index file does not exist yet. */
 export function emptyGitIndex(): GitIndex {
-  return { version: 2, entries: [], cacheTree: null, unsupported: null };
+  return { version: 2, entries: [], cacheTree: null, split: null, unsupported: null };
 }
 
 /**
@@ -154,6 +166,7 @@ export function parseGitIndex(buf: Buffer): GitIndex {
   }
 
   let cacheTree: CacheTreeNode | null = null;
+  let split: SplitIndexLink | null = null;
   let unsupported: string | null = null;
   while (off + 8 <= end) {
     const signature = buf.toString("latin1", off, off + 4);
@@ -163,7 +176,7 @@ export function parseGitIndex(buf: Buffer): GitIndex {
     if (signature === "TREE") {
       cacheTree = parseCacheTree(buf.subarray(body, body + size));
     } else if (signature === "link") {
-      unsupported = "split index";
+      split = parseLink(buf.subarray(body, body + size));
     } else if (signature !== "sdir" && !/^[A-Z]/.test(signature)) {
       // Lowercase signatures mark extensions a reader must understand; "sdir" only announces sparse
       // directory entries, which the callers handle (mode 040000).
@@ -171,7 +184,78 @@ export function parseGitIndex(buf: Buffer): GitIndex {
     }
     off = body + size;
   }
-  return { version, entries, cacheTree, unsupported };
+  return { version, entries, cacheTree, split, unsupported };
+}
+
+/**
+ * Combines the two halves of a split index into the index git sees (git's merge_base_index): shared
+ * entries minus deleted ones, replaced ones swapped for the split index's leading entries (which keep
+ * the shared entry's path), plus the split index's remaining entries, in index order. The cached tree
+ * and version are the split half's, which git keeps current.
+ *
+ * @example
+ * const index = mergeSplitIndex(split, parseGitIndex(fs.readFileSync(`.git/sharedindex.${split.split!.sharedOid}`)));
+ */
+export function mergeSplitIndex(split: GitIndex, shared: GitIndex): GitIndex {
+  const link = split.split;
+  if (link === null) return split;
+  const merged: Array<IndexEntry | null> = [...shared.entries];
+  for (const position of link.deleted) merged[position] = null;
+  let used = 0;
+  for (const position of link.replaced) {
+    const base = shared.entries[position];
+    const replacement = split.entries[used++];
+    if (base === undefined || replacement === undefined)
+      throw corrupt("split index replaces a missing entry");
+    merged[position] = { ...replacement, path: base.path };
+  }
+  const entries = merged.filter((e): e is IndexEntry => e !== null).concat(split.entries.slice(used));
+  const keys = new Map(entries.map((e) => [e, Buffer.from(e.path)]));
+  entries.sort((a, b) => Buffer.compare(keys.get(a)!, keys.get(b)!) || a.stage - b.stage);
+  return { ...split, entries, split: null, unsupported: split.unsupported ?? shared.unsupported };
+}
+
+/** The "link" extension body: shared index oid, then optional delete and replace EWAH bitmaps. */
+function parseLink(buf: Buffer): SplitIndexLink {
+  if (buf.length < 20) throw corrupt("bad link extension");
+  const sharedOid = buf.toString("hex", 0, 20);
+  if (buf.length === 20) return { sharedOid, deleted: [], replaced: [] };
+  const deleted = readEwah(buf, 20);
+  const replaced = readEwah(buf, deleted.next);
+  return { sharedOid, deleted: deleted.positions, replaced: replaced.positions };
+}
+
+/**
+ * Decodes one EWAH-compressed bitmap (git's ewah/ewah_io.c) into its set positions. Layout: bit count,
+ * word count, 64-bit big-endian words, last-marker position. Each marker word holds a run bit (bit 0), a
+ * run length in 64-bit words (bits 1–32) and a count of literal words that follow it (bits 33–63).
+ */
+function readEwah(buf: Buffer, off: number): { positions: number[]; next: number } {
+  if (off + 8 > buf.length) throw corrupt("bad EWAH bitmap");
+  const bitCount = buf.readUInt32BE(off);
+  const wordCount = buf.readUInt32BE(off + 4);
+  const end = off + 8 + wordCount * 8;
+  if (end + 4 > buf.length) throw corrupt("bad EWAH bitmap");
+  const positions: number[] = [];
+  let bit = 0;
+  let p = off + 8;
+  while (p < end) {
+    const high = buf.readUInt32BE(p);
+    const low = buf.readUInt32BE(p + 4);
+    p += 8;
+    const runLength = ((low >>> 1) | ((high & 1) << 31)) >>> 0;
+    if (low & 1) for (let i = 0; i < runLength * 64; i++) positions.push(bit + i);
+    bit += runLength * 64;
+    for (let literals = high >>> 1; literals > 0 && p < end; literals--) {
+      const wordHigh = buf.readUInt32BE(p);
+      const wordLow = buf.readUInt32BE(p + 4);
+      p += 8;
+      for (let b = 0; b < 32; b++) if ((wordLow >>> b) & 1) positions.push(bit + b);
+      for (let b = 0; b < 32; b++) if ((wordHigh >>> b) & 1) positions.push(bit + 32 + b);
+      bit += 64;
+    }
+  }
+  return { positions: positions.filter((position) => position < bitCount), next: end + 4 };
 }
 
 /** Parses the body of a TREE extension: a pre-order list of "path\0count subtrees\n[oid]". */

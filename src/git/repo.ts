@@ -8,7 +8,7 @@ import nodeFs from "node:fs";
 import git from "isomorphic-git";
 import { errnoCode, MtrackError } from "../errors.js";
 import { type GitTreeEntry, indexMatchesTree, worktreeDiffersFromIndex } from "./dirty.js";
-import { emptyGitIndex, parseGitIndex } from "./index-file.js";
+import { emptyGitIndex, type GitIndex, mergeSplitIndex, parseGitIndex } from "./index-file.js";
 import { isHexPrefix, isPlausibleRefName, parseRev } from "./rev.js";
 import { type GitLayout, type NodeFs, resolveGitLayout } from "./root.js";
 
@@ -233,8 +233,7 @@ class IsomorphicGitRepo implements GitRepo {
     const { fs, layout } = this;
     const indexFile = `${layout.gitDir}/index`;
     const indexStat = fs.statSync(indexFile, { bigint: true, throwIfNoEntry: false });
-    const index = indexStat === undefined ? emptyGitIndex() : parseGitIndex(fs.readFileSync(indexFile));
-    if (index.unsupported !== null) return this.isDirtyViaStatusMatrix();
+    const index = indexStat === undefined ? emptyGitIndex() : this.readIndex(indexFile);
 
     const head = await this.headCommit();
     if (head === null) return index.entries.length > 0;
@@ -392,19 +391,30 @@ class IsomorphicGitRepo implements GitRepo {
     }
   }
 
-  /**
-   * The slow path for indexes this module cannot read itself (split index): isomorphic-git's
-   * statusMatrix, which hashes every file. Rows are [path, head, workdir, stage]; 1/1/1 is unchanged
-   * and head 0 with stage 0 is untracked.
-   */
-  private async isDirtyViaStatusMatrix(): Promise<boolean> {
-    const rows = await this.call("computing status", () =>
-      git.statusMatrix({ ...this.base, dir: this.layout.workTree, gitdir: this.layout.gitDir }),
-    );
-    return rows.some(
-      ([, head, workdir, stage]) =>
-        !(head === 0 && stage === 0) && !(head === 1 && workdir === 1 && stage === 1),
-    );
+  /** The index as git sees it: split indexes merged with their shared half. */
+  private readIndex(indexFile: string): GitIndex {
+    let index = parseGitIndex(this.fs.readFileSync(indexFile));
+    if (index.split !== null) {
+      const sharedFile = `${this.layout.gitDir}/sharedindex.${index.split.sharedOid}`;
+      let shared: Buffer;
+      try {
+        shared = this.fs.readFileSync(sharedFile);
+      } catch (err) {
+        throw gitError(err, `reading the shared index ${sharedFile}`, { path: sharedFile });
+      }
+      index = mergeSplitIndex(index, parseGitIndex(shared));
+    }
+    if (index.unsupported !== null) {
+      throw new MtrackError(
+        "ERR_MTRACK_GIT",
+        `The git index uses a feature mtrack cannot read (${index.unsupported}).`,
+        {
+          data: { path: indexFile, feature: index.unsupported },
+          hint: "Report this with your git version; `git update-index --no-split-index` or a plain `git status` may rewrite the index in a readable form.",
+        },
+      );
+    }
+    return index;
   }
 
   private async call<T>(doing: string, fn: () => Promise<T>, data: Record<string, unknown> = {}): Promise<T> {

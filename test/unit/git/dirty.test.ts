@@ -163,6 +163,29 @@ describe("isDirty", () => {
     assert.equal(await isDirty(repo), true, "a regular file is not a symlink");
   });
 
+  test("a split index is merged with its shared half", async () => {
+    // Keep git from folding changes back into the shared index, so the split half stays non-trivial.
+    repo.git("config", "splitIndex.maxPercentChange", "100");
+    repo.git("update-index", "--split-index");
+    assert.ok(fs.readdirSync(file(".git")).some((name) => name.startsWith("sharedindex.")));
+    assert.equal(await isDirty(repo), false);
+    // Replaced, added and deleted entries all live in the small split file, on top of the shared one.
+    fs.writeFileSync(file("dir/b.txt"), "BBB");
+    repo.write({ "dir/added.txt": "new" });
+    repo.git("add", "dir/b.txt", "dir/added.txt");
+    repo.git("rm", "-q", "z.txt");
+    repo.commit("on a split index");
+    assert.equal(await isDirty(repo), false);
+    fs.writeFileSync(file("dir/added.txt"), "NEW");
+    assert.equal(await isDirty(repo), true);
+    repo.git("add", "dir/added.txt");
+    assert.equal(await isDirty(repo), true);
+    repo.commit("again");
+    assert.equal(await isDirty(repo), false);
+    fs.rmSync(file("a.txt"));
+    assert.equal(await isDirty(repo), true);
+  });
+
   test("no commits yet: clean with an empty index, dirty once something is staged", async () => {
     const empty = makeRepo();
     try {

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { isMtrackError } from "../../../src/errors.js";
 import { gitBlobOid, openGitRepo, parseGitIndex } from "../../../src/git/index.js";
+import { mergeSplitIndex } from "../../../src/git/index-file.js";
 import { makeRepo, type TempRepo } from "./fixture.js";
 
 test("gitBlobOid matches git hash-object", () => {
@@ -114,6 +115,26 @@ describe("parseGitIndex on indexes written by git", () => {
       assert.deepEqual(parsed(), lsFiles());
       assert.ok(parsed().some((row) => row[3] === long));
     }
+  });
+
+  test("a split index merges with its shared half into what git lists", () => {
+    repo.git("config", "splitIndex.maxPercentChange", "100");
+    repo.git("update-index", "--split-index");
+    repo.write({ "src/a.ts": "A", "src/new.ts": "n" });
+    repo.git("add", "src/a.ts", "src/new.ts");
+    repo.git("rm", "-q", "--cached", "z.txt");
+    const split = parseGitIndex(fs.readFileSync(path.join(repo.dir, ".git/index")));
+    assert.ok(split.split, "link extension present");
+    assert.ok(split.split.deleted.length > 0 && split.split.replaced.length > 0);
+    const shared = parseGitIndex(
+      fs.readFileSync(path.join(repo.dir, `.git/sharedindex.${split.split.sharedOid}`)),
+    );
+    const merged = mergeSplitIndex(split, shared);
+    assert.equal(merged.split, null);
+    assert.deepEqual(
+      merged.entries.map((e) => [e.mode.toString(8), e.oid, e.stage, e.path]),
+      lsFiles(),
+    );
   });
 
   test("a clean check reads no tree when the cached tree matches HEAD, and only changed ones otherwise", async () => {
