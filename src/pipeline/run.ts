@@ -51,7 +51,11 @@ export interface StageIO {
   saveOutputs(stage: Stage): Promise<FileEntry[]>;
   /** Materialises outputs recorded in the run-cache. */
   restoreOutputs(stage: Stage, outs: FileEntry[]): Promise<void>;
-  /** Persists the lock (crash-safe: temp file + rename). Called after every completed stage. */
+  /**
+   * Persists the lock (crash-safe: temp file + rename), e.g. with
+   * `serializeLock(lock, Object.keys(lock.stages))`: stages arrive in pipeline order, removed stages
+   * dropped. Called after every completed stage, never concurrently.
+   */
   writeLock(lock: LockFile): Promise<void>;
   /** Absent: no run-cache at all. */
   runCache?: RunCache;
@@ -242,8 +246,14 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
   let lockWrites = Promise.resolve();
   const recordLock = (name: string, entry: LockEntry) => {
     lock.stages[name] = entry;
-    const copy = structuredClone(lock);
-    lockWrites = lockWrites.then(() => io.writeLock(copy));
+    // Pipeline order, and only stages that still exist: a removed stage's entry would be stale forever.
+    const ordered: LockFile = { version: lock.version, stages: {} };
+    for (const s of dag.pipeline.stages) {
+      const e = lock.stages[s.name];
+      if (e) ordered.stages[s.name] = structuredClone(e);
+    }
+    // Parallel stages finish in any order; chaining keeps the writes in completion order.
+    lockWrites = lockWrites.then(() => io.writeLock(ordered));
     return lockWrites;
   };
   let firstError: MtrackError | undefined;

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: pipeline files use ${...} syntax literally
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parsePipeline } from "../../../src/pipeline/parse.js";
 import { assertPos, parse, throwsCode } from "./helpers.js";
 
 const PARAMS = "train:\n  lr: 0.01\n  bs: 32\nmodels: [cnn, mlp]\n";
@@ -281,8 +282,24 @@ describe("parsePipeline: errors name file, line and column", () => {
   });
 });
 
-import { parsePipeline } from "../../../src/pipeline/parse.js";
-
 function parsePipelineNamed(file: string, text: string) {
   return parsePipeline({ text, file, readFile: () => undefined });
 }
+
+describe("parsePipeline: stage-level vars", () => {
+  it("reads inline and file vars relative to wdir, visible only in that stage", () => {
+    const p = parse(
+      "stages:\n  a:\n    wdir: sub\n    vars:\n      - local.yaml\n      - extra: 2\n    cmd: t ${size} ${extra}\n  b:\n    cmd: u\n",
+      { "sub/local.yaml": "size: 5\n" },
+    );
+    assert.equal(p.stages[0]!.cmd, "t 5 2");
+    assert.deepEqual(
+      p.stages[0]!.params.map((r) => [r.file, r.key, r.via]),
+      [["sub/local.yaml", "size", "interpolated"]],
+    );
+    throwsCode(
+      () => parse("stages:\n  a:\n    vars:\n      - x: 1\n    cmd: t\n  b:\n    cmd: u ${x}\n"),
+      "ERR_MTRACK_PARAM_MISSING",
+    );
+  });
+});

@@ -282,3 +282,15 @@ describe("reproduce", () => {
     assert.deepEqual(lines("l.txt"), ["1"]);
   });
 });
+
+describe("reproduce: lock upkeep", () => {
+  it("writes lock stages in pipeline order and drops stages removed from the pipeline", async () => {
+    const { io, repro } = setup(
+      "stages:\n  b:\n    cmd: echo b > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n",
+    );
+    const stale = emptyLock();
+    stale.stages.gone = { cmd: "x", deps: [], params: {}, outs: [] };
+    await repro({}, stale);
+    assert.deepEqual(Object.keys(io.lastLock!.stages), ["b", "a"]);
+  });
+});
