@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { ioError, MtrackError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../store/types.js";
-import { encodeFrame, newPackr } from "./frames.js";
+import { encodeFrame, frameParts, newPackr, writeAllSync } from "./frames.js";
 import { activeLogPath, DEFAULT_EXPERIMENT, ensureExperiment, ensureTrackingDirs } from "./layout.js";
 import {
   MAX_PARAM_VALUE_LENGTH,
@@ -22,7 +22,7 @@ import {
   validateDisplayName,
   validateKey,
 } from "./names.js";
-import { columnBytes, type LogRecord, type StartRecord } from "./runlog.js";
+import { type LogRecord, metricChunkParts, type StartRecord } from "./runlog.js";
 import { localLiveness, sealRun } from "./seal.js";
 import type { ArtifactRef, DirEntry, GitInfoProvider, ModelRef, RunStatus, RunSummary } from "./types.js";
 
@@ -422,27 +422,27 @@ export class Run {
    */
   flush(): void {
     if (this.#fd < 0) return;
-    const frames: Buffer[] = this.#pending.map(encodeFrame);
+    const parts: Uint8Array[] = [];
+    for (const payload of this.#pending) parts.push(...frameParts([payload]));
     this.#pending = [];
     for (const [key, b] of this.#series) {
       if (b.length === 0) continue;
       const n = b.length;
-      const record: LogRecord = {
-        t: "metric",
-        k: key,
-        s: columnBytes(b.steps.subarray(0, n)),
-        v: columnBytes(b.values.subarray(0, n)),
-        ts: columnBytes(b.timestamps.subarray(0, n)),
+      const chunk = {
+        steps: b.steps.subarray(0, n),
+        values: b.values.subarray(0, n),
+        timestamps: b.timestamps.subarray(0, n),
       };
-      frames.push(encodeFrame(this.#packr.pack(record)));
-      b.length = 0;
+      parts.push(...frameParts(metricChunkParts(key, chunk)));
     }
-    if (frames.length === 0) return;
+    if (parts.length === 0) return;
     try {
-      fs.writeSync(this.#fd, Buffer.concat(frames));
+      writeAllSync(this.#fd, parts);
     } catch (err) {
       throw ioError(err, `appending to the log of run ${this.id}`);
     }
+    // Only now: the columns were written straight from these buffers.
+    for (const b of this.#series.values()) b.length = 0;
   }
 
   /** Flushes, writes the end record and closes the log; synchronous so it also works in exit hooks. */
@@ -454,6 +454,8 @@ export class Run {
     this.flush();
     fs.closeSync(this.#fd);
     this.#fd = -1;
+    // Release the buffers before sealing reads the log back; later logMetric calls find no buffer and throw.
+    this.#series.clear();
   }
 
   /**

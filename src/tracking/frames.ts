@@ -23,16 +23,40 @@ export function newPackr(): Packr {
   return new Packr({ useRecords: false, moreTypes: false });
 }
 
-/** CRC-32 (IEEE): zlib's native one where Node has it (>= 20.15), else a table-driven fallback. */
-function crc32(data: Uint8Array): number {
-  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (native !== undefined) return native(data) >>> 0;
-  let c = 0xffffffff;
+/**
+ * CRC-32 (IEEE), continuing from `crc` so a frame split into parts is checksummed without joining it:
+ * zlib's native one where Node has it (>= 20.15), else a bitwise fallback.
+ */
+export function crc32(data: Uint8Array, crc = 0): number {
+  const native = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+  if (native !== undefined) return native(data, crc) >>> 0;
+  let c = ~crc >>> 0;
   for (let i = 0; i < data.length; i++) {
     c ^= data[i]!;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
   }
-  return (c ^ 0xffffffff) >>> 0;
+  return ~c >>> 0;
+}
+
+/**
+ * A frame as a list of buffers (header first) for a vectored write, so large payloads such as metric
+ * columns are written straight from their typed arrays without being copied into one buffer.
+ *
+ * @example
+ * fs.writevSync(fd, frameParts([header, column]));
+ */
+export function frameParts(parts: Uint8Array[]): Uint8Array[] {
+  let length = 0;
+  let crc = 0;
+  for (const part of parts) {
+    length += part.length;
+    crc = crc32(part, crc);
+  }
+  const header = Buffer.allocUnsafe(HEADER);
+  header.writeUInt32LE(MAGIC, 0);
+  header.writeUInt32LE(length, 4);
+  header.writeUInt32LE(crc, 8);
+  return [header, ...parts];
 }
 
 /**
@@ -111,6 +135,19 @@ export function readFrameFile(file: string): DecodedFrames {
     throw ioError(err, `reading ${file}`);
   }
   return decodeFrames(buf);
+}
+
+/**
+ * Writes buffers with one vectored write (retrying the rest if the kernel wrote only part).
+ *
+ * @example
+ * writeAllSync(fd, frameParts([payload]));
+ */
+export function writeAllSync(fd: number, buffers: Uint8Array[]): void {
+  let total = 0;
+  for (const b of buffers) total += b.length;
+  const written = fs.writevSync(fd, buffers);
+  if (written < total) fs.writeSync(fd, Buffer.concat(buffers).subarray(written));
 }
 
 /**

@@ -6,7 +6,8 @@
  *   active/<runId>.log  append-only framed log of a run that has not been sealed yet
  *   refs/<runId>        hash of the sealed run record (written by temp + rename)
  *   deleted/<runId>     empty marker: the run is soft-deleted
- *   index.log           framed { h: record hash, s: RunSummary } per sealed run; last one per run wins
+ *   index.log           framed { h: record hash, s: RunSummary } appended per sealed run; last one wins
+ *   index.snapshot      the index log folded into one msgpackr blob (fast to load), see compactIndex
  */
 
 import crypto from "node:crypto";
@@ -24,6 +25,7 @@ export interface TrackingPaths {
   refs: string;
   deleted: string;
   index: string;
+  indexSnapshot: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export function trackingPaths(dir: string): TrackingPaths {
     refs: path.join(dir, "refs"),
     deleted: path.join(dir, "deleted"),
     index: path.join(dir, "index.log"),
+    indexSnapshot: path.join(dir, "index.snapshot"),
   };
 }
 

@@ -84,12 +84,12 @@ function loadRecord(store: ObjectStore, hash: Hash, runId: string): RunRecord {
   return newPackr().unpack(store.readObject(hash)) as RunRecord;
 }
 
-/** Rewrite the index when more than this share of its frames are superseded or damaged. */
-const COMPACT_RATIO = 0.5;
+/** Fold the index log into the snapshot once it holds this many frames (loading frames one by one is slow). */
+const COMPACT_AFTER_FRAMES = 256;
 
 function collectSummaries(dir: string, store: ObjectStore | undefined, liveness: Liveness): RunSummary[] {
   const p = trackingPaths(dir);
-  const { entries, waste } = readIndex(dir);
+  const { entries, logFrames, damaged } = readIndex(dir);
   const deleted = new Set(listDir(p.deleted));
   const refs = listDir(p.refs).filter(isRunId);
   const sealed = new Set(refs);
@@ -107,7 +107,7 @@ function collectSummaries(dir: string, store: ObjectStore | undefined, liveness:
     }
   }
   if (repaired.length > 0) appendIndex(dir, repaired);
-  if (waste > 16 && waste > COMPACT_RATIO * entries.size) compactIndex(dir, entries);
+  if (logFrames + repaired.length > COMPACT_AFTER_FRAMES || damaged) compactIndex(dir);
   const out: RunSummary[] = [];
   for (const [runId, e] of entries) {
     if (!sealed.has(runId)) continue;

@@ -30,12 +30,14 @@ export interface StartRecord {
   mtrackVersion: string;
 }
 
-/** Any record of an active run log. Metric columns are float64 little-endian bytes. */
+/**
+ * Any msgpackr record of an active run log. Metric points are not msgpackr records but binary chunks
+ * (see `metricChunkParts`), because they are the bulk of a log and are written without copying.
+ */
 export type LogRecord =
   | StartRecord
   | { t: "params"; p: Record<string, string> }
   | { t: "tags"; p: Record<string, string> }
-  | { t: "metric"; k: string; s: Uint8Array; v: Uint8Array; ts: Uint8Array }
   | { t: "text"; n: string; x: string; a: boolean }
   | { t: "artifact"; a: ArtifactRef }
   | { t: "model"; m: ModelRef }
@@ -68,6 +70,45 @@ export function bytesColumn(bytes: Uint8Array): Float64Array {
   return out;
 }
 
+/** First byte of a binary metric chunk; msgpackr records are maps, which never start with 0x00. */
+const METRIC_CHUNK = 0x00;
+
+/**
+ * A metric chunk as frame payload parts: 0x00 | key length u32 | key utf8 | n u32 | steps | values |
+ * timestamps (n float64 little-endian each). The columns are views of the caller's arrays, not copies.
+ *
+ * @example
+ * writeAllSync(fd, frameParts(metricChunkParts("loss", steps, values, timestamps)));
+ */
+export function metricChunkParts(key: string, h: MetricHistory): Uint8Array[] {
+  const keyBytes = Buffer.from(key, "utf8");
+  const head = Buffer.allocUnsafe(9 + keyBytes.length);
+  head[0] = METRIC_CHUNK;
+  head.writeUInt32LE(keyBytes.length, 1);
+  keyBytes.copy(head, 5);
+  head.writeUInt32LE(h.steps.length, 5 + keyBytes.length);
+  return [head, columnBytes(h.steps), columnBytes(h.values), columnBytes(h.timestamps)];
+}
+
+/** Reads a binary metric chunk; undefined when the payload is not one or is inconsistent. */
+export function decodeMetricChunk(payload: Buffer): { key: string; chunk: MetricHistory } | undefined {
+  if (payload.length < 9 || payload[0] !== METRIC_CHUNK) return undefined;
+  const keyLength = payload.readUInt32LE(1);
+  if (5 + keyLength + 4 > payload.length) return undefined;
+  const key = payload.toString("utf8", 5, 5 + keyLength);
+  const n = payload.readUInt32LE(5 + keyLength);
+  const at = 9 + keyLength;
+  if (at + n * 24 !== payload.length) return undefined;
+  return {
+    key,
+    chunk: {
+      steps: bytesColumn(payload.subarray(at, at + n * 8)),
+      values: bytesColumn(payload.subarray(at + n * 8, at + n * 16)),
+      timestamps: bytesColumn(payload.subarray(at + n * 16, at + n * 24)),
+    },
+  };
+}
+
 /**
  * Replays a run log's bytes into the run's state. Later params never replace earlier ones (the writer
  * refuses changes); later tags, texts (unless appended), artifacts and models replace earlier ones.
@@ -89,6 +130,14 @@ export function replayRunLog(bytes: Buffer, packr: Packr): RunLogState {
     torn,
   };
   for (const payload of payloads) {
+    if (payload[0] === METRIC_CHUNK) {
+      const m = decodeMetricChunk(payload);
+      if (m === undefined) continue;
+      const chunks = state.metrics.get(m.key);
+      if (chunks === undefined) state.metrics.set(m.key, [m.chunk]);
+      else chunks.push(m.chunk);
+      continue;
+    }
     let rec: LogRecord;
     try {
       rec = packr.unpack(payload) as LogRecord;
@@ -105,17 +154,6 @@ export function replayRunLog(bytes: Buffer, packr: Packr): RunLogState {
       case "tags":
         Object.assign(state.tags, rec.p);
         break;
-      case "metric": {
-        const chunk = {
-          steps: bytesColumn(rec.s),
-          values: bytesColumn(rec.v),
-          timestamps: bytesColumn(rec.ts),
-        };
-        const chunks = state.metrics.get(rec.k);
-        if (chunks === undefined) state.metrics.set(rec.k, [chunk]);
-        else chunks.push(chunk);
-        break;
-      }
       case "text":
         state.texts.set(rec.n, rec.a ? (state.texts.get(rec.n) ?? "") + rec.x : rec.x);
         break;
@@ -185,13 +223,35 @@ export function summarizeHistory(h: MetricHistory): MetricSummary {
   return { last: h.values[li]!, min, max, step: h.steps[li]!, timestamp: h.timestamps[li]! };
 }
 
-/** Serialises a history as the sealed columnar blob. */
-export function encodeSeries(h: MetricHistory, packr: Packr): Uint8Array {
-  return packr.pack({
-    steps: columnBytes(h.steps),
-    values: columnBytes(h.values),
-    timestamps: columnBytes(h.timestamps),
-  });
+/**
+ * Serialises a history as the sealed columnar blob: a msgpack map { steps, values, timestamps } of bin32
+ * values (float64 little-endian). Written by hand because it is one exact-size allocation, where a
+ * generic packer grows and copies its buffer for megabytes of columns.
+ *
+ * @example
+ * store.putBuffer(encodeSeries(history));
+ */
+export function encodeSeries(h: MetricHistory): Buffer {
+  const columns: [string, Float64Array][] = [
+    ["steps", h.steps],
+    ["values", h.values],
+    ["timestamps", h.timestamps],
+  ];
+  let size = 1;
+  for (const [name, col] of columns) size += 1 + name.length + 5 + col.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  out[at++] = 0x83; // fixmap with 3 entries
+  for (const [name, col] of columns) {
+    out[at++] = 0xa0 | name.length; // fixstr
+    at += out.write(name, at, "latin1");
+    out[at++] = 0xc6; // bin32, big-endian length
+    out.writeUInt32BE(col.byteLength, at);
+    at += 4;
+    out.set(columnBytes(col), at);
+    at += col.byteLength;
+  }
+  return out;
 }
 
 /** Reads a sealed columnar blob back. */
