@@ -96,8 +96,11 @@ export interface WorktreeCheck {
   fileMode: boolean;
   /** core.trustCtime: whether ctime is part of the stat data. */
   trustCtime: boolean;
-  /** HEAD commit of the submodule checked out at an absolute path, or null when it is not checked out. */
-  submoduleHead: (dir: string) => Promise<string | null>;
+  /**
+   * Whether the submodule checked out at an absolute path differs from the commit the index records
+   * (another HEAD, or tracked changes inside it); false when it is not checked out.
+   */
+  submoduleDiffers: (dir: string, recordedOid: string) => Promise<boolean>;
 }
 
 /**
@@ -105,7 +108,7 @@ export interface WorktreeCheck {
  * changed), or when the index has unmerged or intent-to-add entries.
  *
  * @example
- * await worktreeDiffersFromIndex({ fs, workTree, index, indexMtimeNs, fileMode: true, trustCtime: true, submoduleHead })
+ * await worktreeDiffersFromIndex({ fs, workTree, index, indexMtimeNs, fileMode: true, trustCtime: true, submoduleDiffers })
  */
 export async function worktreeDiffersFromIndex(check: WorktreeCheck): Promise<boolean> {
   const { fs, workTree } = check;
@@ -126,8 +129,7 @@ export async function worktreeDiffersFromIndex(check: WorktreeCheck): Promise<bo
 
     if ((entry.mode & MODE_TYPE_MASK) === MODE_GITLINK) {
       if (!stat.isDirectory()) return true;
-      const head = await check.submoduleHead(file);
-      if (head !== null && head !== entry.oid) return true;
+      if (await check.submoduleDiffers(file, entry.oid)) return true;
       continue;
     }
 

@@ -46,7 +46,10 @@ export interface GitRepo {
   listBranches(): Promise<GitRefInfo[]>;
   /** Tags that lead to a commit, sorted by name; `oid` is the commit (annotated tags peeled). */
   listTags(): Promise<GitRefInfo[]>;
-  /** Every commit reachable from `startOids` (following all parents), each exactly once, newest first per branch. */
+  /**
+   * Every commit reachable from `startOids` (following all parents), each exactly once, depth-first
+   * with first parents first. Stops at the boundary of a shallow clone.
+   */
   walkCommits(startOids: string[]): AsyncIterable<string>;
   /**
    * Every blob in the commit's tree whose path satisfies `predicate`. Trees are cached by oid, and
@@ -183,7 +186,14 @@ class IsomorphicGitRepo implements GitRepo {
   async *walkCommits(startOids: string[]): AsyncIterable<string> {
     const shallow = this.readShallowBoundary();
     const seen = new Set<string>();
-    const stack = [...startOids].reverse();
+    const stack: string[] = [];
+    for (const start of [...startOids].reverse()) {
+      // Peeled so that a tag oid passed by mistake still yields commits only.
+      const commit = await this.peelToCommit(start);
+      if (commit === null)
+        throw revNotFound(start, "walkCommits needs commit ids; resolve names with resolveRev first.");
+      stack.push(commit);
+    }
     while (stack.length > 0) {
       const oid = stack.pop()!;
       if (seen.has(oid)) continue;
@@ -246,7 +256,7 @@ class IsomorphicGitRepo implements GitRepo {
       indexMtimeNs: indexStat?.mtimeNs ?? 0n,
       fileMode: await this.configFlag("core.filemode", true),
       trustCtime: await this.configFlag("core.trustctime", true),
-      submoduleHead: (dir) => this.submoduleHead(dir),
+      submoduleDiffers: (dir, recordedOid) => this.submoduleDiffers(dir, recordedOid),
     });
   }
 
@@ -383,12 +393,15 @@ class IsomorphicGitRepo implements GitRepo {
     return !/^(false|no|off|0)$/i.test(String(value));
   }
 
-  private async submoduleHead(dir: string): Promise<string | null> {
+  private async submoduleDiffers(dir: string, recordedOid: string): Promise<boolean> {
+    let submodule: GitRepo;
     try {
-      return await openGitRepo(dir, { fs: this.fs }).headCommit();
+      submodule = openGitRepo(dir, { fs: this.fs });
     } catch {
-      return null; // not checked out (an empty directory), which git does not count as a change
+      return false; // not checked out (an empty directory), which git does not count as a change
     }
+    if ((await submodule.headCommit()) !== recordedOid) return true;
+    return submodule.isDirty();
   }
 
   /** The index as git sees it: split indexes merged with their shared half. */

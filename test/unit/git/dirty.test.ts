@@ -186,6 +186,34 @@ describe("isDirty", () => {
     assert.equal(await isDirty(repo), true);
   });
 
+  test("a submodule counts when its HEAD moved or its tracked files changed, not for untracked ones", async () => {
+    const lib = makeRepo();
+    try {
+      lib.commit("lib", { "lib.txt": "lib" });
+      repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.dir, "sub");
+      repo.commit("add submodule");
+      const sub = file("sub");
+      assert.equal(await isDirty(repo), false);
+      fs.writeFileSync(path.join(sub, "untracked.txt"), "x");
+      assert.equal(await openGitRepo(repo.dir).isDirty(), false);
+      fs.writeFileSync(path.join(sub, "lib.txt"), "LIB");
+      assert.equal(await isDirty(repo), true);
+      execFileSync("git", ["checkout", "-q", "--", "lib.txt"], { cwd: sub });
+      execFileSync(
+        "git",
+        ["-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "moved"],
+        {
+          cwd: sub,
+          env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", HOME: path.dirname(repo.dir) },
+        },
+      );
+      fs.rmSync(path.join(sub, "untracked.txt"));
+      assert.equal(await isDirty(repo), true);
+    } finally {
+      lib.cleanup();
+    }
+  });
+
   test("no commits yet: clean with an empty index, dirty once something is staged", async () => {
     const empty = makeRepo();
     try {
