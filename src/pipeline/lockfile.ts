@@ -85,7 +85,7 @@ export function serializeLock(lock: LockFile, stageOrder: readonly string[]): st
 export function parseLock(text: string, file: string): LockFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const src: SourceInfo = { file, lineCounter, doc };
+  const src: SourceInfo = { file, lineCounter, doc, text };
   const top: SourcePos = { file, line: 1, column: 1 };
   const syntax = doc.errors[0];
   if (syntax)

@@ -88,7 +88,7 @@ export function parsePipeline(options: ParsePipelineOptions): Pipeline {
   const { text, file, readFile, defaultParamsFile = "params.yaml" } = options;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const src: SourceInfo = { file, lineCounter, doc };
+  const src: SourceInfo = { file, lineCounter, doc, text };
   const top: SourcePos = { file, line: 1, column: 1 };
   const syntax = doc.errors[0];
   if (syntax) {
@@ -338,7 +338,7 @@ function keyString(v: unknown): string {
 
 function resolveIterable(node: LNode, ctx: TemplateContext, track: ParamTracker): unknown {
   if (node.kind === "scalar" && typeof node.value === "string") {
-    return interpolateString(node.value, node.pos, ctx, track);
+    return interpolateString(node.value, node.pos, ctx, track, node.locate);
   }
   return toValue(interpolate(node, ctx, track));
 }

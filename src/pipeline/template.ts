@@ -23,9 +23,15 @@ import type { SourcePos } from "./types.js";
 
 /** A YAML value with its position; mappings keep their keys' positions for "unknown key" errors. */
 export type LNode =
-  | { kind: "scalar"; value: unknown; pos: SourcePos; raw?: boolean }
+  | { kind: "scalar"; value: unknown; pos: SourcePos; raw?: boolean; locate?: Locator }
   | { kind: "seq"; items: LNode[]; pos: SourcePos }
   | { kind: "map"; entries: LEntry[]; pos: SourcePos };
+
+/**
+ * Finds `needle` in a scalar's source text at or after `from`: exact positions inside block scalars
+ * (`cmd: |`) and quoted strings with escapes, where "start + index" would be wrong.
+ */
+export type Locator = (needle: string, from: number) => { pos: SourcePos; next: number } | undefined;
 
 /** One `key: value` of a mapping. */
 export interface LEntry {
@@ -40,6 +46,8 @@ export interface SourceInfo {
   lineCounter: LineCounter;
   /** Needed to resolve `*alias` nodes. */
   doc: Document;
+  /** The source text, to locate `${...}` inside scalars. */
+  text: string;
 }
 
 /** Position of a character offset in the source. */
@@ -71,18 +79,36 @@ export function toLNode(node: unknown, src: SourceInfo, fallback: SourcePos): LN
     // Quoted scalars start with the quote, so offsets inside the value are one column further.
     const quoted = n.type === Scalar.QUOTE_DOUBLE || n.type === Scalar.QUOTE_SINGLE;
     const valuePos = quoted ? { ...pos, column: pos.column + 1 } : pos;
-    return { kind: "scalar", value: n.value, pos: valuePos };
+    const node: LNode = { kind: "scalar", value: n.value, pos: valuePos };
+    if (typeof n.value === "string" && n.value.includes("$") && n.range) {
+      const start = n.range[0];
+      const raw = src.text.slice(start, n.range[1]);
+      node.locate = (needle, from) => {
+        const i = raw.indexOf(needle, from);
+        return i < 0 ? undefined : { pos: posAt(src, start + i), next: i + needle.length };
+      };
+    }
+    return node;
   }
   if (isSeq(n)) return { kind: "seq", items: n.items.map((item) => toLNode(item, src, pos)), pos };
   if (isMap(n)) {
     const entries: LEntry[] = [];
+    const merged: LEntry[] = [];
     for (const pair of n.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as Node | null;
       const keyPos = keyNode?.range ? posAt(src, keyNode.range[0]) : pos;
       const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-      entries.push({ key, keyPos, value: toLNode(pair.value, src, keyPos) });
+      const value = toLNode(pair.value, src, keyPos);
+      // `<<: *base` (YAML merge keys, which DVC's parser accepts): explicit keys win over merged ones.
+      if (key === "<<" && (value.kind === "map" || value.kind === "seq")) {
+        const sources = value.kind === "map" ? [value] : value.items;
+        for (const m of sources) if (m.kind === "map") merged.push(...m.entries);
+        continue;
+      }
+      entries.push({ key, keyPos, value });
     }
+    for (const m of merged) if (!entries.some((e) => e.key === m.key)) entries.push(m);
     return { kind: "map", entries, pos };
   }
   return { kind: "scalar", value: null, pos };
@@ -244,10 +270,12 @@ export function interpolateString(
   pos: SourcePos,
   ctx: TemplateContext,
   track: ParamTracker,
+  locate?: Locator,
 ): unknown {
   const pieces: Array<{ text: string } | { value: unknown }> = [];
   let text = "";
   let i = 0;
+  let cursor = 0;
   while (i < s.length) {
     if (s.startsWith(`\\${OPEN}`, i)) {
       text += "${";
@@ -259,8 +287,10 @@ export function interpolateString(
       i += 1;
       continue;
     }
-    const at = { ...pos, column: pos.column + i };
     const end = s.indexOf("}", i + 2);
+    const found = locate?.(end < 0 ? OPEN : s.slice(i, end + 1), cursor);
+    if (found) cursor = found.next;
+    const at = found?.pos ?? { ...pos, column: pos.column + i };
     if (end < 0) {
       throw new MtrackError("ERR_MTRACK_INTERPOLATION", `${fmtPos(at)}: unclosed '\${' in "${s}".`, {
         hint: "Close the expression with '}', or write '\\${' for a literal '${'.",
@@ -318,7 +348,7 @@ export function interpolate(node: LNode, ctx: TemplateContext, track: ParamTrack
   switch (node.kind) {
     case "scalar": {
       if (node.raw || typeof node.value !== "string" || !node.value.includes("${")) return node;
-      const value = interpolateString(node.value, node.pos, ctx, track);
+      const value = interpolateString(node.value, node.pos, ctx, track, node.locate);
       return typeof value === "object" && value !== null
         ? fromValue(value, node.pos)
         : { kind: "scalar", value, pos: node.pos, raw: true };

@@ -303,3 +303,26 @@ describe("parsePipeline: stage-level vars", () => {
     );
   });
 });
+
+describe("parsePipeline: YAML features", () => {
+  it("expands anchors and merge keys, explicit keys winning", () => {
+    const p = parse(
+      "stages:\n  a: &base\n    cmd: echo a\n    deps: [x]\n  b:\n    <<: *base\n    cmd: echo b\n",
+    );
+    assert.deepEqual(
+      p.stages.map((s) => [s.name, s.cmd, s.deps.map((d) => d.path)]),
+      [
+        ["a", "echo a", ["x"]],
+        ["b", "echo b", ["x"]],
+      ],
+    );
+  });
+
+  it("points inside block scalars exactly", () => {
+    const err = throwsCode(
+      () => parse("stages:\n  c:\n    cmd: |\n      echo 1\n      echo ${nope}\n"),
+      "ERR_MTRACK_PARAM_MISSING",
+    );
+    assertPos(err, 5, 12);
+  });
+});
