@@ -24,7 +24,15 @@ import {
 } from "./names.js";
 import { type LogRecord, metricChunkParts, type StartRecord } from "./runlog.js";
 import { localLiveness, sealRun } from "./seal.js";
-import type { ArtifactRef, DirEntry, GitInfoProvider, ModelRef, RunStatus, RunSummary } from "./types.js";
+import {
+  type ArtifactRef,
+  type DirEntry,
+  type GitInfoProvider,
+  type ModelRef,
+  RUN_STATUSES,
+  type RunStatus,
+  type RunSummary,
+} from "./types.js";
 
 /** Options of `startRun`. */
 export interface StartRunOptions {
@@ -160,6 +168,7 @@ export class Run {
   #timer: NodeJS.Timeout | undefined;
   #uninstallHooks: (() => void) | undefined;
   #ending: Promise<RunSummary> | undefined;
+  #flushError: unknown;
 
   /** @internal Use `startRun`. */
   constructor(init: {
@@ -177,7 +186,7 @@ export class Run {
     this.#store = init.store;
     this.#clock = init.clock;
     this.#fd = init.fd;
-    this.#timer = setInterval(() => this.flush(), init.flushIntervalMs);
+    this.#timer = setInterval(() => this.#backgroundFlush(), init.flushIntervalMs);
     this.#timer.unref();
   }
 
@@ -244,13 +253,12 @@ export class Run {
    */
   logMetric(key: string, value: number, options?: MetricOptions): void {
     let buffer = this.#series.get(key);
+    // Ending clears the buffers, so after end every key takes this path and is refused.
     if (buffer === undefined) {
       this.#assertActive();
       validateKey("metric", key);
       buffer = new SeriesBuffer();
       this.#series.set(key, buffer);
-    } else if (this.#fd < 0 || this.#ending !== undefined) {
-      this.#assertActive();
     }
     const step = options?.step ?? 0;
     const timestamp = options?.timestamp ?? this.#clock();
@@ -421,6 +429,11 @@ export class Run {
    * run.flush(); // before a risky step
    */
   flush(): void {
+    if (this.#flushError !== undefined) {
+      const err = this.#flushError;
+      this.#flushError = undefined;
+      throw err;
+    }
     if (this.#fd < 0) return;
     const parts: Uint8Array[] = [];
     for (const payload of this.#pending) parts.push(...frameParts([payload]));
@@ -446,6 +459,18 @@ export class Run {
   }
 
   /** Flushes, writes the end record and closes the log; synchronous so it also works in exit hooks. */
+  /**
+   * A timer callback must not throw (that would crash the training process); the failure is kept and
+   * thrown by the next explicit flush or end.
+   */
+  #backgroundFlush(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.#flushError ??= err;
+    }
+  }
+
   #endSync(status: RunStatus, error: string | null): void {
     if (this.#fd < 0) return;
     if (this.#timer !== undefined) clearInterval(this.#timer);
@@ -466,8 +491,8 @@ export class Run {
    */
   end(status: RunStatus = "FINISHED"): Promise<RunSummary> {
     if (this.#ending !== undefined) return this.#ending;
-    if (status === "RUNNING") {
-      throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "A run cannot end with status RUNNING.", {
+    if (status === "RUNNING" || !RUN_STATUSES.includes(status)) {
+      throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `A run cannot end with status ${status}.`, {
         data: { runId: this.id, status },
         hint: "End it with FINISHED, FAILED or KILLED.",
       });
@@ -537,6 +562,15 @@ export async function startRun(options: StartRunOptions): Promise<Run> {
       data: { flushIntervalMs },
       hint: "Use e.g. 1000 (one flush per second).",
     });
+  }
+  // Refuse bad params/tags before a log exists, so a typo does not leave a half-started run behind.
+  for (const [key, value] of Object.entries(params ?? {})) {
+    validateKey("param", key);
+    stringValue("param", key, value);
+  }
+  for (const [key, value] of Object.entries(tags ?? {})) {
+    validateKey("tag", key);
+    stringValue("tag", key, value);
   }
   const runId = crypto.randomUUID().replaceAll("-", "");
   const name = options.name ?? `run-${runId.slice(0, 8)}`;

@@ -24,10 +24,8 @@ import {
   decodeSeries,
   type Liveness,
   type RunLogState,
-  statusOf,
   summarizeHistory,
   summaryFromState,
-  UNFINISHED_TAG,
 } from "./runlog.js";
 import {
   appendIndex,
@@ -489,6 +487,3 @@ export function runsReferencedObjects(dir: string, store: ObjectStore): Set<Hash
   }
   return keep;
 }
-
-/** Re-exported for callers that only need to know whether an unended run is still alive. */
-export { statusOf, UNFINISHED_TAG };

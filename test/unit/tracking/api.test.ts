@@ -251,3 +251,21 @@ test("a metric logged before end on a known key is still rejected after end", as
     "ERR_MTRACK_RUN_NOT_ACTIVE",
   );
 });
+
+test("bad params or tags at start are refused before any run exists", async () => {
+  await assert.rejects(start({ params: { "bad;key": 1 } }), { code: "ERR_MTRACK_INVALID_NAME" });
+  await assert.rejects(start({ tags: { ok: "x".repeat(5001) } }), { code: "ERR_MTRACK_INVALID_ARGUMENT" });
+  await assert.rejects(start({ experiment: "" }), { code: "ERR_MTRACK_INVALID_NAME" });
+  assert.deepEqual(listRuns(dir, store), []);
+  const active = path.join(dir, "active");
+  assert.deepEqual(fs.existsSync(active) ? fs.readdirSync(active) : [], []);
+});
+
+test("end refuses an unknown status", async () => {
+  const run = await start();
+  assert.equal(
+    codeOf(() => run.end("DONE" as never)),
+    "ERR_MTRACK_INVALID_ARGUMENT",
+  );
+  assert.equal((await run.end("KILLED")).status, "KILLED");
+});

@@ -33,6 +33,8 @@ if (mode === "throw") {
 } else if (mode === "finish") {
   for (let i = 0; i < 50; i++) run.logMetric("x", i, { step: i });
   await run.end();
+} else if (mode === "forget") {
+  // No end(): the event loop drains and the beforeExit hook seals the run.
 } else {
   // Wait to be killed; the timer keeps the process alive (the run's own flush timer is unref'd).
   setInterval(() => {}, 1000);

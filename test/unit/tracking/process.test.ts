@@ -112,6 +112,16 @@ test("kill -9 mid-run: data up to the last flush is readable and the run shows K
   assert.equal(sealed.metrics.loss?.count, 100);
 });
 
+test("a process that never calls end() still seals its run FINISHED", async () => {
+  const c = child("forget");
+  const id = await c.runId;
+  assert.equal((await c.exit).code, 0);
+  const run = getRun(dir, new FakeStore(storeRoot), id);
+  assert.equal(run.status, "FINISHED");
+  assert.notEqual(run.recordHash, null);
+  assert.equal(run.metrics.loss?.count, 110);
+});
+
 test("two processes ending runs at the same time both land in the index", async () => {
   const a = child("finish");
   const b = child("finish");

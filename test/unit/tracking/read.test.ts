@@ -197,3 +197,12 @@ test("runsReferencedObjects covers records, series, artifacts and dir entries", 
   // Everything the run put in the store is referenced (series blob included).
   assert.deepEqual([...keep].sort(), [...store.list()].map((o) => o.hash).sort());
 });
+
+test("an empty or missing tracking dir lists nothing", () => {
+  assert.deepEqual(listRuns(dir, store), []);
+  assert.deepEqual(
+    listExperiments(dir).map((e) => [e.id, e.name, e.runCount]),
+    [["0", "Default", 0]],
+  );
+  assert.throws(() => getRun(dir, store, "abc"), { code: "ERR_MTRACK_RUN_NOT_FOUND" });
+});
