@@ -49,8 +49,8 @@ test("npz round-trips through our reader, byte-identically when re-encoded", () 
   assert.deepEqual(Object.keys(back), ["X", "y"]);
   assert.equal(back["X"]?.dtype, "<f4");
   assert.deepEqual(back["X"]?.shape, [3, 2]);
-  assert.deepEqual([...(back["X"]?.data as Float32Array)], [...arrays.X.data]);
-  assert.deepEqual([...(back["y"]?.data as BigInt64Array)], [0n, 1n, -5n]);
+  assert.deepEqual([...(back["X"]!.data as Float32Array)], [...arrays.X.data]);
+  assert.deepEqual([...(back["y"]!.data as BigInt64Array)], [0n, 1n, -5n]);
   assert.deepEqual(encodeNpz(back), bytes);
 });
 
@@ -148,12 +148,12 @@ test("numpy.load reads our .npz and we read numpy's savez and savez_compressed",
 
     const plain = decodeNpz(fs.readFileSync(path.join(dir, "np.npz")));
     assert.equal(plain["X"]?.dtype, "<f8");
-    assert.deepEqual([...(plain["X"]?.data as Float64Array)], [0, 1, 2, 3, 4, 5]);
-    assert.deepEqual([...(plain["b"]?.data as Uint8Array)], [1, 0]);
-    assert.deepEqual([...(plain["u"]?.data as Uint8Array)], [7]);
+    assert.deepEqual([...(plain["X"]!.data as Float64Array)], [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual([...(plain["b"]!.data as Uint8Array)], [1, 0]);
+    assert.deepEqual([...(plain["u"]!.data as Uint8Array)], [7]);
     const compressed = decodeNpz(fs.readFileSync(path.join(dir, "npc.npz")));
     assert.equal(compressed["y"]?.dtype, "<i4");
-    assert.deepEqual([...(compressed["y"]?.data as Int32Array)], [0, 1, 1, 0]);
+    assert.deepEqual([...(compressed["y"]!.data as Int32Array)], [0, 1, 1, 0]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
