@@ -76,7 +76,7 @@ test("deflated members are read", () => {
   end.writeUInt32LE(local.length + deflated.length, 16);
   const archive = Buffer.concat([local, deflated, cd, end]);
   assert.deepEqual(readZip(archive)[0]?.data, npy);
-  assert.deepEqual([...(decodeNpz(archive)["a"]?.data as Int32Array)], [1, 2, 3]);
+  assert.deepEqual([...(decodeNpz(archive)["a"]!.data as Int32Array)], [1, 2, 3]);
 });
 
 test("corrupt archives and arrays fail with ERR_MTRACK_FORMAT_INVALID naming the member", () => {
