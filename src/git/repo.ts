@@ -54,7 +54,7 @@ export interface GitRepo {
   /**
    * Every blob in the commit's tree whose path satisfies `predicate`. Trees are cached by oid, and
    * results per subtree are cached per predicate function, so commits that share most of their trees
-   * cost only their changed trees: pass the same predicate function across calls.
+   * cost only their changed trees: pass the same (pure) predicate function across calls.
    */
   findFilesInCommit(commitOid: string, predicate: (path: string) => boolean): Promise<GitFileEntry[]>;
   /** The content of a blob. */
@@ -79,7 +79,9 @@ export interface OpenGitRepoOptions {
  * when `root` has no `.git`. Nothing else is read until a method is called.
  *
  * @example
- * const repo = openGitRepo(findGitRoot(process.cwd())!);
+ * const root = findGitRoot(cwd);
+ * if (root === null) throw new MtrackError("ERR_MTRACK_NOT_A_GIT_REPO", `${cwd} is not in a git repository`);
+ * const repo = openGitRepo(root);
  * const head = await repo.headCommit();
  * const pointer = await repo.readFileAtRev("HEAD~1", "data.mtrack");
  */
