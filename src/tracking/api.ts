@@ -227,22 +227,22 @@ export class Run {
    */
   logParams(params: Record<string, unknown>): void {
     this.#assertActive();
-    const fresh: Record<string, string> = {};
+    const fresh = new Map<string, string>();
     for (const [key, raw] of Object.entries(params)) {
       validateKey("param", key);
       const value = stringValue("param", key, raw);
-      const old = this.#params.get(key) ?? fresh[key];
+      const old = this.#params.get(key) ?? fresh.get(key);
       if (old !== undefined && old !== value) {
         throw new MtrackError("ERR_MTRACK_PARAM_IMMUTABLE", `Param ${key} was already logged as ${old}.`, {
           data: { runId: this.id, key, oldValue: old, newValue: value },
           hint: "Params are immutable once logged; use a tag or a metric for values that change, or start a new run.",
         });
       }
-      if (old === undefined) fresh[key] = value;
+      if (old === undefined) fresh.set(key, value);
     }
-    if (Object.keys(fresh).length === 0) return;
-    for (const [k, v] of Object.entries(fresh)) this.#params.set(k, v);
-    this.#queue({ t: "params", p: fresh });
+    if (fresh.size === 0) return;
+    for (const [k, v] of fresh) this.#params.set(k, v);
+    this.#queue({ t: "params", p: Object.fromEntries(fresh) });
   }
 
   /**

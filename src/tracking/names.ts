@@ -32,8 +32,9 @@ function invalid(kind: string, name: string, reason: string, hint: string): Mtra
 }
 
 /**
- * Checks a metric/param/tag key: MLflow's charset (letters, digits, `_ - . /` and space), 1–250 chars, and
- * no path-like tricks (`..` segments, a leading `/`) since keys double as file names in exports.
+ * Checks a metric/param/tag key: MLflow's charset (letters, digits, `_ - . /` and space), 1–250 chars,
+ * no path-like tricks (`..` segments, a leading `/`) since keys double as file names in exports, and not
+ * `__proto__`.
  *
  * @example
  * validateKey("metric", "val/acc"); // ok
@@ -48,6 +49,8 @@ export function validateKey(kind: KeyKind, key: unknown): asserts key is string 
   if (key.startsWith("/") || key.split("/").some((s) => s === ".." || s === ".")) {
     throw invalid(kind, key, "contains '.' or '..' path segments or starts with '/'", hint);
   }
+  // Keys become property names of plain objects (summaries, JSON); this one would set their prototype.
+  if (key === "__proto__") throw invalid(kind, key, "is reserved", hint);
 }
 
 /**

@@ -149,7 +149,7 @@ export function replayRunLog(bytes: Buffer, packr: Packr): RunLogState {
         state.start ??= rec;
         break;
       case "params":
-        for (const [k, v] of Object.entries(rec.p)) if (!(k in state.params)) state.params[k] = v;
+        for (const [k, v] of Object.entries(rec.p)) if (!Object.hasOwn(state.params, k)) state.params[k] = v;
         break;
       case "tags":
         Object.assign(state.tags, rec.p);

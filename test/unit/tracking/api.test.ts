@@ -82,8 +82,15 @@ test("params are immutable: same value is fine, a different one is refused", asy
     "ERR_MTRACK_PARAM_IMMUTABLE",
   );
   run.logParams({ epochs: 3 });
+  // Names of Object.prototype members are ordinary keys.
+  run.logParams({ constructor: "c", toString: "t" });
   await run.end();
-  assert.deepEqual(getRun(dir, store, run.id).params, { lr: "0.001", epochs: "3" });
+  assert.deepEqual(getRun(dir, store, run.id).params, {
+    lr: "0.001",
+    epochs: "3",
+    constructor: "c",
+    toString: "t",
+  });
 });
 
 test("tags are mutable, last write wins", async () => {
