@@ -214,6 +214,19 @@ describe("isDirty", () => {
     }
   });
 
+  test("comparing the index with HEAD follows git's tree order (a.txt < a/ < a0)", async () => {
+    repo.commit("tricky names", { "a-b": "1", "a.txt": "2", "a/b.txt": "3", a0: "4", "ü.txt": "5" });
+    // Re-adding a root file invalidates the root's cached tree, so the root is compared entry by entry.
+    repo.git("rm", "-q", "--cached", "a.txt");
+    repo.git("add", "a.txt");
+    const reads: string[] = [];
+    assert.equal(await openGitRepo(repo.dir, { onReadTree: (oid) => reads.push(oid) }).isDirty(), false);
+    assert.ok(reads.includes(repo.git("rev-parse", "HEAD^{tree}")), "the root tree was walked");
+    assert.equal(await isDirty(repo), false);
+    repo.git("rm", "-q", "--cached", "a0");
+    assert.equal(await isDirty(repo), true);
+  });
+
   test("no commits yet: clean with an empty index, dirty once something is staged", async () => {
     const empty = makeRepo();
     try {
