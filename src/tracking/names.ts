@@ -9,8 +9,9 @@ import { MtrackError } from "../errors.js";
 export const MAX_KEY_LENGTH = 250;
 /** Longest artifact name (a relative posix path). */
 export const MAX_ARTIFACT_NAME_LENGTH = 1024;
-/** MLflow's limits on values (MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH). */
+/** Longest param value (MLflow's MAX_PARAM_VAL_LENGTH). */
 export const MAX_PARAM_VALUE_LENGTH = 6000;
+/** Longest tag value (MLflow's MAX_TAG_VAL_LENGTH). */
 export const MAX_TAG_VALUE_LENGTH = 5000;
 /** Longest experiment or run name (MLflow's MAX_EXPERIMENT_NAME_LENGTH). */
 export const MAX_RUN_NAME_LENGTH = 500;

@@ -109,7 +109,9 @@ function collectSummaries(dir: string, store: ObjectStore | undefined, liveness:
   const out: RunSummary[] = [];
   for (const [runId, e] of entries) {
     if (!sealed.has(runId)) continue;
-    out.push({ ...e.s, deleted: deleted.has(runId) });
+    // Entries were just decoded for this call, so they can be updated in place (no 10k copies).
+    e.s.deleted = deleted.has(runId);
+    out.push(e.s);
   }
   for (const runId of activeRunIds(dir)) {
     if (sealed.has(runId)) continue;
