@@ -256,7 +256,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
     lockWrites = lockWrites.then(() => io.writeLock(ordered));
     return lockWrites;
   };
-  let firstError: MtrackError | undefined;
+  const errors = new Map<string, MtrackError>();
   let failedStage: string | undefined;
 
   const execute = async (stage: Stage): Promise<StageResult> => {
@@ -372,7 +372,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
             .catch((e: unknown): StageResult => {
               const error =
                 e instanceof MtrackError ? e : new MtrackError("ERR_MTRACK_IO", String(e), { cause: e });
-              firstError ??= error;
+              errors.set(stage.name, error);
               return {
                 name: stage.name,
                 status: "failed",
@@ -428,9 +428,11 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
   }
   if (failedStage) {
     const failed = results.get(failedStage)!;
-    if (failed.exitCode === undefined && firstError) {
-      Object.assign(firstError.data, { result, stage: failedStage });
-      throw firstError;
+    const error = errors.get(failedStage);
+    if (error) {
+      // Not a command failure (missing dep, unproduced output, I/O): its own code says more.
+      Object.assign(error.data, { result, stage: failedStage });
+      throw error;
     }
     throw new MtrackError(
       "ERR_MTRACK_STAGE_FAILED",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -249,7 +250,7 @@ describe("reproduce", () => {
     cmd: echo q > q.txt
     outs: [q.txt]
   slow:
-    cmd: sleep 30; echo late > late.txt
+    cmd: sleep 29.987; echo late > late.txt
     deps: [q.txt]
     outs: [late.txt]
 `;
@@ -264,6 +265,9 @@ describe("reproduce", () => {
     assert.deepEqual(Object.keys(io.lastLock!.stages), ["quick"]);
     assert.deepEqual(statuses(err.data.result as ReproResult), { quick: "ran", slow: "interrupted" });
     assert.equal(fs.existsSync(path.join(dir, "late.txt")), false);
+    // The whole process group went, not just the shell: no orphaned sleep is left behind.
+    const ps = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+    assert.equal(ps.includes("sleep 29.987"), false);
   });
 
   it("runs nothing when aborted before starting", async () => {
