@@ -9,7 +9,9 @@ import { getMetricHistory, getRun, listRuns, readArtifact } from "../../../src/t
 import { sealPendingRuns } from "../../../src/tracking/seal.js";
 import { FakeStore } from "./fake-store.js";
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "child-run.ts");
+const HERE = fileURLToPath(import.meta.url);
+// Same extension as this file: .ts under tsx, .js when the tests run compiled from dist/.
+const CHILD = path.join(path.dirname(HERE), `child-run${path.extname(HERE)}`);
 
 let tmp: string;
 let dir: string;
