@@ -425,7 +425,8 @@ function buildStage(
 
   const field = (key: string): LNode | undefined => {
     const e = entry(body, key);
-    return e ? interpolate(e.value, ctx, track) : undefined;
+    // Only commands unpack `${mapping}` into `--key value` arguments, as in DVC.
+    return e ? interpolate(e.value, ctx, track, { unpack: key === "cmd" }) : undefined;
   };
 
   const cmdNode = field("cmd");

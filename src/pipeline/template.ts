@@ -271,6 +271,7 @@ export function interpolateString(
   ctx: TemplateContext,
   track: ParamTracker,
   locate?: Locator,
+  unpack = false,
 ): unknown {
   const pieces: Array<{ text: string } | { value: unknown }> = [];
   let text = "";
@@ -325,6 +326,7 @@ export function interpolateString(
   return pieces
     .map((p) => {
       if ("text" in p) return p.text;
+      if (unpack && isMapping(p.value)) return unpackArgs(p.value);
       if (typeof p.value === "object" && p.value !== null) {
         throw new MtrackError(
           "ERR_MTRACK_INTERPOLATION",
@@ -344,17 +346,22 @@ export function interpolateString(
  * Interpolates every string (not mapping keys) in a node tree. Values coming from params files are not
  * re-interpolated.
  */
-export function interpolate(node: LNode, ctx: TemplateContext, track: ParamTracker): LNode {
+export function interpolate(
+  node: LNode,
+  ctx: TemplateContext,
+  track: ParamTracker,
+  options: { unpack?: boolean } = {},
+): LNode {
   switch (node.kind) {
     case "scalar": {
       if (node.raw || typeof node.value !== "string" || !node.value.includes("${")) return node;
-      const value = interpolateString(node.value, node.pos, ctx, track, node.locate);
+      const value = interpolateString(node.value, node.pos, ctx, track, node.locate, options.unpack);
       return typeof value === "object" && value !== null
         ? fromValue(value, node.pos)
         : { kind: "scalar", value, pos: node.pos, raw: true };
     }
     case "seq":
-      return { ...node, items: node.items.map((item) => interpolate(item, ctx, track)) };
+      return { ...node, items: node.items.map((item) => interpolate(item, ctx, track, options)) };
     case "map":
       return {
         ...node,
@@ -366,4 +373,32 @@ export function interpolate(node: LNode, ctx: TemplateContext, track: ParamTrack
         })),
       };
   }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+function argValue(v: unknown): string {
+  return typeof v === "string" ? shellQuote(v) : String(v);
+}
+
+/**
+ * DVC's dict unpacking in `cmd`: `${opts}` with `{lr: 0.1, fast: true, tags: [a, b], sub: {k: x}}` becomes
+ * `--lr 0.1 --fast --tags 'a' 'b' --sub.k 'x'` (false booleans are left out).
+ *
+ * @example
+ * unpackArgs({ lr: 0.1, fast: true }) // → "--lr 0.1 --fast"
+ */
+export function unpackArgs(obj: Record<string, unknown>, prefix = ""): string {
+  const args: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const flag = `--${prefix}${k}`;
+    if (isMapping(v)) args.push(unpackArgs(v, `${prefix}${k}.`));
+    else if (v === true) args.push(flag);
+    else if (v === false || v === null || v === undefined) continue;
+    else if (Array.isArray(v)) args.push([flag, ...v.map(argValue)].join(" "));
+    else args.push(`${flag} ${argValue(v)}`);
+  }
+  return args.filter(Boolean).join(" ");
 }

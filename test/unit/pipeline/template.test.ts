@@ -121,4 +121,15 @@ describe("interpolation", () => {
     );
     assertPos(err, 2, 5);
   });
+
+  it("unpacks a mapping into --key value arguments in cmd only, like DVC", () => {
+    const params =
+      "opts:\n  lr: 0.1\n  fast: true\n  slow: false\n  name: it's\n  tags: [a, 2]\n  sub: {k: x}\n";
+    const p = parse("stages:\n  a:\n    cmd: python t.py ${opts}\n", { "params.yaml": params });
+    assert.equal(p.stages[0]!.cmd, "python t.py --lr 0.1 --fast --name 'it'\\''s' --tags 'a' 2 --sub.k 'x'");
+    throwsCode(
+      () => parse("stages:\n  a:\n    cmd: t\n    desc: d ${opts}\n", { "params.yaml": params }),
+      "ERR_MTRACK_INTERPOLATION",
+    );
+  });
 });
