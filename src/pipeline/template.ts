@@ -253,11 +253,6 @@ function trackedKey(path: ReadonlyArray<string | number>): string {
   return names.join(".");
 }
 
-/** True when the string has an unescaped `${`. */
-export function hasInterpolation(s: string): boolean {
-  return /(^|[^\\])\$\{/.test(s);
-}
-
 /**
  * Interpolates one string. A string that is exactly one `${x}` keeps x's type (a list stays a list); in a
  * longer string values are stringified and mappings/lists are rejected. `\${` yields a literal `${`.
