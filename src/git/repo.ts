@@ -9,6 +9,7 @@ import git from "isomorphic-git";
 import { errnoCode, MtrackError } from "../errors.js";
 import { type GitTreeEntry, indexMatchesTree, worktreeDiffersFromIndex } from "./dirty.js";
 import { emptyGitIndex, type GitIndex, mergeSplitIndex, parseGitIndex } from "./index-file.js";
+import { createObjectDbFs, type ObjectDbFs } from "./object-fs.js";
 import { isHexPrefix, isPlausibleRefName, parseRev } from "./rev.js";
 import { type GitLayout, type NodeFs, resolveGitLayout } from "./root.js";
 
@@ -101,6 +102,8 @@ class IsomorphicGitRepo implements GitRepo {
   readonly layout: GitLayout;
   private readonly fs: NodeFs;
   private readonly onReadTree: ((oid: string) => void) | undefined;
+  /** The fs isomorphic-git reads through, with memoized object-database listings. */
+  private readonly objectFs: ObjectDbFs;
   /** isomorphic-git's own cache (parsed pack indexes); without it every object read re-parses them. */
   private readonly gitCache: object = {};
   private readonly trees = new Map<string, Promise<GitTreeEntry[]>>();
@@ -112,11 +115,12 @@ class IsomorphicGitRepo implements GitRepo {
     this.layout = layout;
     this.fs = fs;
     this.onReadTree = onReadTree;
+    this.objectFs = createObjectDbFs(fs, layout.commonDir);
   }
 
   /** Arguments every isomorphic-git call takes; objects and refs live in the common directory. */
   private get base() {
-    return { fs: this.fs, gitdir: this.layout.commonDir, cache: this.gitCache };
+    return { fs: this.objectFs.fs, gitdir: this.layout.commonDir, cache: this.gitCache };
   }
 
   async headCommit(): Promise<string | null> {
@@ -291,7 +295,7 @@ class IsomorphicGitRepo implements GitRepo {
   /** The commit an object leads to (following annotated tags), or null when it is not commit-ish. */
   private async peelToCommit(oid: string): Promise<string | null> {
     try {
-      const result = await git.readCommit({ ...this.base, oid });
+      const result = await this.fresh(() => git.readCommit({ ...this.base, oid }));
       return result.oid;
     } catch (err) {
       if (isGitErrorCode(err, "ObjectTypeError") || isGitErrorCode(err, "NotFoundError")) return null;
@@ -330,6 +334,8 @@ class IsomorphicGitRepo implements GitRepo {
   /** Expands a short oid among commit-ish objects only, as git does where a commit is expected. */
   private async expandShortOid(short: string, rev: string): Promise<string> {
     let matches: string[];
+    // A stale listing could hide a second match and make a short id look unique.
+    this.objectFs.refresh();
     try {
       matches = [await git.expandOid({ ...this.base, oid: short })];
     } catch (err) {
@@ -434,9 +440,20 @@ class IsomorphicGitRepo implements GitRepo {
 
   private async call<T>(doing: string, fn: () => Promise<T>, data: Record<string, unknown> = {}): Promise<T> {
     try {
-      return await fn();
+      return await this.fresh(fn);
     } catch (err) {
       throw gitError(err, doing, data);
+    }
+  }
+
+  /** Runs an object read; if the object seems missing, forgets memoized listings and tries once more. */
+  private async fresh<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isGitErrorCode(err, "NotFoundError")) throw err;
+      this.objectFs.refresh();
+      return fn();
     }
   }
 }

@@ -220,6 +220,34 @@ test("objects and refs in packs resolve the same as loose ones", async () => {
   }
 });
 
+test("objects written or repacked after a GitRepo memoized the object database are still found", async () => {
+  const repo = makeRepo();
+  try {
+    // Many commits so that later objects land in fan-out directories that were already listed.
+    for (let i = 0; i < 20; i++) repo.commit(`c${i}`, { [`f${i}.txt`]: String(i) });
+    // Packed first, so that the walk below memoizes the list of packs, which the next gc replaces.
+    repo.git("gc", "-q", "--prune=now");
+    const git = openGitRepo(repo.dir);
+    for await (const oid of git.walkCommits([await git.resolveRev("HEAD")]))
+      await git.findFilesInCommit(oid, () => true);
+    const loose = repo.commit("after the walk", { "late.txt": "late" });
+    assert.equal(await git.headCommit(), loose);
+    assert.equal((await git.readFileAtRev(loose, "late.txt"))?.toString(), "late");
+    repo.git("gc", "-q", "--prune=now");
+    const packedLater = repo.commit("after gc", { "later.txt": "later" });
+    repo.git("gc", "-q", "--prune=now");
+    // Full ids first: short ones make the GitRepo re-list objects anyway.
+    assert.equal((await git.readFileAtRev(packedLater, "later.txt"))?.toString(), "later");
+    assert.equal(await git.resolveRev(`${packedLater}~1`), loose);
+    assert.equal(await git.resolveRev(`${packedLater.slice(0, 8)}~1`), loose);
+    const all = [];
+    for await (const oid of git.walkCommits([packedLater])) all.push(oid);
+    assert.equal(all.length, 22);
+  } finally {
+    repo.cleanup();
+  }
+});
+
 test("a linked worktree has its own HEAD and index but shares objects and refs", async () => {
   const repo = makeRepo();
   try {
