@@ -223,8 +223,8 @@ test("objects and refs in packs resolve the same as loose ones", async () => {
 test("objects written or repacked after a GitRepo memoized the object database are still found", async () => {
   const repo = makeRepo();
   try {
-    // Many commits so that later objects land in fan-out directories that were already listed.
-    for (let i = 0; i < 20; i++) repo.commit(`c${i}`, { [`f${i}.txt`]: String(i) });
+    // A few commits, so that the walk below reads objects from several fan-out directories.
+    for (let i = 0; i < 5; i++) repo.commit(`c${i}`, { [`f${i}.txt`]: String(i) });
     // Packed first, so that the walk below memoizes the list of packs, which the next gc replaces.
     repo.git("gc", "-q", "--prune=now");
     const git = openGitRepo(repo.dir);
@@ -242,7 +242,7 @@ test("objects written or repacked after a GitRepo memoized the object database a
     assert.equal(await git.resolveRev(`${packedLater.slice(0, 8)}~1`), loose);
     const all = [];
     for await (const oid of git.walkCommits([packedLater])) all.push(oid);
-    assert.equal(all.length, 22);
+    assert.equal(all.length, 7);
   } finally {
     repo.cleanup();
   }
