@@ -25,7 +25,7 @@ export function createLinear(rng: Rng, fanIn: number, fanOut: number): Linear {
   for (let i = 0; i < w.length; i++) w[i] = rng.uniform(-bound, bound);
   const b = new Float32Array(fanOut);
   for (let i = 0; i < b.length; i++) b[i] = rng.uniform(-bound, bound);
-  return { w: tf.variable(tf.tensor2d(w, [fanIn, fanOut])), b: tf.variable(tf.tensor1d(b)) };
+  return tf.tidy(() => ({ w: tf.variable(tf.tensor2d(w, [fanIn, fanOut])), b: tf.variable(tf.tensor1d(b)) }));
 }
 
 /** Construction options for {@link BaseNet}; defaults are the original class's. */

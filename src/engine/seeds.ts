@@ -246,10 +246,12 @@ export class SentinelSeed {
     this.progressThresh = o.progressThresh ?? 0.6;
     this.driftWarn = o.driftWarn ?? 0.12;
     // Zero and frozen until germination, as the original; no names, so several models can coexist.
-    this.w1 = tf.variable(tf.zeros([o.dim, 4 * o.dim]), false);
-    this.b1 = tf.variable(tf.zeros([4 * o.dim]), false);
-    this.w2 = tf.variable(tf.zeros([4 * o.dim, o.dim]), false);
-    this.b2 = tf.variable(tf.zeros([o.dim]), false);
+    // tidy frees the initial values; variables themselves are never tidied.
+    const zeros = (shape: number[]) => tf.tidy(() => tf.variable(tf.zeros(shape), false));
+    this.w1 = zeros([o.dim, 4 * o.dim]);
+    this.b1 = zeros([4 * o.dim]);
+    this.w2 = zeros([4 * o.dim, o.dim]);
+    this.b2 = zeros([o.dim]);
     this.childOptim = tf.train.adam(o.shadowLr ?? 1e-3, 0.9, 0.999, 1e-8);
     this.manager.register(this);
   }

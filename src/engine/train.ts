@@ -187,31 +187,31 @@ export async function trainExperiment(options: TrainOptions): Promise<TrainResul
   const { config, data } = options;
   const logger = options.logger ?? noopLogger();
   const clock = options.clock ?? Date.now;
-  validateExperimentConfig(config);
-  if (data.cols !== config.input_dim) {
-    throw new MtrackError(
-      "ERR_MTRACK_DATASET_INVALID",
-      `the data has ${data.cols} features but input_dim is ${config.input_dim}`,
-      {
-        data: { cols: data.cols, input_dim: config.input_dim },
-        hint: "Regenerate the data with the same input_dim (rerun generate_data).",
-      },
-    );
-  }
-  const nTrain = Math.trunc(config.train_frac * data.rows);
-  if (nTrain < 1 || data.rows - nTrain < 1) {
-    throw new MtrackError(
-      "ERR_MTRACK_PARAMS_INVALID",
-      `train_frac ${config.train_frac} of ${data.rows} rows leaves an empty training or validation set`,
-      {
-        data: { key: "train_frac", rows: data.rows },
-        hint: "Use more samples or a train_frac that keeps both parts non-empty.",
-      },
-    );
-  }
-  const backend = await initBackend();
   let run: Run | undefined;
   try {
+    validateExperimentConfig(config);
+    if (data.cols !== config.input_dim) {
+      throw new MtrackError(
+        "ERR_MTRACK_DATASET_INVALID",
+        `the data has ${data.cols} features but input_dim is ${config.input_dim}`,
+        {
+          data: { cols: data.cols, input_dim: config.input_dim },
+          hint: "Regenerate the data with the same input_dim (rerun generate_data).",
+        },
+      );
+    }
+    const nTrain = Math.trunc(config.train_frac * data.rows);
+    if (nTrain < 1 || data.rows - nTrain < 1) {
+      throw new MtrackError(
+        "ERR_MTRACK_PARAMS_INVALID",
+        `train_frac ${config.train_frac} of ${data.rows} rows leaves an empty training or validation set`,
+        {
+          data: { key: "train_frac", rows: data.rows },
+          hint: "Use more samples or a train_frac that keeps both parts non-empty.",
+        },
+      );
+    }
+    const backend = await initBackend();
     run = new Run(options, logger, clock, backend);
     const result = await run.execute();
     logger.end("FINISHED");
