@@ -1,0 +1,196 @@
+/**
+ * Bad input through the built CLI: every refusal has a stable error code and a non-zero exit, and leaves
+ * the workspace as it was. Needs a build (`npx tsc -p tsconfig.json && npx oclif manifest`).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { hashBytes } from "../../src/store/hash.js";
+import { type CliResult, errorCode, runCli } from "../helpers/cli.js";
+import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: --json output is checked field by field
+type Json = any;
+
+function mtrack(repo: TempGitRepo, ...args: string[]): Promise<CliResult> {
+  return runCli([...args, "--json"], { cwd: repo.dir, env: repo.env });
+}
+
+/** A git repo with mtrack initialised and `data/` tracked. */
+async function trackedRepo(): Promise<TempGitRepo> {
+  const repo = makeTempGitRepo();
+  repo.write({ "data/a.txt": "a\n", "data/sub/b.txt": "b\n", "notes.txt": "mine\n" });
+  const init = await mtrack(repo, "init");
+  assert.equal(init.code, 0, init.stderr);
+  const add = await mtrack(repo, "add", "data");
+  assert.equal(add.code, 0, add.stderr);
+  return repo;
+}
+
+test("init outside a git repository fails with ERR_MTRACK_NOT_A_GIT_REPO", async () => {
+  const dir = makeTempGitRepo({ git: false });
+  try {
+    const r = await mtrack(dir, "init");
+    assert.notEqual(r.code, 0);
+    assert.equal(errorCode(r), "ERR_MTRACK_NOT_A_GIT_REPO");
+    assert.equal(fs.existsSync(dir.abs(".mtrack")), false);
+    const add = await mtrack(dir, "status");
+    assert.equal(errorCode(add), "ERR_MTRACK_NOT_A_GIT_REPO");
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test("add refuses bad paths with a stable code each, and writes nothing", async () => {
+  const repo = makeTempGitRepo();
+  try {
+    repo.write({ "data/a.txt": "a\n", "data/inner/b.txt": "b\n", "other/c.txt": "c\n" });
+    fs.writeFileSync(path.join(repo.home, "secret.txt"), "outside the repo\n");
+    fs.symlinkSync(path.join(repo.home, "secret.txt"), repo.abs("data/leak.txt"));
+    fs.symlinkSync(path.join(repo.home, "secret.txt"), repo.abs("leak.txt"));
+    assert.equal((await mtrack(repo, "init")).code, 0);
+    const cases: Array<[string[], string]> = [
+      [["add", "no-such-path"], "ERR_MTRACK_PATH_NOT_FOUND"],
+      [["add", path.join(repo.home, "secret.txt")], "ERR_MTRACK_PATH_OUTSIDE_REPO"],
+      [["add", "../secret.txt"], "ERR_MTRACK_PATH_OUTSIDE_REPO"],
+      [["add", ".mtrack/config.yaml"], "ERR_MTRACK_PATH_RESERVED"],
+      [["add", ".git/config"], "ERR_MTRACK_PATH_RESERVED"],
+      [["add", ".git"], "ERR_MTRACK_PATH_RESERVED"],
+      [["add", "data"], "ERR_MTRACK_SYMLINK_OUTSIDE_REPO"],
+      [["add", "leak.txt"], "ERR_MTRACK_SYMLINK_OUTSIDE_REPO"],
+      [["add", "other", "other/c.txt"], "ERR_MTRACK_OVERLAPPING_TARGETS"],
+    ];
+    // Independent refusals: run them side by side to keep the suite fast.
+    const results = await Promise.all(cases.map(([args]) => mtrack(repo, ...args)));
+    results.forEach((r, i) => {
+      const [args, code] = cases[i]!;
+      assert.notEqual(r.code, 0, args.join(" "));
+      assert.equal(errorCode(r), code, args.join(" "));
+    });
+    const pointers = fs.readdirSync(repo.dir).filter((n) => n.endsWith(".mtrack") && n !== ".mtrack");
+    assert.deepEqual(pointers, [], "no pointer written by a refused add");
+    assert.equal(fs.existsSync(repo.abs("data/inner.mtrack")), false);
+    // Tracked paths cannot overlap across commands either.
+    fs.rmSync(repo.abs("data/leak.txt"));
+    assert.equal((await mtrack(repo, "add", "data")).code, 0);
+    const inner = ["data/inner", "data/a.txt"];
+    const overlaps = await Promise.all(inner.map((p) => mtrack(repo, "add", p)));
+    overlaps.forEach((r, i) => assert.equal(errorCode(r), "ERR_MTRACK_OVERLAPPING_TARGETS", inner[i]));
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("a malformed pointer file is reported with its file and line", async () => {
+  const repo = await trackedRepo();
+  try {
+    const text = fs.readFileSync(repo.abs("data.mtrack"), "utf8").split("\n");
+    const hashLine = text.findIndex((l) => l.startsWith("hash:"));
+    text[hashLine] = "hash: not-a-hash";
+    fs.writeFileSync(repo.abs("data.mtrack"), text.join("\n"));
+    for (const cmd of ["status", "checkout"]) {
+      const r = await mtrack(repo, cmd);
+      assert.notEqual(r.code, 0, cmd);
+      assert.equal(errorCode(r), "ERR_MTRACK_POINTER_INVALID", cmd);
+      const data = (r.json as Json).error.data;
+      assert.equal(data.file, "data.mtrack", cmd);
+      assert.equal(data.line, hashLine + 1, cmd);
+    }
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("a pointer whose content is not in the store: status says notInStore, checkout fails for that path only", async () => {
+  const repo = await trackedRepo();
+  try {
+    const ghost = hashBytes(Buffer.from("content that was never added here"));
+    fs.writeFileSync(
+      repo.abs("model.bin.mtrack"),
+      `version: 1\npath: model.bin\ntype: file\nhash: ${ghost}\nsize: 33\n`,
+    );
+    fs.rmSync(repo.abs("data/a.txt"));
+    let r = await mtrack(repo, "status");
+    assert.equal(r.code, 1);
+    const model = (r.json as Json).paths.find((p: Json) => p.path === "model.bin");
+    assert.equal(model.notInStore, true);
+    assert.equal(model.workspace, "missing");
+    r = await mtrack(repo, "checkout");
+    assert.notEqual(r.code, 0);
+    const byPath = new Map((r.json as Json).paths.map((p: Json) => [p.path, p]));
+    const failed = byPath.get("model.bin") as Json;
+    assert.equal(failed.action, "failed");
+    assert.equal(failed.error.code, "ERR_MTRACK_OBJECT_MISSING");
+    assert.equal(failed.error.data.path, "model.bin");
+    assert.equal((byPath.get("data") as Json).action, "updated", "other paths are still checked out");
+    assert.equal(fs.readFileSync(repo.abs("data/a.txt"), "utf8"), "a\n");
+    assert.equal(fs.existsSync(repo.abs("model.bin")), false);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("checkout refuses to overwrite modified data that is not stored; --force discards it", async () => {
+  const repo = await trackedRepo();
+  try {
+    fs.writeFileSync(repo.abs("data/a.txt"), "precious edit\n");
+    fs.writeFileSync(repo.abs("data/sub/new.txt"), "precious new file\n");
+    let r = await mtrack(repo, "checkout");
+    assert.equal(r.code, 2);
+    const failed = (r.json as Json).paths[0];
+    assert.equal(failed.error.code, "ERR_MTRACK_WOULD_OVERWRITE");
+    assert.deepEqual([...failed.error.data.files].sort(), ["a.txt", "sub/new.txt"]);
+    assert.equal(fs.readFileSync(repo.abs("data/a.txt"), "utf8"), "precious edit\n", "nothing was touched");
+    assert.ok(fs.existsSync(repo.abs("data/sub/new.txt")));
+    r = await mtrack(repo, "checkout", "--force");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(repo.abs("data/a.txt"), "utf8"), "a\n");
+    assert.equal(fs.existsSync(repo.abs("data/sub/new.txt")), false);
+    assert.equal(
+      fs.readFileSync(repo.abs("notes.txt"), "utf8"),
+      "mine\n",
+      "untracked files are never touched",
+    );
+    r = await mtrack(repo, "status");
+    assert.equal(r.code, 0);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("mtrack --help and every foundation command's --help exit 0; commands show examples", async () => {
+  const repo = makeTempGitRepo({ git: false });
+  try {
+    const run = (args: string[]) => runCli(args, { cwd: repo.dir, env: repo.env });
+    const root = await run(["--help"]);
+    assert.equal(root.code, 0, root.stderr);
+    const commands = [
+      "add",
+      "checkout",
+      "commit",
+      "config",
+      "fsck",
+      "gc",
+      "get",
+      "init",
+      "remove",
+      "status",
+      "unprotect",
+    ];
+    for (const c of commands)
+      assert.match(root.stdout, new RegExp(`^\\s+${c}\\s`, "m"), `root help lists ${c}`);
+    const results = await Promise.all(commands.map((c) => run([c, "--help"])));
+    results.forEach((r, j) => {
+      assert.equal(r.code, 0, `${commands[j]} --help`);
+      assert.match(r.stdout, /EXAMPLES/, `${commands[j]} --help shows examples`);
+      assert.match(
+        r.stdout,
+        new RegExp(`\\$ mtrack ${commands[j]}`),
+        `${commands[j]} example uses the command`,
+      );
+    });
+  } finally {
+    repo.cleanup();
+  }
+});
