@@ -9,7 +9,7 @@
  */
 
 import type { BigIntStats } from "node:fs";
-import { gitBlobOid } from "./blob-hash.js";
+import { gitBlobOid, gitBlobOidOfFile } from "./blob-hash.js";
 import type { CacheTreeNode, GitIndex, IndexEntry } from "./index-file.js";
 import type { NodeFs } from "./root.js";
 
@@ -137,10 +137,10 @@ export async function worktreeDiffersFromIndex(check: WorktreeCheck): Promise<bo
     const verdict = compareStat(entry, stat, check);
     if (verdict === "changed") return true;
     if (verdict === "same" && !isRacy(entry, check.indexMtimeNs)) continue;
-    const content = stat.isSymbolicLink()
-      ? fs.readlinkSync(file, { encoding: "buffer" })
-      : fs.readFileSync(file);
-    if (gitBlobOid(content) !== entry.oid) return true;
+    const oid = stat.isSymbolicLink()
+      ? gitBlobOid(fs.readlinkSync(file, { encoding: "buffer" }))
+      : gitBlobOidOfFile(file, fs);
+    if (oid !== entry.oid) return true;
   }
   return false;
 }

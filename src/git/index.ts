@@ -13,7 +13,7 @@
  * }
  */
 
-export { gitBlobOid } from "./blob-hash.js";
+export { gitBlobOid, gitBlobOidOfFile } from "./blob-hash.js";
 export type { CacheTreeNode, GitIndex, IndexEntry } from "./index-file.js";
 export { parseGitIndex } from "./index-file.js";
 export type { GitFileEntry, GitRefInfo, GitRepo, OpenGitRepoOptions } from "./repo.js";

@@ -3,13 +3,29 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { isMtrackError } from "../../../src/errors.js";
-import { gitBlobOid, openGitRepo, parseGitIndex } from "../../../src/git/index.js";
+import { gitBlobOid, gitBlobOidOfFile, openGitRepo, parseGitIndex } from "../../../src/git/index.js";
 import { mergeSplitIndex } from "../../../src/git/index-file.js";
 import { makeRepo, type TempRepo } from "./fixture.js";
 
 test("gitBlobOid matches git hash-object", () => {
   assert.equal(gitBlobOid(Buffer.from("hello\n")), "ce013625030ba8dba906f756967f9e9ca394464a");
   assert.equal(gitBlobOid(Buffer.alloc(0)), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+});
+
+test("gitBlobOidOfFile hashes in chunks and matches git hash-object", () => {
+  const repo = makeRepo();
+  try {
+    const file = path.join(repo.dir, "big.bin");
+    const big = Buffer.alloc(2.5 * 1024 * 1024 + 3);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) % 251;
+    fs.writeFileSync(file, big);
+    assert.equal(gitBlobOidOfFile(file), repo.git("hash-object", "big.bin"));
+    assert.equal(gitBlobOidOfFile(file), gitBlobOid(big));
+    fs.writeFileSync(file, "");
+    assert.equal(gitBlobOidOfFile(file), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+  } finally {
+    repo.cleanup();
+  }
 });
 
 test("parseGitIndex rejects what is not an index", () => {
