@@ -33,7 +33,6 @@ export function unsafePathReason(p: string): string | undefined {
   if (p.length === 0) return "empty path";
   if (p.length > 4096) return "path too long";
   if (p.startsWith("/") || /^[A-Za-z]:/.test(p)) return "absolute path";
-  if (p.includes("\\")) return "backslash in path";
   if (p.includes("\0")) return "NUL in path";
   for (const seg of p.split("/")) {
     if (seg === "") return "empty path segment";
@@ -74,15 +73,18 @@ export function validateEntries(entries: readonly TreeEntry[]): void {
 }
 
 /**
- * Encodes a manifest (entries are validated and sorted first).
+ * Encodes a manifest (entries are validated and sorted first, unless `trusted`: already sorted and
+ * produced by walking a real directory).
  *
  * @example
  * const bytes = encodeTree([{ path: "a.txt", hash, size: 3, executable: false }]);
  * const dirHash = hashBytes(bytes);
  */
-export function encodeTree(entries: readonly TreeEntry[]): Buffer {
-  validateEntries(entries);
-  const sorted = [...entries].sort((a, b) => comparePaths(a.path, b.path));
+export function encodeTree(entries: readonly TreeEntry[], options: { trusted?: boolean } = {}): Buffer {
+  // Entries straight from a directory walk are real names already; validating 100k of them on every
+  // `status` costs more than the walk. Anything decoded from bytes is always validated.
+  if (!options.trusted) validateEntries(entries);
+  const sorted = options.trusted ? entries : [...entries].sort((a, b) => comparePaths(a.path, b.path));
   const rows = sorted.map((e) => [e.path, Buffer.from(e.hash, "hex"), e.size, e.executable ? 1 : 0]);
   return packr.pack({ v: MANIFEST_VERSION, entries: rows });
 }

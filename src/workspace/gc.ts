@@ -8,7 +8,7 @@ import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
-import { type Pointer, POINTER_SUFFIX, parsePointer } from "./pointer.js";
+import { POINTER_SUFFIX, type Pointer, parsePointer } from "./pointer.js";
 import { findTrackedPaths, loadPointer } from "./tracked.js";
 
 /** A referenced object; `tree` roots are directory manifests whose entries are kept too. */
@@ -77,7 +77,14 @@ export function gitHistoryRoots(repo: Repo): RootSource {
           if (seenBlobs.has(f.oid)) continue;
           seenBlobs.add(f.oid);
           try {
-            out.push(pointerRoots(parsePointer((await git.readBlob(f.oid)).toString("utf8"), `${f.path}@${commit.slice(0, 10)}`)));
+            out.push(
+              pointerRoots(
+                parsePointer(
+                  (await git.readBlob(f.oid)).toString("utf8"),
+                  `${f.path}@${commit.slice(0, 10)}`,
+                ),
+              ),
+            );
           } catch {
             // A malformed pointer in an old commit refers to nothing we could keep.
           }

@@ -3,7 +3,7 @@
  * The pointer file is read from git history through the git seam; the data comes from the store.
  */
 import * as path from "node:path";
-import { MtrackError, errnoCode, ioError } from "../errors.js";
+import { errnoCode, ioError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { missingObject } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
@@ -23,16 +23,24 @@ export interface GetResult {
 }
 
 /** Reads the pointer of `rel` at `rev` (ERR_MTRACK_NOT_TRACKED when that revision has none). */
-export async function pointerAtRev(repo: Repo, rel: string, rev: string): Promise<{ pointer: Pointer; commit: string }> {
+export async function pointerAtRev(
+  repo: Repo,
+  rel: string,
+  rev: string,
+): Promise<{ pointer: Pointer; commit: string }> {
   const git = repo.git();
   const commit = await git.resolveRev(rev);
   const pointerRel = pointerPathFor(rel);
   const bytes = await git.readFileAtRev(commit, pointerRel);
   if (!bytes) {
-    throw new MtrackError("ERR_MTRACK_NOT_TRACKED", `${rel} is not tracked at ${rev} (no ${pointerRel} in commit ${commit.slice(0, 10)}).`, {
-      hint: "Check the path and the revision (`git log -- <path>.mtrack` lists the commits that changed it).",
-      data: { path: rel, rev, commit },
-    });
+    throw new MtrackError(
+      "ERR_MTRACK_NOT_TRACKED",
+      `${rel} is not tracked at ${rev} (no ${pointerRel} in commit ${commit.slice(0, 10)}).`,
+      {
+        hint: "Check the path and the revision (`git log -- <path>.mtrack` lists the commits that changed it).",
+        data: { path: rel, rev, commit },
+      },
+    );
   }
   return { pointer: parsePointer(bytes.toString("utf8"), `${pointerRel}@${rev}`), commit };
 }
@@ -71,15 +79,28 @@ export async function getAtRev(
     fs.mkdirSync(path.dirname(outAbs), { recursive: true });
     if (exists) fs.rmSync(outAbs, { recursive: true, force: true });
     store.materialize(pointer.hash, outAbs, { executable: !!pointer.executable });
-    return { path: rel, rev, commit, out: outAbs, type: "file", hash: pointer.hash, files: 1, size: pointer.size };
+    return {
+      path: rel,
+      rev,
+      commit,
+      out: outAbs,
+      type: "file",
+      hash: pointer.hash,
+      files: 1,
+      size: pointer.size,
+    };
   }
   const entries = decodeTree(store.readObject(pointer.hash));
   const missing = entries.filter((e) => !store.has(e.hash));
   if (missing.length > 0) {
-    throw new MtrackError("ERR_MTRACK_OBJECT_MISSING", `${rel}@${rev}: ${missing.length} object(s) are not in the local store.`, {
-      hint: "Fetch them from a remote (`mtrack fetch --rev <rev>`), then run the command again. Nothing was written.",
-      data: { path: rel, rev, count: missing.length },
-    });
+    throw new MtrackError(
+      "ERR_MTRACK_OBJECT_MISSING",
+      `${rel}@${rev}: ${missing.length} object(s) are not in the local store.`,
+      {
+        hint: "Fetch them from a remote (`mtrack fetch --rev <rev>`), then run the command again. Nothing was written.",
+        data: { path: rel, rev, count: missing.length },
+      },
+    );
   }
   // Build in a temp sibling, then rename: an interrupted get leaves no half-written output directory.
   const tmp = `${outAbs}.mtrack-tmp-${process.pid}`;
@@ -97,7 +118,13 @@ export async function getAtRev(
       store.materialize(e.hash, dest, { executable: e.executable });
       bytes += e.size;
       if (options.onProgress && (i % 500 === 0 || i === entries.length - 1)) {
-        options.onProgress({ phase: "get", files: i + 1, filesTotal: entries.length, bytes, bytesTotal: pointer.size });
+        options.onProgress({
+          phase: "get",
+          files: i + 1,
+          filesTotal: entries.length,
+          bytes,
+          bytesTotal: pointer.size,
+        });
       }
     });
     fs.mkdirSync(tmp, { recursive: true });
@@ -108,5 +135,14 @@ export async function getAtRev(
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  return { path: rel, rev, commit, out: outAbs, type: "directory", hash: pointer.hash, files: entries.length, size: pointer.size };
+  return {
+    path: rel,
+    rev,
+    commit,
+    out: outAbs,
+    type: "directory",
+    hash: pointer.hash,
+    files: entries.length,
+    size: pointer.size,
+  };
 }

@@ -55,19 +55,15 @@ export function diffEntries(before: readonly TreeEntry[], after: readonly TreeEn
 }
 
 /** Counts objects a pointer needs that the store lacks (manifest first; then every file). */
-export function missingObjectsOf(
-  repo: Repo,
-  pointer: Pointer,
-  complete: CompleteTrees,
-): { missing: Hash[]; entries?: TreeEntry[] } {
+export function missingObjectsOf(repo: Repo, pointer: Pointer, complete: CompleteTrees): Hash[] {
   const store = repo.store;
-  if (!store.has(pointer.hash)) return { missing: [pointer.hash] };
-  if (pointer.type === "file") return { missing: [] };
-  const entries = decodeTree(store.readObject(pointer.hash));
-  if (complete.has(pointer.hash)) return { missing: [], entries };
-  const missing = entries.filter((e) => !store.has(e.hash)).map((e) => e.hash);
+  if (!store.has(pointer.hash)) return [pointer.hash];
+  if (pointer.type === "file" || complete.has(pointer.hash)) return [];
+  const missing = decodeTree(store.readObject(pointer.hash))
+    .filter((e) => !store.has(e.hash))
+    .map((e) => e.hash);
   if (missing.length === 0) complete.add(pointer.hash);
-  return { missing, entries };
+  return missing;
 }
 
 /**
@@ -87,7 +83,7 @@ export async function statusPaths(
       const pointer = loadPointer(repo, rel);
       if (!pointer) continue;
       const now = await currentState(repo, rel, { cache, onProgress: options.onProgress });
-      const { missing, entries } = missingObjectsOf(repo, pointer, complete);
+      const missing = missingObjectsOf(repo, pointer, complete);
       const st: PathStatus = {
         path: rel,
         pointer: pointerPathFor(rel),
@@ -104,9 +100,9 @@ export async function statusPaths(
         st.workspace === "modified" &&
         pointer.type === "directory" &&
         now.type === "directory" &&
-        entries
+        repo.store.has(pointer.hash)
       ) {
-        st.changes = diffEntries(entries, now.entries ?? []);
+        st.changes = diffEntries(decodeTree(repo.store.readObject(pointer.hash)), now.entries ?? []);
       }
       paths.push(st);
     }
