@@ -101,6 +101,12 @@ export interface WorktreeCheck {
    * (another HEAD, or tracked changes inside it); false when it is not checked out.
    */
   submoduleDiffers: (dir: string, recordedOid: string) => Promise<boolean>;
+  /**
+   * Asked only when a regular file's bytes do not hash to its entry's blob: whether git's clean filter
+   * would still turn the file into that blob (as git-lfs does for pointer blobs). It may read the blob,
+   * which costs little: this happens at most once per check, for a file about to be reported dirty.
+   */
+  matchesThroughFilter: (file: string, blobOid: string) => Promise<boolean>;
 }
 
 /**
@@ -108,7 +114,7 @@ export interface WorktreeCheck {
  * changed), or when the index has unmerged or intent-to-add entries.
  *
  * @example
- * await worktreeDiffersFromIndex({ fs, workTree, index, indexMtimeNs, fileMode: true, trustCtime: true, submoduleDiffers })
+ * await worktreeDiffersFromIndex({ fs, workTree, index, indexMtimeNs, fileMode: true, trustCtime: true, submoduleDiffers, matchesThroughFilter })
  */
 export async function worktreeDiffersFromIndex(check: WorktreeCheck): Promise<boolean> {
   const { fs, workTree } = check;
@@ -137,10 +143,14 @@ export async function worktreeDiffersFromIndex(check: WorktreeCheck): Promise<bo
     const verdict = compareStat(entry, stat, check);
     if (verdict === "changed") return true;
     if (verdict === "same" && !isRacy(entry, check.indexMtimeNs)) continue;
-    const oid = stat.isSymbolicLink()
-      ? gitBlobOid(fs.readlinkSync(file, { encoding: "buffer" }))
-      : gitBlobOidOfFile(file, fs);
-    if (oid !== entry.oid) return true;
+    if (stat.isSymbolicLink()) {
+      if (gitBlobOid(fs.readlinkSync(file, { encoding: "buffer" })) !== entry.oid) return true;
+    } else if (
+      gitBlobOidOfFile(file, fs) !== entry.oid &&
+      !(await check.matchesThroughFilter(file, entry.oid))
+    ) {
+      return true;
+    }
   }
   return false;
 }

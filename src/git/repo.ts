@@ -9,6 +9,7 @@ import git from "isomorphic-git";
 import { errnoCode, MtrackError } from "../errors.js";
 import { type GitTreeEntry, indexMatchesTree, worktreeDiffersFromIndex } from "./dirty.js";
 import { emptyGitIndex, type GitIndex, mergeSplitIndex, parseGitIndex } from "./index-file.js";
+import { fileMatchesLfsPointer, parseLfsPointer } from "./lfs.js";
 import { createObjectDbFs, type ObjectDbFs } from "./object-fs.js";
 import { isHexPrefix, isPlausibleRefName, parseRev } from "./rev.js";
 import { type GitLayout, type NodeFs, resolveGitLayout } from "./root.js";
@@ -263,6 +264,7 @@ class IsomorphicGitRepo implements GitRepo {
       fileMode: await this.configFlag("core.filemode", true),
       trustCtime: await this.configFlag("core.trustctime", true),
       submoduleDiffers: (dir, recordedOid) => this.submoduleDiffers(dir, recordedOid),
+      matchesThroughFilter: (file, blobOid) => this.matchesLfsPointer(file, blobOid),
     });
   }
 
@@ -399,6 +401,12 @@ class IsomorphicGitRepo implements GitRepo {
     if (value === undefined || value === null) return fallback;
     if (typeof value === "boolean") return value;
     return !/^(false|no|off|0)$/i.test(String(value));
+  }
+
+  /** Whether `file` is the content of the git-lfs pointer stored as `blobOid`. */
+  private async matchesLfsPointer(file: string, blobOid: string): Promise<boolean> {
+    const pointer = parseLfsPointer(await this.readBlob(blobOid));
+    return pointer !== null && fileMatchesLfsPointer(file, pointer, this.fs);
   }
 
   private async submoduleDiffers(dir: string, recordedOid: string): Promise<boolean> {

@@ -227,6 +227,23 @@ describe("isDirty", () => {
     assert.equal(await isDirty(repo), true);
   });
 
+  test("git-lfs files: a touched file is clean through its pointer, an edited one is dirty", async (t) => {
+    try {
+      repo.git("lfs", "install", "--local");
+    } catch {
+      t.skip("git-lfs is not installed");
+      return;
+    }
+    repo.git("lfs", "track", "*.bin");
+    repo.commit("lfs", { "model.bin": "weights ".repeat(1000) });
+    assert.match(repo.git("cat-file", "-p", "HEAD:model.bin"), /^version https:\/\/git-lfs/);
+    // New stat data but the same bytes: they no longer hash to the (pointer) blob.
+    touchExact(file("model.bin"), "1500000000.5");
+    assert.equal(await isDirty(repo), false);
+    fs.writeFileSync(file("model.bin"), "WEIGHTS ".repeat(1000));
+    assert.equal(await isDirty(repo), true);
+  });
+
   test("no commits yet: clean with an empty index, dirty once something is staged", async () => {
     const empty = makeRepo();
     try {
