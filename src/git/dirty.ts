@@ -103,8 +103,8 @@ export interface WorktreeCheck {
   submoduleDiffers: (dir: string, recordedOid: string) => Promise<boolean>;
   /**
    * Asked only when a regular file's bytes do not hash to its entry's blob: whether git's clean filter
-   * would still turn the file into that blob (as git-lfs does for pointer blobs). It may read the blob,
-   * which costs little: this happens at most once per check, for a file about to be reported dirty.
+   * would still turn the file into that blob (as git-lfs does for pointer blobs). It may read the blob:
+   * pointer blobs are tiny, and any other blob is read at most once, for a file about to be reported dirty.
    */
   matchesThroughFilter: (file: string, blobOid: string) => Promise<boolean>;
 }
