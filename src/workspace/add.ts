@@ -169,7 +169,8 @@ function linkIntoWorkspace(
   const place = (fileRel: string, hash: Hash, executable: boolean) => {
     const abs = repo.abs(fileRel);
     const st = fs.lstatSync(abs);
-    const storePath = repo.store.loosePath(hash);
+    // Objects packed while cache.type was copy get a loose file to link to.
+    const storePath = repo.store.ensureLoose(hash);
     if (mode === "hardlink" && st.ino === fs.statSync(storePath).ino) return;
     if (mode === "symlink" && st.isSymbolicLink() && fs.readlinkSync(abs) === storePath) return;
     repo.store.materialize(hash, abs, { mode, executable });

@@ -9,9 +9,10 @@ import type { Repo } from "../repo.js";
 import { missingObject } from "../store/store.js";
 import { decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
+import { isInside } from "../util/fs.js";
 import { CompleteTrees } from "./complete.js";
 import type { Pointer } from "./pointer.js";
-import type { ProgressFn } from "./scan.js";
+import type { ProgressFn, ScannedFile } from "./scan.js";
 import { StatCache } from "./statcache.js";
 import { type CurrentState, currentState, loadPointer } from "./tracked.js";
 
@@ -85,6 +86,38 @@ function targetEntries(repo: Repo, pointer: Pointer): TreeEntry[] {
     return [{ path: "", hash: pointer.hash, size: pointer.size, executable: !!pointer.executable }];
   if (!repo.store.has(pointer.hash)) throw missingObject(pointer.hash, pointer.path);
   return decodeTree(repo.store.readObject(pointer.hash));
+}
+
+/** Whether a workspace file has the form `cache.type` asks for (a copy, or the right link into the store). */
+function linkStateOk(repo: Repo, f: ScannedFile, hash: Hash): boolean {
+  const fs = repo.fs;
+  const mode = repo.linkMode;
+  const loose = repo.store.loosePath(hash);
+  const isSymlink = () => {
+    try {
+      return fs.lstatSync(f.abs).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  };
+  if (mode === "copy") {
+    if (!f.linked) return true;
+    if (isSymlink())
+      return !isInside(path.resolve(path.dirname(f.abs), fs.readlinkSync(f.abs)), repo.paths.cacheDir);
+    try {
+      return fs.statSync(loose).ino !== f.ino;
+    } catch {
+      return true;
+    }
+  }
+  if (mode === "hardlink") {
+    try {
+      return !isSymlink() && fs.statSync(loose).ino === f.ino;
+    } catch {
+      return false;
+    }
+  }
+  return isSymlink() && fs.readlinkSync(f.abs) === loose;
 }
 
 /** Removes now-empty directories from `dir` up to (not including) `stop`. */
@@ -172,6 +205,16 @@ async function checkoutOne(
         data: { path: rel, files: plan.unsafe.slice(0, 100) },
       },
     );
+  }
+  // Content matches but the form may not: after a `cache.type` change, files must become (or stop
+  // being) links into the store.
+  if (!plan.replaceWhole && now.scanned) {
+    const planned = new Set(plan.write.map((e) => e.path));
+    const byPath = new Map(now.scanned.map((f) => [f.rel, f]));
+    for (const e of target) {
+      const f = byPath.get(e.path);
+      if (f && !planned.has(e.path) && !linkStateOk(repo, f, e.hash)) plan.write.push(e);
+    }
   }
   if (plan.write.length === 0 && plan.delete.length === 0 && !plan.replaceWhole) {
     return { path: rel, action: "unchanged", written: 0, deleted: 0 };

@@ -20,6 +20,8 @@ export interface ScannedFile {
   mtimeMs: number;
   ino: number;
   executable: boolean;
+  /** A symlink or a file with several hard links (possibly a link into the store). */
+  linked: boolean;
 }
 
 /** Progress reported while hashing/storing/checking out: counts so far and totals when known. */
@@ -36,8 +38,17 @@ export type ProgressFn = (p: Progress) => void;
 /** Names never tracked inside a directory: other tools' metadata. */
 const SKIPPED_NAMES = new Set([".git", ".mtrack"]);
 
-function statOf(abs: string, st: nodeFs.Stats, rel: string): ScannedFile {
-  return { rel, abs, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, executable: (st.mode & 0o111) !== 0 };
+/** The scan record of a file from its (followed) stat; `symlink` when it was reached through a link. */
+export function statOf(abs: string, st: nodeFs.Stats, rel: string, symlink = false): ScannedFile {
+  return {
+    rel,
+    abs,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ino: st.ino,
+    executable: (st.mode & 0o111) !== 0,
+    linked: symlink || st.nlink > 1,
+  };
 }
 
 /**
@@ -97,7 +108,7 @@ export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[]
       const rel = prefix ? `${prefix}/${d.name}` : d.name;
       if (d.isDirectory()) visit(abs, rel);
       else if (d.isFile()) out.push(statOf(abs, fs.lstatSync(abs), rel));
-      else if (d.isSymbolicLink()) out.push(statOf(abs, checkSymlink(abs, root, fs), rel));
+      else if (d.isSymbolicLink()) out.push(statOf(abs, checkSymlink(abs, root, fs), rel, true));
       // sockets, fifos and devices are not data
     }
   };

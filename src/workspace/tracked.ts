@@ -10,7 +10,15 @@ import { encodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { isInside, toPosix } from "../util/fs.js";
 import { dataPathFor, POINTER_SUFFIX, type Pointer, pointerPathFor, readPointer } from "./pointer.js";
-import { checkSymlink, hashFiles, hashScannedFile, type ProgressFn, walkDir } from "./scan.js";
+import {
+  checkSymlink,
+  hashFiles,
+  hashScannedFile,
+  type ProgressFn,
+  type ScannedFile,
+  statOf,
+  walkDir,
+} from "./scan.js";
 import type { StatCache } from "./statcache.js";
 
 /** Directories never searched for pointer files. */
@@ -134,6 +142,8 @@ export interface CurrentState {
   /** Directory entries (sorted), and the encoded manifest they hash to. */
   entries?: TreeEntry[];
   manifest?: Buffer;
+  /** The stat records behind `entries` (for a file: one record with rel ""), same order. */
+  scanned?: ScannedFile[];
 }
 
 export interface CurrentOptions {
@@ -179,26 +189,37 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
     const manifest = encodeTree(entries, { trusted: true });
     const hash = store ? store.putBuffer(manifest).hash : hashBytes(manifest);
     const size = entries.reduce((s, e) => s + e.size, 0);
-    return { exists: true, type: "directory", hash, size, files: entries.length, entries, manifest };
+    return {
+      exists: true,
+      type: "directory",
+      hash,
+      size,
+      files: entries.length,
+      entries,
+      manifest,
+      scanned: files,
+    };
   }
   if (!st.isFile()) {
     throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `${rel} is neither a file nor a directory.`, {
       data: { path: rel },
     });
   }
-  const f = {
-    rel: path.basename(rel),
-    abs,
-    size: st.size,
-    mtimeMs: st.mtimeMs,
-    ino: st.ino,
-    executable: (st.mode & 0o111) !== 0,
-  };
+  const wasLink = fs.lstatSync(abs).isSymbolicLink();
+  const f = statOf(abs, st, "", wasLink);
   let hash = options.cache.lookup(rel, f);
   if (hash === undefined || (store && !store.has(hash))) {
     const hashedAt = Date.now();
     hash = store ? (await store.putFile(abs, { expect: f })).hash : hashScannedFile(f, fs);
     options.cache.record(rel, f, hash, hashedAt);
   }
-  return { exists: true, type: "file", hash, size: st.size, files: 1, executable: f.executable };
+  return {
+    exists: true,
+    type: "file",
+    hash,
+    size: st.size,
+    files: 1,
+    executable: f.executable,
+    scanned: [f],
+  };
 }
