@@ -61,6 +61,7 @@ export {
   reproduce,
   type SpawnedCommand,
   type SpawnFn,
+  type StageEvent,
   type StageIO,
   type StageResult,
   type StageStatus,

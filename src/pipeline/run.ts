@@ -157,7 +157,14 @@ export interface ReproOptions extends PlanOptions {
   spawn?: SpawnFn;
   /** Clock for durations, in ms. */
   now?: () => number;
+  /** Told when a stage starts running its command (before any output) and when each stage ends. */
+  onEvent?: (event: StageEvent) => void;
 }
+
+/** Progress of a repro, for live display: `start` precedes the command's output, `end` follows it. */
+export type StageEvent =
+  | { type: "start"; stage: string; reasons: string[] }
+  | { type: "end"; result: StageResult };
 
 /** What happened to one stage. `not-run`: blocked by a failure or an interruption. */
 export type StageStatus = "ran" | "restored" | "skipped" | "failed" | "interrupted" | "not-run";
@@ -329,6 +336,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
       stage,
       stage.outs.filter((o) => !o.persist),
     );
+    options.onEvent?.({ type: "start", stage: stage.name, reasons: check.reasons });
     const prefix = jobs > 1 ? `[${stage.name}] ` : "";
     const commands = Array.isArray(stage.cmd) ? stage.cmd : [stage.cmd];
     for (const cmd of commands) {
@@ -383,6 +391,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
             })
             .then((r) => {
               results.set(stage.name, r);
+              options.onEvent?.({ type: "end", result: r });
               active.delete(stage.name);
               const ok = r.status !== "failed" && r.status !== "interrupted";
               const dropped = scheduler.finish(stage.name, ok);
