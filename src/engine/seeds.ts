@@ -57,7 +57,7 @@ export interface SeedManagerHooks {
 export interface SeedManagerOptions {
   /** Milliseconds since the epoch, for log timestamps; default Date.now. */
   clock?: () => number;
-  /** Max batches per seed buffer (the original's deque maxlen). */
+  /** Max batches per seed buffer (the original's deque maxlen); 0 disables buffering (inference). */
   bufferSize?: number;
   hooks?: SeedManagerHooks;
 }
@@ -101,7 +101,7 @@ export class SeedManager {
   /** Stores a reference to `x` (a cheap clone sharing its data) in the seed's buffer; unknown ids are ignored. */
   appendToBuffer(seedId: string, x: tf.Tensor2D): void {
     const entry = this.seeds.get(seedId);
-    if (!entry) return;
+    if (!entry || this.bufferSize <= 0) return;
     if (entry.buffer.length >= this.bufferSize) entry.buffer.shift()?.dispose();
     entry.buffer.push(tf.keep(x.clone()));
   }

@@ -96,6 +96,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called after every epoch (progress display). */
   onEpoch?: (record: EpochRecord) => void;
+  /** Called once with the trained model before it is freed (e.g. to export it). */
+  onTrained?: (model: BaseNet) => void;
 }
 
 /**
@@ -404,6 +406,7 @@ class Run {
     if (tRecover !== null) this.logger.logMetric("recovery_time", tRecover, 0);
     this.logger.logMetric("total_seeds", totalSeeds, 0);
     this.logger.logMetric("active_seeds", activeSeeds, 0);
+    this.options.onTrained?.(this.model);
     const endEpoch = w + c.adaptation_epochs;
     this.event(endEpoch, "experiment_end", "Experiment completed", {
       best_acc: this.bestAcc,
@@ -534,6 +537,7 @@ class Run {
       seeds: record.seeds,
     });
     this.logSeedUpdates(epoch);
+    this.warnDrift(epoch);
     this.options.onEpoch?.(record);
   }
 
@@ -564,6 +568,22 @@ class Run {
         });
       }
       this.log.push({ kind: "seed_row", epoch, seed: seed.id, state: seed.state, alpha: seed.alpha });
+    }
+  }
+
+  /** The original warned when a blending seed's drift exceeded drift_warn (> 0); we log it as an event. */
+  private warnDrift(epoch: number): void {
+    const limit = this.config.drift_warn;
+    if (limit <= 0) return;
+    for (const seed of this.model.allSeeds) {
+      if (seed.state !== "blending") continue;
+      const drift = this.manager.drift(seed.id);
+      if (drift > limit) {
+        this.event(epoch, "drift_warning", `Seed ${seed.id} drift ${drift.toFixed(4)} > ${limit}`, {
+          seed_id: seed.id,
+          drift,
+        });
+      }
     }
   }
 

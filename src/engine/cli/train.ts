@@ -17,6 +17,7 @@ import {
   PROBLEM_TYPES,
 } from "../config.js";
 import { datasetFromArrays } from "../datasets.js";
+import { exportModel, type ModelArtifact } from "../export.js";
 import type { TrainingLogger } from "../logger.js";
 import { formatResultsLog, metricsJson } from "../results.js";
 import { type TrainResult, trainExperiment } from "../train.js";
@@ -182,7 +183,7 @@ function readDataset(file: string) {
   return datasetFromArrays(decodeNpz(bytes), file);
 }
 
-function summary(result: TrainResult, metricsFile: string, logFile: string): string {
+function summary(result: TrainResult, metricsFile: string, logFile: string, modelDir: string): string {
   const g = result.germinations;
   const lines = [
     `Best val accuracy: ${result.bestAcc.toFixed(4)} (final ${result.finalValAcc.toFixed(4)})`,
@@ -195,6 +196,7 @@ function summary(result: TrainResult, metricsFile: string, logFile: string): str
     `Time: ${((result.endedAt - result.startedAt) / 1000).toFixed(1)} s on the ${result.backend} backend`,
     `Metrics: ${metricsFile}`,
     `Log:     ${logFile}`,
+    `Model:   ${modelDir}/model.json (+ weights.bin)`,
   );
   return `${lines.join("\n")}\n`;
 }
@@ -218,7 +220,7 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
       stdout.write(
         helpText(
           "train [flags]",
-          "Trains the morphogenetic network on data/<problem_type>.npz and writes results/metrics.json and\nresults/results_<slug>.log.",
+          "Trains the morphogenetic network on data/<problem_type>.npz and writes results/metrics.json and\nresults/results_<slug>.log and the trained model under results/model/.",
           TRAIN_FLAGS,
           [
             "train --problem_type spirals --n_samples 2000 --input_dim 3 --hidden_dim 128 --batch_size 64 --lr 0.001 \\\n    --warm_up_epochs 40 --adaptation_epochs 60 --num_layers 3 --seeds_per_layer 2",
@@ -235,11 +237,15 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
     );
     const data = readDataset(dataPath);
     const total = config.warm_up_epochs + config.adaptation_epochs;
+    let artifact: ModelArtifact | undefined;
     const result = await trainExperiment({
       config,
       data,
       logger: io.logger,
       signal: io.signal ?? abort.signal,
+      onTrained: (model) => {
+        artifact = exportModel(model, { ...config });
+      },
       onEpoch: (e) => {
         if (e.epoch % 10 === 0 || e.germinated || e.epoch === total) {
           stderr.write(
@@ -254,10 +260,24 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
     try {
       writeFileAtomic(metricsFile, `${JSON.stringify(metricsJson(result), null, 2)}\n`);
       writeFileAtomic(logFile, formatResultsLog(result, { dataPath: path.relative(cwd, dataPath) }));
+      if (artifact) {
+        writeFileAtomic(path.join(resultsDir, "model", "weights.bin"), artifact.weights);
+        writeFileAtomic(
+          path.join(resultsDir, "model", "model.json"),
+          `${JSON.stringify(artifact.modelJson, null, 2)}\n`,
+        );
+      }
     } catch (err) {
       throw ioError(err, `writing results to ${resultsDir}`);
     }
-    stdout.write(summary(result, path.relative(cwd, metricsFile), path.relative(cwd, logFile)));
+    stdout.write(
+      summary(
+        result,
+        path.relative(cwd, metricsFile),
+        path.relative(cwd, logFile),
+        path.relative(cwd, path.join(resultsDir, "model")),
+      ),
+    );
     return 0;
   } catch (err) {
     return reportError(err, stderr);

@@ -8,6 +8,7 @@ import {
   type ExperimentConfig,
 } from "../../../src/engine/config.js";
 import { generateDataset } from "../../../src/engine/datasets.js";
+import { exportModel, loadModel } from "../../../src/engine/export.js";
 import { type LoggerCall, recordingLogger } from "../../../src/engine/logger.js";
 import { Rng } from "../../../src/engine/random.js";
 import { formatResultsLog, metricsJson } from "../../../src/engine/results.js";
@@ -199,4 +200,32 @@ test("an aborted run ends KILLED with ERR_MTRACK_INTERRUPTED; bad input ends FAI
   await assert.rejects(trainExperiment({ config: { ...tiny, lr: 0 }, data }), (e) =>
     isMtrackError(e, "ERR_MTRACK_PARAMS_INVALID"),
   );
+});
+
+test("a trained model exports to model.json + weights.bin and loads back with identical outputs", async () => {
+  const x = tf.tensor2d([0.1, -0.3, 1.2, 0.4, -1, 2], [3, 2]);
+  let expected: number[] = [];
+  let artifact: ReturnType<typeof exportModel> | undefined;
+  await trainExperiment({
+    config: { ...tiny, warm_up_epochs: 1, adaptation_epochs: 0 },
+    data,
+    onTrained: (model) => {
+      model.allSeeds[1]!.initializeChild(); // a germinated seed's child is stored too
+      model.allSeeds[1]!.setState("active");
+      expected = [...tf.tidy(() => model.forward(x)).dataSync()];
+      artifact = exportModel(model, { lr: tiny.lr });
+    },
+  });
+  assert.ok(artifact);
+  const json = JSON.parse(JSON.stringify(artifact.modelJson));
+  assert.equal(json.architecture.input_dim, 2);
+  const loaded = loadModel(json, artifact.weights);
+  const logits = tf.tidy(() => loaded.forward(x));
+  [...logits.dataSync()].forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-6));
+  assert.throws(
+    () => loadModel(json, artifact!.weights.subarray(4)),
+    (e) => isMtrackError(e, "ERR_MTRACK_FORMAT_INVALID"),
+  );
+  loaded.dispose();
+  tf.dispose([x, logits]);
 });
