@@ -1,0 +1,61 @@
+import { Args, Flags } from "@oclif/core";
+import { type DataChange, revisionDiff } from "../../src/pipeline/compare.js";
+import { formatTable, valueDiffTable } from "../../src/pipeline/table.js";
+import { MtrackCommand } from "../base.js";
+import { formatBytes } from "../progress.js";
+
+/** Files listed per changed directory before "... and N more". */
+const SHOWN_FILES = 20;
+
+export default class Diff extends MtrackCommand {
+  static override summary = "Show what changed between two revisions: tracked data, params, metrics.";
+  static override description =
+    "Compares revision A with revision B (default HEAD and the workspace): data tracked by pointer files and pipeline outputs (added, modified, deleted, with sizes; files inside directories when both versions are in the store), parameter values and metric values.";
+  static override examples = [
+    "<%= config.bin %> diff",
+    "<%= config.bin %> diff HEAD~1 HEAD",
+    "<%= config.bin %> diff v1 v2 --md",
+  ];
+  static override args = {
+    a: Args.string({ description: "old revision", default: "HEAD" }),
+    b: Args.string({ description: "new revision (default: the workspace)" }),
+  };
+  static override flags = {
+    md: Flags.boolean({ description: "Markdown tables" }),
+  };
+
+  async run() {
+    const { args, flags } = await this.parse(Diff);
+    const result = await revisionDiff(this.openRepo(), args.a, args.b ?? null);
+    if (this.jsonEnabled()) return result;
+    const md = { markdown: flags.md };
+    const { data } = result;
+    const size = (n: number | undefined) => (n === undefined ? "-" : formatBytes(n));
+    const rows: string[][] = [];
+    const add = (status: string, c: DataChange) => {
+      rows.push([status, c.type === "directory" ? `${c.path}/` : c.path, size(c.oldSize), size(c.newSize)]);
+      if (!c.files) return;
+      const inner = [
+        ...c.files.added.map((f) => ["  added", f.path, "-", size(f.size)]),
+        ...c.files.modified.map((f) => ["  modified", f.path, size(f.oldSize), size(f.size)]),
+        ...c.files.deleted.map((f) => ["  deleted", f.path, size(f.size), "-"]),
+      ];
+      for (const r of inner.slice(0, SHOWN_FILES)) rows.push([r[0]!, `${c.path}/${r[1]}`, r[2]!, r[3]!]);
+      if (inner.length > SHOWN_FILES) rows.push(["", `... and ${inner.length - SHOWN_FILES} more`, "", ""]);
+    };
+    for (const c of data.added) add("added", c);
+    for (const c of data.modified) add("modified", c);
+    for (const c of data.deleted) add("deleted", c);
+    this.say(`Comparing ${result.a.rev} with ${result.b.rev}\n`);
+    this.say("Data:");
+    if (rows.length === 0) this.say("  no changes");
+    else process.stdout.write(formatTable(["Status", "Path", "Old size", "New size"], rows, md));
+    this.say("\nParams:");
+    if (result.params.length === 0) this.say("  no changes");
+    else process.stdout.write(valueDiffTable(result.params, md));
+    this.say("\nMetrics:");
+    if (result.metrics.length === 0) this.say("  no changes");
+    else process.stdout.write(valueDiffTable(result.metrics, md));
+    return result;
+  }
+}
