@@ -22,7 +22,8 @@ import {
   validateDisplayName,
   validateKey,
 } from "./names.js";
-import { type LogRecord, metricChunkParts, type StartRecord } from "./runlog.js";
+import { withRunLock } from "./runlock.js";
+import { type LogRecord, metricChunkParts, paramsInFrames, type StartRecord } from "./runlog.js";
 import { localLiveness, sealRun } from "./seal.js";
 import {
   type ArtifactRef,
@@ -115,7 +116,14 @@ function describeError(err: unknown): string {
   return text.slice(0, MAX_TAG_VALUE_LENGTH);
 }
 
-function stringValue(kind: "param" | "tag", key: string, value: unknown): string {
+/**
+ * A param or tag value as stored: strings as they are, anything else as JSON; refuses values over the
+ * length limits.
+ *
+ * @example
+ * stringValue("param", "layers", [64, 32]); // "[64,32]"
+ */
+export function stringValue(kind: "param" | "tag", key: string, value: unknown): string {
   const s = typeof value === "string" ? value : JSON.stringify(value);
   const max = kind === "param" ? MAX_PARAM_VALUE_LENGTH : MAX_TAG_VALUE_LENGTH;
   if (s === undefined || s.length > max) {
@@ -129,6 +137,14 @@ function stringValue(kind: "param" | "tag", key: string, value: unknown): string
     );
   }
   return s;
+}
+
+/** The error for a param logged again with a different value. */
+export function paramImmutable(runId: string, key: string, oldValue: string, newValue: string): MtrackError {
+  return new MtrackError("ERR_MTRACK_PARAM_IMMUTABLE", `Param ${key} was already logged as ${oldValue}.`, {
+    data: { runId, key, oldValue, newValue },
+    hint: "Params are immutable once logged; use a tag or a metric for values that change, or start a new run.",
+  });
 }
 
 /** Files under a directory (regular files and symlinks to files), posix names relative to it, sorted. */
@@ -146,6 +162,37 @@ function walkFiles(root: string): string[] {
   };
   visit("");
   return out.sort();
+}
+
+/**
+ * Stores every file under a directory plus a manifest (DirEntry[], msgpackr) listing them; returns the
+ * manifest's hash and the total size of the files.
+ *
+ * @example
+ * const { hash, size } = await putDirectory(store, "out/model");
+ */
+export async function putDirectory(store: ObjectStore, dir: string): Promise<PutResult> {
+  let files: string[];
+  try {
+    files = walkFiles(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${dir} does not exist.`, {
+        data: { path: dir },
+        hint: "Log the directory after writing it.",
+      });
+    }
+    throw ioError(err, `listing ${dir}`);
+  }
+  const entries: DirEntry[] = [];
+  let total = 0;
+  for (const rel of files) {
+    const put = await store.putFile(path.join(dir, rel));
+    entries.push({ name: rel, hash: put.hash, size: put.size });
+    total += put.size;
+  }
+  const manifest = store.putBuffer(newPackr().pack(entries));
+  return { ...manifest, size: total };
 }
 
 /**
@@ -169,6 +216,9 @@ export class Run {
   #uninstallHooks: (() => void) | undefined;
   #ending: Promise<RunSummary> | undefined;
   #flushError: unknown;
+  readonly #liveness = localLiveness();
+  /** How far the log was read for params that other processes logged. */
+  #scannedTo = 0;
 
   /** @internal Use `startRun`. */
   constructor(init: {
@@ -227,22 +277,59 @@ export class Run {
    */
   logParams(params: Record<string, unknown>): void {
     this.#assertActive();
+    const fresh = this.#freshParams(params);
+    if (fresh.size === 0) return;
+    // Other processes (`mtrack log param`) may have logged params to this run: look at what they appended
+    // and write ours while holding the run's lock, so two processes can never log different values.
+    withRunLock(this.#dir, this.id, { liveness: this.#liveness }, () => {
+      this.#absorbForeignParams();
+      const confirmed = this.#freshParams(Object.fromEntries(fresh));
+      if (confirmed.size === 0) return;
+      for (const [k, v] of confirmed) this.#params.set(k, v);
+      try {
+        writeAllSync(
+          this.#fd,
+          frameParts([this.#packr.pack({ t: "params", p: Object.fromEntries(confirmed) })]),
+        );
+        this.#scannedTo = fs.fstatSync(this.#fd).size;
+      } catch (err) {
+        throw ioError(err, `appending to the log of run ${this.id}`);
+      }
+    });
+  }
+
+  /** Validated params that are not logged yet; throws if one changes a logged value. */
+  #freshParams(params: Record<string, unknown>): Map<string, string> {
     const fresh = new Map<string, string>();
     for (const [key, raw] of Object.entries(params)) {
       validateKey("param", key);
       const value = stringValue("param", key, raw);
       const old = this.#params.get(key) ?? fresh.get(key);
-      if (old !== undefined && old !== value) {
-        throw new MtrackError("ERR_MTRACK_PARAM_IMMUTABLE", `Param ${key} was already logged as ${old}.`, {
-          data: { runId: this.id, key, oldValue: old, newValue: value },
-          hint: "Params are immutable once logged; use a tag or a metric for values that change, or start a new run.",
-        });
-      }
+      if (old !== undefined && old !== value) throw paramImmutable(this.id, key, old, value);
       if (old === undefined) fresh.set(key, value);
     }
-    if (fresh.size === 0) return;
-    for (const [k, v] of fresh) this.#params.set(k, v);
-    this.#queue({ t: "params", p: Object.fromEntries(fresh) });
+    return fresh;
+  }
+
+  /** Reads params that other processes appended to the log since the last look. */
+  #absorbForeignParams(): void {
+    const file = activeLogPath(this.#dir, this.id);
+    let bytes: Buffer;
+    try {
+      const fd = fs.openSync(file, "r");
+      try {
+        const size = fs.fstatSync(fd).size;
+        bytes = Buffer.alloc(Math.max(0, size - this.#scannedTo));
+        if (bytes.length > 0) fs.readSync(fd, bytes, 0, bytes.length, this.#scannedTo);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      throw ioError(err, `reading the log of run ${this.id}`);
+    }
+    for (const [k, v] of Object.entries(paramsInFrames(bytes, this.#packr))) {
+      if (!this.#params.has(k)) this.#params.set(k, v);
+    }
   }
 
   /**
@@ -390,28 +477,8 @@ export class Run {
     return ref;
   }
 
-  async #putDir(dir: string): Promise<PutResult> {
-    let files: string[];
-    try {
-      files = walkFiles(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${dir} does not exist.`, {
-          data: { path: dir },
-          hint: "Log the directory after writing it.",
-        });
-      }
-      throw ioError(err, `listing ${dir}`);
-    }
-    const entries: DirEntry[] = [];
-    let total = 0;
-    for (const rel of files) {
-      const put = await this.#store.putFile(path.join(dir, rel));
-      entries.push({ name: rel, hash: put.hash, size: put.size });
-      total += put.size;
-    }
-    const manifest = this.#store.putBuffer(this.#packr.pack(entries));
-    return { ...manifest, size: total };
+  #putDir(dir: string): Promise<PutResult> {
+    return putDirectory(this.#store, dir);
   }
 
   /** Makes stored objects durable before the log references them, so a crash never leaves dangling refs. */

@@ -489,3 +489,20 @@ export function runsReferencedObjects(dir: string, store: ObjectStore): Set<Hash
   }
   return keep;
 }
+
+/**
+ * Runs carrying a tag with this exact value, newest first — e.g. the runs one `mtrack repro` produced
+ * (`findRunsByTag(dir, store, "mtrack.repro_id", reproId)`). Soft-deleted runs are left out unless asked for.
+ *
+ * @example
+ * findRunsByTag(dir, store, "mtrack.stage", "train").map((r) => r.runId);
+ */
+export function findRunsByTag(
+  dir: string,
+  store: ObjectStore,
+  key: string,
+  value: string,
+  options: ListRunsOptions = {},
+): RunSummary[] {
+  return listRuns(dir, store, options).filter((r) => Object.hasOwn(r.tags, key) && r.tags[key] === value);
+}

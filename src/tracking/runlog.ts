@@ -172,6 +172,29 @@ export function replayRunLog(bytes: Buffer, packr: Packr): RunLogState {
 }
 
 /**
+ * The params recorded in a stretch of log bytes (first value per key wins, as in `replayRunLog`). Metric
+ * chunks are skipped without decoding, so this is cheap on a metric-heavy log.
+ *
+ * @example
+ * paramsInFrames(fs.readFileSync(activeLogPath(dir, runId)), newPackr()).lr;
+ */
+export function paramsInFrames(bytes: Buffer, packr: Packr): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const payload of decodeFrames(bytes).payloads) {
+    if (payload[0] === METRIC_CHUNK) continue;
+    let rec: LogRecord;
+    try {
+      rec = packr.unpack(payload) as LogRecord;
+    } catch {
+      continue;
+    }
+    if (rec.t !== "params") continue;
+    for (const [k, v] of Object.entries(rec.p)) if (!Object.hasOwn(out, k)) out[k] = v;
+  }
+  return out;
+}
+
+/**
  * Joins metric chunks into one history.
  *
  * @example

@@ -9,7 +9,7 @@ import os from "node:os";
 import { Packr, Unpackr } from "msgpackr";
 import { ioError, MtrackError } from "../errors.js";
 import type { Hash, ObjectStore } from "../store/types.js";
-import { appendFrames, encodeFrame, newPackr, readFrameFile } from "./frames.js";
+import { appendFrames, decodeFrames, encodeFrame, newPackr, readFrameFile } from "./frames.js";
 import {
   activeLogPath,
   deletedPath,
@@ -20,12 +20,14 @@ import {
   writeFileAtomic,
 } from "./layout.js";
 import { isRunId } from "./names.js";
+import { withRunLock } from "./runlock.js";
 import {
   concatHistory,
   encodeSeries,
   type Liveness,
   type RunLogState,
   replayRunLog,
+  type StartRecord,
   statusOf,
   summarizeHistory,
   UNFINISHED_TAG,
@@ -208,16 +210,20 @@ export function summaryFromRecord(record: RunRecord, deleted: boolean): RunSumma
   return summary;
 }
 
-/** Reads a run's active log; undefined when there is none. */
-export function readActiveLog(dir: string, runId: string): RunLogState | undefined {
-  let bytes: Buffer;
+/** The raw bytes of a run's active log; undefined when there is none. */
+export function readActiveLogBytes(dir: string, runId: string): Buffer | undefined {
   try {
-    bytes = fs.readFileSync(activeLogPath(dir, runId));
+    return fs.readFileSync(activeLogPath(dir, runId));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw ioError(err, `reading the log of run ${runId}`);
   }
-  return replayRunLog(bytes, newPackr());
+}
+
+/** Reads a run's active log; undefined when there is none. */
+export function readActiveLog(dir: string, runId: string): RunLogState | undefined {
+  const bytes = readActiveLogBytes(dir, runId);
+  return bytes === undefined ? undefined : replayRunLog(bytes, newPackr());
 }
 
 /** The hash a sealed run's ref points at, or undefined when the run is not sealed. */
@@ -275,9 +281,10 @@ function buildRecord(state: RunLogState, store: ObjectStore, liveness: Liveness)
 
 /**
  * Seals one run from its active log: series, texts and the run record go to the store, the store is
- * flushed, then the ref is published atomically, the index entry appended and the log removed. A run
- * without an end record is sealed as KILLED/unfinished. Idempotent: an already sealed run only has its
- * leftover log removed.
+ * flushed, then — holding the run's lock, and only if no other process appended to the log meanwhile —
+ * the ref is published atomically, the index entry appended and the log removed (otherwise it starts
+ * over, so a `mtrack log` that lands during sealing is never lost). A run without an end record is
+ * sealed as KILLED/unfinished. Idempotent: an already sealed run only has its leftover log removed.
  *
  * @example
  * const summary = await sealRun(dir, store, runId);
@@ -290,42 +297,99 @@ export async function sealRun(
 ): Promise<RunSummary> {
   ensureTrackingDirs(dir);
   const log = activeLogPath(dir, runId);
-  const deleted = fs.existsSync(deletedPath(dir, runId));
-  const existing = readRef(dir, runId);
-  if (existing !== undefined) {
-    fs.rmSync(log, { force: true });
-    return summaryFromRecord(newPackr().unpack(store.readObject(existing)) as RunRecord, deleted);
-  }
-  const state = readActiveLog(dir, runId);
-  if (state === undefined) {
-    throw new MtrackError("ERR_MTRACK_RUN_NOT_FOUND", `Run ${runId} has no active log to seal.`, {
-      data: { runId, dir },
-      hint: "List runs with `mtrack runs list`.",
+  for (;;) {
+    const deleted = fs.existsSync(deletedPath(dir, runId));
+    const existing = readRef(dir, runId);
+    if (existing !== undefined) {
+      withRunLock(dir, runId, { liveness }, () => fs.rmSync(log, { force: true }));
+      return summaryFromRecord(newPackr().unpack(store.readObject(existing)) as RunRecord, deleted);
+    }
+    const bytes = readActiveLogBytes(dir, runId);
+    if (bytes === undefined) {
+      throw new MtrackError("ERR_MTRACK_RUN_NOT_FOUND", `Run ${runId} has no active log to seal.`, {
+        data: { runId, dir },
+        hint: "List runs with `mtrack runs list`.",
+      });
+    }
+    const state = replayRunLog(bytes, newPackr());
+    if (state.start === undefined || state.start.runId !== runId) {
+      throw new MtrackError(
+        "ERR_MTRACK_RUN_LOG_CORRUPT",
+        `The log of run ${runId} has no valid start record.`,
+        {
+          data: { runId, file: log },
+          hint: "The run cannot be recovered; delete the file if it is in the way.",
+        },
+      );
+    }
+    const record = buildRecord(state, store, liveness);
+    const { hash } = store.putBuffer(newPackr().pack(record));
+    await store.flush();
+    const summary = withRunLock(dir, runId, { liveness }, () => {
+      if (readRef(dir, runId) !== undefined) return undefined; // another sealer won: loop to report it
+      if (fileSize(log) !== bytes.length) return undefined; // appended meanwhile: seal again
+      writeFileAtomic(refPath(dir, runId), `${hash}\n`);
+      const s = summaryFromRecord(record, deleted);
+      appendIndex(dir, [{ h: hash, s }]);
+      fs.rmSync(log, { force: true });
+      return s;
     });
+    if (summary !== undefined) return summary;
   }
-  if (state.start === undefined || state.start.runId !== runId) {
-    throw new MtrackError(
-      "ERR_MTRACK_RUN_LOG_CORRUPT",
-      `The log of run ${runId} has no valid start record.`,
-      {
-        data: { runId, file: log },
-        hint: "The run cannot be recovered; delete the file if it is in the way.",
-      },
-    );
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return -1;
+    throw ioError(err, `reading ${file}`);
   }
-  const record = buildRecord(state, store, liveness);
-  const { hash } = store.putBuffer(newPackr().pack(record));
-  await store.flush();
-  writeFileAtomic(refPath(dir, runId), `${hash}\n`);
-  const summary = summaryFromRecord(record, deleted);
-  appendIndex(dir, [{ h: hash, s: summary }]);
-  fs.rmSync(log, { force: true });
-  return summary;
+}
+
+/** Bytes read to find a log's start record without reading the whole log. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * The start record of a run's active log, read from the head of the file only (cheap even for a log of
+ * millions of points); undefined when there is no log or no intact start record.
+ *
+ * @example
+ * readStartRecord(dir, runId)?.pid;
+ */
+export function readStartRecord(dir: string, runId: string): StartRecord | undefined {
+  let head: Buffer;
+  try {
+    const fd = fs.openSync(activeLogPath(dir, runId), "r");
+    try {
+      head = Buffer.alloc(HEAD_BYTES);
+      head = head.subarray(0, fs.readSync(fd, head, 0, HEAD_BYTES, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw ioError(err, `reading the log of run ${runId}`);
+  }
+  let first = decodeFrames(head).payloads[0];
+  // A start record longer than the head (a huge command line): read it all.
+  if (first === undefined && head.length === HEAD_BYTES) {
+    first = decodeFrames(readActiveLogBytes(dir, runId) ?? Buffer.alloc(0)).payloads[0];
+  }
+  if (first === undefined) return undefined;
+  try {
+    const rec = newPackr().unpack(first) as StartRecord;
+    return rec?.t === "start" ? rec : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Seals every active run that is over: ended (e.g. failed through an uncaught error, whose process could
- * not wait for the store) or whose process died on this host. Returns the ids it sealed.
+ * not wait for the store) or whose process died on this host. Returns the ids it sealed. A run whose
+ * process is alive on this host is skipped after reading only the head of its log (that process seals
+ * it itself), so calling this before every listing costs one directory read when nothing is pending.
  *
  * @example
  * await sealPendingRuns(dir, store); // before `mtrack gc` or a push
@@ -339,6 +403,9 @@ export async function sealPendingRuns(
   for (const file of listDir(trackingPaths(dir).active)) {
     const runId = file.replace(/\.log$/, "");
     if (!file.endsWith(".log") || !isRunId(runId)) continue;
+    const start = readStartRecord(dir, runId);
+    if (start === undefined) continue;
+    if (start.host === liveness.host && liveness.isPidAlive(start.pid)) continue;
     const state = readActiveLog(dir, runId);
     if (state?.start === undefined) continue;
     if (statusOf(state, liveness).status === "RUNNING") continue;
