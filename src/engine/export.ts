@@ -35,7 +35,9 @@ function namedVariables(model: BaseNet): [string, tf.Variable][] {
     ["input/kernel", model.inputLayer.w],
     ["input/bias", model.inputLayer.b],
   ];
-  model.layers.forEach((l, i) => out.push([`hidden${i + 1}/kernel`, l.w], [`hidden${i + 1}/bias`, l.b]));
+  model.layers.forEach((l, i) => {
+    out.push([`hidden${i + 1}/kernel`, l.w], [`hidden${i + 1}/bias`, l.b]);
+  });
   out.push(["out/kernel", model.out.w], ["out/bias", model.out.b]);
   for (const s of model.allSeeds) {
     // Dormant seeds are the identity; their zero children are not worth storing.

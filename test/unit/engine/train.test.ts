@@ -221,7 +221,7 @@ test("a trained model exports to model.json + weights.bin and loads back with id
   assert.equal(json.architecture.input_dim, 2);
   const loaded = loadModel(json, artifact.weights);
   const logits = tf.tidy(() => loaded.forward(x));
-  [...logits.dataSync()].forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-6));
+  for (const [i, v] of [...logits.dataSync()].entries()) assert.ok(Math.abs(v - expected[i]!) < 1e-6);
   assert.throws(
     () => loadModel(json, artifact!.weights.subarray(4)),
     (e) => isMtrackError(e, "ERR_MTRACK_FORMAT_INVALID"),
