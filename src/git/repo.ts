@@ -5,7 +5,6 @@
  */
 
 import nodeFs from "node:fs";
-import git from "isomorphic-git";
 import { errnoCode, MtrackError } from "../errors.js";
 import { type GitTreeEntry, indexMatchesTree, worktreeDiffersFromIndex } from "./dirty.js";
 import { emptyGitIndex, type GitIndex, mergeSplitIndex, parseGitIndex } from "./index-file.js";
@@ -13,6 +12,18 @@ import { fileMatchesLfsPointer, parseLfsPointer } from "./lfs.js";
 import { createObjectDbFs, type ObjectDbFs } from "./object-fs.js";
 import { isHexPrefix, isPlausibleRefName, parseRev } from "./rev.js";
 import { type GitLayout, type NodeFs, resolveGitLayout } from "./root.js";
+
+type IsoGit = typeof import("isomorphic-git").default;
+let isoGitLoading: Promise<IsoGit> | undefined;
+
+/**
+ * isomorphic-git is loaded on first use: it costs ~100 ms to import, and most commands (status, add,
+ * checkout) never read git history.
+ */
+function loadGit(): Promise<IsoGit> {
+  isoGitLoading ??= import("isomorphic-git").then((m) => m.default);
+  return isoGitLoading;
+}
 
 /** A branch or tag and the commit it points to (annotated tags peeled). */
 export interface GitRefInfo {
@@ -169,7 +180,7 @@ class IsomorphicGitRepo implements GitRepo {
   }
 
   async listBranches(): Promise<GitRefInfo[]> {
-    const names = await this.call("listing branches", () => git.listBranches(this.base));
+    const names = await this.call("listing branches", async () => (await loadGit()).listBranches(this.base));
     const out: GitRefInfo[] = [];
     for (const name of names.sort()) {
       const oid = await this.resolveRefName(`refs/heads/${name}`);
@@ -179,7 +190,7 @@ class IsomorphicGitRepo implements GitRepo {
   }
 
   async listTags(): Promise<GitRefInfo[]> {
-    const names = await this.call("listing tags", () => git.listTags(this.base));
+    const names = await this.call("listing tags", async () => (await loadGit()).listTags(this.base));
     const out: GitRefInfo[] = [];
     for (const name of names.sort()) {
       const target = await this.resolveRefName(`refs/tags/${name}`);
@@ -240,9 +251,13 @@ class IsomorphicGitRepo implements GitRepo {
   }
 
   async readBlob(oid: string): Promise<Buffer> {
-    const { blob } = await this.call(`reading blob ${oid}`, () => git.readBlob({ ...this.base, oid }), {
-      oid,
-    });
+    const { blob } = await this.call(
+      `reading blob ${oid}`,
+      async () => (await loadGit()).readBlob({ ...this.base, oid }),
+      {
+        oid,
+      },
+    );
     return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   }
 
@@ -273,9 +288,11 @@ class IsomorphicGitRepo implements GitRepo {
     let entries = this.trees.get(oid);
     if (entries === undefined) {
       this.onReadTree?.(oid);
-      entries = this.call(`reading tree ${oid}`, () => git.readTree({ ...this.base, oid }), { oid }).then(
-        ({ tree }) => toGitOrder(tree),
-      );
+      entries = this.call(
+        `reading tree ${oid}`,
+        async () => (await loadGit()).readTree({ ...this.base, oid }),
+        { oid },
+      ).then(({ tree }) => toGitOrder(tree));
       // Drop a failed read so that a later call can retry instead of replaying the error.
       entries.catch(() => this.trees.delete(oid));
       this.trees.set(oid, entries);
@@ -286,9 +303,13 @@ class IsomorphicGitRepo implements GitRepo {
   private async commitHeader(oid: string): Promise<CommitHeader> {
     const known = this.commits.get(oid);
     if (known !== undefined) return known;
-    const { commit } = await this.call(`reading commit ${oid}`, () => git.readCommit({ ...this.base, oid }), {
-      oid,
-    });
+    const { commit } = await this.call(
+      `reading commit ${oid}`,
+      async () => (await loadGit()).readCommit({ ...this.base, oid }),
+      {
+        oid,
+      },
+    );
     const header = { tree: commit.tree, parents: commit.parent };
     this.commits.set(oid, header);
     return header;
@@ -297,7 +318,7 @@ class IsomorphicGitRepo implements GitRepo {
   /** The commit an object leads to (following annotated tags), or null when it is not commit-ish. */
   private async peelToCommit(oid: string): Promise<string | null> {
     try {
-      const result = await this.fresh(() => git.readCommit({ ...this.base, oid }));
+      const result = await this.fresh(async () => (await loadGit()).readCommit({ ...this.base, oid }));
       return result.oid;
     } catch (err) {
       if (isGitErrorCode(err, "ObjectTypeError") || isGitErrorCode(err, "NotFoundError")) return null;
@@ -339,7 +360,7 @@ class IsomorphicGitRepo implements GitRepo {
     // A stale listing could hide a second match and make a short id look unique.
     this.objectFs.refresh();
     try {
-      matches = [await git.expandOid({ ...this.base, oid: short })];
+      matches = [await (await loadGit()).expandOid({ ...this.base, oid: short })];
     } catch (err) {
       if (isGitErrorCode(err, "NotFoundError")) throw revNotFound(rev);
       if (!isGitErrorCode(err, "AmbiguousError")) throw gitError(err, `expanding ${short}`, { rev });
@@ -361,7 +382,7 @@ class IsomorphicGitRepo implements GitRepo {
   /** The oid a full ref name points to, or null when the ref does not exist. */
   private async resolveRefName(ref: string): Promise<string | null> {
     try {
-      return await git.resolveRef({ ...this.base, ref });
+      return await (await loadGit()).resolveRef({ ...this.base, ref });
     } catch (err) {
       if (isGitErrorCode(err, "NotFoundError")) return null;
       throw gitError(err, `resolving ${ref}`, { ref });
@@ -397,7 +418,9 @@ class IsomorphicGitRepo implements GitRepo {
   }
 
   private async configFlag(path: string, fallback: boolean): Promise<boolean> {
-    const value: unknown = await this.call(`reading ${path}`, () => git.getConfig({ ...this.base, path }));
+    const value: unknown = await this.call(`reading ${path}`, async () =>
+      (await loadGit()).getConfig({ ...this.base, path }),
+    );
     if (value === undefined || value === null) return fallback;
     if (typeof value === "boolean") return value;
     return !/^(false|no|off|0)$/i.test(String(value));
