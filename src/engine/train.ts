@@ -244,6 +244,8 @@ class Run {
   private readonly epochs: EpochRecord[] = [];
   private readonly startedAt: number;
   private bestAcc = 0;
+  /** Every optimizer created, so an interrupted run still frees their moment buffers. */
+  private readonly optimizers: tf.Optimizer[] = [];
 
   constructor(
     private readonly options: TrainOptions,
@@ -314,7 +316,7 @@ class Run {
     this.event(0, "phase_transition", "Phase transition init -> phase_1", { from: "init", to: "phase_1" });
 
     // Phase 1: the plain network (seeds dormant, children frozen).
-    const opt1 = tf.train.adam(c.lr, 0.9, 0.999, 1e-8);
+    const opt1 = this.adam(c.lr);
     const sched1 = new StepLr(opt1, c.lr);
     for (let epoch = 1; epoch <= c.warm_up_epochs; epoch++) {
       await this.checkpoint(epoch);
@@ -332,7 +334,6 @@ class Run {
         germinated: false,
       });
     }
-    opt1.dispose();
 
     // Phase 2: frozen backbone; an optimizer exists only once a seed has germinated.
     const w = c.warm_up_epochs;
@@ -362,8 +363,7 @@ class Run {
         germinations.push({ epoch, seedId });
         germEpoch = epoch;
         accPre = valAcc;
-        opt2?.dispose();
-        opt2 = tf.train.adam(c.lr * 0.1, 0.9, 0.999, 1e-8);
+        opt2 = this.adam(c.lr * 0.1);
         sched2 = new StepLr(opt2, c.lr * 0.1);
         this.logger.setTag("seeds_activated", "True");
         this.event(epoch, "germination", `Seed ${seedId} germinated`, { seed_id: seedId, val_acc: valAcc });
@@ -393,7 +393,6 @@ class Run {
         germinated,
       });
     }
-    opt2?.dispose();
 
     const seedsActivated = germinations.length > 0;
     const accuracyDip = accPre !== null && accPost !== null ? accPre - accPost : null;
@@ -434,6 +433,13 @@ class Run {
       startedAt: this.startedAt,
       endedAt: this.clock(),
     };
+  }
+
+  /** PyTorch's Adam defaults (eps 1e-8; TF.js would use 1e-7). */
+  private adam(lr: number): tf.Optimizer {
+    const opt = tf.train.adam(lr, 0.9, 0.999, 1e-8);
+    this.optimizers.push(opt);
+    return opt;
   }
 
   /** Yields to the event loop (so Ctrl-C handlers run) and honours the abort signal. */
@@ -606,6 +612,7 @@ class Run {
   }
 
   dispose(): void {
+    for (const opt of this.optimizers) opt.dispose();
     this.model.dispose();
     this.manager.dispose();
     tf.dispose([this.xTrain, this.yTrain]);

@@ -185,12 +185,18 @@ test("a tiny run germinates, logs what EXPERIMENT.md §4 names, is deterministic
 });
 
 test("an aborted run ends KILLED with ERR_MTRACK_INTERRUPTED; bad input ends FAILED", async () => {
+  const baseline = tf.memory().numTensors;
   const controller = new AbortController();
-  controller.abort();
+  // Abort mid-run (after epoch 2) to check that an interrupted run frees everything too.
+  const onEpoch = (e: { epoch: number }) => {
+    if (e.epoch === 2) controller.abort();
+  };
   const log = recordingLogger();
-  await assert.rejects(trainExperiment({ config: tiny, data, logger: log, signal: controller.signal }), (e) =>
-    isMtrackError(e, "ERR_MTRACK_INTERRUPTED"),
+  await assert.rejects(
+    trainExperiment({ config: tiny, data, logger: log, signal: controller.signal, onEpoch }),
+    (e) => isMtrackError(e, "ERR_MTRACK_INTERRUPTED"),
   );
+  assert.equal(tf.memory().numTensors, baseline, "an interrupted run frees its tensors");
   assert.deepEqual(log.calls.at(-1), { kind: "end", status: "KILLED" });
   const log2 = recordingLogger();
   await assert.rejects(trainExperiment({ config: { ...tiny, input_dim: 3 }, data, logger: log2 }), (e) =>
