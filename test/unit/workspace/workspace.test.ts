@@ -35,7 +35,7 @@ function countingFs(dir: string): { fs: FsLike; opened: string[] } {
     openSync: (p: realFs.PathLike, flags?: realFs.OpenMode, mode?: realFs.Mode) => {
       if (String(p).startsWith(dir + path.sep) && (flags === undefined || flags === "r"))
         opened.push(String(p));
-      return realFs.openSync(p, flags, mode);
+      return realFs.openSync(p, flags ?? "r", mode);
     },
   } as unknown as FsLike;
   return { fs, opened };
