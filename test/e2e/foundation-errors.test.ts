@@ -43,7 +43,7 @@ test("init outside a git repository fails with ERR_MTRACK_NOT_A_GIT_REPO", async
   }
 });
 
-test("add refuses bad paths with a stable code each, and writes nothing", async () => {
+test("add, config and get refuse bad input with a stable code each, and write nothing", async () => {
   const repo = makeTempGitRepo();
   try {
     repo.write({ "data/a.txt": "a\n", "data/inner/b.txt": "b\n", "other/c.txt": "c\n" });
@@ -51,6 +51,8 @@ test("add refuses bad paths with a stable code each, and writes nothing", async 
     fs.symlinkSync(path.join(repo.home, "secret.txt"), repo.abs("data/leak.txt"));
     fs.symlinkSync(path.join(repo.home, "secret.txt"), repo.abs("leak.txt"));
     initRepo({ cwd: repo.dir });
+    repo.commit("initial");
+    const configBefore = fs.readFileSync(repo.abs(".mtrack/config.yaml"), "utf8");
     const cases: Array<[string[], string]> = [
       [["add", "no-such-path"], "ERR_MTRACK_PATH_NOT_FOUND"],
       [["add", path.join(repo.home, "secret.txt")], "ERR_MTRACK_PATH_OUTSIDE_REPO"],
@@ -61,6 +63,9 @@ test("add refuses bad paths with a stable code each, and writes nothing", async 
       [["add", "data"], "ERR_MTRACK_SYMLINK_OUTSIDE_REPO"],
       [["add", "leak.txt"], "ERR_MTRACK_SYMLINK_OUTSIDE_REPO"],
       [["add", "other", "other/c.txt"], "ERR_MTRACK_OVERLAPPING_TARGETS"],
+      [["config", "cache.typo", "copy"], "ERR_MTRACK_CONFIG_KEY_UNKNOWN"],
+      [["config", "cache.type", "teleport"], "ERR_MTRACK_CONFIG_INVALID"],
+      [["get", "other", "-o", "out"], "ERR_MTRACK_NOT_TRACKED"],
     ];
     // Independent refusals: run them side by side to keep the suite fast.
     const results = await Promise.all(cases.map(([args]) => mtrack(repo, ...args)));
@@ -72,6 +77,8 @@ test("add refuses bad paths with a stable code each, and writes nothing", async 
     const pointers = fs.readdirSync(repo.dir).filter((n) => n.endsWith(".mtrack") && n !== ".mtrack");
     assert.deepEqual(pointers, [], "no pointer written by a refused add");
     assert.equal(fs.existsSync(repo.abs("data/inner.mtrack")), false);
+    assert.equal(fs.readFileSync(repo.abs(".mtrack/config.yaml"), "utf8"), configBefore);
+    assert.equal(fs.existsSync(repo.abs("out")), false);
     // Tracked paths cannot overlap across commands either.
     fs.rmSync(repo.abs("data/leak.txt"));
     assert.equal((await mtrack(repo, "add", "data")).code, 0);

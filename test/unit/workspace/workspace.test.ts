@@ -188,3 +188,25 @@ test(
       assert.equal((await statusPaths(Repo.open({ cwd: root }), ["empty"])).clean, true);
     }),
 );
+
+test("get works with revisions whose names contain '/' or '.mtrack' (feature/x, v1.mtrack.bak)", {
+  todo: "bug: pointerAtRev (src/workspace/get.ts) passes "<pointer>@<rev>" as the display name and parsePointer derives the expected path from its basename, so any rev containing '/' or '.mtrack' fails with ERR_MTRACK_POINTER_INVALID",
+}, async () => {
+  const repo = makeTempGitRepo();
+  try {
+    initRepo({ cwd: repo.dir });
+    repo.write({ "data/a.txt": "v1\n" });
+    await addPaths(Repo.open({ cwd: repo.dir }), [repo.abs("data")]);
+    repo.commit("v1");
+    repo.git("branch", "feature/x");
+    repo.git("tag", "v1.mtrack.bak");
+    for (const rev of ["main", "feature/x", "v1.mtrack.bak"]) {
+      const out = path.join(repo.home, `out-${rev.replace(/\W/g, "_")}`);
+      const r = await getAtRev(Repo.open({ cwd: repo.dir }), "data", rev, out);
+      assert.equal(r.files, 1, rev);
+      assert.equal(realFs.readFileSync(path.join(out, "a.txt"), "utf8"), "v1\n", rev);
+    }
+  } finally {
+    repo.cleanup();
+  }
+});
