@@ -190,7 +190,7 @@ test(
 );
 
 test("get works with revisions whose names contain '/' or '.mtrack' (feature/x, v1.mtrack.bak)", {
-  todo: "bug: pointerAtRev (src/workspace/get.ts) passes "<pointer>@<rev>" as the display name and parsePointer derives the expected path from its basename, so any rev containing '/' or '.mtrack' fails with ERR_MTRACK_POINTER_INVALID",
+  todo: "bug: pointerAtRev (src/workspace/get.ts) passes '<pointer>@<rev>' as the display name and parsePointer derives the expected path from its basename, so any rev containing '/' or '.mtrack' fails with ERR_MTRACK_POINTER_INVALID",
 }, async () => {
   const repo = makeTempGitRepo();
   try {
