@@ -323,7 +323,8 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
     });
     const cache = !noRunCache && isRunCacheable(stage) ? io.runCache : undefined;
     const key = cache ? runCacheKey(stage, deps, params.values) : undefined;
-    if (cache && key) {
+    // --force means "really run the command" (as in DVC); the result still goes into the run-cache.
+    if (cache && key && !force) {
       const outs = await cache.get(key);
       if (outs) {
         await io.restoreOutputs(stage, outs);
