@@ -14,6 +14,7 @@ import { Repo } from "../repo.js";
 import type { ObjectStore } from "../store/types.js";
 import type { GcRoot, RootSource } from "../workspace/gc.js";
 import { type Run, type StartRunOptions, startRun as startRunIn } from "./api.js";
+import { type LiveRun, openLiveRun } from "./external.js";
 import { runsReferencedObjects } from "./read.js";
 import type { GitInfo, GitInfoProvider } from "./types.js";
 
@@ -185,4 +186,34 @@ export async function startRun(options: RepoStartRunOptions = {}): Promise<Run> 
     store: tracking.store,
     gitInfo: tracking.gitInfo,
   });
+}
+
+/** Options of `openLiveRunFor`. */
+export interface LiveRunTarget {
+  /** A run id or unique prefix; default `env.MTRACK_RUN_ID`. */
+  run?: string;
+  /** Where to look for the repository when `env.MTRACK_REPO` is not set. */
+  cwd: string;
+  /** Default process.env. */
+  env?: Env;
+}
+
+/**
+ * Opens the run a `mtrack log ...` call is meant for: `--run`, else the run of the enclosing
+ * `mtrack run` (MTRACK_RUN_ID, in the repository MTRACK_REPO, so a stage may `cd` anywhere).
+ *
+ * @example
+ * openLiveRunFor({ cwd: process.cwd() }).logMetric("loss", 0.5, { step: 1 });
+ */
+export function openLiveRunFor(target: LiveRunTarget): LiveRun {
+  const env = target.env ?? process.env;
+  const runId = target.run ?? env[ENV.runId];
+  if (runId === undefined || runId === "") {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "No run to log to.", {
+      hint: "Run the command under `mtrack run -- ...` (which sets MTRACK_RUN_ID), or pass --run <id>.",
+      data: { option: "run" },
+    });
+  }
+  const { dir, store } = openTracking(Repo.open({ cwd: env[ENV.repo] || target.cwd }));
+  return openLiveRun(dir, store, runId);
 }

@@ -1,0 +1,27 @@
+import { openTracking } from "../../../src/tracking/context.js";
+import { listExperiments } from "../../../src/tracking/read.js";
+import { MtrackCommand } from "../../base.js";
+import { formatTime, renderTable } from "../../table.js";
+
+export default class ExperimentsList extends MtrackCommand {
+  static override summary = "List experiments with their number of runs.";
+  static override examples = ["<%= config.bin %> experiments list"];
+
+  async run() {
+    await this.parse(ExperimentsList);
+    const { dir } = openTracking(this.openRepo());
+    const experiments = listExperiments(dir);
+    this.say(
+      renderTable({
+        headers: ["id", "name", "runs", "created (UTC)"],
+        rows: experiments.map((e) => [
+          e.id,
+          e.name,
+          String(e.runCount),
+          e.creationTime ? formatTime(e.creationTime) : "",
+        ]),
+      }),
+    );
+    return { experiments };
+  }
+}
