@@ -328,3 +328,43 @@ test(
       );
     }),
 );
+
+test(
+  "add refuses a path reached through a symlinked directory that points outside the repo",
+  {
+    todo: "bug: resolveTarget/validateTargets (src/workspace/tracked.ts, add.ts) check only the lexical path, so `mtrack add link/data` with link -> /outside stores data from outside the repo and writes the pointer and .gitignore outside it",
+  },
+  () =>
+    withTempDir(async (dir) => {
+      const root = makeRoot(dir, {});
+      writeTree(dir, { "outside/data/secret.txt": "secret\n" });
+      realFs.symlinkSync(path.join(dir, "outside"), path.join(root, "link"));
+      await assert.rejects(
+        addPaths(Repo.open({ cwd: root }), [path.join(root, "link/data")]),
+        (e: { code?: string }) =>
+          ["ERR_MTRACK_SYMLINK_OUTSIDE_REPO", "ERR_MTRACK_PATH_OUTSIDE_REPO"].includes(e.code ?? ""),
+      );
+      assert.deepEqual(
+        realFs.readdirSync(path.join(dir, "outside")),
+        ["data"],
+        "nothing written outside the repo",
+      );
+    }),
+);
+
+test(
+  "re-adding data repairs a malformed pointer file (as the POINTER_INVALID hint suggests)",
+  {
+    todo: "bug: storeAndPoint (src/workspace/add.ts) parses the old pointer and fails with ERR_MTRACK_POINTER_INVALID, whose hint says to re-add with `mtrack add` — so a damaged pointer cannot be repaired by re-adding",
+  },
+  () =>
+    withTempDir(async (dir) => {
+      const root = makeRoot(dir, FILES);
+      await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+      const good = realFs.readFileSync(path.join(root, "data.mtrack"), "utf8");
+      realFs.writeFileSync(path.join(root, "data.mtrack"), "version: 1\npath: data\n<<<<<<< HEAD\n");
+      const [r] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+      assert.equal(r?.path, "data");
+      assert.equal(realFs.readFileSync(path.join(root, "data.mtrack"), "utf8"), good);
+    }),
+);
