@@ -131,9 +131,12 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRun
     const bytes = Buffer.byteLength(text);
     if (captured + bytes > maxCaptureBytes) {
       truncated = true;
-      run.logText(`\n[mtrack: output capture stopped after ${maxCaptureBytes} bytes]\n`, OUTPUT_ARTIFACT, {
-        append: true,
-      });
+      // Keep what fits; a UTF-8 sequence cut at the limit decodes as U+FFFD, which is fine for a log.
+      const head = Buffer.from(text)
+        .subarray(0, maxCaptureBytes - captured)
+        .toString("utf8");
+      const note = `\n[mtrack: output capture stopped after ${maxCaptureBytes} bytes]\n`;
+      run.logText(head + note, OUTPUT_ARTIFACT, { append: true });
       return;
     }
     captured += bytes;
