@@ -185,6 +185,10 @@ test("runs list: filter, sort, limit, columns, JSON, CSV; a bad filter exits 2 a
     );
     const all = await json(repo, "runs", "list");
     assert.equal((all.json as Json).runs.length, 4);
+    for (const r of (all.json as Json).runs) {
+      assert.equal(r.status, "FINISHED");
+      assert.equal(r.tags["mtrack.exit_code"], "0");
+    }
 
     const csv = await runCli(
       [
