@@ -66,6 +66,7 @@ test("add, config and get refuse bad input with a stable code each, and write no
       [["config", "cache.typo", "copy"], "ERR_MTRACK_CONFIG_KEY_UNKNOWN"],
       [["config", "cache.type", "teleport"], "ERR_MTRACK_CONFIG_INVALID"],
       [["get", "other", "-o", "out"], "ERR_MTRACK_NOT_TRACKED"],
+      [["get", "other", "--rev", "no-such-rev", "-o", "out"], "ERR_MTRACK_GIT_REV_NOT_FOUND"],
     ];
     // Independent refusals: run them side by side to keep the suite fast.
     const results = await Promise.all(cases.map(([args]) => mtrack(repo, ...args)));
