@@ -368,3 +368,15 @@ test(
       assert.equal(realFs.readFileSync(path.join(root, "data.mtrack"), "utf8"), good);
     }),
 );
+
+test("re-adding changed data keeps the pointer's desc", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, FILES);
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    const pointer = path.join(root, "data.mtrack");
+    realFs.appendFileSync(pointer, 'desc: "training images, 2024 snapshot"\n');
+    realFs.writeFileSync(path.join(root, "data/a.txt"), "changed\n");
+    const [r] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    assert.equal(r?.changed, true);
+    assert.match(realFs.readFileSync(pointer, "utf8"), /^desc: "training images, 2024 snapshot"$/m);
+  }));
