@@ -525,7 +525,6 @@ export class Run {
     for (const b of this.#series.values()) b.length = 0;
   }
 
-  /** Flushes, writes the end record and closes the log; synchronous so it also works in exit hooks. */
   /**
    * A timer callback must not throw (that would crash the training process); the failure is kept and
    * thrown by the next explicit flush or end.
@@ -538,6 +537,7 @@ export class Run {
     }
   }
 
+  /** Flushes, writes the end record and closes the log; synchronous so it also works in exit hooks. */
   #endSync(status: RunStatus, error: string | null): void {
     if (this.#fd < 0) return;
     if (this.#timer !== undefined) clearInterval(this.#timer);

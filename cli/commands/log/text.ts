@@ -1,8 +1,15 @@
 import { Args, Flags } from "@oclif/core";
+import { MtrackError } from "../../../src/errors.js";
 import { openLiveRunFor } from "../../../src/tracking/context.js";
 import { MtrackCommand } from "../../base.js";
 
 async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "No text given.", {
+      data: { option: "text" },
+      hint: "Pass --text '...' or pipe the text in, e.g. `python eval.py | mtrack log text eval.log`.",
+    });
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
