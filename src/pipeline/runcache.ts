@@ -206,15 +206,17 @@ function lockRoots(text: string, file: string): GcRoot[] {
 
 /**
  * gc roots from every object named in a pipeline lock file (outputs and dependencies): the workspace's
- * lock files (the root one and any committed elsewhere) and those in every commit reachable from any
- * branch, tag or HEAD, so `git checkout <old>` + `mtrack repro` can restore old outputs.
+ * lock files (the root one and any committed elsewhere) and, unless `history: false` (`gc
+ * --workspace-only`), those in every commit reachable from any branch, tag or HEAD, so that
+ * `git checkout <old>` + `mtrack repro` can restore old outputs.
  *
  * @example
  * await gcStore(repo, [workspaceRoots(repo), pipelineLockRoots(repo)]);
  */
-export function pipelineLockRoots(repo: Repo): RootSource {
+export function pipelineLockRoots(repo: Repo, options: { history?: boolean } = {}): RootSource {
+  const history = options.history ?? true;
   return {
-    name: "pipeline locks",
+    name: history ? "pipeline locks" : "workspace pipeline locks",
     async collect() {
       const git = repo.git();
       const out: GcRoot[] = [];
@@ -233,6 +235,7 @@ export function pipelineLockRoots(repo: Repo): RootSource {
           // not in the workspace
         }
       }
+      if (!history) return out;
       const seenBlobs = new Set<string>();
       for await (const commit of git.walkCommits([...starts])) {
         for (const f of await git.findFilesInCommit(commit, isLockFile)) {
