@@ -5,7 +5,7 @@
  *
  * Run: bash bench/setup.sh && node --import tsx bench/versioning.ts [--small] [--runs N]
  *        [--only add-big,add-dir,status-clean,status-one-modified,checkout-copy,checkout-hardlink]
- *        [--tools mtrack,dvc,git-lfs,floor] [--others-runs N] [--timeout SECONDS] [--keep]
+ *        [--tools mtrack,dvc,git-lfs,floor] [--others-runs N] [--budget SECONDS] [--timeout SECONDS] [--keep]
  *
  * Runs are interleaved (run 1 of every tool, then run 2, ...) so that drift in the load of this shared
  * machine spreads over all tools instead of penalising whichever ran last.
@@ -21,7 +21,6 @@ import { BENCH_WORK_DIR, type DataSet, dataSpec, ensureData, verifyData, warmDat
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
-const MTRACK_BIN = path.join(REPO_DIR, "bin", "run.js");
 const DVC_BIN = path.join(BENCH_DIR, ".venv", "bin", "dvc");
 const GNU_TIME = "/usr/bin/time";
 const MEMORY_TARGET_MB = 300;
@@ -158,6 +157,8 @@ interface Vcs {
 
 interface Ctx {
   data: DataSet;
+  /** bin/run.js of the mtrack build under test. */
+  mtrackBin: string;
   tmpRoot: string;
   timeoutMs: number;
 }
@@ -173,7 +174,7 @@ function gitCommitExisting(dir: string, paths: string[], ctx: Ctx): void {
 }
 
 function mtrackTool(ctx: Ctx): Vcs {
-  const mtrack = (...args: string[]) => [process.execPath, MTRACK_BIN, ...args];
+  const mtrack = (...args: string[]) => [process.execPath, ctx.mtrackBin, ...args];
   return {
     init(dir, link) {
       gitInit(dir, ctx);
@@ -235,12 +236,21 @@ function removeTree(dir: string): void {
 }
 
 /**
- * Puts the data set into a workspace as hardlinks: creating 100k inodes costs this VM minutes per copy,
- * and every tool reads the same warm pages either way. Safe because no workload writes into a workspace
- * file in place (the edit replaces the file), and verifyData checks the data set after the run.
+ * Puts the data set into a fresh repo for an add as hardlinks: creating 100k inodes costs this VM minutes
+ * per copy, and every tool reads the same warm pages either way. Safe because nothing writes into a staged
+ * file in place, and verifyData checks the data set after the run.
  */
 function stageTree(from: string, to: string, ctx: Ctx): void {
   sh(["cp", "-al", from, to], path.dirname(to), ctx.timeoutMs);
+}
+
+/**
+ * A real copy, for the long-lived fixtures: hardlinks would share inodes with the data set, and every
+ * later `cp -al` of it changes their ctime, which makes git (core.trustctime) and any other stat cache
+ * that looks at ctime rehash everything.
+ */
+function copyTree(from: string, to: string, ctx: Ctx): void {
+  sh(["cp", "-r", from, to], path.dirname(to), ctx.timeoutMs);
 }
 
 function countFiles(dir: string): number {
@@ -301,12 +311,12 @@ class Fixtures {
       try {
         if (vcs) {
           vcs.init(dir, link);
-          stageTree(this.ctx.data.manyDir, path.join(dir, "many"), this.ctx);
+          copyTree(this.ctx.data.manyDir, path.join(dir, "many"), this.ctx);
           sh(vcs.add("many"), dir, this.ctx.timeoutMs);
           vcs.commit(dir);
         } else {
           gitInit(dir, this.ctx);
-          stageTree(this.ctx.data.manyDir, path.join(dir, "many"), this.ctx);
+          copyTree(this.ctx.data.manyDir, path.join(dir, "many"), this.ctx);
           gitCommitExisting(dir, ["many"], this.ctx);
         }
       } catch (err) {
@@ -384,7 +394,7 @@ function statusWorkload(id: "status-clean" | "status-one-modified"): Workload {
         },
         prepare(run) {
           if (modified) {
-            // Replace rather than write in place: the staged file is a hardlink into the data set.
+            // Replace rather than write in place, as editors that save atomically do.
             fs.rmSync(path.join(dir, edited));
             fs.writeFileSync(path.join(dir, edited), Buffer.alloc(ctx.data.spec.smallFileBytes, run + 1));
           }
@@ -492,13 +502,15 @@ function fmtSeconds(s: number): string {
   return s < 10 ? `${s.toFixed(2)} s` : `${s.toFixed(1)} s`;
 }
 
-function fmtCell(o: Outcome | undefined): string {
+/** One table cell; `runs` is the planned number of runs, so a cell with fewer says how many. */
+function fmtCell(o: Outcome | undefined, runs: number): string {
   if (!o) return "—";
   switch (o.kind) {
     case "ok": {
       const mb = peakMb(o);
       const notes = o.notes.length > 0 ? ` (${[...new Set(o.notes)].join("; ")})` : "";
-      return `${fmtSeconds(median(o.seconds))} · ${mb === undefined ? "?" : `${mb.toFixed(0)} MB`}${notes}`;
+      const n = o.seconds.length === runs ? "" : ` (n=${o.seconds.length})`;
+      return `${fmtSeconds(median(o.seconds))} · ${mb === undefined ? "?" : `${mb.toFixed(0)} MB`}${n}${notes}`;
     }
     case "timeout":
       return `timeout (> ${o.limitSeconds} s)`;
@@ -556,6 +568,8 @@ interface Options {
   runs: number;
   /** Runs for DVC and git-lfs, which take minutes on the directory workloads. */
   othersRuns: number | undefined;
+  /** Stop repeating a tool's runs once they add up to this many seconds (at least one run is made). */
+  budgetSeconds: number | undefined;
   only: string[] | undefined;
   tools: ToolName[];
   timeoutSeconds: number;
@@ -567,6 +581,7 @@ function parseArgs(argv: string[]): Options {
     small: false,
     runs: 3,
     othersRuns: undefined,
+    budgetSeconds: undefined,
     only: undefined,
     tools: [...TOOL_NAMES],
     timeoutSeconds: 300,
@@ -583,6 +598,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--keep") opts.keep = true;
     else if (arg === "--runs") opts.runs = Math.max(1, Number.parseInt(value(), 10));
     else if (arg === "--others-runs") opts.othersRuns = Math.max(1, Number.parseInt(value(), 10));
+    else if (arg === "--budget") opts.budgetSeconds = Number(value());
     else if (arg === "--timeout") opts.timeoutSeconds = Number(value());
     else if (arg === "--only") opts.only = value().split(",");
     else if (arg === "--tools") {
@@ -593,7 +609,7 @@ function parseArgs(argv: string[]): Options {
       opts.tools = tools as ToolName[];
     } else if (arg === "--help" || arg === "-h") {
       console.log(
-        "node --import tsx bench/versioning.ts [--small] [--runs N] [--others-runs N] [--only w1,w2] [--tools t1,t2] [--timeout S] [--keep]",
+        "node --import tsx bench/versioning.ts [--small] [--runs N] [--others-runs N] [--budget S] [--only w1,w2] [--tools t1,t2] [--timeout S] [--keep]",
       );
       console.log(`workloads: ${WORKLOADS.map((w) => w.id).join(", ")}; tools: ${TOOL_NAMES.join(", ")}`);
       process.exit(0);
@@ -610,12 +626,32 @@ function firstLine(argv: string[]): string | null {
   return `${r.stdout}${r.stderr}`.trim().split("\n")[0] ?? "";
 }
 
+/**
+ * Copies the current mtrack build (bin, dist, manifest) aside, so that a rebuild in the checkout
+ * while the bench runs — others work here too — cannot swap or half-write the code under test.
+ */
+function snapshotMtrack(dest: string): string {
+  fs.mkdirSync(dest, { recursive: true });
+  for (const item of ["bin", "package.json", "oclif.manifest.json", "dist"]) {
+    const from = path.join(REPO_DIR, item);
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(dest, item), { recursive: true });
+  }
+  fs.symlinkSync(path.join(REPO_DIR, "node_modules"), path.join(dest, "node_modules"));
+  return path.join(dest, "bin", "run.js");
+}
+
 /** Each tool's version, or why it cannot run. */
-function detectTools(): Record<ToolName, { version: string | null; missing: string }> {
+function detectTools(mtrackBin: string): Record<ToolName, { version: string | null; missing: string }> {
   const head = firstLine(["git", "-C", REPO_DIR, "rev-parse", "--short", "HEAD"]);
-  const mtrack = firstLine([process.execPath, MTRACK_BIN, "--version"]);
+  const dirty = firstLine(["git", "-C", REPO_DIR, "status", "--porcelain", "--", "src"])
+    ? ", src/ has uncommitted changes"
+    : "";
+  const mtrack = firstLine([process.execPath, mtrackBin, "--version"]);
   return {
-    mtrack: { version: mtrack && `${mtrack} (commit ${head})`, missing: "not built (run `npm run build`)" },
+    mtrack: {
+      version: mtrack && `${mtrack} (build of commit ${head}${dirty})`,
+      missing: "not built (run `npm run build`)",
+    },
     dvc: { version: firstLine([DVC_BIN, "--version"]), missing: "not installed" },
     "git-lfs": { version: firstLine(["git", "lfs", "version"]), missing: "not installed" },
     floor: { version: `${firstLine(["git", "--version"])}; ${firstLine(["cp", "--version"])}`, missing: "" },
@@ -643,17 +679,18 @@ async function main(): Promise<void> {
   const log = (line: string) => console.error(line);
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, "-");
-  const tools = detectTools();
+  const tmpRoot = path.join(BENCH_WORK_DIR, "tmp", stamp);
+  const logDir = path.join(BENCH_WORK_DIR, "logs", stamp);
+  fs.mkdirSync(tmpRoot, { recursive: true });
+  fs.mkdirSync(logDir, { recursive: true });
+  const mtrackBin = snapshotMtrack(path.join(tmpRoot, "mtrack-build"));
+  const tools = detectTools(mtrackBin);
 
   const data = ensureData({ workDir: BENCH_WORK_DIR, spec: dataSpec(opts.small), log });
   log("warming the page cache (reading the data once) ...");
   warmData(data);
 
-  const tmpRoot = path.join(BENCH_WORK_DIR, "tmp", stamp);
-  const logDir = path.join(BENCH_WORK_DIR, "logs", stamp);
-  fs.mkdirSync(tmpRoot, { recursive: true });
-  fs.mkdirSync(logDir, { recursive: true });
-  const ctx: Ctx = { data, tmpRoot, timeoutMs: opts.timeoutSeconds * 1000 };
+  const ctx: Ctx = { data, mtrackBin, tmpRoot, timeoutMs: opts.timeoutSeconds * 1000 };
   const fixtures = new Fixtures(ctx);
   const vcsOf: Record<ToolName, Vcs | undefined> = {
     mtrack: mtrackTool(ctx),
@@ -695,6 +732,8 @@ async function main(): Promise<void> {
           if (so_far?.kind !== "ok") continue;
           const isOther = tool === "dvc" || tool === "git-lfs";
           if (isOther && run >= (opts.othersRuns ?? opts.runs)) continue;
+          const spent = so_far.seconds.reduce((a, b) => a + b, 0);
+          if (opts.budgetSeconds !== undefined && spent >= opts.budgetSeconds) continue;
           const logFile = path.join(logDir, `${w.id}-${tool}-${run + 1}.log`);
           try {
             const step = plan.prepare(run);
@@ -751,9 +790,11 @@ async function main(): Promise<void> {
     `## mtrack data-versioning benchmark — ${opts.small ? "SMALL (1/10 size) " : ""}${started.toISOString()}`,
     "",
     `Data: one ${(data.spec.bigFileBytes / 2 ** 20).toFixed(0)} MiB file; ${data.spec.smallFileCount.toLocaleString("en")} files of ${data.spec.smallFileBytes} B in folders of ${data.spec.filesPerFolder}. ` +
-      `Median of ${opts.runs} interleaved runs${opts.othersRuns ? ` (DVC and git-lfs: ${opts.othersRuns})` : ""}; cell = median wall time · peak RSS (largest process, max over runs). ` +
+      `Median of ${opts.runs} interleaved runs${opts.othersRuns ? ` (DVC and git-lfs: ${opts.othersRuns})` : ""}` +
+      `${opts.budgetSeconds ? `, fewer (n=…) once a tool's runs of a workload add up to ${opts.budgetSeconds} s` : ""}; ` +
+      "the median of an even count is the lower middle value; cell = median wall time · peak RSS (largest process, max over runs). " +
       "Page cache: warm (data read once before timing; caches are not dropped, `sync` before each timed command). " +
-      "Inputs are staged into each fresh repo as hardlinks to the data set (untimed). " +
+      "Add inputs are staged as hardlinks to the data set; status/checkout repos hold real copies (untimed). " +
       `Time limit ${opts.timeoutSeconds} s per command.`,
     "",
     "Machine:",
@@ -765,6 +806,7 @@ async function main(): Promise<void> {
     "| workload | mtrack | DVC | git-lfs | floor | mtrack/floor | DVC/mtrack | target met? |",
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
   );
+  const othersRuns = opts.othersRuns ?? opts.runs;
   const json: Record<string, unknown> = {};
   for (const w of workloads) {
     const o = results.get(w.id)!;
@@ -772,8 +814,8 @@ async function main(): Promise<void> {
     const f = medianSeconds(o.get("floor"));
     const d = medianSeconds(o.get("dvc"));
     lines.push(
-      `| ${w.id}: ${w.title} | ${fmtCell(o.get("mtrack"))} | ${fmtCell(o.get("dvc"))} | ${fmtCell(o.get("git-lfs"))} | ` +
-        `${w.floorName}: ${fmtCell(o.get("floor"))} | ${fmtRatio(m, f)} | ${fmtRatio(d, m)} | ` +
+      `| ${w.id}: ${w.title} | ${fmtCell(o.get("mtrack"), opts.runs)} | ${fmtCell(o.get("dvc"), othersRuns)} | ` +
+        `${fmtCell(o.get("git-lfs"), othersRuns)} | ${w.floorName}: ${fmtCell(o.get("floor"), opts.runs)} | ${fmtRatio(m, f)} | ${fmtRatio(d, m)} | ` +
         `${verdict(w.target, m, f, peakMb(o.get("mtrack")), opts.small)} |`,
     );
     json[w.id] = Object.fromEntries(o);
