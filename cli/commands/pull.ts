@@ -1,0 +1,41 @@
+import { Args, Flags } from "@oclif/core";
+import { fetchProblems } from "../../src/transfer/objects.js";
+import { type PullResult, pull } from "../../src/transfer/sync.js";
+import { MtrackCommand } from "../base.js";
+import { describeSync, syncFlags, syncOptions } from "./push.js";
+
+export default class Pull extends MtrackCommand {
+  static override summary = "Fetch tracked data from a remote and check it out.";
+  static override description =
+    "`mtrack fetch` followed by `mtrack checkout`: after a fresh `git clone`, brings the data of HEAD into the workspace.";
+  static override examples = [
+    "git clone <repo> && cd <repo> && <%= config.bin %> pull",
+    "<%= config.bin %> pull data/ --runs",
+  ];
+  static override strict = false;
+  static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
+  static override flags = {
+    ...syncFlags,
+    force: Flags.boolean({ char: "f", description: "discard local modifications that are not stored" }),
+  };
+
+  async run(): Promise<PullResult> {
+    const { argv, flags } = await this.parse(Pull);
+    const repo = this.openRepo();
+    const result = await this.withProgress((onProgress) =>
+      pull(repo, { ...syncOptions(flags, argv), force: flags.force, onProgress }),
+    );
+    for (const line of describeSync("Fetched", result)) this.say(line);
+    for (const r of result.checkout.paths) {
+      if (r.action === "failed") {
+        this.logToStderr(`Error [${r.error?.code}]: ${r.error?.message}`);
+        if (r.error?.hint) this.logToStderr(`Hint: ${r.error.hint}`);
+      } else if (r.action !== "unchanged")
+        this.say(`${r.action}: ${r.path} (${r.written} written, ${r.deleted} deleted)`);
+    }
+    const problem = fetchProblems(result.objects);
+    if (problem) throw problem;
+    if (!result.checkout.ok) process.exitCode = 2;
+    return result;
+  }
+}

@@ -1,0 +1,76 @@
+import * as path from "node:path";
+import { Args, Flags } from "@oclif/core";
+import type { SyncOptions, SyncResult } from "../../src/transfer/sync.js";
+import { push } from "../../src/transfer/sync.js";
+import { MtrackCommand } from "../base.js";
+import { formatBytes } from "../progress.js";
+
+/** Flags shared by push, fetch and pull. */
+export const syncFlags = {
+  remote: Flags.string({ char: "r", description: "remote name (default: core.remote)" }),
+  "all-branches": Flags.boolean({ char: "a", description: "also the data at the tip of every branch" }),
+  "all-tags": Flags.boolean({ char: "T", description: "also the data of every tag" }),
+  "all-commits": Flags.boolean({ char: "A", description: "also the data of every commit" }),
+  runs: Flags.boolean({ description: "also sealed runs (records, metrics, artifacts)" }),
+  "run-cache": Flags.boolean({ description: "also run-cache entries and the outputs they name" }),
+  jobs: Flags.integer({ char: "j", min: 1, max: 256, description: "parallel transfers (default 8)" }),
+};
+
+/** The library options from parsed sync flags. */
+export function syncOptions(flags: Record<string, unknown>, argv: readonly unknown[]): SyncOptions {
+  return {
+    targets: (argv as string[]).map((p) => path.resolve(p)),
+    remote: flags.remote as string | undefined,
+    allBranches: flags["all-branches"] === true,
+    allTags: flags["all-tags"] === true,
+    allCommits: flags["all-commits"] === true,
+    runs: flags.runs === true,
+    runCache: flags["run-cache"] === true,
+    jobs: flags.jobs as number | undefined,
+    env: process.env,
+  };
+}
+
+/** Human summary lines of a push or fetch. */
+export function describeSync(verb: string, r: SyncResult): string[] {
+  const o = r.objects;
+  const lines = [
+    `${verb} ${o.objects} object(s), ${formatBytes(o.bytes)} (${o.present} already there) — ${r.remote} ${r.url}, ${o.seconds.toFixed(1)} s`,
+  ];
+  for (const refs of [r.runs, r.runCache]) {
+    if (refs)
+      lines.push(
+        `${verb} ${refs.transferred} ${refs.kind === "runs" ? "run(s)" : "run-cache entr(ies)"}, ${refs.objects.objects} object(s)`,
+      );
+  }
+  if (o.missingLocal.length) {
+    lines.push(
+      `${o.missingLocal.length} object(s) are not in the local store and were not sent, e.g. ${o.missingLocal[0]?.label}`,
+    );
+  }
+  return lines;
+}
+
+export default class Push extends MtrackCommand {
+  static override summary = "Upload tracked data (and optionally runs and run-cache) to a remote.";
+  static override description =
+    "Sends only the objects the remote lacks: one batched existence check, small objects packed together, large ones streamed in parallel. Rerunning an interrupted push sends only what is left.";
+  static override examples = [
+    "<%= config.bin %> push",
+    "<%= config.bin %> push data/ -r backup",
+    "<%= config.bin %> push --all-branches --runs --run-cache -j 16",
+  ];
+  static override strict = false;
+  static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
+  static override flags = syncFlags;
+
+  async run(): Promise<SyncResult> {
+    const { argv, flags } = await this.parse(Push);
+    const repo = this.openRepo();
+    const result = await this.withProgress((onProgress) =>
+      push(repo, { ...syncOptions(flags, argv), onProgress }),
+    );
+    for (const line of describeSync("Pushed", result)) this.say(line);
+    return result;
+  }
+}

@@ -1,0 +1,52 @@
+import * as path from "node:path";
+import { Flags } from "@oclif/core";
+import { startServer, tokensFileOf } from "../../src/server/server.js";
+import { MtrackCommand } from "../base.js";
+
+export default class Server extends MtrackCommand {
+  static override summary = "Serve a store over HTTP for push, fetch and pull.";
+  static override description =
+    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.";
+  static override examples = [
+    "<%= config.bin %> server --store /srv/mtrack --port 8080",
+    "<%= config.bin %> server --store /srv/mtrack --host 0.0.0.0 --public-read",
+  ];
+  static override enableJsonFlag = false;
+  static override flags = {
+    store: Flags.string({ description: "store directory to serve (default: this repository's store)" }),
+    port: Flags.integer({
+      char: "p",
+      default: 8080,
+      min: 0,
+      max: 65535,
+      description: "port (0 picks a free one)",
+    }),
+    host: Flags.string({ default: "127.0.0.1", description: "address to listen on" }),
+    "read-only": Flags.boolean({ description: "refuse every write" }),
+    "public-read": Flags.boolean({ description: "allow reads without a token" }),
+    "max-object-bytes": Flags.integer({ min: 1, description: "largest object accepted in one upload" }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Server);
+    const storeDir = flags.store ? path.resolve(flags.store) : this.openRepo().paths.cacheDir;
+    const server = await startServer({
+      storeDir,
+      host: flags.host,
+      port: flags.port,
+      readOnly: flags["read-only"],
+      publicRead: flags["public-read"],
+      limits: flags["max-object-bytes"] ? { objectBytes: flags["max-object-bytes"] } : {},
+    });
+    this.log(
+      `mtrack server listening on ${server.url} (store ${storeDir}, tokens ${tokensFileOf(storeDir)})`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        void server.close().then(resolve);
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The HTTP(S) backend: talks to `mtrack server` (src/server). Existence checks and small objects go in
+ * binary batches (wire.ts), so 100k objects are a few requests; large objects are streamed from and to
+ * disk. Every request is retried with backoff on dropped connections and 5xx answers.
+ */
+import * as nodeFs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import type { Readable } from "node:stream";
+import { MtrackError } from "../errors.js";
+import type { Hash } from "../store/types.js";
+import { remoteError, withRetry } from "./errors.js";
+import { checkRefName, isRefKind } from "./names.js";
+import type { ObjectData, ObjectSpec, Remote } from "./types.js";
+import { BatchStatus, decodeBatch, encodeBatch, encodeHashList } from "./wire.js";
+
+export interface HttpRemoteOptions {
+  url: string;
+  token?: string;
+  /** Parallel connections (default 8). */
+  jobs?: number;
+  /** Attempts per request (default 5). */
+  attempts?: number;
+}
+
+/** Hashes per has/get request: 1.6 MB of ids, well under the server's limit. */
+const IDS_PER_REQUEST = 50_000;
+
+interface Reply {
+  status: number;
+  body: Readable;
+}
+
+/**
+ * The `mtrack server` backend.
+ *
+ * @example
+ * const remote = new HttpRemote({ url: "http://127.0.0.1:8080", token });
+ */
+export class HttpRemote implements Remote {
+  readonly url: string;
+  private readonly base: URL;
+  private readonly token: string | undefined;
+  private readonly agent: http.Agent;
+  private readonly attempts: number;
+
+  constructor(options: HttpRemoteOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.base = new URL(`${this.url}/`);
+    this.token = options.token;
+    this.attempts = options.attempts ?? 5;
+    const agentOptions = { keepAlive: true, maxSockets: options.jobs ?? 8 };
+    this.agent =
+      this.base.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  }
+
+  private send(
+    method: string,
+    path: string,
+    body?: Buffer | (() => Readable),
+    length?: number,
+  ): Promise<Reply> {
+    const url = new URL(path.replace(/^\//, ""), this.base);
+    const headers: Record<string, string | number> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) {
+      headers["content-type"] = "application/octet-stream";
+      headers["content-length"] = Buffer.isBuffer(body) ? body.length : (length ?? 0);
+    }
+    const lib = url.protocol === "https:" ? https : http;
+    return new Promise<Reply>((resolve, reject) => {
+      const req = lib.request(url, { method, headers, agent: this.agent }, (res) =>
+        resolve({ status: res.statusCode ?? 0, body: res }),
+      );
+      req.on("error", reject);
+      if (body === undefined) req.end();
+      else if (Buffer.isBuffer(body)) req.end(body);
+      else {
+        const stream = body();
+        stream.on("error", (err) => req.destroy(err));
+        stream.pipe(req);
+      }
+    });
+  }
+
+  private async readAll(body: Readable): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
+  }
+
+  /** One request with retries; answers other than 2xx (and 404 when allowed) become errors. */
+  private async call(
+    method: string,
+    path: string,
+    body?: Buffer | (() => Readable),
+    options: { length?: number; allow404?: boolean; stream?: boolean } = {},
+  ): Promise<Reply | undefined> {
+    return withRetry(
+      async () => {
+        let reply: Reply;
+        try {
+          reply = await this.send(method, path, body, options.length);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          const e = remoteError(
+            "unreachable",
+            `Cannot reach ${this.url} (${code ?? String(err)}).`,
+            { url: this.url, errno: code },
+            err,
+          );
+          e.data.transient = true;
+          throw e;
+        }
+        const { status } = reply;
+        if (status >= 200 && status < 300) return reply;
+        const text = (await this.readAll(reply.body).catch(() => Buffer.alloc(0))).toString("utf8");
+        let serverCode: string | undefined;
+        try {
+          serverCode = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+        } catch {
+          serverCode = undefined;
+        }
+        if (status === 404 && options.allow404) return undefined;
+        if (status === 401 || status === 403) {
+          throw remoteError(
+            "auth",
+            `${this.url} refused the request (${status}${this.token ? "" : ", no token configured"}).`,
+            { url: this.url, status },
+          );
+        }
+        if (status === 413)
+          throw remoteError("rejected", `${this.url} refused an oversized request (413).`, {
+            url: this.url,
+            status,
+          });
+        const err =
+          status >= 500 || status === 429
+            ? remoteError("unreachable", `${this.url} answered ${status} to ${method} ${path}.`, {
+                url: this.url,
+                status,
+              })
+            : serverCode === "ERR_MTRACK_OBJECT_CORRUPT"
+              ? new MtrackError(
+                  "ERR_MTRACK_OBJECT_CORRUPT",
+                  `${this.url} refused an object whose content does not match its id.`,
+                  { data: { url: this.url, status } },
+                )
+              : remoteError("protocol", `${this.url} answered ${status} to ${method} ${path}.`, {
+                  url: this.url,
+                  status,
+                  serverCode,
+                });
+        err.data.transient = status >= 500 || status === 429;
+        throw err;
+      },
+      { attempts: this.attempts },
+    );
+  }
+
+  private async callBytes(
+    method: string,
+    path: string,
+    body?: Buffer,
+    allow404 = false,
+  ): Promise<Buffer | undefined> {
+    const reply = await this.call(method, path, body, { allow404 });
+    return reply ? this.readAll(reply.body) : undefined;
+  }
+
+  async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
+    const out = new Set<Hash>();
+    for (let i = 0; i < objects.length; i += IDS_PER_REQUEST) {
+      const chunk = objects.slice(i, i + IDS_PER_REQUEST).map((o) => o.hash);
+      const answer = (await this.callBytes("POST", "/v1/objects/has", encodeHashList(chunk)))!;
+      if (answer.length !== chunk.length)
+        throw remoteError("protocol", `${this.url} sent a malformed answer.`, { url: this.url });
+      chunk.forEach((h, j) => {
+        if (answer[j] === 1) out.add(h);
+      });
+    }
+    return out;
+  }
+
+  async putBatch(objects: readonly ObjectData[]): Promise<void> {
+    await this.callBytes("POST", "/v1/objects/batch", encodeBatch(objects));
+  }
+
+  async putFile(object: ObjectSpec, file: string): Promise<void> {
+    // The stream is reopened on every attempt: a retry resends the whole object.
+    const reply = await this.call("PUT", `/v1/objects/${object.hash}`, () => nodeFs.createReadStream(file), {
+      length: object.size,
+    });
+    if (reply) await this.readAll(reply.body);
+  }
+
+  async getBatch(
+    hashes: readonly Hash[],
+    onObject: (o: ObjectData) => void | Promise<void>,
+  ): Promise<Hash[]> {
+    const rest: Hash[] = [];
+    let pending = [...hashes];
+    while (pending.length > 0) {
+      const chunk = pending.slice(0, IDS_PER_REQUEST);
+      pending = pending.slice(IDS_PER_REQUEST);
+      const deferred: Hash[] = [];
+      const records = decodeBatch((await this.callBytes("POST", "/v1/objects/get", encodeHashList(chunk)))!);
+      for (const r of records) {
+        if (r.status === BatchStatus.Data && r.data) await onObject({ hash: r.hash, data: r.data });
+        else if (r.status === BatchStatus.Deferred) deferred.push(r.hash);
+        else rest.push(r.hash);
+      }
+      pending = [...deferred, ...pending];
+    }
+    return rest;
+  }
+
+  async open(hash: Hash): Promise<Readable | undefined> {
+    const reply = await this.call("GET", `/v1/objects/${hash}`, undefined, { allow404: true });
+    return reply?.body;
+  }
+
+  async readRef(name: string): Promise<Buffer | undefined> {
+    checkRefName(name);
+    return this.callBytes("GET", `/v1/refs/${name}`, undefined, true);
+  }
+
+  async writeRef(name: string, data: Buffer): Promise<void> {
+    checkRefName(name);
+    await this.callBytes("PUT", `/v1/refs/${name}`, data);
+  }
+
+  async listRefs(kind: string): Promise<string[]> {
+    if (!isRefKind(kind)) return [];
+    const body = (await this.callBytes("GET", `/v1/refs/${kind}`))!;
+    return (JSON.parse(body.toString("utf8")) as { refs: string[] }).refs;
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Opening a remote from its configuration: the one place that knows which backend serves which url.
+ */
+import * as crypto from "node:crypto";
+import * as path from "node:path";
+import type { RemoteSpec } from "./config.js";
+import { HttpRemote } from "./http.js";
+import { LocalRemote } from "./local.js";
+import { S3Remote } from "./s3.js";
+import type { Remote } from "./types.js";
+
+export { type RemoteSpec, resolveRemote } from "./config.js";
+export type { ObjectData, ObjectSpec, Remote } from "./types.js";
+
+/**
+ * Opens the backend for a resolved remote. `stateDir` (`.mtrack/state`) holds per-remote caches such as
+ * S3 pack indexes.
+ *
+ * @example
+ * const remote = openRemote(resolveRemote(repo.config, { root: repo.root }), { stateDir: repo.paths.stateDir });
+ */
+export function openRemote(spec: RemoteSpec, options: { stateDir: string; jobs?: number }): Remote {
+  const jobs = options.jobs ?? spec.jobs;
+  switch (spec.kind) {
+    case "local":
+      return LocalRemote.open({ dir: spec.url });
+    case "http":
+      return new HttpRemote({ url: spec.url, token: spec.token, jobs });
+    case "s3": {
+      // Keyed by url and endpoint: two remotes on one bucket name but different services never share.
+      const id = crypto
+        .createHash("sha256")
+        .update(`${spec.endpoint ?? ""} ${spec.url}`)
+        .digest("hex")
+        .slice(0, 16);
+      return new S3Remote({
+        url: spec.url,
+        endpoint: spec.endpoint,
+        region: spec.region,
+        profile: spec.profile,
+        jobs,
+        cacheDir: path.join(options.stateDir, "remotes", id),
+      });
+    }
+  }
+}

@@ -1,0 +1,433 @@
+/**
+ * The S3 (and S3-compatible) backend, through the AWS SDK v3 and the standard credential chain.
+ *
+ * Layout under `s3://bucket/prefix/`, the same as a local store so the two are easy to reason about:
+ *   packs/pack-<id>.pack + packs/pack-<id>.idx   small objects, batched (pack.ts format)
+ *   objects/<2 hex>/<62 hex>                     large objects, one key each (multipart upload)
+ *   refs/<kind>/<id>                             small named refs
+ * Finding what the remote has never lists the objects: it lists `packs/` (one key per pack, i.e. per
+ * push batch), downloads the indexes it has not seen before (cached on disk, they never change), and
+ * HEADs only large objects, which are few. An upload is visible only once complete: S3 publishes a key
+ * atomically when its PUT or multipart upload completes, and a pack's index is written after its data,
+ * so readers (which only trust indexed packs) never see half a pack.
+ */
+import * as nodeFs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { fromIni } from "@aws-sdk/credential-providers";
+import { Upload } from "@aws-sdk/lib-storage";
+import { MtrackError } from "../errors.js";
+import { PackFile, writePack } from "../store/pack.js";
+import type { Hash } from "../store/types.js";
+import { safeUnlink, writeFileAtomic } from "../util/fs.js";
+import { remoteError } from "./errors.js";
+import { checkRefName, isRefKind, isRefName } from "./names.js";
+import { runPool } from "./pool.js";
+import type { ObjectData, ObjectSpec, Remote } from "./types.js";
+import { SMALL_OBJECT_LIMIT } from "./types.js";
+
+export interface S3RemoteOptions {
+  /** s3://bucket/prefix */
+  url: string;
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  jobs?: number;
+  /** Local directory for cached pack indexes and temp packs (e.g. `.mtrack/state/remotes/<id>`). */
+  cacheDir: string;
+  /** Attempts per request (the SDK's own retry with backoff); default 5. */
+  attempts?: number;
+}
+
+/** Ranged reads of a pack are merged when the gap between wanted objects is below this. */
+const RANGE_GAP = 256 << 10;
+/** A merged ranged read stops growing at this size. */
+const RANGE_MAX = 16 << 20;
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function nameOf(err: unknown): string {
+  const e = err as { name?: string; Code?: string; code?: string };
+  return e?.name ?? e?.Code ?? e?.code ?? "";
+}
+
+/**
+ * The S3 backend.
+ *
+ * @example
+ * const remote = new S3Remote({ url: "s3://bucket/proj", endpoint: "http://127.0.0.1:8333", cacheDir });
+ */
+export class S3Remote implements Remote {
+  readonly url: string;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly client: S3Client;
+  private readonly cacheDir: string;
+  private readonly jobs: number;
+  private readonly packs = new Map<string, PackFile>();
+  private bucketChecked = false;
+
+  constructor(options: S3RemoteOptions) {
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(options.url);
+    if (!m?.[1]) {
+      throw new MtrackError("ERR_MTRACK_CONFIG_INVALID", `Invalid S3 url ${JSON.stringify(options.url)}.`, {
+        hint: "Use s3://bucket or s3://bucket/prefix.",
+        data: { value: options.url },
+      });
+    }
+    this.url = options.url;
+    this.bucket = m[1];
+    this.prefix = (m[2] ?? "").replace(/^\/+|\/+$/g, "");
+    this.cacheDir = options.cacheDir;
+    this.jobs = options.jobs ?? 8;
+    const agent = { keepAlive: true, maxSockets: this.jobs * 2 };
+    this.client = new S3Client({
+      region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
+      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+      ...(options.profile ? { credentials: fromIni({ profile: options.profile }) } : {}),
+      maxAttempts: options.attempts ?? 5,
+      // S3-compatible servers differ in their support of the newer default checksums.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      requestHandler: { httpAgent: new http.Agent(agent), httpsAgent: new https.Agent(agent) },
+    });
+  }
+
+  private key(rel: string): string {
+    return this.prefix ? `${this.prefix}/${rel}` : rel;
+  }
+
+  private objectKey(hash: Hash): string {
+    return this.key(`objects/${hash.slice(0, 2)}/${hash.slice(2)}`);
+  }
+
+  /** Maps SDK failures to remote errors with a reason (auth, not-found, unreachable). */
+  private fail(err: unknown, doing: string): MtrackError {
+    if (err instanceof MtrackError) return err;
+    const status = statusOf(err);
+    const name = nameOf(err);
+    if (name === "NoSuchBucket") {
+      return remoteError(
+        "not-found",
+        `Bucket ${this.bucket} does not exist (${doing}).`,
+        { url: this.url },
+        err,
+      );
+    }
+    if (
+      status === 401 ||
+      status === 403 ||
+      ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "CredentialsProviderError"].includes(
+        name,
+      )
+    ) {
+      return remoteError(
+        "auth",
+        `${this.url} refused the credentials while ${doing} (${name || status}).`,
+        { url: this.url, status },
+        err,
+      );
+    }
+    if (status === undefined) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return remoteError(
+        "unreachable",
+        `Cannot reach ${this.url} while ${doing}: ${msg}`,
+        { url: this.url },
+        err,
+      );
+    }
+    return remoteError(
+      "protocol",
+      `${this.url} answered ${status} (${name}) while ${doing}.`,
+      { url: this.url, status },
+      err,
+    );
+  }
+
+  private async send<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    await this.checkBucket();
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.fail(err, doing);
+    }
+  }
+
+  /** One HeadBucket per process: a missing bucket must be a clear error, not "object not found". */
+  private async checkBucket(): Promise<void> {
+    if (this.bucketChecked) return;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      if (statusOf(err) === 404 || nameOf(err) === "NotFound" || nameOf(err) === "NoSuchBucket") {
+        throw remoteError("not-found", `Bucket ${this.bucket} does not exist.`, { url: this.url }, err);
+      }
+      throw this.fail(err, "checking the bucket");
+    }
+    this.bucketChecked = true;
+  }
+
+  /** Loads the indexes of packs pushed since last time (from the disk cache, else from the bucket). */
+  private async refreshPacks(): Promise<void> {
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.send("listing packs", () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.key("packs/"),
+            ContinuationToken: token,
+          }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        const m = /pack-([0-9a-f]+)\.idx$/.exec(o.Key ?? "");
+        if (m?.[1] && !this.packs.has(m[1])) ids.push(m[1]);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const dir = path.join(this.cacheDir, "packs");
+    nodeFs.mkdirSync(dir, { recursive: true });
+    await runPool(
+      ids.map((id) => async () => {
+        const file = path.join(dir, `pack-${id}.idx`);
+        if (!nodeFs.existsSync(file)) {
+          const body = await this.send("reading a pack index", async () => {
+            const r = await this.client.send(
+              new GetObjectCommand({ Bucket: this.bucket, Key: this.key(`packs/pack-${id}.idx`) }),
+            );
+            return Buffer.from(await r.Body!.transformToByteArray());
+          });
+          writeFileAtomic(file, body);
+        }
+        try {
+          this.packs.set(id, PackFile.open(nodeFs, dir, id));
+        } catch {
+          // A damaged index (checksum mismatch) is ignored: its objects count as absent and get pushed
+          // again in a new pack.
+          safeUnlink(file);
+        }
+      }),
+      this.jobs,
+    );
+  }
+
+  private findPacked(hash: Hash): { id: string; offset: number; length: number } | undefined {
+    const raw = Buffer.from(hash, "hex");
+    for (const [id, pack] of this.packs) {
+      const hit = pack.find(raw);
+      if (hit) return { id, ...hit };
+    }
+    return undefined;
+  }
+
+  async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
+    await this.refreshPacks();
+    const out = new Set<Hash>();
+    const toHead: Hash[] = [];
+    for (const o of objects) {
+      if (this.findPacked(o.hash)) out.add(o.hash);
+      // Small objects only ever travel in packs, so only large ones can be loose keys.
+      else if (o.size >= SMALL_OBJECT_LIMIT) toHead.push(o.hash);
+    }
+    await runPool(
+      toHead.map((hash) => async () => {
+        try {
+          await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(hash) }));
+          out.add(hash);
+        } catch (err) {
+          if (statusOf(err) !== 404) throw this.fail(err, `checking ${hash}`);
+        }
+      }),
+      this.jobs,
+    );
+    return out;
+  }
+
+  async putBatch(objects: readonly ObjectData[]): Promise<void> {
+    if (objects.length === 0) return;
+    nodeFs.mkdirSync(this.cacheDir, { recursive: true });
+    const tmp = nodeFs.mkdtempSync(path.join(this.cacheDir, "tmp-"));
+    try {
+      const id = writePack(
+        nodeFs,
+        tmp,
+        objects.map((o) => ({ raw: Buffer.from(o.hash, "hex"), data: o.data })),
+      );
+      // Data first, index last: the index is what makes the pack's objects visible.
+      for (const ext of ["pack", "idx"]) {
+        const file = path.join(tmp, `pack-${id}.${ext}`);
+        await this.send(`uploading pack ${id}`, () =>
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: this.key(`packs/pack-${id}.${ext}`),
+              Body: nodeFs.createReadStream(file),
+              ContentLength: nodeFs.statSync(file).size,
+            }),
+          ),
+        );
+      }
+      const dir = path.join(this.cacheDir, "packs");
+      nodeFs.mkdirSync(dir, { recursive: true });
+      nodeFs.copyFileSync(path.join(tmp, `pack-${id}.idx`), path.join(dir, `pack-${id}.idx`));
+      this.packs.set(id, PackFile.open(nodeFs, dir, id));
+    } finally {
+      nodeFs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async putFile(object: ObjectSpec, file: string): Promise<void> {
+    await this.send(`uploading ${object.hash}`, async () => {
+      // Multipart above 8 MiB, parts in parallel; the key appears only when the upload completes.
+      const upload = new Upload({
+        client: this.client,
+        params: {
+          Bucket: this.bucket,
+          Key: this.objectKey(object.hash),
+          Body: nodeFs.createReadStream(file),
+        },
+        queueSize: 4,
+        partSize: 16 << 20,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+    });
+  }
+
+  async getBatch(
+    hashes: readonly Hash[],
+    onObject: (o: ObjectData) => void | Promise<void>,
+  ): Promise<Hash[]> {
+    await this.refreshPacks();
+    const rest: Hash[] = [];
+    const byPack = new Map<string, Array<{ hash: Hash; offset: number; length: number }>>();
+    for (const hash of hashes) {
+      const hit = this.findPacked(hash);
+      if (!hit) {
+        rest.push(hash);
+        continue;
+      }
+      let list = byPack.get(hit.id);
+      if (!list) byPack.set(hit.id, (list = []));
+      list.push({ hash, offset: hit.offset, length: hit.length });
+    }
+    const ranges: Array<{
+      id: string;
+      start: number;
+      end: number;
+      items: Array<{ hash: Hash; offset: number; length: number }>;
+    }> = [];
+    for (const [id, items] of byPack) {
+      items.sort((a, b) => a.offset - b.offset);
+      let cur: (typeof ranges)[number] | undefined;
+      for (const it of items) {
+        const end = it.offset + it.length;
+        if (cur && it.offset - cur.end <= RANGE_GAP && end - cur.start <= RANGE_MAX) {
+          cur.end = Math.max(cur.end, end);
+          cur.items.push(it);
+        } else {
+          cur = { id, start: it.offset, end, items: [it] };
+          ranges.push(cur);
+        }
+      }
+    }
+    await runPool(
+      ranges.map((r) => async () => {
+        const bytes = await this.send(`reading pack ${r.id}`, async () => {
+          if (r.end === r.start) return Buffer.alloc(0);
+          const res = await this.client.send(
+            new GetObjectCommand({
+              Bucket: this.bucket,
+              Key: this.key(`packs/pack-${r.id}.pack`),
+              Range: `bytes=${r.start}-${r.end - 1}`,
+            }),
+          );
+          return Buffer.from(await res.Body!.transformToByteArray());
+        });
+        for (const it of r.items) {
+          // A short read leaves the object out; the caller reports it as missing or corrupt.
+          const data = bytes.subarray(it.offset - r.start, it.offset - r.start + it.length);
+          await onObject({ hash: it.hash, data });
+        }
+      }),
+      this.jobs,
+    );
+    return rest;
+  }
+
+  async open(hash: Hash): Promise<Readable | undefined> {
+    await this.checkBucket();
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(hash) }),
+      );
+      return res.Body as Readable;
+    } catch (err) {
+      if (statusOf(err) === 404 || nameOf(err) === "NoSuchKey") return undefined;
+      throw this.fail(err, `reading ${hash}`);
+    }
+  }
+
+  async readRef(name: string): Promise<Buffer | undefined> {
+    checkRefName(name);
+    await this.checkBucket();
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(`refs/${name}`) }),
+      );
+      return Buffer.from(await res.Body!.transformToByteArray());
+    } catch (err) {
+      if (statusOf(err) === 404 || nameOf(err) === "NoSuchKey") return undefined;
+      throw this.fail(err, `reading ref ${name}`);
+    }
+  }
+
+  async writeRef(name: string, data: Buffer): Promise<void> {
+    checkRefName(name);
+    await this.send(`writing ref ${name}`, () =>
+      this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.key(`refs/${name}`), Body: data }),
+      ),
+    );
+  }
+
+  async listRefs(kind: string): Promise<string[]> {
+    if (!isRefKind(kind)) return [];
+    const out: string[] = [];
+    let token: string | undefined;
+    const prefix = this.key(`refs/${kind}/`);
+    do {
+      const page = await this.send("listing refs", () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        const name = `${kind}/${(o.Key ?? "").slice(prefix.length)}`;
+        if (isRefName(name)) out.push(name);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.packs.values()) p.close();
+    this.client.destroy();
+  }
+}

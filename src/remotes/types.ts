@@ -1,0 +1,60 @@
+/**
+ * The one contract every remote backend (local directory, S3, `mtrack server` over HTTP) fulfils. The
+ * transfer layer (src/transfer) plans against it and never knows which backend it talks to.
+ *
+ * Two kinds of things travel:
+ * - store objects, named by their BLAKE3 hash. Small ones travel in batches (a pack, or one request) so
+ *   100k tiny files are a handful of requests; large ones are streamed one by one.
+ * - refs: small named files (`runs/<runId>`, `runcache/<key>`) whose content names objects. A ref is
+ *   written only after the objects it names are on the remote.
+ */
+import type { Readable } from "node:stream";
+import type { Hash } from "../store/types.js";
+
+/** An object the caller wants to send or check, with its size (it decides small vs large). */
+export interface ObjectSpec {
+  hash: Hash;
+  size: number;
+}
+
+/** One small object in memory. */
+export interface ObjectData {
+  hash: Hash;
+  data: Buffer;
+}
+
+/** Objects at or above this size are streamed one by one; smaller ones travel in batches. */
+export const SMALL_OBJECT_LIMIT = 256 * 1024;
+
+/** A batch of small objects is cut once it reaches this many bytes (one pack / one request). */
+export const BATCH_BYTES = 16 << 20;
+
+export interface Remote {
+  /** Where it points, for messages (never includes credentials). */
+  readonly url: string;
+  /**
+   * Which of `objects` the remote already holds. Batched: a few requests per call whatever its length,
+   * never a listing of the whole remote's objects and never one request per small object.
+   */
+  has(objects: readonly ObjectSpec[]): Promise<Set<Hash>>;
+  /** Stores small objects together. None of them is visible before all of them are stored. */
+  putBatch(objects: readonly ObjectData[]): Promise<void>;
+  /** Stores one object from a local file, streamed; visible only once complete. */
+  putFile(object: ObjectSpec, file: string): Promise<void>;
+  /**
+   * Fetches objects in as few requests as the backend allows. `onObject` gets each found object's bytes,
+   * which are NOT verified (the caller hashes them). Returns the hashes that were not sent: absent, or
+   * too large to batch (ask `open` for those).
+   */
+  getBatch(hashes: readonly Hash[], onObject: (object: ObjectData) => void | Promise<void>): Promise<Hash[]>;
+  /** A stream of one object's bytes (unverified), or undefined when the remote does not have it. */
+  open(hash: Hash): Promise<Readable | undefined>;
+  /** The content of a ref (e.g. "runs/20260101-abc"), or undefined. */
+  readRef(name: string): Promise<Buffer | undefined>;
+  /** Writes a ref atomically (readers see the old or the new content). */
+  writeRef(name: string, data: Buffer): Promise<void>;
+  /** Names of the refs under a kind ("runs" → ["runs/a", "runs/b"]). */
+  listRefs(kind: string): Promise<string[]>;
+  /** Releases connections and file handles. */
+  close(): Promise<void>;
+}

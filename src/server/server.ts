@@ -1,0 +1,130 @@
+/**
+ * `mtrack server`: an HTTP server over one store directory. Routing goes through one Router (see
+ * router.ts); authentication is decided here, once, from each route's declared access: writes always
+ * need a write token, reads need a token unless the server is public-read.
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import { isMtrackError } from "../errors.js";
+import { LocalRemote } from "../remotes/local.js";
+import { sendError, sendJson } from "./http-util.js";
+import { HttpError, Router } from "./router.js";
+import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
+import { checkToken } from "./tokens.js";
+
+/** The token file of a served store directory. */
+export function tokensFileOf(storeDir: string): string {
+  return path.join(storeDir, "server", "tokens.json");
+}
+
+export interface ServerOptions {
+  /** The store directory served (created if missing). */
+  storeDir: string;
+  /** Token file (default `<store>/server/tokens.json`). */
+  tokensFile?: string;
+  /** Refuse every write. */
+  readOnly?: boolean;
+  /** Reads without a token. */
+  publicRead?: boolean;
+  limits?: Partial<StoreApiLimits>;
+}
+
+/** A running server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the request handler (routing + auth + error mapping) without listening, for tests and for
+ * embedding in another server.
+ */
+export function createHandler(options: ServerOptions): {
+  handler: http.RequestListener;
+  router: Router;
+  remote: LocalRemote;
+} {
+  const remote = LocalRemote.open({ dir: options.storeDir, create: true });
+  const tokensFile = options.tokensFile ?? tokensFileOf(options.storeDir);
+  const router = new Router();
+  router.add({
+    method: "GET",
+    pattern: "/v1/health",
+    access: "public",
+    handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
+  });
+  router.mount("/v1", storeApi(remote, { ...DEFAULT_LIMITS, ...options.limits }));
+
+  const handler: http.RequestListener = (req, res) => {
+    void (async () => {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? "/", "http://localhost");
+      } catch {
+        throw new HttpError(400, "Bad request URL.");
+      }
+      const match = router.match(req.method ?? "GET", url.pathname);
+      if (match === "method") throw new HttpError(405, "Method not allowed.");
+      if (!match) throw new HttpError(404, "No such endpoint.", "ERR_MTRACK_PATH_NOT_FOUND");
+      const access = match.route.access;
+      if (access !== "public") {
+        const auth = req.headers.authorization ?? "";
+        const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
+        const scope = token ? checkToken(tokensFile, token) : undefined;
+        if (access === "write") {
+          if (!scope) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
+          if (scope !== "write") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
+          if (options.readOnly) throw new HttpError(403, "This server is read-only.", "ERR_MTRACK_IO");
+        } else if (!options.publicRead && !scope) {
+          throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
+        }
+      }
+      await match.route.handler({ req, res, params: match.params, url });
+    })().catch((err: unknown) => {
+      if (err instanceof HttpError) sendError(res, err.status, err.code, err.message);
+      else if (isMtrackError(err)) {
+        const status =
+          err.code === "ERR_MTRACK_FORMAT_INVALID" || err.code === "ERR_MTRACK_INVALID_NAME" ? 400 : 500;
+        sendError(res, status, err.code, err.message);
+      } else sendError(res, 500, "ERR_MTRACK_IO", err instanceof Error ? err.message : String(err));
+    });
+  };
+  return { handler, router, remote };
+}
+
+/**
+ * Starts the server on host:port (port 0 picks a free one).
+ *
+ * @example
+ * const s = await startServer({ storeDir: "/srv/mtrack", host: "127.0.0.1", port: 8080 });
+ * console.error(`listening on ${s.url}`);
+ */
+export async function startServer(
+  options: ServerOptions & { host?: string; port?: number },
+): Promise<RunningServer> {
+  const { handler, remote } = createHandler(options);
+  const server = http.createServer({ keepAlive: true }, handler);
+  // Large uploads can take long on slow links; the default 5 min request timeout would cut them.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    port: addr.port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          void remote.close().then(resolve);
+        });
+      }),
+  };
+}

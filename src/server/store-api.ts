@@ -1,0 +1,208 @@
+/**
+ * The store API of `mtrack server` (mounted under /v1): batched existence checks, batched small-object
+ * upload and download, streamed large objects, and refs. Every id and name is validated before it
+ * touches the filesystem, and every uploaded object is hashed before it is stored.
+ */
+import * as nodeFs from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { Blake3Hasher } from "@napi-rs/blake-hash";
+import type { LocalRemote } from "../remotes/local.js";
+import { isRefKind, isRefName } from "../remotes/names.js";
+import { BATCH_BYTES, SMALL_OBJECT_LIMIT } from "../remotes/types.js";
+import { type BatchRecord, BatchStatus, decodeBatch, decodeHashList, encodeBatch } from "../remotes/wire.js";
+import { hashBytes, isHash } from "../store/hash.js";
+import { safeUnlink, tmpName } from "../util/fs.js";
+import { readBody, sendBytes, sendJson } from "./http-util.js";
+import { HttpError, Router } from "./router.js";
+
+/** Body limits of the store API. */
+export interface StoreApiLimits {
+  /** Hash lists (has/get): default 200k hashes. */
+  hashListBytes: number;
+  /** One batch upload. */
+  batchBytes: number;
+  /** One streamed object. */
+  objectBytes: number;
+  /** One ref. */
+  refBytes: number;
+}
+
+export const DEFAULT_LIMITS: StoreApiLimits = {
+  hashListBytes: 200_000 * 32,
+  batchBytes: 4 * BATCH_BYTES,
+  objectBytes: 1 << 40,
+  refBytes: 64 << 10,
+};
+
+function badId(what: string): HttpError {
+  return new HttpError(400, `Invalid ${what}.`, "ERR_MTRACK_INVALID_NAME");
+}
+
+/**
+ * The store routes over one store directory.
+ *
+ * @example
+ * new Router().mount("/v1", storeApi(LocalRemote.open({ dir, create: true })));
+ */
+export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_LIMITS): Router {
+  const store = remote.store;
+  const router = new Router();
+  router.add({
+    method: "POST",
+    pattern: "/objects/has",
+    access: "read",
+    handler: async ({ req, res }) => {
+      const hashes = decodeHashList(await readBody(req, limits.hashListBytes));
+      const present = await remote.has(hashes.map((hash) => ({ hash, size: 0 })));
+      sendBytes(res, Buffer.from(hashes.map((h) => (present.has(h) ? 1 : 0))));
+    },
+  });
+  router.add({
+    method: "POST",
+    pattern: "/objects/batch",
+    access: "write",
+    handler: async ({ req, res }) => {
+      const records = decodeBatch(await readBody(req, limits.batchBytes));
+      const objects = [];
+      for (const r of records) {
+        if (r.status !== BatchStatus.Data || !r.data)
+          throw new HttpError(400, "Upload records must carry data.");
+        if (hashBytes(r.data) !== r.hash) {
+          throw new HttpError(
+            400,
+            `Object ${r.hash} does not match its content.`,
+            "ERR_MTRACK_OBJECT_CORRUPT",
+          );
+        }
+        objects.push({ hash: r.hash, data: r.data });
+      }
+      await remote.putBatch(objects);
+      sendJson(res, 200, { stored: objects.length });
+    },
+  });
+  router.add({
+    method: "POST",
+    pattern: "/objects/get",
+    access: "read",
+    handler: async ({ req, res }) => {
+      const hashes = decodeHashList(await readBody(req, limits.hashListBytes));
+      store.reload();
+      const out: BatchRecord[] = [];
+      let budget = BATCH_BYTES;
+      for (const hash of hashes) {
+        const size = store.sizeOf(hash);
+        if (size === undefined) out.push({ hash, status: BatchStatus.Absent });
+        else if (size >= SMALL_OBJECT_LIMIT) out.push({ hash, status: BatchStatus.Large });
+        else if (size > budget && budget < BATCH_BYTES) out.push({ hash, status: BatchStatus.Deferred });
+        else {
+          out.push({ hash, status: BatchStatus.Data, data: store.readObject(hash) });
+          budget -= size;
+        }
+      }
+      sendBytes(res, encodeBatch(out));
+    },
+  });
+  router.add({
+    method: "GET",
+    pattern: "/objects/:hash",
+    access: "read",
+    handler: async ({ req, res, params }) => {
+      const hash = params.hash ?? "";
+      if (!isHash(hash)) throw badId("object id");
+      let size = store.sizeOf(hash);
+      if (size === undefined) {
+        // Another process (a local push into the same directory) may have added it since.
+        store.reload();
+        size = store.sizeOf(hash);
+      }
+      const body = size === undefined ? undefined : await remote.open(hash);
+      if (size === undefined || !body)
+        throw new HttpError(404, `No object ${hash}.`, "ERR_MTRACK_OBJECT_MISSING");
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
+      if (req.method === "HEAD") {
+        body.destroy();
+        res.end();
+        return;
+      }
+      await pipeline(body, res);
+    },
+  });
+  router.add({
+    method: "PUT",
+    pattern: "/objects/:hash",
+    access: "write",
+    handler: async ({ req, res, params }) => {
+      const hash = params.hash ?? "";
+      if (!isHash(hash)) throw badId("object id");
+      const declared = Number(req.headers["content-length"]);
+      if (Number.isFinite(declared) && declared > limits.objectBytes) {
+        throw new HttpError(413, `Object of ${declared} bytes is over the limit of ${limits.objectBytes}.`);
+      }
+      if (store.has(hash)) {
+        req.resume();
+        sendJson(res, 200, { stored: 0 });
+        return;
+      }
+      const tmp = tmpName(store.tmpDir, "upload");
+      const hasher = new Blake3Hasher();
+      let size = 0;
+      try {
+        await pipeline(
+          req,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              size += chunk.length;
+              if (size > limits.objectBytes) throw new HttpError(413, "Object is over the size limit.");
+              hasher.update(chunk);
+              yield chunk;
+            }
+          },
+          nodeFs.createWriteStream(tmp, { flags: "wx" }),
+        );
+        // A dropped upload ends the stream early: the hash check below refuses what arrived.
+        if (hasher.digest("hex") !== hash) {
+          throw new HttpError(400, `Object ${hash} does not match its content.`, "ERR_MTRACK_OBJECT_CORRUPT");
+        }
+        const put = await store.putFile(tmp);
+        if (put.hash !== hash) throw new HttpError(409, `Object ${hash} changed while it was stored.`);
+      } finally {
+        safeUnlink(tmp);
+      }
+      sendJson(res, 200, { stored: 1 });
+    },
+  });
+  router.add({
+    method: "GET",
+    pattern: "/refs/:kind",
+    access: "read",
+    handler: async ({ res, params }) => {
+      const kind = params.kind ?? "";
+      if (!isRefKind(kind)) throw badId("ref kind");
+      sendJson(res, 200, { refs: await remote.listRefs(kind) });
+    },
+  });
+  router.add({
+    method: "GET",
+    pattern: "/refs/:kind/:id",
+    access: "read",
+    handler: async ({ res, params }) => {
+      const name = `${params.kind}/${params.id}`;
+      if (!isRefName(name)) throw badId("ref name");
+      const data = await remote.readRef(name);
+      if (data === undefined) throw new HttpError(404, `No ref ${name}.`, "ERR_MTRACK_RUN_NOT_FOUND");
+      sendBytes(res, data);
+    },
+  });
+  router.add({
+    method: "PUT",
+    pattern: "/refs/:kind/:id",
+    access: "write",
+    handler: async ({ req, res, params }) => {
+      const name = `${params.kind}/${params.id}`;
+      if (!isRefName(name)) throw badId("ref name");
+      await remote.writeRef(name, await readBody(req, limits.refBytes));
+      sendJson(res, 200, { stored: 1 });
+    },
+  });
+  return router;
+}

@@ -1,0 +1,121 @@
+/**
+ * Which objects a push or fetch is about: the pointers of the workspace (or of some targets), of branch
+ * or tag tips, or of every commit. Roots are pointer hashes; directory roots are manifests whose entries
+ * come along (see expand in objects.ts).
+ */
+import * as path from "node:path";
+import { type FileEntry, parseLock } from "../pipeline/lockfile.js";
+import type { Repo } from "../repo.js";
+import type { Hash } from "../store/types.js";
+import { POINTER_SUFFIX, type Pointer, parsePointer } from "../workspace/pointer.js";
+import { loadPointer, selectTracked } from "../workspace/tracked.js";
+
+/** What to transfer besides the workspace. */
+export interface Selection {
+  /** Absolute target paths (default: every tracked path in the workspace). */
+  targets?: readonly string[];
+  /** Also the pointers at the tip of every branch. */
+  allBranches?: boolean;
+  /** Also the pointers at every tag. */
+  allTags?: boolean;
+  /** Also the pointers in every commit reachable from any branch, tag or HEAD. */
+  allCommits?: boolean;
+}
+
+/** A root object with a label saying where it comes from (for error messages). */
+export interface TransferRoot {
+  hash: Hash;
+  size: number;
+  tree: boolean;
+  /** e.g. "data/images" or "data/images@1a2b3c4d5e". */
+  label: string;
+}
+
+function rootOf(p: Pointer, label: string): TransferRoot {
+  return { hash: p.hash, size: p.size, tree: p.type === "directory", label };
+}
+
+const LOCK_NAME = /(^|\/)(pipeline|dvc)\.lock$/;
+
+/** Stage outputs recorded in a pipeline lock file (a malformed lock names nothing). */
+function lockRoots(text: string, file: string): TransferRoot[] {
+  let outs: FileEntry[];
+  try {
+    outs = Object.values(parseLock(text, file).stages).flatMap((e) => e.outs);
+  } catch {
+    return [];
+  }
+  return outs.map((o) => ({
+    hash: o.hash,
+    size: o.size,
+    tree: o.files !== undefined,
+    label: `${file}:${o.path}`,
+  }));
+}
+
+/**
+ * The roots a selection names. Workspace pointers always count (that is what `push` with no flags
+ * sends); history flags add the pointers found in git.
+ *
+ * @example
+ * const roots = await selectRoots(repo, { allBranches: true });
+ */
+export async function selectRoots(repo: Repo, selection: Selection = {}): Promise<TransferRoot[]> {
+  const out = new Map<Hash, TransferRoot>();
+  const add = (r: TransferRoot) => {
+    if (!out.has(r.hash)) out.set(r.hash, r);
+  };
+  for (const rel of selectTracked(repo, selection.targets)) {
+    const p = loadPointer(repo, rel);
+    if (p) add(rootOf(p, rel));
+  }
+  // Pipeline outputs of the workspace travel with the data (a clone + pull can skip re-running stages).
+  if (!selection.targets?.length) {
+    for (const name of ["pipeline.lock", "dvc.lock"]) {
+      let text: string;
+      try {
+        text = repo.fs.readFileSync(path.join(repo.root, name), "utf8");
+      } catch {
+        continue;
+      }
+      for (const r of lockRoots(text, name)) add(r);
+    }
+  }
+  if (selection.allBranches || selection.allTags || selection.allCommits) {
+    const git = repo.git();
+    const tips = new Set<string>();
+    if (selection.allBranches || selection.allCommits)
+      for (const b of await git.listBranches()) tips.add(b.oid);
+    if (selection.allTags || selection.allCommits) for (const t of await git.listTags()) tips.add(t.oid);
+    if (selection.allCommits) {
+      const head = await git.headCommit();
+      if (head) tips.add(head);
+    }
+    const commits: string[] = [];
+    if (selection.allCommits) for await (const c of git.walkCommits([...tips])) commits.push(c);
+    else commits.push(...tips);
+    const seenBlobs = new Set<string>();
+    const wanted = (p: string) => p.endsWith(POINTER_SUFFIX) || LOCK_NAME.test(p);
+    for (const commit of commits) {
+      for (const f of await git.findFilesInCommit(commit, wanted)) {
+        if (seenBlobs.has(f.oid)) continue;
+        seenBlobs.add(f.oid);
+        if (LOCK_NAME.test(f.path)) {
+          for (const r of lockRoots(
+            (await git.readBlob(f.oid)).toString("utf8"),
+            `${f.path}@${commit.slice(0, 10)}`,
+          ))
+            add(r);
+          continue;
+        }
+        const label = `${f.path.slice(0, -POINTER_SUFFIX.length)}@${commit.slice(0, 10)}`;
+        try {
+          add(rootOf(parsePointer((await git.readBlob(f.oid)).toString("utf8"), label), label));
+        } catch {
+          // A malformed pointer in an old commit names nothing we could transfer.
+        }
+      }
+    }
+  }
+  return [...out.values()];
+}
