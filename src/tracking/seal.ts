@@ -20,7 +20,7 @@ import {
   writeFileAtomic,
 } from "./layout.js";
 import { isRunId } from "./names.js";
-import { withRunLock } from "./runlock.js";
+import { acquireRunLock, withRunLock } from "./runlock.js";
 import {
   concatHistory,
   encodeSeries,
@@ -296,46 +296,68 @@ export async function sealRun(
   liveness: Liveness = localLiveness(),
 ): Promise<RunSummary> {
   ensureTrackingDirs(dir);
-  const log = activeLogPath(dir, runId);
-  for (;;) {
-    const deleted = fs.existsSync(deletedPath(dir, runId));
-    const existing = readRef(dir, runId);
-    if (existing !== undefined) {
-      withRunLock(dir, runId, { liveness }, () => fs.rmSync(log, { force: true }));
-      return summaryFromRecord(newPackr().unpack(store.readObject(existing)) as RunRecord, deleted);
+  for (let attempt = 1; ; attempt++) {
+    // Writers that keep appending could make the optimistic attempts go on forever: the last attempt
+    // holds the lock throughout (writers wait a moment; only a same-process waiter would stall).
+    const release = attempt >= OPTIMISTIC_ATTEMPTS ? acquireRunLock(dir, runId, { liveness }) : undefined;
+    try {
+      const summary = await sealOnce(dir, store, runId, liveness, release !== undefined);
+      if (summary !== undefined) return summary;
+    } finally {
+      release?.();
     }
-    const bytes = readActiveLogBytes(dir, runId);
-    if (bytes === undefined) {
-      throw new MtrackError("ERR_MTRACK_RUN_NOT_FOUND", `Run ${runId} has no active log to seal.`, {
-        data: { runId, dir },
-        hint: "List runs with `mtrack runs list`.",
-      });
-    }
-    const state = replayRunLog(bytes, newPackr());
-    if (state.start === undefined || state.start.runId !== runId) {
-      throw new MtrackError(
-        "ERR_MTRACK_RUN_LOG_CORRUPT",
-        `The log of run ${runId} has no valid start record.`,
-        {
-          data: { runId, file: log },
-          hint: "The run cannot be recovered; delete the file if it is in the way.",
-        },
-      );
-    }
-    const record = buildRecord(state, store, liveness);
-    const { hash } = store.putBuffer(newPackr().pack(record));
-    await store.flush();
-    const summary = withRunLock(dir, runId, { liveness }, () => {
-      if (readRef(dir, runId) !== undefined) return undefined; // another sealer won: loop to report it
-      if (fileSize(log) !== bytes.length) return undefined; // appended meanwhile: seal again
-      writeFileAtomic(refPath(dir, runId), `${hash}\n`);
-      const s = summaryFromRecord(record, deleted);
-      appendIndex(dir, [{ h: hash, s }]);
-      fs.rmSync(log, { force: true });
-      return s;
-    });
-    if (summary !== undefined) return summary;
   }
+}
+
+/** Optimistic sealing attempts before one that holds the run's lock from reading to publishing. */
+const OPTIMISTIC_ATTEMPTS = 3;
+
+/** One sealing attempt; undefined when the log grew meanwhile (try again). */
+async function sealOnce(
+  dir: string,
+  store: ObjectStore,
+  runId: string,
+  liveness: Liveness,
+  locked: boolean,
+): Promise<RunSummary | undefined> {
+  const log = activeLogPath(dir, runId);
+  const underLock = <T>(fn: () => T): T => (locked ? fn() : withRunLock(dir, runId, { liveness }, fn));
+  const deleted = fs.existsSync(deletedPath(dir, runId));
+  const existing = readRef(dir, runId);
+  if (existing !== undefined) {
+    underLock(() => fs.rmSync(log, { force: true }));
+    return summaryFromRecord(newPackr().unpack(store.readObject(existing)) as RunRecord, deleted);
+  }
+  const bytes = readActiveLogBytes(dir, runId);
+  if (bytes === undefined) {
+    throw new MtrackError("ERR_MTRACK_RUN_NOT_FOUND", `Run ${runId} has no active log to seal.`, {
+      data: { runId, dir },
+      hint: "List runs with `mtrack runs list`.",
+    });
+  }
+  const state = replayRunLog(bytes, newPackr());
+  if (state.start === undefined || state.start.runId !== runId) {
+    throw new MtrackError(
+      "ERR_MTRACK_RUN_LOG_CORRUPT",
+      `The log of run ${runId} has no valid start record.`,
+      {
+        data: { runId, file: log },
+        hint: "The run cannot be recovered; delete the file if it is in the way.",
+      },
+    );
+  }
+  const record = buildRecord(state, store, liveness);
+  const { hash } = store.putBuffer(newPackr().pack(record));
+  await store.flush();
+  return underLock(() => {
+    if (readRef(dir, runId) !== undefined) return undefined; // another sealer won: the next attempt reports it
+    if (fileSize(log) !== bytes.length) return undefined; // appended meanwhile: seal again
+    writeFileAtomic(refPath(dir, runId), `${hash}\n`);
+    const s = summaryFromRecord(record, deleted);
+    appendIndex(dir, [{ h: hash, s }]);
+    fs.rmSync(log, { force: true });
+    return s;
+  });
 }
 
 function fileSize(file: string): number {

@@ -148,6 +148,23 @@ test("an append that lands while the run is being sealed is sealed too", async (
   assert.notEqual(getRun(dir, store, run.id).recordHash, null);
 });
 
+test("a writer that keeps appending cannot starve sealing: the last attempt holds the lock", async () => {
+  const run = await start();
+  const live = openLiveRun(dir, store, run.id);
+  const flush = store.flush.bind(store);
+  const lockedAtFlush: boolean[] = [];
+  store.flush = async () => {
+    const locked = fs.existsSync(runLockPath(dir, run.id));
+    lockedAtFlush.push(locked);
+    // Append on every optimistic attempt (a same-process append would wait forever on a held lock).
+    if (!locked) live.logMetric("late", lockedAtFlush.length);
+    await flush();
+  };
+  await run.end();
+  assert.deepEqual(lockedAtFlush, [false, false, true]);
+  assert.equal(getRun(dir, store, run.id).metrics.late?.count, 2);
+});
+
 test("sealPendingRuns reads only the head of a live run's log", async () => {
   const run = await start({ params: { a: "1" } });
   assert.equal(readStartRecord(dir, run.id)?.runId, run.id);
