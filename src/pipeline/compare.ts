@@ -230,12 +230,22 @@ async function compareValues(
  * @example
  * (await paramsDiff(repo, "HEAD~1", "HEAD")).diffs // → [{ file: "params.yaml", key: "train.lr", ... }]
  */
-export function paramsDiff(repo: Repo, a: Rev = "HEAD", b: Rev = null, options: { all?: boolean } = {}) {
+export function paramsDiff(
+  repo: Repo,
+  a: Rev = "HEAD",
+  b: Rev = null,
+  options: { all?: boolean } = {},
+): Promise<ValuesComparison> {
   return compareValues(repo, a, b, paramsAt, !!options.all);
 }
 
 /** `mtrack metrics diff`: metric values that differ between two revisions (default HEAD → workspace). */
-export function metricsDiff(repo: Repo, a: Rev = "HEAD", b: Rev = null, options: { all?: boolean } = {}) {
+export function metricsDiff(
+  repo: Repo,
+  a: Rev = "HEAD",
+  b: Rev = null,
+  options: { all?: boolean } = {},
+): Promise<ValuesComparison> {
   return compareValues(repo, a, b, metricsAt, !!options.all);
 }
 

@@ -7,6 +7,30 @@
  * const dag = buildDag(pipeline, { exists });
  * const result = await reproduce({ dag, lock, io, dir, env: process.env, jobs: 2 });
  */
+
+// The workspace side: real I/O over an open Repo, the run-cache, status and comparisons between revisions.
+export {
+  type DataChange,
+  type DataDiff,
+  type DataState,
+  diffData,
+  diffValues,
+  type FlatFiles,
+  metricsAt,
+  metricsDiff,
+  metricsShow,
+  openRev,
+  paramsAt,
+  paramsDiff,
+  pipelineFilesAt,
+  type Rev,
+  type RevisionDiff,
+  type RevMetrics,
+  type RevReader,
+  revisionDiff,
+  type ValueDiff,
+  type ValuesComparison,
+} from "./compare.js";
 export {
   type BuildDagOptions,
   buildDag,
@@ -18,6 +42,13 @@ export {
   selectStages,
   stagesConflict,
 } from "./dag.js";
+export {
+  DEFAULT_PIPELINE_FILE,
+  type LoadedPipeline,
+  loadPipeline,
+  lockPathFor,
+  resolvePipelineFile,
+} from "./load.js";
 export {
   emptyLock,
   type FileEntry,
@@ -53,6 +84,7 @@ export {
   type StaleCheck,
   type StaleOptions,
 } from "./plan.js";
+export { dagEdges, dagToDot, dagToMermaid, dagToText } from "./render.js";
 export {
   type OutputSinks,
   type ReproOptions,
@@ -67,4 +99,13 @@ export {
   type StageStatus,
   spawnShell,
 } from "./run.js";
+export {
+  pipelineLockRoots,
+  type RunCacheEntry,
+  type RunCacheOutput,
+  RunCacheStore,
+  runCacheRoots,
+} from "./runcache.js";
+export { type PipelineStatus, pipelineStatus } from "./status.js";
 export type { DepSpec, OutKind, OutSpec, ParamRef, Pipeline, SourcePos, Stage } from "./types.js";
+export { WorkspaceIO, type WorkspaceIOOptions } from "./workspace-io.js";
