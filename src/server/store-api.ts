@@ -30,7 +30,7 @@ export interface StoreApiLimits {
 export const DEFAULT_LIMITS: StoreApiLimits = {
   hashListBytes: 200_000 * 32,
   batchBytes: 4 * BATCH_BYTES,
-  objectBytes: 1 << 40,
+  objectBytes: 2 ** 40,
   refBytes: 64 << 10,
 };
 

@@ -4,6 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import * as nodeFs from "node:fs";
+import * as path from "node:path";
 import { MtrackError } from "../errors.js";
 import { type FsLike, writeFileAtomic } from "../util/fs.js";
 
@@ -70,6 +71,7 @@ export function createToken(
     created: new Date((options.clock ?? Date.now)()).toISOString(),
   };
   data.tokens.push(record);
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`, { fs, mode: 0o600 });
   return { token, record };
 }
