@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { LocalRemote } from "../../../src/remotes/local.js";
+import type { Remote } from "../../../src/remotes/types.js";
+import { makeTempDir, removeTempDir } from "../../helpers/tmp.js";
+import { corruptInStoreDir, remoteContract } from "./contract.js";
+
+test("local remote", async (t) => {
+  const dirs: string[] = [];
+  try {
+    await remoteContract(t, {
+      async make(): Promise<Remote> {
+        const dir = makeTempDir();
+        dirs.push(dir);
+        return LocalRemote.open({ dir });
+      },
+      async corrupt(remote, hash) {
+        corruptInStoreDir(remote.url, hash);
+      },
+    });
+    await t.test("a missing directory is a not-found error", () => {
+      assert.throws(() => LocalRemote.open({ dir: path.join(dirs[0] ?? "/nonexistent", "nope") }), {
+        code: "ERR_MTRACK_PATH_NOT_FOUND",
+      });
+      assert.ok(fs.existsSync(dirs[0]!));
+    });
+  } finally {
+    for (const d of dirs) removeTempDir(d);
+  }
+});
