@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { MtrackError } from "../../errors.js";
 
 /** How a flag's text becomes a value. */
-export type FlagKind = "int" | "float" | "string" | "floatList";
+export type FlagKind = "int" | "float" | "string" | "floatList" | "boolean";
 
 /** One flag of a stage program. */
 export interface FlagSpec {
@@ -17,7 +17,7 @@ export interface FlagSpec {
   kind: FlagKind;
   help: string;
   /** Absent = required (unless `optional`). */
-  default?: number | string | number[];
+  default?: number | string | number[] | boolean;
   choices?: readonly string[];
   optional?: boolean;
 }
@@ -30,7 +30,7 @@ export interface Writer {
 /** Parsed flag values by name, plus whether --help was asked for. */
 export interface ParsedFlags {
   help: boolean;
-  values: Record<string, number | string | number[] | undefined>;
+  values: Record<string, number | string | number[] | boolean | undefined>;
 }
 
 function badFlag(flag: string, message: string, hint: string): MtrackError {
@@ -60,6 +60,8 @@ function foldListFlags(argv: readonly string[], specs: readonly FlagSpec[]): str
 function convert(spec: FlagSpec, text: string): number | string | number[] {
   const flag = `--${spec.name}`;
   switch (spec.kind) {
+    case "boolean":
+      throw badFlag(flag, `${flag} takes no value, got '${text}'`, `Use ${flag} alone.`);
     case "string":
       if (spec.choices && !spec.choices.includes(text)) {
         throw badFlag(
@@ -114,7 +116,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
-  for (const s of specs) options[s.name] = { type: "string" };
+  for (const s of specs) options[s.name] = { type: s.kind === "boolean" ? "boolean" : "string" };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: foldListFlags(argv, specs), options, strict: true, allowPositionals: false });
@@ -130,7 +132,8 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
   const values: ParsedFlags["values"] = {};
   for (const s of specs) {
     const text = raw[s.name];
-    if (typeof text === "string") values[s.name] = convert(s, text);
+    if (s.kind === "boolean") values[s.name] = text === true;
+    else if (typeof text === "string") values[s.name] = convert(s, text);
     else if (s.default !== undefined) values[s.name] = s.default;
     else if (!s.optional)
       throw badFlag(`--${s.name}`, `--${s.name} is required`, "Run with --help to see the flags.");
@@ -147,7 +150,7 @@ export function helpText(
 ): string {
   const rows = specs.map((s) => {
     const def =
-      s.default === undefined
+      s.default === undefined || s.kind === "boolean"
         ? s.optional
           ? ""
           : " (required)"

@@ -1,24 +1,31 @@
 /**
  * Stage program `train`: reads `data/<problem_type>.npz`, trains the morphogenetic network, writes
- * `results/metrics.json` and `results/results_<slug>.log`, and prints a short summary. Flags are the
- * seed's run-script flags (the 18 run keys; dataset flags are accepted for compatibility).
+ * `results/metrics.json`, `results/results_<slug>.log`, the model under `results/model/` and TensorBoard
+ * event files under `runs/<slug>/`, logs a run to mtrack when started inside an mtrack repository, and
+ * prints a short summary. Flags are the seed's run-script flags (the 18 run keys; dataset flags are
+ * accepted for compatibility).
  *
  *   node dist/src/engine/cli/train.js --problem_type spirals --warm_up_epochs 40 --adaptation_epochs 60 ...
  */
 import fs from "node:fs";
 import path from "node:path";
-import { errnoCode, ioError, MtrackError } from "../../errors.js";
+import { errnoCode, ioError, isMtrackError, MtrackError } from "../../errors.js";
 import { decodeNpz } from "../../formats/npz.js";
+import { Repo } from "../../repo.js";
+import { type Env, startRun } from "../../tracking/context.js";
 import {
   DEFAULT_EXPERIMENT_CONFIG,
   DEVICES,
   EXPERIMENT_KEYS,
   type ExperimentConfig,
+  experimentSlug,
   PROBLEM_TYPES,
+  validateExperimentConfig,
 } from "../config.js";
 import { datasetFromArrays } from "../datasets.js";
 import { exportModel, type ModelArtifact } from "../export.js";
-import type { TrainingLogger } from "../logger.js";
+import type { RunStatus, TrainingLogger } from "../logger.js";
+import { MtrackLogger, type TrackingRun } from "../mtrack-logger.js";
 import { formatResultsLog, metricsJson } from "../results.js";
 import { type TrainResult, trainExperiment } from "../train.js";
 import {
@@ -115,7 +122,19 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     name: "results_dir",
     kind: "string",
     default: "results",
-    help: "Where metrics.json and the results log go.",
+    help: "Where metrics.json, the results log and the model go.",
+  },
+  {
+    name: "runs_dir",
+    kind: "string",
+    default: "runs",
+    help: "TensorBoard event files go to <runs_dir>/<slug>/.",
+  },
+  {
+    name: "no-track",
+    kind: "boolean",
+    optional: true,
+    help: "Do not log a run to mtrack, even inside an mtrack repository.",
   },
   ...(
     [
@@ -149,13 +168,27 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
 
 /** Options of {@link main}. */
 export interface TrainIo {
-  /** Tracking/TensorBoard sink; default: none. */
+  /**
+   * Replaces tracking and TensorBoard with this sink (tests). Default: an mtrack run when `cwd` is inside
+   * an mtrack repository, plus TensorBoard event files under `runs/<slug>/`.
+   */
   logger?: TrainingLogger;
+  /** Starts the tracking run (tests inject a fake). Default: tracking's repository-level startRun. */
+  openRun?: (repo: Repo, options: RunIdentity) => Promise<TrackingRun>;
+  /** Read for MTRACK_STAGE / MTRACK_REPRO_ID (run tags under `mtrack repro`). Default process.env. */
+  env?: Env;
   stdout?: Writer;
   stderr?: Writer;
   cwd?: string;
   /** Aborts the run (KILLED); by default Ctrl-C does. */
   signal?: AbortSignal;
+}
+
+/** What a tracked run is called: experiment = problem_type, name = the slug, and its command line. */
+export interface RunIdentity {
+  experiment: string;
+  name: string;
+  command: string[];
 }
 
 /** Builds the run configuration from parsed flag values. */
@@ -183,7 +216,16 @@ function readDataset(file: string) {
   return datasetFromArrays(decodeNpz(bytes), file);
 }
 
-function summary(result: TrainResult, metricsFile: string, logFile: string, modelDir: string): string {
+/** Where the summary points the user. */
+interface SummaryPaths {
+  metrics: string;
+  log: string;
+  model: string;
+  runsDir: string;
+  runId: string | undefined;
+}
+
+function summary(result: TrainResult, p: SummaryPaths): string {
   const g = result.germinations;
   const lines = [
     `Best val accuracy: ${result.bestAcc.toFixed(4)} (final ${result.finalValAcc.toFixed(4)})`,
@@ -194,54 +236,118 @@ function summary(result: TrainResult, metricsFile: string, logFile: string, mode
   if (result.recoveryTime !== null) lines.push(`Recovery time: ${result.recoveryTime} epoch(s)`);
   lines.push(
     `Time: ${((result.endedAt - result.startedAt) / 1000).toFixed(1)} s on the ${result.backend} backend`,
-    `Metrics: ${metricsFile}`,
-    `Log:     ${logFile}`,
-    `Model:   ${modelDir}/model.json (+ weights.bin)`,
+    `Metrics: ${p.metrics}`,
+    `Log:     ${p.log}`,
+    `Model:   ${p.model}/model.json (+ weights.bin, metadata.json)`,
   );
+  if (p.runId !== undefined) lines.push(`Run:     ${p.runId}  (mtrack runs show ${p.runId})`);
+  lines.push(`TensorBoard: tensorboard --logdir ${p.runsDir}`);
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The run sink: an mtrack run inside an mtrack repository (unless --no-track), TensorBoard files always
+ * (they are a declared stage output). Outside a repository the note says why nothing is tracked.
+ */
+async function openSink(
+  config: ExperimentConfig,
+  track: boolean,
+  tensorboardDir: string,
+  io: TrainIo,
+  cwd: string,
+  argv: readonly string[],
+): Promise<{ logger: MtrackLogger; note: string | undefined }> {
+  if (!track) {
+    return { logger: new MtrackLogger({ tensorboardDir }), note: "Tracking disabled (--no-track)." };
+  }
+  let repo: Repo;
+  try {
+    repo = Repo.open({ cwd });
+  } catch (err) {
+    if (isMtrackError(err, "ERR_MTRACK_NOT_A_GIT_REPO") || isMtrackError(err, "ERR_MTRACK_NOT_INITIALIZED")) {
+      return {
+        logger: new MtrackLogger({ tensorboardDir }),
+        note: `Not tracked: ${err.message} (run \`mtrack init\` there to record runs).`,
+      };
+    }
+    throw err;
+  }
+  const identity: RunIdentity = {
+    experiment: config.problem_type,
+    name: experimentSlug(config),
+    command: [process.argv[0] ?? "node", process.argv[1] ?? "train", ...argv],
+  };
+  const run = io.openRun
+    ? await io.openRun(repo, identity)
+    : // The program handles Ctrl-C itself, so the run ends KILLED between epochs, not mid-write.
+      await startRun({ repo, env: io.env, installProcessHooks: false, ...identity });
+  return { logger: new MtrackLogger({ run, tensorboardDir }), note: undefined };
 }
 
 /**
  * Runs the program; returns the exit code (0 ok, 2 bad arguments/data, 130 interrupted, 1 unexpected).
  *
  * @example
- * await main(["--problem_type", "moons", "--warm_up_epochs", "2"], { cwd: dir, logger }) // 0
+ * await main(["--problem_type", "moons", "--warm_up_epochs", "2"], { cwd: dir }) // 0
  */
 export async function main(argv: readonly string[], io: TrainIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const cwd = io.cwd ?? process.cwd();
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  if (!io.signal) process.once("SIGINT", onSigint);
+  const onSignal = () => abort.abort();
+  if (!io.signal) {
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
+  let sink: MtrackLogger | undefined;
   try {
     const { help, values } = parseFlags(argv, TRAIN_FLAGS);
     if (help) {
       stdout.write(
         helpText(
           "train [flags]",
-          "Trains the morphogenetic network on data/<problem_type>.npz and writes results/metrics.json and\nresults/results_<slug>.log and the trained model under results/model/.",
+          "Trains the morphogenetic network on data/<problem_type>.npz; writes results/metrics.json,\n" +
+            "results/results_<slug>.log, the model under results/model/ and TensorBoard files under runs/<slug>/.\n" +
+            "Inside an mtrack repository the run is logged to mtrack (experiment = problem_type, name = slug).",
           TRAIN_FLAGS,
           [
-            "train --problem_type spirals --n_samples 2000 --input_dim 3 --hidden_dim 128 --batch_size 64 --lr 0.001 \\\n    --warm_up_epochs 40 --adaptation_epochs 60 --num_layers 3 --seeds_per_layer 2",
-            "train --problem_type moons --data data/moons.npz --results_dir results",
+            "train --problem_type spirals --n_samples 2000 --input_dim 3 --hidden_dim 128 --batch_size 64 --lr 0.003 \\\n    --warm_up_epochs 40 --adaptation_epochs 30 --num_layers 3 --seeds_per_layer 2 --acc_threshold 0.99",
+            "train --problem_type moons --data data/moons.npz --results_dir results --no-track",
           ],
         ),
       );
       return 0;
     }
     const config = configFromFlags(values);
+    validateExperimentConfig(config);
     const dataPath = path.resolve(
       cwd,
       typeof values["data"] === "string" ? values["data"] : `data/${config.problem_type}.npz`,
     );
     const data = readDataset(dataPath);
+    const slug = experimentSlug(config);
+    const runsDir = path.resolve(cwd, String(values["runs_dir"]));
+    let logger = io.logger;
+    if (!logger) {
+      const opened = await openSink(
+        config,
+        values["no-track"] !== true,
+        path.join(runsDir, slug),
+        io,
+        cwd,
+        argv,
+      );
+      sink = opened.logger;
+      logger = sink;
+      if (opened.note) stderr.write(`${opened.note}\n`);
+    }
     const total = config.warm_up_epochs + config.adaptation_epochs;
     let artifact: ModelArtifact | undefined;
     const result = await trainExperiment({
       config,
       data,
-      logger: io.logger,
+      logger,
       signal: io.signal ?? abort.signal,
       onTrained: (model) => {
         artifact = exportModel(model, { ...config });
@@ -257,32 +363,54 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
     const resultsDir = path.resolve(cwd, String(values["results_dir"]));
     const metricsFile = path.join(resultsDir, "metrics.json");
     const logFile = path.join(resultsDir, `results_${result.slug}.log`);
+    const modelDir = path.join(resultsDir, "model");
+    const modelMetadata = { input_dim: config.input_dim, classes: 2, params: { ...config } };
     try {
       writeFileAtomic(metricsFile, `${JSON.stringify(metricsJson(result), null, 2)}\n`);
       writeFileAtomic(logFile, formatResultsLog(result, { dataPath: path.relative(cwd, dataPath) }));
       if (artifact) {
-        writeFileAtomic(path.join(resultsDir, "model", "weights.bin"), artifact.weights);
+        writeFileAtomic(path.join(modelDir, "weights.bin"), artifact.weights);
         writeFileAtomic(
-          path.join(resultsDir, "model", "model.json"),
+          path.join(modelDir, "model.json"),
           `${JSON.stringify(artifact.modelJson, null, 2)}\n`,
         );
+        // What a consumer needs without parsing model.json: the input width, the classes, the run's params.
+        const metadata = {
+          ...modelMetadata,
+          format: artifact.modelJson.format,
+          loader: "loadModel from mtrack",
+        };
+        writeFileAtomic(path.join(modelDir, "metadata.json"), `${JSON.stringify(metadata, null, 2)}\n`);
       }
     } catch (err) {
       throw ioError(err, `writing results to ${resultsDir}`);
     }
+    await sink?.finish({ resultsLog: logFile, modelDir, modelMetadata });
+    const shown = (p: string) => path.relative(cwd, p) || ".";
     stdout.write(
-      summary(
-        result,
-        path.relative(cwd, metricsFile),
-        path.relative(cwd, logFile),
-        path.relative(cwd, path.join(resultsDir, "model")),
-      ),
+      summary(result, {
+        metrics: shown(metricsFile),
+        log: shown(logFile),
+        model: shown(modelDir),
+        runsDir: shown(runsDir),
+        runId: sink?.run?.id,
+      }),
     );
     return 0;
   } catch (err) {
+    if (sink) {
+      const outcome: RunStatus = isMtrackError(err, "ERR_MTRACK_INTERRUPTED") ? "KILLED" : "FAILED";
+      try {
+        await sink.finish({}, outcome);
+      } catch (finishErr) {
+        stderr.write(`Warning: could not close the run: ${(finishErr as Error).message}\n`);
+      }
+      if (sink.run) stderr.write(`Run ${sink.run.id} ended ${outcome}.\n`);
+    }
     return reportError(err, stderr);
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
   }
 }
 

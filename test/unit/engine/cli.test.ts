@@ -88,7 +88,7 @@ test(
     for (const argv of bad) {
       const e = capture();
       assert.equal(await generateMain(argv, { stdout: capture(), stderr: e, cwd: dir }), 2, argv.join(" "));
-      assert.match(e.text, /^Error: /);
+      assert.match(e.text, /^Error: /m);
       assert.doesNotMatch(e.text, /\n\s+at /, "no stack trace");
     }
     const help = capture();
@@ -158,7 +158,7 @@ test(
     ] as const) {
       const e = capture();
       assert.equal(await trainMain(bad, { stdout: capture(), stderr: e, cwd: dir }), code, bad.join(" "));
-      assert.match(e.text, /^Error: /);
+      assert.match(e.text, /^Error: /m);
       assert.doesNotMatch(e.text, /\n\s+at /);
     }
   }),
