@@ -50,6 +50,21 @@ function run(cmd: string, args: string[], cwd: string): number {
   return secs;
 }
 
+const GNU_TIME = "/usr/bin/time";
+
+/**
+ * CPU seconds (user + sys) of a command and its children, via GNU time: on a shared, loaded machine
+ * wall time mostly measures waiting for a core, CPU time what the tool itself costs.
+ */
+function cpuOf(cmd: string, args: string[], cwd: string): number {
+  if (!fs.existsSync(GNU_TIME)) return Number.NaN;
+  const out = path.join(os.tmpdir(), `mtrack-bench-time-${process.pid}`);
+  run(GNU_TIME, ["-f", "%U %S", "-o", out, cmd, ...args], cwd);
+  const [user, sys] = fs.readFileSync(out, "utf8").trim().split(/\s+/).map(Number);
+  fs.rmSync(out, { force: true });
+  return (user ?? 0) + (sys ?? 0);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -119,6 +134,11 @@ function timeRepro(dir: string, tool: "mtrack" | "dvc", extra: string[] = []): n
   return median(Array.from({ length: RUNS }, () => run(cmd, args, dir)));
 }
 
+function cpuRepro(dir: string, tool: "mtrack" | "dvc", extra: string[] = []): number {
+  const [cmd, args] = REPRO[tool](extra);
+  return median(Array.from({ length: RUNS }, () => cpuOf(cmd, args, dir)));
+}
+
 /**
  * The library's own time for one repro in this process (no node/oclif start-up): load the pipeline,
  * check or run every stage, save the stat cache. Median of RUNS after one warm-up.
@@ -154,8 +174,12 @@ async function main(): Promise<void> {
   const tools: Array<"mtrack" | "dvc"> = WITH_DVC ? ["mtrack", "dvc"] : ["mtrack"];
   const rows: string[][] = [];
   const lib: Record<string, number> = {};
+  const cpu: Record<string, number> = {};
   const floor = median(Array.from({ length: RUNS }, () => run("node", [MTRACK, "--version"], root)));
-  process.stderr.write(`CLI start-up floor (mtrack --version): ${floor.toFixed(3)} s\n`);
+  const floorCpu = median(Array.from({ length: RUNS }, () => cpuOf("node", [MTRACK, "--version"], root)));
+  process.stderr.write(
+    `CLI start-up floor (mtrack --version): ${floor.toFixed(3)} s wall, ${floorCpu.toFixed(3)} s CPU\n`,
+  );
   try {
     const scenarios: Array<[string, Record<string, string>, number]> = [
       ["repro, nothing changed, 50 stages", fiftyStages(), 0.3],
@@ -167,8 +191,9 @@ async function main(): Promise<void> {
         const dir = makeProject(root, name.replace(/\W+/g, "-"), files, tool);
         const first = run(...REPRO[tool]([]), dir);
         times[tool] = timeRepro(dir, tool);
+        cpu[`${name} [${tool}]`] = cpuRepro(dir, tool);
         process.stderr.write(
-          `${name} [${tool}]: first run ${first.toFixed(2)} s, no-op ${times[tool]!.toFixed(3)} s\n`,
+          `${name} [${tool}]: first run ${first.toFixed(2)} s, no-op ${times[tool]!.toFixed(3)} s wall, ${cpu[`${name} [${tool}]`]!.toFixed(3)} s CPU\n`,
         );
         if (tool === "mtrack") lib[name] = (await libraryRepro(dir)).total;
       }
@@ -203,6 +228,9 @@ async function main(): Promise<void> {
   if (WITH_DVC) header.push("dvc", "dvc / mtrack CLI");
   console.log(`| ${header.join(" | ")} |\n|${header.map(() => "---").join("|")}|`);
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  console.log("\nCPU seconds (user + sys) of the same no-op commands:");
+  for (const [k, v] of Object.entries(cpu)) console.log(`- ${k}: ${v.toFixed(3)} s`);
+  console.log(`- mtrack --version: ${floorCpu.toFixed(3)} s`);
   console.log(
     `\nmedian of ${RUNS} runs; CLI start-up floor (mtrack --version) ${floor.toFixed(3)} s; library = the same work in process, without node/oclif start-up; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs, node ${process.version}`,
   );
