@@ -212,6 +212,10 @@ async function main(): Promise<void> {
         Array.from({ length: RUNS }, () => run("/bin/sh", ["-c", "echo x > o.txt"], dir)),
       );
       times[tool] = forced - noop - direct;
+      cpu[`starting a stage [${tool}]`] =
+        cpuRepro(dir, tool, ["--force"]) -
+        cpuRepro(dir, tool) -
+        median(Array.from({ length: RUNS }, () => cpuOf("/bin/sh", ["-c", "echo x > o.txt"], dir)));
       if (tool === "mtrack") {
         // In process: a forced repro of the one stage minus the same command spawned directly.
         libStart = (await libraryRepro(dir, true)).total - direct;

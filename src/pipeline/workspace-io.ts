@@ -51,6 +51,8 @@ export class WorkspaceIO implements StageIO {
    * overlapping a stage's outputs are dropped whenever the stage writes them.
    */
   private readonly hashes = new Map<string, Promise<FileState | null>>();
+  /** Parsed params files, likewise: every stage of a big pipeline reads params.yaml. */
+  private readonly params = new Map<string, ParamsObject | null>();
 
   constructor(options: WorkspaceIOOptions) {
     this.options = options;
@@ -92,14 +94,17 @@ export class WorkspaceIO implements StageIO {
   }
 
   async readParams(file: string): Promise<ParamsObject | null> {
-    let text: string;
+    const known = this.params.get(file);
+    if (known !== undefined) return known;
+    let parsed: ParamsObject | null;
     try {
-      text = this.repo.fs.readFileSync(this.repo.abs(this.rel(file)), "utf8");
+      parsed = parseParamsText(this.repo.fs.readFileSync(this.repo.abs(this.rel(file)), "utf8"), file);
     } catch (err) {
-      if (errnoCode(err) === "ENOENT") return null;
-      throw ioError(err, `reading ${file}`);
+      if (errnoCode(err) !== "ENOENT") throw ioError(err, `reading ${file}`);
+      parsed = null;
     }
-    return parseParamsText(text, file);
+    this.params.set(file, parsed);
+    return parsed;
   }
 
   async removeOutputs(_stage: Stage, outs: OutSpec[]): Promise<void> {
