@@ -127,12 +127,14 @@ export class PackFile {
 
 /**
  * Writes `objects` as a new pack in `dir`: pack data first (fsynced), then its index. Returns the pack id.
- * Objects must be distinct; order does not matter (the index is sorted here).
+ * Objects must be distinct; order does not matter (the index is sorted here). Temp files go to `tmpDir`
+ * (same filesystem), where gc finds the leftovers of an interrupted write.
  */
 export function writePack(
   fs: FsLike,
   dir: string,
   objects: Array<{ raw: Buffer; data: Uint8Array }>,
+  tmpDir: string = dir,
 ): string {
   const sorted = [...objects].sort((a, b) => a.raw.compare(b.raw));
   const idx = Buffer.alloc(IDX_HEADER + sorted.length * ENTRY + TRAILER);
@@ -151,8 +153,8 @@ export function writePack(
   // The id names the content, so a retried write of the same objects lands on the same names.
   const id = hashBytesRaw(body).toString("hex").slice(0, 32);
 
-  const packTmp = tmpName(dir, "pack");
-  const idxTmp = tmpName(dir, "idx");
+  const packTmp = tmpName(tmpDir, "pack");
+  const idxTmp = tmpName(tmpDir, "idx");
   const packPath = path.join(dir, `pack-${id}.pack`);
   try {
     const fd = fs.openSync(packTmp, "wx", 0o444);

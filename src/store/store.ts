@@ -312,7 +312,9 @@ export class Store implements ObjectStore {
 
   materialize(hash: Hash, dest: string, options: { mode?: LinkMode; executable?: boolean } = {}): void {
     const fs = this.fs;
-    const mode = options.mode ?? "copy";
+    // One store file serves every path with that content, so its mode bits cannot differ per path: an
+    // executable file is always a copy (else making it executable would make its twins executable too).
+    const mode = options.executable ? "copy" : (options.mode ?? "copy");
     const tmp = tmpName(path.dirname(dest), path.basename(dest));
     try {
       if (mode === "copy") {
@@ -333,7 +335,6 @@ export class Store implements ObjectStore {
         }
       } else {
         const src = this.ensureLoose(hash);
-        if (options.executable) fs.chmodSync(src, 0o555);
         if (mode === "hardlink") fs.linkSync(src, tmp);
         else fs.symlinkSync(src, tmp);
       }
@@ -356,7 +357,7 @@ export class Store implements ObjectStore {
     const objects = [...this.staged].map(([hash, data]) => ({ raw: Buffer.from(hash, "hex"), data }));
     try {
       this.fs.mkdirSync(this.packsDir, { recursive: true });
-      const id = writePack(this.fs, this.packsDir, objects);
+      const id = writePack(this.fs, this.packsDir, objects, this.tmpDir);
       this.loadPacks().push(PackFile.open(this.fs, this.packsDir, id));
     } catch (err) {
       throw ioError(err, "writing a pack of small objects");
@@ -375,6 +376,10 @@ export class Store implements ObjectStore {
     this.stagedBytes = 0;
   }
 
+  /**
+   * Every stored copy: an object can be both packed and loose (a link-mode checkout copies packed objects
+   * out), and fsck must check each copy. Consumers that count objects dedupe by hash.
+   */
   *list(): Iterable<ObjectInfo> {
     const seen = new Set<Hash>();
     for (const pack of this.loadPacks()) {
@@ -384,6 +389,7 @@ export class Store implements ObjectStore {
         yield { hash: e.hash, size: e.length, location: "packed" };
       }
     }
+    seen.clear();
     let prefixes: string[] = [];
     try {
       prefixes = this.fs.readdirSync(this.objectsDir);
@@ -408,10 +414,11 @@ export class Store implements ObjectStore {
 
   /**
    * Recomputes an object's hash from its stored bytes: "ok", "corrupt" (content does not match its name)
-   * or "missing".
+   * or "missing". `location` checks one copy (default: the packed one when there is one).
    */
-  verify(hash: Hash): "ok" | "corrupt" | "missing" {
-    const p = this.findPacked(hash);
+  verify(hash: Hash, location?: "loose" | "packed"): "ok" | "corrupt" | "missing" {
+    const p = location === "loose" ? undefined : this.findPacked(hash);
+    if (location === "packed" && !p) return "missing";
     if (p) {
       try {
         return hashBytes(p.pack.read(p.offset, p.length)) === hash ? "ok" : "corrupt";
@@ -456,6 +463,7 @@ export class Store implements ObjectStore {
           fs,
           this.packsDir,
           alive.map((e) => ({ raw: Buffer.from(e.hash, "hex"), data: pack.read(e.offset, e.length) })),
+          this.tmpDir,
         );
         kept.push(PackFile.open(fs, this.packsDir, id));
       }
@@ -485,11 +493,16 @@ export class Store implements ObjectStore {
     const out = listPackIds(this.fs, this.packsDir).orphans.map((id) =>
       path.join(this.packsDir, `pack-${id}.pack`),
     );
-    try {
-      for (const n of this.fs.readdirSync(this.tmpDir)) out.push(path.join(this.tmpDir, n));
-    } catch {
-      // no tmp dir yet
-    }
+    const tmpFilesIn = (dir: string, keep: (name: string) => boolean) => {
+      try {
+        for (const n of this.fs.readdirSync(dir)) if (keep(n)) out.push(path.join(dir, n));
+      } catch {
+        // directory not created yet
+      }
+    };
+    tmpFilesIn(this.tmpDir, () => true);
+    // Older versions wrote pack temp files beside the packs.
+    tmpFilesIn(this.packsDir, (n) => n.startsWith(".") && n.endsWith(".tmp"));
     return out;
   }
 

@@ -217,3 +217,30 @@ export function openLiveRunFor(target: LiveRunTarget): LiveRun {
   const { dir, store } = openTracking(Repo.open({ cwd: env[ENV.repo] || target.cwd }));
   return openLiveRun(dir, store, runId);
 }
+
+/**
+ * When runs are still being written (unsealed logs under `active/`), the time the oldest of them began,
+ * minus a minute of slack; undefined when none are. gc keeps objects written after it: a live run's
+ * artifacts are in the store before anything names them.
+ */
+export function activeRunsSince(repo: Repo): number | undefined {
+  const dir = path.join(repo.paths.runsDir, "active");
+  let oldest: number | undefined;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const n of names) {
+    if (!n.endsWith(".log")) continue;
+    try {
+      const st = fs.statSync(path.join(dir, n));
+      const born = st.birthtimeMs > 0 ? st.birthtimeMs : st.ctimeMs;
+      oldest = oldest === undefined ? born : Math.min(oldest, born);
+    } catch {
+      // sealed meanwhile
+    }
+  }
+  return oldest === undefined ? undefined : oldest - 60_000;
+}

@@ -45,17 +45,38 @@ function readInfo(fs: FsLike, file: string): LockInfo | undefined {
 }
 
 function tryAcquire(fs: FsLike, file: string, info: LockInfo): boolean {
+  let fd: number;
   try {
-    const fd = fs.openSync(file, "wx", 0o644);
-    try {
-      fs.writeSync(fd, JSON.stringify(info));
-    } finally {
-      fs.closeSync(fd);
-    }
-    return true;
+    fd = fs.openSync(file, "wx", 0o644);
   } catch (err) {
     if (errnoCode(err) === "EEXIST") return false;
     throw ioError(err, `creating lock ${file}`);
+  }
+  try {
+    fs.writeSync(fd, JSON.stringify(info));
+  } catch (err) {
+    // An ownerless lock would block every later command: take it back before failing.
+    fs.closeSync(fd);
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // already gone
+    }
+    throw ioError(err, `writing lock ${file}`);
+  }
+  fs.closeSync(fd);
+  return true;
+}
+
+/** A lock file whose owner cannot be read this long after creation was left by a crash mid-create. */
+const OWNERLESS_STALE_MS = 60_000;
+
+function ownerlessAndOld(fs: FsLike, file: string, holder: LockInfo | undefined): boolean {
+  if (holder) return false;
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs > OWNERLESS_STALE_MS;
+  } catch {
+    return false;
   }
 }
 
@@ -77,7 +98,8 @@ export async function acquireLock(file: string, options: LockOptions = {}): Prom
   for (;;) {
     if (tryAcquire(fs, file, me)) break;
     const holder = readInfo(fs, file);
-    if (holder && holder.host === host && holder.pid !== process.pid && !pidAlive(holder.pid)) {
+    const deadOwner = holder && holder.host === host && holder.pid !== process.pid && !pidAlive(holder.pid);
+    if (deadOwner || ownerlessAndOld(fs, file, holder)) {
       // Stale: its owner died (kill -9). Rename first so two waiters cannot both delete a fresh lock.
       const stale = `${file}.stale.${process.pid}`;
       try {

@@ -2,7 +2,7 @@
  * `mtrack add` and `mtrack commit`: store the current content of paths and write their pointer files.
  */
 import * as path from "node:path";
-import { errnoCode, MtrackError } from "../errors.js";
+import { errnoCode, isMtrackError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
@@ -111,7 +111,7 @@ async function storeAndPoint(repo: Repo, rels: string[], options: AddOptions): P
   const results: AddResult[] = [];
   try {
     for (const rel of rels) {
-      const old = loadPointer(repo, rel);
+      const old = loadPointerForRewrite(repo, rel);
       const now = await currentState(repo, rel, { cache, store: true, onProgress: options.onProgress });
       if (!now.exists || !now.hash || !now.type) {
         throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${rel} does not exist in the workspace.`, {
@@ -138,8 +138,9 @@ async function storeAndPoint(repo: Repo, rels: string[], options: AddOptions): P
         old.type !== pointer.type ||
         old.size !== pointer.size ||
         !!old.executable !== !!pointer.executable;
-      if (changed) writePointer(pointerFileOf(repo, rel), pointer, repo.fs);
+      // .gitignore first: a pointer must never exist for data git could still pick up.
       addToGitignore(repo.abs(rel), repo.fs);
+      if (changed) writePointer(pointerFileOf(repo, rel), pointer, repo.fs);
       results.push({
         path: rel,
         pointer: pointerPathFor(rel),
@@ -155,6 +156,16 @@ async function storeAndPoint(repo: Repo, rels: string[], options: AddOptions): P
     cache.save();
   }
   return results;
+}
+
+/** The existing pointer, if readable: a malformed one is about to be replaced, which repairs it. */
+function loadPointerForRewrite(repo: Repo, rel: string): Pointer | undefined {
+  try {
+    return loadPointer(repo, rel);
+  } catch (err) {
+    if (isMtrackError(err, "ERR_MTRACK_POINTER_INVALID")) return undefined;
+    throw err;
+  }
 }
 
 /** In hardlink/symlink mode the workspace copy is replaced by a (read-only) link to the store. */

@@ -216,13 +216,24 @@ async function checkoutOne(
       if (f && !planned.has(e.path) && !linkStateOk(repo, f, e.hash)) plan.write.push(e);
     }
   }
-  if (plan.write.length === 0 && plan.delete.length === 0 && !plan.replaceWhole) {
+  const abs = repo.abs(rel);
+  // A deleted empty directory has nothing to write but must come back.
+  const recreateDir = pointer.type === "directory" && !now.exists;
+  if (plan.write.length === 0 && plan.delete.length === 0 && !plan.replaceWhole && !recreateDir) {
     return { path: rel, action: "unchanged", written: 0, deleted: 0 };
   }
-  const abs = repo.abs(rel);
   if (plan.replaceWhole) fs.rmSync(abs, { recursive: true, force: true });
-  const madeDirs = new Set<string>();
+  // Deletions first: a file that is now a directory (data/x → data/x/y) must be gone before mkdir.
   const touched = new Set<string>();
+  for (const p of plan.delete) {
+    const f = path.join(abs, ...p.split("/"));
+    fs.rmSync(f, { force: true });
+    cache.forget(`${rel}/${p}`);
+    touched.add(path.dirname(f));
+  }
+  pruneEmptyDirs(repo, touched, abs);
+  if (pointer.type === "directory") fs.mkdirSync(abs, { recursive: true });
+  const madeDirs = new Set<string>();
   const mode = repo.linkMode;
   const bytesTotal = plan.write.reduce((s, e) => s + e.size, 0);
   let bytes = 0;
@@ -233,7 +244,7 @@ async function checkoutOne(
       fs.mkdirSync(dir, { recursive: true });
       madeDirs.add(dir);
     }
-    // A directory where a file must go (or the reverse inside the tree) is replaced.
+    // A directory where a file must go is replaced (its files were planned for deletion above).
     if (e.path && now.exists) {
       try {
         if (fs.lstatSync(dest).isDirectory()) fs.rmSync(dest, { recursive: true, force: true });
@@ -260,13 +271,6 @@ async function checkoutOne(
       });
     }
   });
-  for (const p of plan.delete) {
-    const f = path.join(abs, ...p.split("/"));
-    fs.rmSync(f, { force: true });
-    cache.forget(`${rel}/${p}`);
-    touched.add(path.dirname(f));
-  }
-  pruneEmptyDirs(repo, touched, abs);
   return {
     path: rel,
     action: now.exists ? "updated" : "restored",

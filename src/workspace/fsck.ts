@@ -28,7 +28,7 @@ export async function fsckStore(repo: Repo, options: { onProgress?: ProgressFn }
   const corrupt: FsckResult["corrupt"] = [];
   let bytes = 0;
   all.forEach((o, i) => {
-    if (store.verify(o.hash) !== "ok") corrupt.push({ hash: o.hash, location: o.location });
+    if (store.verify(o.hash, o.location) !== "ok") corrupt.push({ hash: o.hash, location: o.location });
     bytes += o.size;
     if (options.onProgress && (i % 500 === 0 || i === all.length - 1)) {
       options.onProgress({ phase: "verifying", files: i + 1, filesTotal: all.length, bytes, bytesTotal });
@@ -55,7 +55,7 @@ export async function fsckStore(repo: Repo, options: { onProgress?: ProgressFn }
   }
   const damagedPacks = [...store.brokenPacks];
   return {
-    objects: all.length,
+    objects: new Set(all.map((o) => o.hash)).size,
     bytes,
     corrupt,
     damagedPacks,

@@ -8,7 +8,7 @@ import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
-import { POINTER_SUFFIX, type Pointer, parsePointer } from "./pointer.js";
+import { dataPathFor, POINTER_SUFFIX, type Pointer, parsePointer } from "./pointer.js";
 import { findTrackedPaths, loadPointer } from "./tracked.js";
 
 /** A referenced object; `tree` roots are directory manifests whose entries are kept too. */
@@ -82,6 +82,7 @@ export function gitHistoryRoots(repo: Repo): RootSource {
                 parsePointer(
                   (await git.readBlob(f.oid)).toString("utf8"),
                   `${f.path}@${commit.slice(0, 10)}`,
+                  dataPathFor(f.path).split("/").pop(),
                 ),
               ),
             );
@@ -92,6 +93,32 @@ export function gitHistoryRoots(repo: Repo): RootSource {
       }
       return out;
     },
+  };
+}
+
+/** A predicate telling objects written at or after `sinceMs` (packed: by the pack's mtime). */
+function youngObjects(
+  repo: Repo,
+  sinceMs: number | undefined,
+): (o: { hash: Hash; location: "loose" | "packed" }) => boolean {
+  if (sinceMs === undefined) return () => false;
+  const fs = repo.fs;
+  const young = new Set<Hash>();
+  for (const pack of repo.store.packFiles()) {
+    try {
+      if (fs.statSync(pack.packPath).mtimeMs >= sinceMs) for (const e of pack.entries()) young.add(e.hash);
+    } catch {
+      // pack vanished: nothing to protect
+    }
+  }
+  return (o) => {
+    if (young.has(o.hash)) return true;
+    if (o.location !== "loose") return false;
+    try {
+      return fs.statSync(repo.store.loosePath(o.hash)).mtimeMs >= sinceMs;
+    } catch {
+      return false;
+    }
   };
 }
 
@@ -107,7 +134,15 @@ const TMP_GRACE_MS = 60 * 60 * 1000;
 export async function gcStore(
   repo: Repo,
   sources: readonly RootSource[],
-  options: { dryRun?: boolean; clock?: () => number } = {},
+  options: {
+    dryRun?: boolean;
+    clock?: () => number;
+    /**
+     * Keep objects written at or after this time (ms since epoch). Processes that write the store without
+     * the repo lock — a training run logging artifacts — have objects that nothing names yet.
+     */
+    keepNewerThanMs?: number;
+  } = {},
 ): Promise<GcResult> {
   const clock = options.clock ?? Date.now;
   return repo.withLock("gc", async () => {
@@ -132,10 +167,11 @@ export async function gcStore(
       roots[source.name] = n;
     }
     const dead = new Set<Hash>();
+    const kept = new Set<Hash>();
     let removedBytes = 0;
-    let kept = 0;
+    const young = youngObjects(repo, options.keepNewerThanMs);
     for (const o of store.list()) {
-      if (keep.has(o.hash)) kept++;
+      if (keep.has(o.hash) || young(o)) kept.add(o.hash);
       else {
         dead.add(o.hash);
         removedBytes += o.size;
@@ -156,7 +192,7 @@ export async function gcStore(
     }
     return {
       dryRun: !!options.dryRun,
-      kept,
+      kept: kept.size,
       removed: dead.size,
       removedBytes,
       roots,

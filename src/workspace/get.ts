@@ -42,7 +42,10 @@ export async function pointerAtRev(
       },
     );
   }
-  return { pointer: parsePointer(bytes.toString("utf8"), `${pointerRel}@${rev}`), commit };
+  return {
+    pointer: parsePointer(bytes.toString("utf8"), `${pointerRel}@${rev}`, path.posix.basename(rel)),
+    commit,
+  };
 }
 
 /**

@@ -35,6 +35,9 @@ export interface Pointer {
   desc?: string;
 }
 
+/** Names a pointer may never claim: checking them out would overwrite git's or mtrack's own data. */
+export const RESERVED_NAMES = new Set([".git", ".mtrack"]);
+
 const ALLOWED_KEYS = new Set([
   "version",
   "path",
@@ -70,7 +73,7 @@ function invalid(file: string, line: number | undefined, why: string): MtrackErr
  * @example
  * parsePointer("version: 1\npath: a.csv\ntype: file\nhash: ...\nsize: 3\n", "a.csv.mtrack")
  */
-export function parsePointer(text: string, file: string): Pointer {
+export function parsePointer(text: string, file: string, expectedName?: string): Pointer {
   const lc = new LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -107,14 +110,17 @@ export function parsePointer(text: string, file: string): Pointer {
   need("type", (v) => v === "file" || v === "directory", "'file' or 'directory'");
   need("hash", isHash, "a 64-character BLAKE3 hex hash");
   need("size", (v) => Number.isSafeInteger(v) && (v as number) >= 0, "a non-negative integer");
-  // `file` may carry a revision suffix for display (`data.mtrack@v1`): the name is what precedes it.
+  // `file` may be a display name (`data.mtrack@v1`); callers reading from history pass the name.
   const base = path.basename(file);
-  const expectedName = base.slice(0, base.lastIndexOf(POINTER_SUFFIX));
-  if (values.path !== expectedName) {
+  const expected = expectedName ?? (base.includes(POINTER_SUFFIX) ? base.slice(0, base.lastIndexOf(POINTER_SUFFIX)) : base);
+  if (RESERVED_NAMES.has(String(values.path))) {
+    throw invalid(file, lines.path, `'path' names ${JSON.stringify(values.path)}, which mtrack never tracks`);
+  }
+  if (values.path !== expected) {
     throw invalid(
       file,
       lines.path,
-      `'path' is ${JSON.stringify(values.path)} but the pointer file is for ${JSON.stringify(expectedName)}`,
+      `'path' is ${JSON.stringify(values.path)} but the pointer file is for ${JSON.stringify(expected)}`,
     );
   }
   const pointer: Pointer = {

@@ -9,7 +9,14 @@ import { hashBytes } from "../store/hash.js";
 import { encodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { isInside, toPosix } from "../util/fs.js";
-import { dataPathFor, POINTER_SUFFIX, type Pointer, pointerPathFor, readPointer } from "./pointer.js";
+import {
+  dataPathFor,
+  POINTER_SUFFIX,
+  type Pointer,
+  pointerPathFor,
+  RESERVED_NAMES,
+  readPointer,
+} from "./pointer.js";
 import {
   checkSymlink,
   hashFiles,
@@ -47,18 +54,35 @@ export function resolveTarget(repo: Repo, absPath: string): string {
       data: { path: absPath },
     });
   }
-  const first = rel.split("/")[0];
-  if (first === ".git" || first === ".mtrack") {
+  if (rel.endsWith(POINTER_SUFFIX)) rel = dataPathFor(rel);
+  const reserved = rel.split("/").find((seg) => RESERVED_NAMES.has(seg));
+  if (reserved) {
     throw new MtrackError(
       "ERR_MTRACK_PATH_RESERVED",
-      `${rel} is inside ${first}/, which mtrack does not track.`,
+      `${rel} is inside ${reserved}/, which mtrack does not track.`,
       {
         hint: "Choose a path in your work tree.",
         data: { path: rel },
       },
     );
   }
-  if (rel.endsWith(POINTER_SUFFIX)) rel = dataPathFor(rel);
+  // A symlinked parent directory could lead outside the repository: judge the real location.
+  let realParent: string | undefined;
+  try {
+    realParent = repo.fs.realpathSync(path.dirname(abs));
+  } catch {
+    realParent = undefined; // the parent does not exist; the caller reports the missing path
+  }
+  if (realParent !== undefined && !isInside(realParent, repo.fs.realpathSync(repo.root))) {
+    throw new MtrackError(
+      "ERR_MTRACK_SYMLINK_OUTSIDE_REPO",
+      `${absPath} is reached through a symbolic link to ${realParent}, outside the repository.`,
+      {
+        hint: "mtrack does not follow links out of the repository. Copy the data into the repository first.",
+        data: { path: absPath, target: realParent },
+      },
+    );
+  }
   return rel;
 }
 
@@ -88,7 +112,11 @@ export function findTrackedPaths(repo: Repo): string[] {
     }
     const set = new Set(names);
     for (const name of names) {
-      if (name.endsWith(POINTER_SUFFIX) && name.length > POINTER_SUFFIX.length) {
+      if (
+        name.endsWith(POINTER_SUFFIX) &&
+        name.length > POINTER_SUFFIX.length &&
+        !RESERVED_NAMES.has(dataPathFor(name))
+      ) {
         out.push(prefix ? `${prefix}/${dataPathFor(name)}` : dataPathFor(name));
       }
     }

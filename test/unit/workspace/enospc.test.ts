@@ -129,26 +129,20 @@ test("ENOSPC while re-adding changed data keeps the old pointer, which still che
   }
 });
 
-test(
-  "ENOSPC when updating .gitignore: the add fails and no pointer is left behind",
-  {
-    todo: "bug: storeAndPoint (src/workspace/add.ts) writes the pointer before addToGitignore, so an add that fails with ERR_MTRACK_NO_SPACE on .gitignore has already written <path>.mtrack",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRepoDir(dir, dataset(3));
-      const noGitignore = {
-        ...fs,
-        openSync: (p: fs.PathLike, ...rest: unknown[]) => {
-          if (path.basename(String(p)).startsWith("..gitignore")) throw enospc("open");
-          return (fs.openSync as (...a: unknown[]) => number)(p, ...rest);
-        },
-      } as unknown as FsLike;
-      await assert.rejects(
-        addPaths(Repo.open({ cwd: root, fs: noGitignore }), [path.join(root, "data")]),
-        (e: { code?: string }) => e.code === "ERR_MTRACK_NO_SPACE",
-      );
-      await fsckOk(root);
-      assert.equal(fs.existsSync(path.join(root, "data.mtrack")), false);
-    }),
-);
+test("ENOSPC when updating .gitignore: the add fails and no pointer is left behind", () =>
+  withTempDir(async (dir) => {
+    const root = makeRepoDir(dir, dataset(3));
+    const noGitignore = {
+      ...fs,
+      openSync: (p: fs.PathLike, ...rest: unknown[]) => {
+        if (path.basename(String(p)).startsWith("..gitignore")) throw enospc("open");
+        return (fs.openSync as (...a: unknown[]) => number)(p, ...rest);
+      },
+    } as unknown as FsLike;
+    await assert.rejects(
+      addPaths(Repo.open({ cwd: root, fs: noGitignore }), [path.join(root, "data")]),
+      (e: { code?: string }) => e.code === "ERR_MTRACK_NO_SPACE",
+    );
+    await fsckOk(root);
+    assert.equal(fs.existsSync(path.join(root, "data.mtrack")), false);
+  }));

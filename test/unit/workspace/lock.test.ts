@@ -77,36 +77,24 @@ test("release does not delete a lock that another process took over", () =>
     assert.equal(fs.existsSync(file), true);
   }));
 
-test(
-  "running out of space while taking the lock leaves no lock file behind",
-  {
-    todo: "bug: acquireLock/tryAcquire leaves an empty lock file when writing the owner info fails (ENOSPC), so every later command waits and fails with ERR_MTRACK_LOCKED",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const file = path.join(dir, "lock");
-      await assert.rejects(
-        acquireLock(file, { fs: diskFullFs(0).fs, timeoutMs: 100 }),
-        (e: { code?: string }) => e.code === "ERR_MTRACK_NO_SPACE",
-      );
-      assert.equal(fs.existsSync(file), false, "no ownerless lock file");
-      const release = await acquireLock(file, { timeoutMs: 300, pollMs: 20 });
-      release();
-    }),
-);
+test("running out of space while taking the lock leaves no lock file behind", () =>
+  withTempDir(async (dir) => {
+    const file = path.join(dir, "lock");
+    await assert.rejects(
+      acquireLock(file, { fs: diskFullFs(0).fs, timeoutMs: 100 }),
+      (e: { code?: string }) => e.code === "ERR_MTRACK_NO_SPACE",
+    );
+    assert.equal(fs.existsSync(file), false, "no ownerless lock file");
+    const release = await acquireLock(file, { timeoutMs: 300, pollMs: 20 });
+    release();
+  }));
 
-test(
-  "an empty lock file (its owner died before writing its pid) does not block forever",
-  {
-    todo: "bug: acquireLock never treats a lock file without readable owner info as stale, so a crash between create and write blocks every later command",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const file = path.join(dir, "lock");
-      fs.writeFileSync(file, "");
-      const old = new Date(Date.now() - 60 * 60 * 1000);
-      fs.utimesSync(file, old, old);
-      const release = await acquireLock(file, { timeoutMs: 500, pollMs: 20 });
-      release();
-    }),
-);
+test("an empty lock file (its owner died before writing its pid) does not block forever", () =>
+  withTempDir(async (dir) => {
+    const file = path.join(dir, "lock");
+    fs.writeFileSync(file, "");
+    const old = new Date(Date.now() - 60 * 60 * 1000);
+    fs.utimesSync(file, old, old);
+    const release = await acquireLock(file, { timeoutMs: 500, pollMs: 20 });
+    release();
+  }));

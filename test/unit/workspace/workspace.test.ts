@@ -173,28 +173,20 @@ test("checkout leaves untracked files outside tracked paths alone, and restores 
     assert.equal(realFs.readFileSync(path.join(root, "data2/x.txt"), "utf8"), "untracked\n");
   }));
 
-test(
-  "an empty tracked directory is recreated by checkout",
-  {
-    todo: "bug: checkoutOne (src/workspace/checkout.ts) returns 'unchanged' for a missing directory whose manifest is empty, so it is never recreated and status reports it missing forever",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, {});
-      realFs.mkdirSync(path.join(root, "empty"));
-      const [added] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "empty")]);
-      assert.equal(added?.files, 0);
-      realFs.rmdirSync(path.join(root, "empty"));
-      const r = await checkoutPaths(Repo.open({ cwd: root }), ["empty"]);
-      assert.equal(r.ok, true);
-      assert.equal(realFs.statSync(path.join(root, "empty")).isDirectory(), true);
-      assert.equal((await statusPaths(Repo.open({ cwd: root }), ["empty"])).clean, true);
-    }),
-);
+test("an empty tracked directory is recreated by checkout", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, {});
+    realFs.mkdirSync(path.join(root, "empty"));
+    const [added] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "empty")]);
+    assert.equal(added?.files, 0);
+    realFs.rmdirSync(path.join(root, "empty"));
+    const r = await checkoutPaths(Repo.open({ cwd: root }), ["empty"]);
+    assert.equal(r.ok, true);
+    assert.equal(realFs.statSync(path.join(root, "empty")).isDirectory(), true);
+    assert.equal((await statusPaths(Repo.open({ cwd: root }), ["empty"])).clean, true);
+  }));
 
-test("get works with revisions whose names contain '/' or '.mtrack' (feature/x, v1.mtrack.bak)", {
-  todo: "bug: pointerAtRev (src/workspace/get.ts) passes '<pointer>@<rev>' as the display name and parsePointer derives the expected path from its basename, so any rev containing '/' or '.mtrack' fails with ERR_MTRACK_POINTER_INVALID",
-}, async () => {
+test("get works with revisions whose names contain '/' or '.mtrack' (feature/x, v1.mtrack.bak)", async () => {
   const repo = makeTempGitRepo();
   try {
     initRepo({ cwd: repo.dir });
@@ -230,32 +222,26 @@ async function plantPointer(root: string, name: string, files: Record<string, st
   );
 }
 
-test(
-  "a committed .git.mtrack or .mtrack.mtrack pointer never makes checkout write into .git/ or .mtrack/",
-  {
-    todo: "bug: parsePointer/findTrackedPaths accept the reserved names .git and .mtrack as tracked paths, so `mtrack checkout --force` with a hostile .git.mtrack wipes .git/ and writes attacker-chosen files (e.g. hooks) into it",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, { ".git/HEAD": "ref: refs/heads/main\n", "data/a.txt": "a\n" });
-      const configBefore = realFs.readFileSync(path.join(root, ".mtrack/config.yaml"), "utf8");
-      await plantPointer(root, ".git", { "hooks/post-checkout": "#!/bin/sh\necho pwned\n" });
-      await plantPointer(root, ".mtrack", { "config.yaml": "cache:\n  type: symlink\n" });
-      const repo = Repo.open({ cwd: root });
-      let result: Awaited<ReturnType<typeof checkoutPaths>> | undefined;
-      try {
-        result = await checkoutPaths(repo, findTrackedPaths(repo), { force: true });
-      } catch (err) {
-        assert.ok((err as { code?: string }).code?.startsWith("ERR_MTRACK_"), String(err));
-      }
-      assert.equal(realFs.existsSync(path.join(root, ".git/hooks/post-checkout")), false, "no hook written");
-      assert.equal(realFs.readFileSync(path.join(root, ".git/HEAD"), "utf8"), "ref: refs/heads/main\n");
-      assert.equal(realFs.readFileSync(path.join(root, ".mtrack/config.yaml"), "utf8"), configBefore);
-      for (const p of result?.paths ?? []) {
-        assert.ok(p.path !== ".git" && p.path !== ".mtrack" ? true : p.action === "failed", p.path);
-      }
-    }),
-);
+test("a committed .git.mtrack or .mtrack.mtrack pointer never makes checkout write into .git/ or .mtrack/", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, { ".git/HEAD": "ref: refs/heads/main\n", "data/a.txt": "a\n" });
+    const configBefore = realFs.readFileSync(path.join(root, ".mtrack/config.yaml"), "utf8");
+    await plantPointer(root, ".git", { "hooks/post-checkout": "#!/bin/sh\necho pwned\n" });
+    await plantPointer(root, ".mtrack", { "config.yaml": "cache:\n  type: symlink\n" });
+    const repo = Repo.open({ cwd: root });
+    let result: Awaited<ReturnType<typeof checkoutPaths>> | undefined;
+    try {
+      result = await checkoutPaths(repo, findTrackedPaths(repo), { force: true });
+    } catch (err) {
+      assert.ok((err as { code?: string }).code?.startsWith("ERR_MTRACK_"), String(err));
+    }
+    assert.equal(realFs.existsSync(path.join(root, ".git/hooks/post-checkout")), false, "no hook written");
+    assert.equal(realFs.readFileSync(path.join(root, ".git/HEAD"), "utf8"), "ref: refs/heads/main\n");
+    assert.equal(realFs.readFileSync(path.join(root, ".mtrack/config.yaml"), "utf8"), configBefore);
+    for (const p of result?.paths ?? []) {
+      assert.ok(p.path !== ".git" && p.path !== ".mtrack" ? true : p.action === "failed", p.path);
+    }
+  }));
 
 test("a tracked single file: add, edit, status, commit, and checkout of an older pointer (with its mode)", () =>
   withTempDir(async (dir) => {
@@ -283,92 +269,68 @@ test("a tracked single file: add, edit, status, commit, and checkout of an older
     assert.equal((await statusPaths(Repo.open({ cwd: root }), ["model.bin"])).clean, true);
   }));
 
-test(
-  "checkout replaces a workspace file with the directory the pointer wants at that path",
-  {
-    todo: "bug: checkoutOne (src/workspace/checkout.ts) writes new entries before deleting old ones and only replaces directories-where-files-go, so a file data/x where data/x/y must go makes mkdirSync throw a raw EEXIST (not an MtrackError) and leaves the workspace half updated",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, { "data/x/y": "nested\n", "data/z": "z\n" });
-      await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-      const nested = realFs.readFileSync(path.join(root, "data.mtrack"), "utf8");
-      realFs.rmSync(path.join(root, "data/x"), { recursive: true });
-      realFs.writeFileSync(path.join(root, "data/x"), "now a file\n");
-      await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-      // As after `git checkout <old>`: the pointer wants x/ to be a directory again.
-      realFs.writeFileSync(path.join(root, "data.mtrack"), nested);
-      const r = await checkoutPaths(Repo.open({ cwd: root }), ["data"]);
-      assert.equal(r.ok, true, JSON.stringify(r.paths));
-      assert.equal(realFs.readFileSync(path.join(root, "data/x/y"), "utf8"), "nested\n");
-      assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
-    }),
-);
+test("checkout replaces a workspace file with the directory the pointer wants at that path", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, { "data/x/y": "nested\n", "data/z": "z\n" });
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    const nested = realFs.readFileSync(path.join(root, "data.mtrack"), "utf8");
+    realFs.rmSync(path.join(root, "data/x"), { recursive: true });
+    realFs.writeFileSync(path.join(root, "data/x"), "now a file\n");
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    // As after `git checkout <old>`: the pointer wants x/ to be a directory again.
+    realFs.writeFileSync(path.join(root, "data.mtrack"), nested);
+    const r = await checkoutPaths(Repo.open({ cwd: root }), ["data"]);
+    assert.equal(r.ok, true, JSON.stringify(r.paths));
+    assert.equal(realFs.readFileSync(path.join(root, "data/x/y"), "utf8"), "nested\n");
+    assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
+  }));
 
-test(
-  "fsck checks the loose copy of a packed object that link-mode workspace files point at",
-  {
-    todo: "bug: Store.verify/list (src/store/store.ts) check only the packed copy when an object is both packed and loose (link mode after copy mode), so fsckStore reports ok while the loose file that hardlinks/symlinks serve is corrupt",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, { "data/a.txt": "small file\n" });
-      const [added] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-      assert.ok(added);
-      // Switching to a link mode copies packed objects out to loose files for the links.
-      const repo = Repo.open({ cwd: root });
-      const fileHash = hashBytes(Buffer.from("small file\n"));
-      const loose = repo.store.ensureLoose(fileHash);
-      realFs.chmodSync(loose, 0o644);
-      realFs.writeFileSync(loose, "SMALL FILE\n"); // e.g. edited through a hard link by root
-      const r = await fsckStore(Repo.open({ cwd: root }));
-      assert.equal(r.ok, false);
-      assert.deepEqual(
-        r.corrupt.map((c) => c.hash),
-        [fileHash],
-      );
-    }),
-);
+test("fsck checks the loose copy of a packed object that link-mode workspace files point at", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, { "data/a.txt": "small file\n" });
+    const [added] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    assert.ok(added);
+    // Switching to a link mode copies packed objects out to loose files for the links.
+    const repo = Repo.open({ cwd: root });
+    const fileHash = hashBytes(Buffer.from("small file\n"));
+    const loose = repo.store.ensureLoose(fileHash);
+    realFs.chmodSync(loose, 0o644);
+    realFs.writeFileSync(loose, "SMALL FILE\n"); // e.g. edited through a hard link by root
+    const r = await fsckStore(Repo.open({ cwd: root }));
+    assert.equal(r.ok, false);
+    assert.deepEqual(
+      r.corrupt.map((c) => c.hash),
+      [fileHash],
+    );
+  }));
 
-test(
-  "add refuses a path reached through a symlinked directory that points outside the repo",
-  {
-    todo: "bug: resolveTarget/validateTargets (src/workspace/tracked.ts, add.ts) check only the lexical path, so `mtrack add link/data` with link -> /outside stores data from outside the repo and writes the pointer and .gitignore outside it",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, {});
-      writeTree(dir, { "outside/data/secret.txt": "secret\n" });
-      realFs.symlinkSync(path.join(dir, "outside"), path.join(root, "link"));
-      await assert.rejects(
-        addPaths(Repo.open({ cwd: root }), [path.join(root, "link/data")]),
-        (e: { code?: string }) =>
-          ["ERR_MTRACK_SYMLINK_OUTSIDE_REPO", "ERR_MTRACK_PATH_OUTSIDE_REPO"].includes(e.code ?? ""),
-      );
-      assert.deepEqual(
-        realFs.readdirSync(path.join(dir, "outside")),
-        ["data"],
-        "nothing written outside the repo",
-      );
-    }),
-);
+test("add refuses a path reached through a symlinked directory that points outside the repo", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, {});
+    writeTree(dir, { "outside/data/secret.txt": "secret\n" });
+    realFs.symlinkSync(path.join(dir, "outside"), path.join(root, "link"));
+    await assert.rejects(
+      addPaths(Repo.open({ cwd: root }), [path.join(root, "link/data")]),
+      (e: { code?: string }) =>
+        ["ERR_MTRACK_SYMLINK_OUTSIDE_REPO", "ERR_MTRACK_PATH_OUTSIDE_REPO"].includes(e.code ?? ""),
+    );
+    assert.deepEqual(
+      realFs.readdirSync(path.join(dir, "outside")),
+      ["data"],
+      "nothing written outside the repo",
+    );
+  }));
 
-test(
-  "re-adding data repairs a malformed pointer file (as the POINTER_INVALID hint suggests)",
-  {
-    todo: "bug: storeAndPoint (src/workspace/add.ts) parses the old pointer and fails with ERR_MTRACK_POINTER_INVALID, whose hint says to re-add with `mtrack add` — so a damaged pointer cannot be repaired by re-adding",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, FILES);
-      await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-      const good = realFs.readFileSync(path.join(root, "data.mtrack"), "utf8");
-      realFs.writeFileSync(path.join(root, "data.mtrack"), "version: 1\npath: data\n<<<<<<< HEAD\n");
-      const [r] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-      assert.equal(r?.path, "data");
-      assert.equal(realFs.readFileSync(path.join(root, "data.mtrack"), "utf8"), good);
-    }),
-);
+test("re-adding data repairs a malformed pointer file (as the POINTER_INVALID hint suggests)", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, FILES);
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    const good = realFs.readFileSync(path.join(root, "data.mtrack"), "utf8");
+    realFs.writeFileSync(path.join(root, "data.mtrack"), "version: 1\npath: data\n<<<<<<< HEAD\n");
+    const [r] = await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    assert.equal(r?.path, "data");
+    assert.equal(realFs.readFileSync(path.join(root, "data.mtrack"), "utf8"), good);
+  }));
 
 test("re-adding changed data keeps the pointer's desc", () =>
   withTempDir(async (dir) => {
@@ -382,26 +344,20 @@ test("re-adding changed data keeps the pointer's desc", () =>
     assert.match(realFs.readFileSync(pointer, "utf8"), /^desc: "training images, 2024 snapshot"$/m);
   }));
 
-test(
-  "gc removes the temp files of pack writes interrupted by a crash",
-  {
-    todo: "bug: writePack (src/store/pack.ts) writes its temp files inside packs/ (.pack.*.tmp, .idx.*.tmp) but Store.leftovers/listPackIds only know pack-<id>.pack orphans and tmp/, so a kill -9 during a pack write leaks its temp file forever (gc and fsck never see it)",
-  },
-  () =>
-    withTempDir(async (dir) => {
-      const root = makeRoot(dir, FILES);
-      await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-      const packs = path.join(root, ".mtrack/cache/packs");
-      const crashed = [path.join(packs, ".pack.999999.1.abc.tmp"), path.join(packs, ".idx.999999.2.def.tmp")];
-      const old = new Date(Date.now() - 2 * 24 * 3600_000);
-      for (const f of crashed) {
-        realFs.writeFileSync(f, Buffer.alloc(4096, 1));
-        realFs.utimesSync(f, old, old);
-      }
-      const repo = Repo.open({ cwd: root });
-      const r = await gcStore(repo, [workspaceRoots(repo)]);
-      assert.ok(r.leftovers >= 2, "counted as leftovers");
-      for (const f of crashed) assert.equal(realFs.existsSync(f), false, path.basename(f));
-      assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
-    }),
-);
+test("gc removes the temp files of pack writes interrupted by a crash", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, FILES);
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    const packs = path.join(root, ".mtrack/cache/packs");
+    const crashed = [path.join(packs, ".pack.999999.1.abc.tmp"), path.join(packs, ".idx.999999.2.def.tmp")];
+    const old = new Date(Date.now() - 2 * 24 * 3600_000);
+    for (const f of crashed) {
+      realFs.writeFileSync(f, Buffer.alloc(4096, 1));
+      realFs.utimesSync(f, old, old);
+    }
+    const repo = Repo.open({ cwd: root });
+    const r = await gcStore(repo, [workspaceRoots(repo)]);
+    assert.ok(r.leftovers >= 2, "counted as leftovers");
+    for (const f of crashed) assert.equal(realFs.existsSync(f), false, path.basename(f));
+    assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
+  }));
