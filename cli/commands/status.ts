@@ -1,5 +1,6 @@
 import * as path from "node:path";
-import { Args } from "@oclif/core";
+import { Args, Flags } from "@oclif/core";
+import { remoteStatus } from "../../src/transfer/sync.js";
 import { statusPaths } from "../../src/workspace/status.js";
 import { selectTracked } from "../../src/workspace/tracked.js";
 import { MtrackCommand } from "../base.js";
@@ -10,13 +11,33 @@ export default class Status extends MtrackCommand {
     `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside.
 
 Exit code: 0 when everything is up to date, 1 when something changed or is missing (like \`git diff --exit-code\`), 2 on error.`;
-  static override examples = ["<%= config.bin %> status", "<%= config.bin %> status data/ --json"];
+  static override examples = [
+    "<%= config.bin %> status",
+    "<%= config.bin %> status data/ --json",
+    "<%= config.bin %> status --remote",
+  ];
   static override strict = false;
   static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
+  static override flags = {
+    remote: Flags.boolean({ description: "compare with a remote instead: what is not pushed, not fetched" }),
+    "remote-name": Flags.string({ char: "r", description: "the remote for --remote (default: core.remote)" }),
+  };
 
   async run() {
-    const { argv } = await this.parse(Status);
+    const { argv, flags } = await this.parse(Status);
     const repo = this.openRepo();
+    if (flags.remote || flags["remote-name"]) {
+      const targets = (argv as string[]).map((p) => path.resolve(p));
+      const r = await remoteStatus(repo, { targets, remote: flags["remote-name"], env: process.env });
+      for (const p of r.paths) {
+        if (p.notPushed) this.say(`${p.label}: ${p.notPushed} object(s) not pushed to ${r.remote}`);
+        if (p.notLocal) this.say(`${p.label}: ${p.notLocal} object(s) only on ${r.remote} (fetch them)`);
+        if (p.lost) this.say(`${p.label}: ${p.lost} object(s) neither here nor on ${r.remote}`);
+      }
+      if (r.inSync) this.say(`Everything is on ${r.remote} and here.`);
+      else process.exitCode = 1;
+      return r;
+    }
     const rels = selectTracked(
       repo,
       (argv as string[]).map((p) => path.resolve(p)),

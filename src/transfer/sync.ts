@@ -7,6 +7,7 @@ import { resolveRemote } from "../remotes/config.js";
 import { openRemote } from "../remotes/index.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
+import { decodeTree } from "../store/tree.js";
 import { type CheckoutResult, checkoutPaths } from "../workspace/checkout.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { selectTracked } from "../workspace/tracked.js";
@@ -112,4 +113,63 @@ export async function pull(repo: Repo, options: SyncOptions & { force?: boolean 
     onProgress: options.onProgress,
   });
   return { ...fetched, checkout };
+}
+
+/** One tracked path's standing against a remote. */
+export interface RemoteStatusEntry {
+  label: string;
+  /** Objects this clone has that the remote lacks (push would send them). */
+  notPushed: number;
+  /** Objects on the remote but not here (fetch would get them). */
+  notLocal: number;
+  /** Objects in neither place. */
+  lost: number;
+}
+
+/** What `mtrack status --remote` reports. */
+export interface RemoteStatus {
+  remote: string;
+  url: string;
+  paths: RemoteStatusEntry[];
+  /** True when every object is both here and on the remote. */
+  inSync: boolean;
+}
+
+/**
+ * Compares the selection's objects with a remote in one batched existence check (directory manifests
+ * that are only on the remote count as one object: their entries are unknown until fetched).
+ *
+ * @example
+ * const s = await remoteStatus(repo, {}); s.paths.filter((p) => p.notPushed > 0);
+ */
+export async function remoteStatus(repo: Repo, options: SyncOptions = {}): Promise<RemoteStatus> {
+  return withRemote(repo, options, async (remote, name) => {
+    const store = repo.store;
+    const roots = await selectRoots(repo, options);
+    const perRoot = roots.map((r) => {
+      const objects = [{ hash: r.hash, size: r.tree ? 0 : r.size }];
+      if (r.tree && store.has(r.hash)) {
+        for (const e of decodeTree(store.readObject(r.hash))) objects.push({ hash: e.hash, size: e.size });
+      }
+      return { label: r.label, objects };
+    });
+    const present = await remote.has(perRoot.flatMap((p) => p.objects));
+    const paths = perRoot.map(({ label, objects }) => {
+      const entry: RemoteStatusEntry = { label, notPushed: 0, notLocal: 0, lost: 0 };
+      for (const o of objects) {
+        const here = store.has(o.hash);
+        const there = present.has(o.hash);
+        if (here && !there) entry.notPushed++;
+        else if (!here && there) entry.notLocal++;
+        else if (!here && !there) entry.lost++;
+      }
+      return entry;
+    });
+    return {
+      remote: name,
+      url: remote.url,
+      paths,
+      inSync: paths.every((p) => p.notPushed + p.notLocal + p.lost === 0),
+    };
+  });
 }

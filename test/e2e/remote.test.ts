@@ -128,7 +128,15 @@ describe("remotes end to end", { concurrency: 3 }, () => {
     const remote = makeTempDir();
     const w = await makeWorld(remote);
     try {
+      const before = await w.cli(["status", "--remote", "--json"], w.a.dir);
+      assert.equal(before.code, 1);
+      const notPushed = (before.json as { paths: Array<{ notPushed: number }> }).paths.map(
+        (p) => p.notPushed,
+      );
+      assert.deepEqual(notPushed, [1, 41]);
       await shareThrough(w);
+      const after = await w.cli(["status", "--remote", "--json"], w.b);
+      assert.equal(after.code, 0, after.stdout);
     } finally {
       w.cleanup();
       removeTempDir(remote);
