@@ -9,6 +9,7 @@ import { isInside, toPosix } from "../util/fs.js";
 import { buildDag, type Dag } from "./dag.js";
 import { emptyLock, type LockFile, parseLock } from "./lockfile.js";
 import { parsePipeline } from "./parse.js";
+import { lookupParse, storeParse } from "./parse-cache.js";
 import type { Pipeline } from "./types.js";
 
 /** The default pipeline file at the repository root. */
@@ -84,10 +85,31 @@ export function loadPipeline(repo: Repo, file: string = DEFAULT_PIPELINE_FILE): 
   const dirAbs = path.dirname(abs);
   const dirRel = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
   const inDir = (rel: string) => path.join(dirAbs, ...rel.split("/"));
-  const pipeline = parsePipeline({ text, file, readFile: (rel) => readText(repo, inDir(rel)) });
+  const readRel = (rel: string) => readText(repo, inDir(rel)) ?? null;
+  let pipeline = lookupParse<Pipeline>(repo, "pipeline", file, text, readRel);
+  if (!pipeline) {
+    const reads = new Map<string, string | null>();
+    pipeline = parsePipeline({
+      text,
+      file,
+      readFile: (rel) => {
+        const content = readRel(rel);
+        reads.set(rel, content);
+        return content ?? undefined;
+      },
+    });
+    storeParse(repo, "pipeline", file, [[file, text], ...reads], pipeline);
+  }
   const dag = buildDag(pipeline, { exists: (rel) => repo.fs.existsSync(inDir(rel)) });
   const lockFile = lockPathFor(file);
   const lockText = readText(repo, repo.abs(lockFile));
-  const lock = lockText === undefined ? emptyLock() : parseLock(lockText, lockFile);
-  return { pipeline, dag, lock, file, dirRel, dirAbs, lockFile };
+  let lock =
+    lockText === undefined
+      ? emptyLock()
+      : lookupParse<LockFile>(repo, "lock", lockFile, lockText, () => null);
+  if (!lock && lockText !== undefined) {
+    lock = parseLock(lockText, lockFile);
+    storeParse(repo, "lock", lockFile, [[lockFile, lockText]], lock);
+  }
+  return { pipeline, dag, lock: lock ?? emptyLock(), file, dirRel, dirAbs, lockFile };
 }
