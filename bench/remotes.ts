@@ -1,0 +1,340 @@
+/**
+ * Remote transfer benchmark (issue 5): push then pull 100,000 1-KiB files and one large file through each
+ * mtrack backend on loopback — a directory, `mtrack server` (HTTP), SeaweedFS (S3) — plus a no-op push
+ * when everything is already there; DVC's `push`/`pull` to a local remote side by side when
+ * bench/.venv/bin/dvc exists. Prints a markdown table.
+ *
+ * Run: npm run build && node --import tsx bench/remotes.ts [--small] [--backends local,http,s3,dvc-local]
+ *        [--skip-big] [--keep]
+ *
+ * Data comes from bench/data.ts (the same deterministic sets as bench/versioning.ts). Pull is measured in
+ * a fresh `git clone` (fetch + checkout, like `dvc pull`). One run per cell: on this shared machine,
+ * compare ratios within a run.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { BENCH_WORK_DIR, dataSpec, ensureData } from "./data.js";
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_DIR = path.dirname(BENCH_DIR);
+const MTRACK = path.join(REPO_DIR, "bin", "run.js");
+const DVC = path.join(BENCH_DIR, ".venv", "bin", "dvc");
+const WEED = path.join(REPO_DIR, ".venv-test", "bin", "weed");
+
+const ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: "bench",
+  GIT_AUTHOR_EMAIL: "bench@example.invalid",
+  GIT_COMMITTER_NAME: "bench",
+  GIT_COMMITTER_EMAIL: "bench@example.invalid",
+  GIT_TERMINAL_PROMPT: "0",
+  DVC_NO_ANALYTICS: "1",
+  AWS_ACCESS_KEY_ID: "bench",
+  AWS_SECRET_ACCESS_KEY: "bench-secret",
+  AWS_REGION: "us-east-1",
+  NODE_NO_WARNINGS: "1",
+};
+
+/** Runs a command; returns its wall time in seconds (throws with its output when it fails). */
+function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv = ENV): number {
+  const start = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    cwd,
+    env,
+    encoding: "utf8",
+    maxBuffer: 256 << 20,
+    timeout: 1_800_000,
+  });
+  const seconds = (performance.now() - start) / 1000;
+  if (r.status !== 0) {
+    throw new Error(
+      `\`${argv.join(" ")}\` in ${cwd} failed (${r.status ?? r.signal}):\n${(r.stderr || r.stdout).slice(-2000)}`,
+    );
+  }
+  return seconds;
+}
+
+const mtrack = (...args: string[]) => [process.execPath, MTRACK, ...args];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not start`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Backend {
+  name: string;
+  /** Adds the remote (as `bench`) to the repo at `dir`. */
+  configure(dir: string): void;
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const done = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await done;
+}
+
+async function startBackend(name: string, work: string): Promise<Backend> {
+  if (name === "local") {
+    const dir = path.join(work, "remote-local");
+    fs.mkdirSync(dir);
+    return {
+      name,
+      env: ENV,
+      configure: (d) => {
+        run(mtrack("remote", "add", "bench", dir, "--default"), d);
+      },
+      stop: async () => {},
+    };
+  }
+  if (name === "http") {
+    const store = path.join(work, "remote-http");
+    fs.mkdirSync(store);
+    const token = spawnSync(
+      process.execPath,
+      [MTRACK, "server", "token", "create", "--store", store, "--name", "bench"],
+      {
+        env: ENV,
+        encoding: "utf8",
+      },
+    ).stdout.trim();
+    const port = await freePort();
+    const child = spawn(process.execPath, [MTRACK, "server", "--store", store, "--port", String(port)], {
+      env: ENV,
+      stdio: "ignore",
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${url}/v1/health`)).ok, "mtrack server");
+    return {
+      name,
+      env: { ...ENV, MTRACK_REMOTE_TOKEN: token },
+      configure: (d) => {
+        run(mtrack("remote", "add", "bench", url, "--default"), d);
+      },
+      stop: () => stopChild(child),
+    };
+  }
+  if (name === "s3") {
+    if (!fs.existsSync(WEED)) throw new Error("weed not installed (bash scripts/test-setup.sh)");
+    const dir = path.join(work, "weed");
+    fs.mkdirSync(dir);
+    const p = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+    const child = spawn(
+      WEED,
+      [
+        "server",
+        "-s3",
+        "-filer",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        `-dir=${dir}`,
+        `-master.port=${p[0]}`,
+        `-master.port.grpc=${p[1]}`,
+        `-volume.port=${p[2]}`,
+        `-volume.port.grpc=${p[3]}`,
+        `-filer.port=${p[4]}`,
+        `-filer.port.grpc=${p[5]}`,
+        `-s3.port=${p[6]}`,
+        `-s3.port.grpc=${p[7]}`,
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=1024",
+        "-volume.max=0",
+      ],
+      { stdio: "ignore" },
+    );
+    const endpoint = `http://127.0.0.1:${p[6]}`;
+    await waitFor(
+      async () => (await fetch(`${endpoint}/bench-bucket`, { method: "PUT" })).status < 500,
+      "weed",
+    );
+    const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
+    const client = new S3Client({
+      endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "bench", secretAccessKey: "bench-secret" },
+    });
+    await waitFor(async () => {
+      await client.send(new CreateBucketCommand({ Bucket: "mtrack-bench" })).catch((e: { name?: string }) => {
+        if (e.name !== "BucketAlreadyExists" && e.name !== "BucketAlreadyOwnedByYou") throw e;
+      });
+      return true;
+    }, "weed bucket");
+    client.destroy();
+    return {
+      name,
+      env: ENV,
+      configure: (d) => {
+        run(mtrack("remote", "add", "bench", "s3://mtrack-bench/proj", "--default"), d);
+        run(mtrack("remote", "modify", "bench", "endpoint", endpoint), d);
+      },
+      stop: () => stopChild(child),
+    };
+  }
+  throw new Error(`unknown backend ${name}`);
+}
+
+interface Row {
+  backend: string;
+  pushSmall?: number;
+  noopPush?: number;
+  pullSmall?: number;
+  pushBig?: number;
+  pullBig?: number;
+  error?: string;
+}
+
+function linkData(from: string, to: string): void {
+  // Hard links: the data is read, never written, and 100k file copies would dominate the setup.
+  run(["cp", "-al", from, to], path.dirname(to));
+}
+
+async function benchMtrack(
+  backendName: string,
+  work: string,
+  data: { many: string; big: string },
+  big: boolean,
+): Promise<Row> {
+  const row: Row = { backend: `mtrack ${backendName}` };
+  const dir = path.join(work, `${backendName}-a`);
+  fs.mkdirSync(dir);
+  let backend: Backend | undefined;
+  try {
+    backend = await startBackend(backendName, work);
+    run(["git", "init", "-q", "-b", "main"], dir);
+    run(mtrack("init"), dir);
+    linkData(data.many, path.join(dir, "many"));
+    if (big) linkData(data.big, path.join(dir, "big.bin"));
+    run(mtrack("add", "many", ...(big ? ["big.bin"] : [])), dir);
+    backend.configure(dir);
+    run(
+      ["git", "add", "-A", ".mtrack", "many.mtrack", ...(big ? ["big.bin.mtrack"] : []), ".gitignore"],
+      dir,
+    );
+    run(["git", "commit", "-q", "-m", "data"], dir);
+    const env = backend.env;
+    row.pushSmall = run(mtrack("push", "many"), dir, env);
+    row.noopPush = run(mtrack("push", "many"), dir, env);
+    if (big) row.pushBig = run(mtrack("push", "big.bin"), dir, env);
+    const clone = path.join(work, `${backendName}-b`);
+    run(["git", "clone", "-q", dir, clone], work);
+    row.pullSmall = run(mtrack("pull", "many"), clone, env);
+    if (big) row.pullBig = run(mtrack("pull", "big.bin"), clone, env);
+  } catch (err) {
+    row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
+  } finally {
+    await backend?.stop();
+  }
+  return row;
+}
+
+function benchDvc(work: string, data: { many: string; big: string }, big: boolean): Row {
+  const row: Row = { backend: "dvc local" };
+  const dir = path.join(work, "dvc-a");
+  const remote = path.join(work, "dvc-remote");
+  fs.mkdirSync(dir);
+  fs.mkdirSync(remote);
+  try {
+    run(["git", "init", "-q", "-b", "main"], dir);
+    run([DVC, "init", "-q"], dir);
+    run([DVC, "config", "core.analytics", "false"], dir);
+    run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, "dvc-site")], dir);
+    linkData(data.many, path.join(dir, "many"));
+    if (big) linkData(data.big, path.join(dir, "big.bin"));
+    run([DVC, "add", "many", ...(big ? ["big.bin"] : [])], dir);
+    run([DVC, "remote", "add", "-d", "bench", remote], dir);
+    run(["git", "add", "-A"], dir);
+    run(["git", "commit", "-q", "-m", "data"], dir);
+    row.pushSmall = run([DVC, "push", "many.dvc"], dir);
+    row.noopPush = run([DVC, "push", "many.dvc"], dir);
+    if (big) row.pushBig = run([DVC, "push", "big.bin.dvc"], dir);
+    const clone = path.join(work, "dvc-b");
+    run(["git", "clone", "-q", dir, clone], work);
+    run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, "dvc-site-b")], clone);
+    row.pullSmall = run([DVC, "pull", "many.dvc"], clone);
+    if (big) row.pullBig = run([DVC, "pull", "big.bin.dvc"], clone);
+  } catch (err) {
+    row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
+  }
+  return row;
+}
+
+function fmt(s: number | undefined): string {
+  return s === undefined ? "—" : `${s.toFixed(2)} s`;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const small = args.includes("--small");
+  const big = !args.includes("--skip-big");
+  const keep = args.includes("--keep");
+  const bi = args.indexOf("--backends");
+  const backends = bi >= 0 ? (args[bi + 1] ?? "").split(",") : ["local", "http", "s3", "dvc-local"];
+  if (!fs.existsSync(path.join(REPO_DIR, "dist", "src", "remotes", "index.js")))
+    throw new Error("build first: npm run build");
+  const spec = dataSpec(small);
+  const set = ensureData({ workDir: BENCH_WORK_DIR, spec, log: (l) => console.error(l) });
+  const data = { many: set.manyDir, big: set.bigFile };
+  const work = fs.mkdtempSync(path.join(BENCH_WORK_DIR, "tmp", "remotes-"));
+  const rows: Row[] = [];
+  try {
+    for (const b of backends) {
+      console.error(`bench: ${b}...`);
+      if (b === "dvc-local") {
+        if (fs.existsSync(DVC)) rows.push(benchDvc(work, data, big));
+        else rows.push({ backend: "dvc local", error: "not installed (bash bench/setup.sh)" });
+      } else rows.push(await benchMtrack(b, work, data, big));
+      console.error(JSON.stringify(rows[rows.length - 1]));
+    }
+  } finally {
+    if (!keep) fs.rmSync(work, { recursive: true, force: true });
+  }
+  const n = spec.smallFileCount.toLocaleString("en");
+  const mib = Math.round(spec.bigFileBytes / (1 << 20));
+  console.log(
+    `Remote transfer on loopback — ${n} × 1 KiB files, one ${mib} MiB file; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)}\n`,
+  );
+  console.log(
+    `| backend | push ${n} small | no-op push | pull ${n} small | push ${mib} MiB | pull ${mib} MiB |`,
+  );
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) {
+    if (r.error)
+      console.log(`| ${r.backend} | error: ${r.error.replace(/\|/g, "/").slice(0, 200)} | | | | |`);
+    else
+      console.log(
+        `| ${r.backend} | ${fmt(r.pushSmall)} | ${fmt(r.noopPush)} | ${fmt(r.pullSmall)} | ${fmt(r.pushBig)} | ${fmt(r.pullBig)} |`,
+      );
+  }
+  const dvc = rows.find((r) => r.backend === "dvc local" && !r.error);
+  const local = rows.find((r) => r.backend === "mtrack local" && !r.error);
+  if (dvc && local) {
+    const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(1)}×` : "—");
+    console.log(
+      `\nmtrack local vs DVC local (DVC time / mtrack time): push small ${ratio(dvc.pushSmall, local.pushSmall)}, no-op ${ratio(dvc.noopPush, local.noopPush)}, pull small ${ratio(dvc.pullSmall, local.pullSmall)}, push big ${ratio(dvc.pushBig, local.pushBig)}, pull big ${ratio(dvc.pullBig, local.pullBig)}`,
+    );
+  }
+}
+
+await main();
