@@ -85,7 +85,9 @@ describe("gc roots", () => {
     const hashes = new Set([...(await pipelineLockRoots(repo).collect())].map((r) => `${r.hash}:${r.tree}`));
     for (const c of "abcf") assert.ok(hashes.has(`${h(c)}:true`), c);
     assert.ok(hashes.has(`${h("e")}:false`));
-    const workspaceOnly = [...(await pipelineLockRoots(repo, { history: false }).collect())].map((r) => r.hash);
+    const workspaceOnly = [...(await pipelineLockRoots(repo, { history: false }).collect())].map(
+      (r) => r.hash,
+    );
     assert.ok(workspaceOnly.includes(h("f")) && workspaceOnly.includes(h("b")));
     assert.ok(!workspaceOnly.includes(h("a")) && !workspaceOnly.includes(h("c")));
   });
