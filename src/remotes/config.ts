@@ -68,6 +68,7 @@ export function registerRemoteConfigKeys(): void {
 }
 registerRemoteConfigKeys();
 
+/** The backend a remote url needs. */
 export type RemoteKind = "local" | "s3" | "http";
 
 /** Which backend a url needs; throws ERR_MTRACK_CONFIG_INVALID for schemes mtrack cannot talk to. */

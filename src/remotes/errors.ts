@@ -59,6 +59,7 @@ export function isTransient(err: unknown): boolean {
   ].includes(code);
 }
 
+/** How withRetry backs off. */
 export interface RetryOptions {
   /** Attempts in total (default 5). */
   attempts?: number;

@@ -14,6 +14,7 @@ import { checkRefName, isRefKind } from "./names.js";
 import type { ObjectData, ObjectSpec, Remote } from "./types.js";
 import { BatchStatus, decodeBatch, encodeBatch, encodeHashList } from "./wire.js";
 
+/** Where `mtrack server` is and how to talk to it. */
 export interface HttpRemoteOptions {
   url: string;
   token?: string;

@@ -15,6 +15,7 @@ import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
 import { type ObjectData, type ObjectSpec, type Remote, SMALL_OBJECT_LIMIT } from "./types.js";
 
+/** Options of LocalRemote.open. */
 export interface LocalRemoteOptions {
   /** The remote directory. */
   dir: string;

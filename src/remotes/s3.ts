@@ -36,6 +36,7 @@ import { runPool } from "./pool.js";
 import type { ObjectData, ObjectSpec, Remote } from "./types.js";
 import { SMALL_OBJECT_LIMIT } from "./types.js";
 
+/** Where the bucket is and how to reach it. */
 export interface S3RemoteOptions {
   /** s3://bucket/prefix */
   url: string;

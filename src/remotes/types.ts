@@ -29,6 +29,7 @@ export const SMALL_OBJECT_LIMIT = 256 * 1024;
 /** A batch of small objects is cut once it reaches this many bytes (one pack / one request). */
 export const BATCH_BYTES = 16 << 20;
 
+/** One remote backend (see the module comment for what travels and how). */
 export interface Remote {
   /** Where it points, for messages (never includes credentials). */
   readonly url: string;

@@ -12,6 +12,7 @@ import { MtrackError } from "../errors.js";
 import type { Hash } from "../store/types.js";
 import type { ObjectData } from "./types.js";
 
+/** What a batch record carries (see the module comment). */
 export enum BatchStatus {
   Absent = 0,
   Data = 1,

@@ -17,8 +17,10 @@ export interface RouteContext {
   url: URL;
 }
 
+/** Answers one request (throw HttpError for an error status). */
 export type Handler = (ctx: RouteContext) => Promise<void>;
 
+/** One endpoint. */
 export interface Route {
   method: string;
   /** Path pattern with `:name` segments (one segment each) and an optional trailing `*rest`. */

@@ -18,6 +18,7 @@ export function tokensFileOf(storeDir: string): string {
   return path.join(storeDir, "server", "tokens.json");
 }
 
+/** What `mtrack server` serves and how. */
 export interface ServerOptions {
   /** The store directory served (created if missing). */
   storeDir: string;

@@ -27,6 +27,7 @@ export interface StoreApiLimits {
   refBytes: number;
 }
 
+/** The limits `mtrack server` uses unless told otherwise. */
 export const DEFAULT_LIMITS: StoreApiLimits = {
   hashListBytes: 200_000 * 32,
   batchBytes: 4 * BATCH_BYTES,

@@ -21,6 +21,7 @@ import type { TransferRoot } from "./select.js";
 /** Default parallel transfers: enough to hide latency, few enough for a laptop's uplink. */
 export const DEFAULT_JOBS = 8;
 
+/** Parallelism, progress and clock of a transfer. */
 export interface TransferOptions {
   jobs?: number;
   onProgress?: ProgressFn;

@@ -15,6 +15,7 @@ import { DEFAULT_JOBS, fetchObjects, pushObjects, type TransferSummary } from ".
 import { fetchRunCache, fetchRuns, pushRunCache, pushRuns, type RefsSummary } from "./refs.js";
 import { type Selection, selectRoots } from "./select.js";
 
+/** Options of push, fetch, pull and remoteStatus. */
 export interface SyncOptions extends Selection {
   /** Remote name (default: core.remote, or the only one). */
   remote?: string;
