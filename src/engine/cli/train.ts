@@ -27,6 +27,7 @@ import { exportModel, type ModelArtifact } from "../export.js";
 import type { RunStatus, TrainingLogger } from "../logger.js";
 import { MtrackLogger, type TrackingRun } from "../mtrack-logger.js";
 import { formatResultsLog, metricsJson } from "../results.js";
+import { SWEEP_TAG, TRIAL_TAG } from "../sweep.js";
 import { type TrainResult, trainExperiment } from "../train.js";
 import {
   type FlagSpec,
@@ -131,6 +132,18 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     help: "TensorBoard event files go to <runs_dir>/<slug>/.",
   },
   {
+    name: "sweep_id",
+    kind: "string",
+    optional: true,
+    help: "Tags the run as part of this sweep (set by mtrack exp run).",
+  },
+  {
+    name: "sweep_trial",
+    kind: "string",
+    optional: true,
+    help: "Tags the run with its trial name in the sweep (set by mtrack exp run).",
+  },
+  {
     name: "no-track",
     kind: "boolean",
     optional: true,
@@ -184,11 +197,12 @@ export interface TrainIo {
   signal?: AbortSignal;
 }
 
-/** What a tracked run is called: experiment = problem_type, name = the slug, and its command line. */
+/** What a tracked run is called: experiment = problem_type, name = the slug; its command line and tags. */
 export interface RunIdentity {
   experiment: string;
   name: string;
   command: string[];
+  tags: Record<string, string>;
 }
 
 /** Builds the run configuration from parsed flag values. */
@@ -251,6 +265,7 @@ function summary(result: TrainResult, p: SummaryPaths): string {
  */
 async function openSink(
   config: ExperimentConfig,
+  tags: Record<string, string>,
   track: boolean,
   tensorboardDir: string,
   io: TrainIo,
@@ -276,6 +291,7 @@ async function openSink(
     experiment: config.problem_type,
     name: experimentSlug(config),
     command: [process.argv[0] ?? "node", process.argv[1] ?? "train", ...argv],
+    tags,
   };
   const run = io.openRun
     ? await io.openRun(repo, identity)
@@ -330,8 +346,12 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
     const runsDir = path.resolve(cwd, String(values["runs_dir"]));
     let logger = io.logger;
     if (!logger) {
+      const tags: Record<string, string> = {};
+      if (typeof values["sweep_id"] === "string") tags[SWEEP_TAG] = values["sweep_id"];
+      if (typeof values["sweep_trial"] === "string") tags[TRIAL_TAG] = values["sweep_trial"];
       const opened = await openSink(
         config,
+        tags,
         values["no-track"] !== true,
         path.join(runsDir, slug),
         io,
