@@ -1,8 +1,8 @@
 /**
  * The repo's own pipeline end to end (issue 6): the committed pipeline.yaml with params-test.yaml as
  * params.yaml, in a fresh temp git repository, through the built CLI (`mtrack repro`). Checks what the
- * stages leave behind (npz, metrics.json, TensorBoard event file, the tracked run) and which stages rerun
- * after a change. Needs a build (`npx tsc -p tsconfig.json && npx oclif manifest`).
+ * stages leave behind (npz, metrics.json, TensorBoard event file, the tracked run), which stages rerun
+ * after a change, and a small `mtrack exp run` sweep. Needs a build (`npx tsc -p tsconfig.json && npx oclif manifest`).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -14,7 +14,7 @@ import { decodeNpz } from "../../src/formats/npz.js";
 import { readEventFile } from "../../src/formats/tfevents.js";
 import { Repo } from "../../src/repo.js";
 import { openTracking } from "../../src/tracking/context.js";
-import { getRun, listRuns } from "../../src/tracking/read.js";
+import { findRunsByTag, getRun, listRuns } from "../../src/tracking/read.js";
 import { type CliResult, packageRoot, runCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 

@@ -20,8 +20,9 @@ import { findRunsByTag } from "../../../src/tracking/read.js";
 import { MtrackCommand } from "../../base.js";
 import { renderTable } from "../../table.js";
 
-function cell(value: unknown): string {
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(4);
+/** A table cell; metrics get 4 decimals, params are shown as given. */
+function cell(value: unknown, metric = false): string {
+  if (metric && typeof value === "number" && !Number.isInteger(value)) return value.toFixed(4);
   if (Array.isArray(value)) return value.join(" ");
   return value === undefined ? "" : String(value);
 }
@@ -93,7 +94,9 @@ Exit code: 0 when every trial succeeded, 1 when some failed, 2 on bad arguments.
             .map(([k, v]) => `${k}=${cell(v)}`)
             .join(" ");
           const result =
-            o.exitCode === 0 ? `best_acc ${cell(o.metrics?.["best_acc"])}` : `failed (exit ${o.exitCode})`;
+            o.exitCode === 0
+              ? `best_acc ${cell(o.metrics?.["best_acc"], true)}`
+              : `failed (exit ${o.exitCode})`;
           this.say(`  ${o.trial.name}  ${what}  ${result}${o.runId ? `  run ${o.runId.slice(0, 8)}` : ""}`);
         },
       });
@@ -110,7 +113,7 @@ Exit code: 0 when every trial succeeded, 1 when some failed, 2 on bad arguments.
         rows: sorted.map((o) => [
           o.trial.name,
           ...keys.map((k) => cell(o.trial.overrides[k])),
-          ...metricKeys.map((k) => cell(o.metrics?.[k])),
+          ...metricKeys.map((k) => cell(o.metrics?.[k], true)),
           String(o.exitCode),
           o.runId?.slice(0, 8) ?? "",
         ]),
