@@ -33,6 +33,14 @@ export {
   type TrainingLogger,
 } from "./logger.js";
 export { BaseNet, type BaseNetOptions } from "./model.js";
+export {
+  type FinishArtifacts,
+  MODEL_FLAVOR,
+  MtrackLogger,
+  type MtrackLoggerOptions,
+  TENSORBOARD_ARTIFACT,
+  type TrackingRun,
+} from "./mtrack-logger.js";
 export { Rng } from "./random.js";
 export { formatResultsLog, metricsJson } from "./results.js";
 export {
@@ -42,6 +50,28 @@ export {
   type SeedStatus,
   SentinelSeed,
 } from "./seeds.js";
+export {
+  applyOverrides,
+  DATA_KEYS,
+  expandGrid,
+  type ParamValue,
+  parseSetFlag,
+  parseSort,
+  planSweep,
+  type RunSweepOptions,
+  runSweep,
+  type SortSpec,
+  SWEEP_TAG,
+  type SweepAxis,
+  type SweepTrial,
+  sortOutcomes,
+  stageTrialRunner,
+  sweepId,
+  TRIAL_TAG,
+  type TrialOutcome,
+  trialArgv,
+  trialName,
+} from "./sweep.js";
 export {
   type EpochRecord,
   type RunLogEntry,
