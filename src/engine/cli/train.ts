@@ -297,7 +297,13 @@ async function openSink(
     ? await io.openRun(repo, identity)
     : // The program handles Ctrl-C itself, so the run ends KILLED between epochs, not mid-write.
       await startRun({ repo, env: io.env, installProcessHooks: false, ...identity });
-  return { logger: new MtrackLogger({ run, tensorboardDir }), note: undefined };
+  try {
+    return { logger: new MtrackLogger({ run, tensorboardDir }), note: undefined };
+  } catch (err) {
+    // The event file could not be created: the run exists already and must not stay RUNNING.
+    await run.end("FAILED");
+    throw err;
+  }
 }
 
 /**

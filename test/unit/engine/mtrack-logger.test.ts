@@ -293,6 +293,18 @@ test(
     });
     assert.notEqual(code2, 0);
     assert.deepEqual(failing.ended(), ["FAILED"]);
+
+    // The event file cannot be created (runs_dir is a file): the already started run must not stay open.
+    fs.writeFileSync(path.join(dir, "blocked"), "");
+    const blocked = fakeRun();
+    const code3 = await trainMain([...TINY, "--runs_dir", "blocked"], {
+      cwd: dir,
+      stdout: sink(),
+      stderr: sink(),
+      openRun: async () => blocked,
+    });
+    assert.notEqual(code3, 0);
+    assert.deepEqual(blocked.ended(), ["FAILED"]);
   }),
 );
 
