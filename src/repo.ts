@@ -15,14 +15,11 @@ import { acquireLock, type Release } from "./util/lock.js";
 export const MTRACK_DIR = ".mtrack";
 
 /** What `.mtrack/.gitignore` keeps out of git: everything but the shared config. */
-const MTRACK_GITIGNORE = `# Managed by mtrack: only config.yaml is meant for git.
-/cache/
-/tmp/
-/state/
-/runs/
-/lock
-/lock.*
-/config.local.yaml
+const MTRACK_GITIGNORE = `# Managed by mtrack: only the shared config is meant for git (the store, runs, run-cache,
+# caches, locks and config.local.yaml stay local; remotes carry what others need).
+/*
+!/.gitignore
+!/config.yaml
 `;
 
 const DEFAULT_CONFIG = `# mtrack settings shared with everyone who clones this repo (see \`mtrack config --list\`).
