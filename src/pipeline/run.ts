@@ -25,7 +25,11 @@ import type { OutSpec, Stage } from "./types.js";
 
 /** Run-cache storage: input-state key → the outputs that execution produced. */
 export interface RunCache {
-  get(key: string): Promise<FileEntry[] | undefined>;
+  /**
+   * The outputs recorded for `key`, or undefined. `stage` lets implementations refuse an entry that does
+   * not list exactly the stage's outputs (entries can come from other people's remotes).
+   */
+  get(key: string, stage: Stage): Promise<FileEntry[] | undefined>;
   /**
    * Records a successful execution. Implementations must make every output restorable, including
    * `cache: false` ones (as DVC does), and may later push/pull entries to remotes.
@@ -325,7 +329,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
     const key = cache ? runCacheKey(stage, deps, params.values) : undefined;
     // --force means "really run the command" (as in DVC); the result still goes into the run-cache.
     if (cache && key && !force) {
-      const outs = await cache.get(key);
+      const outs = await cache.get(key, stage);
       if (outs) {
         await io.restoreOutputs(stage, outs);
         await recordLock(stage.name, entryWith(outs));

@@ -220,9 +220,14 @@ export class WorkspaceIO implements StageIO {
 
   private makeRunCache(rcs: RunCacheStore): RunCache {
     return {
-      get: async (key) => {
+      get: async (key, stage) => {
         const entry = rcs.get(key);
         if (!entry) return undefined;
+        // The key covers the output paths, but the entry's content is only data: a pulled entry naming
+        // other paths (`.git/hooks/...`) must never be written.
+        const declared = stage.outs.map((o) => o.path).sort();
+        const listed = entry.outs.map((o) => o.path).sort();
+        if (declared.length !== listed.length || declared.some((p, i) => p !== listed[i])) return undefined;
         const outs = toFileEntries(entry.outs);
         // An entry whose objects were gc'ed (or not pulled yet) cannot be restored: run the stage instead.
         return outs.every((o) => this.restorable(o)) ? outs : undefined;

@@ -126,6 +126,26 @@ describe("WorkspaceIO", () => {
     io.close();
   });
 
+  it("never restores a run-cache entry that lists other paths than the stage's outputs", async () => {
+    tmp.write({ "pipeline.yaml": PIPE, "params.yaml": "n: 1\n", "in.txt": "x\n" });
+    let { io, run } = ioFor();
+    await run();
+    io.close();
+    const rc = RunCacheStore.forRepo(repo);
+    const key = [...rc.keys()][0]!;
+    const entry = rc.get(key)!;
+    fs.rmSync(rc.dir, { recursive: true });
+    rc.put(key, {
+      ...entry,
+      outs: entry.outs.map((o) => (o.path === "m.json" ? { ...o, path: ".git/hooks/x" } : o)),
+    });
+    fs.rmSync(tmp.abs("out"), { recursive: true });
+    ({ io, run } = ioFor());
+    assert.equal((await run()).stages[0]?.status, "ran");
+    io.close();
+    assert.equal(fs.existsSync(tmp.abs(".git/hooks/x")), false);
+  });
+
   it("resolves paths relative to a pipeline in a subfolder and refuses paths outside the repo", async () => {
     tmp.write({
       "sub/pipeline.yaml":
