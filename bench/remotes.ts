@@ -164,24 +164,12 @@ async function startBackend(name: string, work: string): Promise<Backend> {
       { stdio: "ignore" },
     );
     const endpoint = `http://127.0.0.1:${p[6]}`;
-    await waitFor(
-      async () => (await fetch(`${endpoint}/bench-bucket`, { method: "PUT" })).status < 500,
-      "weed",
-    );
-    const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
-    const client = new S3Client({
-      endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "bench", secretAccessKey: "bench-secret" },
-    });
-    await waitFor(async () => {
-      await client.send(new CreateBucketCommand({ Bucket: "mtrack-bench" })).catch((e: { name?: string }) => {
-        if (e.name !== "BucketAlreadyExists" && e.name !== "BucketAlreadyOwnedByYou") throw e;
-      });
-      return true;
-    }, "weed bucket");
-    client.destroy();
+    try {
+      await waitForWeed(endpoint);
+    } catch (err) {
+      await stopChild(child);
+      throw err;
+    }
     return {
       name,
       env: ENV,
@@ -193,6 +181,28 @@ async function startBackend(name: string, work: string): Promise<Backend> {
     };
   }
   throw new Error(`unknown backend ${name}`);
+}
+
+/** Waits until weed's S3 gateway answers and the bench bucket exists. */
+async function waitForWeed(endpoint: string): Promise<void> {
+  await waitFor(
+    async () => (await fetch(`${endpoint}/bench-bucket`, { method: "PUT" })).status < 500,
+    "weed",
+  );
+  const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  const client = new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench-secret" },
+  });
+  await waitFor(async () => {
+    await client.send(new CreateBucketCommand({ Bucket: "mtrack-bench" })).catch((e: { name?: string }) => {
+      if (e.name !== "BucketAlreadyExists" && e.name !== "BucketAlreadyOwnedByYou") throw e;
+    });
+    return true;
+  }, "weed bucket");
+  client.destroy();
 }
 
 interface Row {

@@ -6,7 +6,6 @@ import * as path from "node:path";
 import type { RemoteSpec } from "./config.js";
 import { HttpRemote } from "./http.js";
 import { LocalRemote } from "./local.js";
-import { S3Remote } from "./s3.js";
 import type { Remote } from "./types.js";
 
 export { type RemoteSpec, resolveRemote } from "./config.js";
@@ -17,9 +16,12 @@ export type { ObjectData, ObjectSpec, Remote } from "./types.js";
  * S3 pack indexes.
  *
  * @example
- * const remote = openRemote(resolveRemote(repo.config, { root: repo.root }), { stateDir: repo.paths.stateDir });
+ * const remote = await openRemote(resolveRemote(repo.config, { root: repo.root }), { stateDir: repo.paths.stateDir });
  */
-export function openRemote(spec: RemoteSpec, options: { stateDir: string; jobs?: number }): Remote {
+export async function openRemote(
+  spec: RemoteSpec,
+  options: { stateDir: string; jobs?: number },
+): Promise<Remote> {
   const jobs = options.jobs ?? spec.jobs;
   switch (spec.kind) {
     case "local":
@@ -27,6 +29,8 @@ export function openRemote(spec: RemoteSpec, options: { stateDir: string; jobs?:
     case "http":
       return new HttpRemote({ url: spec.url, token: spec.token, jobs });
     case "s3": {
+      // The AWS SDK takes a noticeable part of a second to load: only S3 remotes pay for it.
+      const { S3Remote } = await import("./s3.js");
       // Keyed by url and endpoint: two remotes on one bucket name but different services never share.
       const id = crypto
         .createHash("sha256")

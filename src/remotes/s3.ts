@@ -32,6 +32,7 @@ import type { Hash } from "../store/types.js";
 import { safeUnlink, writeFileAtomic } from "../util/fs.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
+import { addPack, type PackedLocation } from "./pack-map.js";
 import { runPool } from "./pool.js";
 import type { ObjectData, ObjectSpec, Remote } from "./types.js";
 import { SMALL_OBJECT_LIMIT } from "./types.js";
@@ -78,6 +79,8 @@ export class S3Remote implements Remote {
   private readonly cacheDir: string;
   private readonly jobs: number;
   private readonly packs = new Map<string, PackFile>();
+  /** Every object of the loaded packs (see pack-map.ts). */
+  private readonly packed = new Map<Hash, PackedLocation>();
   private bucketChecked = false;
 
   constructor(options: S3RemoteOptions) {
@@ -216,7 +219,7 @@ export class S3Remote implements Remote {
           writeFileAtomic(file, body);
         }
         try {
-          this.packs.set(id, PackFile.open(nodeFs, dir, id));
+          this.loadPack(PackFile.open(nodeFs, dir, id));
         } catch {
           // A damaged index (checksum mismatch) is ignored: its objects count as absent and get pushed
           // again in a new pack.
@@ -227,13 +230,14 @@ export class S3Remote implements Remote {
     );
   }
 
+  private loadPack(pack: PackFile): void {
+    this.packs.set(pack.id, pack);
+    addPack(this.packed, pack);
+  }
+
   private findPacked(hash: Hash): { id: string; offset: number; length: number } | undefined {
-    const raw = Buffer.from(hash, "hex");
-    for (const [id, pack] of this.packs) {
-      const hit = pack.find(raw);
-      if (hit) return { id, ...hit };
-    }
-    return undefined;
+    const at = this.packed.get(hash);
+    return at && { id: at.pack.id, offset: at.offset, length: at.length };
   }
 
   async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
@@ -286,7 +290,7 @@ export class S3Remote implements Remote {
       const dir = path.join(this.cacheDir, "packs");
       nodeFs.mkdirSync(dir, { recursive: true });
       nodeFs.copyFileSync(path.join(tmp, `pack-${id}.idx`), path.join(dir, `pack-${id}.idx`));
-      this.packs.set(id, PackFile.open(nodeFs, dir, id));
+      this.loadPack(PackFile.open(nodeFs, dir, id));
     } finally {
       nodeFs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -87,16 +87,15 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     access: "read",
     handler: async ({ req, res }) => {
       const hashes = decodeHashList(await readBody(req, limits.hashListBytes));
-      store.reload();
       const out: BatchRecord[] = [];
       let budget = BATCH_BYTES;
       for (const hash of hashes) {
-        const size = store.sizeOf(hash);
+        const size = remote.sizeOf(hash);
         if (size === undefined) out.push({ hash, status: BatchStatus.Absent });
         else if (size >= SMALL_OBJECT_LIMIT) out.push({ hash, status: BatchStatus.Large });
         else if (size > budget && budget < BATCH_BYTES) out.push({ hash, status: BatchStatus.Deferred });
         else {
-          out.push({ hash, status: BatchStatus.Data, data: store.readObject(hash) });
+          out.push({ hash, status: BatchStatus.Data, data: remote.read(hash) });
           budget -= size;
         }
       }
@@ -110,12 +109,7 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     handler: async ({ req, res, params }) => {
       const hash = params.hash ?? "";
       if (!isHash(hash)) throw badId("object id");
-      let size = store.sizeOf(hash);
-      if (size === undefined) {
-        // Another process (a local push into the same directory) may have added it since.
-        store.reload();
-        size = store.sizeOf(hash);
-      }
+      const size = remote.sizeOf(hash);
       const body = size === undefined ? undefined : await remote.open(hash);
       if (size === undefined || !body)
         throw new HttpError(404, `No object ${hash}.`, "ERR_MTRACK_OBJECT_MISSING");

@@ -218,8 +218,8 @@ async function download(
         tick(1, o.data.length);
       },
     );
-    // Each batch becomes durable on its own, so an interrupted fetch keeps what it got.
-    store.flushSync();
+    // The store writes a pack every 64 MiB on its own, so an interrupted fetch keeps most of what it got;
+    // a pack per batch would multiply the packs every later lookup has to search.
     for (const h of rest) large.push(byHash.get(h)!);
   });
   await runPool(tasks, options.jobs ?? DEFAULT_JOBS);
@@ -234,6 +234,7 @@ async function download(
     }),
     options.jobs ?? DEFAULT_JOBS,
   );
+  store.flushSync();
 }
 
 /**

@@ -46,7 +46,7 @@ async function withRemote<T>(
 ): Promise<T> {
   if (options.open) return fn(options.open, "(given)");
   const spec = resolveRemote(repo.config, { name: options.remote, root: repo.root, env: options.env });
-  const remote = openRemote(spec, { stateDir: repo.paths.stateDir, jobs: options.jobs });
+  const remote = await openRemote(spec, { stateDir: repo.paths.stateDir, jobs: options.jobs });
   try {
     return await fn(remote, spec.name);
   } finally {
