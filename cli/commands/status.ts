@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { Args, Flags } from "@oclif/core";
-import { remoteStatus } from "../../src/transfer/sync.js";
+import { pipelineStatus } from "../../src/pipeline/status.js";
 import { statusPaths } from "../../src/workspace/status.js";
 import { selectTracked } from "../../src/workspace/tracked.js";
 import { MtrackCommand } from "../base.js";
@@ -8,7 +8,7 @@ import { MtrackCommand } from "../base.js";
 export default class Status extends MtrackCommand {
   static override summary = "Show tracked paths that changed, are missing, or are not in the store.";
   static override description =
-    `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside.
+    `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside. Without targets, also lists pipeline stages whose command, dependencies, parameters or outputs changed since pipeline.lock (what \`mtrack repro\` would run).
 
 Exit code: 0 when everything is up to date, 1 when something changed or is missing (like \`git diff --exit-code\`), 2 on error.`;
   static override examples = [
@@ -28,6 +28,8 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
     const repo = this.openRepo();
     if (flags.remote || flags["remote-name"]) {
       const targets = (argv as string[]).map((p) => path.resolve(p));
+      // Loaded on demand: the remote backends pull in the AWS SDK, which plain `status` must not pay for.
+      const { remoteStatus } = await import("../../src/transfer/sync.js");
       const r = await remoteStatus(repo, { targets, remote: flags["remote-name"], env: process.env });
       for (const p of r.paths) {
         if (p.notPushed) this.say(`${p.label}: ${p.notPushed} object(s) not pushed to ${r.remote}`);
@@ -65,8 +67,18 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
         );
       }
     }
-    if (result.clean) this.say(rels.length === 0 ? "No tracked paths." : "Everything is up to date.");
-    if (!result.clean) process.exitCode = 1;
-    return result;
+    // Stale pipeline stages (only when no specific paths were asked about).
+    const pipeline = argv.length === 0 ? await pipelineStatus(repo) : undefined;
+    for (const st of pipeline?.stale ?? []) {
+      this.say(`${st.name}: ${st.action === "run" ? "changed" : "may change"} (${st.reasons.join(", ")})`);
+    }
+    const clean = result.clean && (pipeline?.stale.length ?? 0) === 0;
+    if (clean) {
+      this.say(
+        rels.length === 0 && !pipeline?.file ? "No tracked paths." : "Data and pipelines are up to date.",
+      );
+    }
+    if (!clean) process.exitCode = 1;
+    return { ...result, clean, pipeline };
   }
 }

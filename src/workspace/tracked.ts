@@ -111,6 +111,8 @@ export function findTrackedPaths(repo: Repo): string[] {
       return;
     }
     const set = new Set(names);
+    // A nested git repository (a submodule, a scratch clone) is another project with its own pointers.
+    if (prefix && set.has(".git")) return;
     for (const name of names) {
       if (
         name.endsWith(POINTER_SUFFIX) &&
