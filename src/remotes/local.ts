@@ -14,13 +14,8 @@ import type { Hash } from "../store/types.js";
 import { type FsLike, writeFileAtomic } from "../util/fs.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
-import { addPack, type PackedLocation } from "./pack-map.js";
+import { addPack, type PackedLocation, readPacked } from "./pack-map.js";
 import { type ObjectData, type ObjectSpec, type Remote, SMALL_OBJECT_LIMIT } from "./types.js";
-
-/** Neighbouring packed objects closer than this are read together. */
-const SPAN_GAP = 64 << 10;
-/** A combined read stops growing at this size. */
-const SPAN_MAX = 8 << 20;
 
 /** Options of LocalRemote.open. */
 export interface LocalRemoteOptions {
@@ -118,34 +113,7 @@ export class LocalRemote implements Remote {
       if (!at || at.length >= SMALL_OBJECT_LIMIT) rest.push(hash);
       else found.push({ hash, at });
     }
-    // One read per run of neighbouring objects instead of one per object (100k preads cost seconds).
-    found.sort((a, b) =>
-      a.at.pack.id === b.at.pack.id ? a.at.offset - b.at.offset : a.at.pack.id < b.at.pack.id ? -1 : 1,
-    );
-    for (let i = 0; i < found.length; ) {
-      const first = found[i]!.at;
-      let end = first.offset + first.length;
-      let j = i + 1;
-      for (; j < found.length; j++) {
-        const next = found[j]!.at;
-        if (
-          next.pack !== first.pack ||
-          next.offset - end > SPAN_GAP ||
-          next.offset + next.length - first.offset > SPAN_MAX
-        )
-          break;
-        end = Math.max(end, next.offset + next.length);
-      }
-      const span = first.pack.read(first.offset, end - first.offset);
-      for (let k = i; k < j; k++) {
-        const { hash, at } = found[k]!;
-        await onObject({
-          hash,
-          data: span.subarray(at.offset - first.offset, at.offset - first.offset + at.length),
-        });
-      }
-      i = j;
-    }
+    for (const o of readPacked(found)) await onObject(o);
     return rest;
   }
 

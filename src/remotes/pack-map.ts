@@ -24,3 +24,44 @@ export function addPack(map: Map<Hash, PackedLocation>, pack: PackFile): void {
     if (!map.has(e.hash)) map.set(e.hash, { pack, offset: e.offset, length: e.length });
   }
 }
+
+/** Neighbouring packed objects closer than this are read together. */
+const SPAN_GAP = 64 << 10;
+/** A combined read stops growing at this size. */
+const SPAN_MAX = 8 << 20;
+
+/**
+ * Reads packed objects with one read per run of neighbours (sorted by pack and offset) instead of one
+ * pread per object: for 100k one-KiB objects that is the difference between seconds and a blink.
+ *
+ * @example
+ * for (const o of readPacked(found)) onObject(o);
+ */
+export function* readPacked(
+  found: Array<{ hash: Hash; at: PackedLocation }>,
+): Iterable<{ hash: Hash; data: Buffer }> {
+  found.sort((a, b) =>
+    a.at.pack.id === b.at.pack.id ? a.at.offset - b.at.offset : a.at.pack.id < b.at.pack.id ? -1 : 1,
+  );
+  for (let i = 0; i < found.length; ) {
+    const first = found[i]!.at;
+    let end = first.offset + first.length;
+    let j = i + 1;
+    for (; j < found.length; j++) {
+      const next = found[j]!.at;
+      if (
+        next.pack !== first.pack ||
+        next.offset - end > SPAN_GAP ||
+        next.offset + next.length - first.offset > SPAN_MAX
+      )
+        break;
+      end = Math.max(end, next.offset + next.length);
+    }
+    const span = first.pack.read(first.offset, end - first.offset);
+    for (let k = i; k < j; k++) {
+      const { hash, at } = found[k]!;
+      yield { hash, data: span.subarray(at.offset - first.offset, at.offset - first.offset + at.length) };
+    }
+    i = j;
+  }
+}
