@@ -6,8 +6,8 @@
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { Config } from "./config.js";
-import { type GitRepo, openGitRepo } from "./git/index.js";
 import { MtrackError } from "./errors.js";
+import { type GitRepo, openGitRepo } from "./git/index.js";
 import { Store } from "./store/store.js";
 import { type FsLike, writeFileAtomic } from "./util/fs.js";
 import { acquireLock, type Release } from "./util/lock.js";

@@ -112,7 +112,8 @@ export function parsePointer(text: string, file: string, expectedName?: string):
   need("size", (v) => Number.isSafeInteger(v) && (v as number) >= 0, "a non-negative integer");
   // `file` may be a display name (`data.mtrack@v1`); callers reading from history pass the name.
   const base = path.basename(file);
-  const expected = expectedName ?? (base.includes(POINTER_SUFFIX) ? base.slice(0, base.lastIndexOf(POINTER_SUFFIX)) : base);
+  const expected =
+    expectedName ?? (base.includes(POINTER_SUFFIX) ? base.slice(0, base.lastIndexOf(POINTER_SUFFIX)) : base);
   if (RESERVED_NAMES.has(String(values.path))) {
     throw invalid(file, lines.path, `'path' names ${JSON.stringify(values.path)}, which mtrack never tracks`);
   }
