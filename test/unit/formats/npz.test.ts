@@ -9,9 +9,7 @@ import { isMtrackError } from "../../../src/errors.js";
 import { decodeNpy, encodeNpy, npyHeader } from "../../../src/formats/npy.js";
 import { decodeNpz, encodeNpz } from "../../../src/formats/npz.js";
 import { crc32, readZip, writeZip } from "../../../src/formats/zip.js";
-
-const numpyAvailable = spawnSync("python3", ["-c", "import numpy"], { stdio: "ignore" }).status === 0;
-const NO_NUMPY = "numpy is not importable by python3 here (CI installs it: pip install numpy)";
+import { pythonHas, testPython } from "../../helpers/python.js";
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-"));
@@ -110,9 +108,8 @@ test("corrupt archives and arrays fail with ERR_MTRACK_FORMAT_INVALID naming the
   );
 });
 
-test("numpy.load reads our .npz and we read numpy's savez and savez_compressed", {
-  skip: numpyAvailable ? false : NO_NUMPY,
-}, () => {
+test("numpy.load reads our .npz and we read numpy's savez and savez_compressed", (t) => {
+  if (!pythonHas(["numpy"], t)) return;
   const dir = tmpDir();
   try {
     const ours = path.join(dir, "ours.npz");
@@ -126,7 +123,7 @@ test("numpy.load reads our .npz and we read numpy's savez and savez_compressed",
       "np.savez_compressed(sys.argv[3], X=np.ones((4, 2), dtype=np.float32), y=np.array([0, 1, 1, 0], dtype=np.int32))",
     ].join("\n");
     const run = spawnSync(
-      "python3",
+      testPython(),
       ["-c", script, ours, path.join(dir, "np.npz"), path.join(dir, "npc.npz")],
       {
         encoding: "utf8",

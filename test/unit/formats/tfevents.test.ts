@@ -15,6 +15,7 @@ import {
   readEventFile,
   SOURCE_WRITER,
 } from "../../../src/formats/tfevents.js";
+import { pythonHas, testPython } from "../../helpers/python.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -246,18 +247,8 @@ test("reader decodes TF2-style tensor scalars (packed float_val and tensor_conte
   }
 });
 
-function tensorboardAvailable(): boolean {
-  const r = spawnSync("python3", ["-c", "import tensorboard.backend.event_processing.event_accumulator"], {
-    stdio: "ignore",
-  });
-  return r.status === 0;
-}
-
-const TB_SKIP = tensorboardAvailable()
-  ? false
-  : "python3 cannot import tensorboard (pip install tensorboard to run this interop test)";
-
-test("interop: Python's tensorboard EventAccumulator reads our file", { skip: TB_SKIP }, () => {
+test("interop: Python's tensorboard EventAccumulator reads our file", (t) => {
+  if (!pythonHas(["tensorboard.backend.event_processing.event_accumulator"], t)) return;
   withTempDir((dir) => {
     const w = EventFileWriter.open(dir, { hostname: "h", pid: 3 });
     w.addScalar("loss", 0.5, 1);
@@ -275,7 +266,7 @@ print(json.dumps({
   "text": [t.tensor_proto.string_val[0].decode() for t in acc.Tensors("notes")],
 }))
 `;
-    const r = spawnSync("python3", ["-c", script, dir], { encoding: "utf8" });
+    const r = spawnSync(testPython(), ["-c", script, dir], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
     assert.equal(out.version, 2);
