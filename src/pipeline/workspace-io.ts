@@ -81,7 +81,7 @@ export class WorkspaceIO implements StageIO {
   async hashPath(p: string): Promise<FileState | null> {
     let pending = this.hashes.get(p);
     if (!pending) {
-      pending = currentState(this.repo, this.rel(p), { cache: this.cache }).then((s) => {
+      pending = currentState(this.repo, this.rel(p), { cache: this.cache, quick: true }).then((s) => {
         if (!s.exists || !s.hash) return null;
         return s.type === "directory"
           ? { hash: s.hash, size: s.size, files: s.files }
@@ -179,7 +179,7 @@ export class WorkspaceIO implements StageIO {
     this.cache.forgetUnder(rel);
     const record = (key: string, dest: string, hash: Hash) => {
       const st = repo.fs.statSync(dest);
-      this.cache.record(key, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, hash, Date.now());
+      this.cache.record(key, st, hash, Date.now());
     };
     if (out.files === undefined) {
       repo.fs.mkdirSync(path.dirname(abs), { recursive: true });

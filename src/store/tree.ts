@@ -51,12 +51,12 @@ export function comparePaths(a: string, b: string): number {
  * Checks entries are safe, unique and that no entry is both a file and a directory prefix of another.
  * Throws ERR_MTRACK_MANIFEST_INVALID.
  */
-export function validateEntries(entries: readonly TreeEntry[]): void {
+export function validateEntries(entries: readonly TreeEntry[], hashesKnownWellFormed = false): void {
   const files = new Set<string>();
   for (const e of entries) {
     const why = unsafePathReason(e.path);
     if (why) throw invalid(`${why} in entry ${JSON.stringify(e.path)}`, { path: e.path });
-    if (!isHash(e.hash)) throw invalid(`bad hash for ${e.path}`, { path: e.path });
+    if (!hashesKnownWellFormed && !isHash(e.hash)) throw invalid(`bad hash for ${e.path}`, { path: e.path });
     if (!Number.isSafeInteger(e.size) || e.size < 0)
       throw invalid(`bad size for ${e.path}`, { path: e.path });
     if (files.has(e.path)) throw invalid(`duplicate entry ${JSON.stringify(e.path)}`, { path: e.path });
@@ -108,8 +108,19 @@ export function decodeTree(bytes: Uint8Array): TreeEntry[] {
     if (typeof p !== "string") throw invalid("entry path is not a string");
     if (!(h instanceof Uint8Array) || h.length !== 32) throw invalid(`bad hash for ${p}`, { path: p });
     if (typeof size !== "number") throw invalid(`bad size for ${p}`, { path: p });
-    out.push({ path: p, hash: Buffer.from(h).toString("hex"), size, executable: flags === 1 });
+    out.push({
+      path: p,
+      hash: Buffer.from(h.buffer, h.byteOffset, 32).toString("hex"),
+      size,
+      executable: flags === 1,
+    });
   }
-  validateEntries(out);
+  // Hashes were just made from 32-byte strings, so only paths, sizes and duplicates need checking.
+  validateEntries(out, true);
+  // encodeTree always sorts; readers (diffs) rely on it.
+  for (let k = 1; k < out.length; k++) {
+    if (comparePaths(out[k - 1]!.path, out[k]!.path) >= 0)
+      throw invalid("entries are not sorted", { path: out[k]!.path });
+  }
   return out;
 }

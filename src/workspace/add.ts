@@ -112,7 +112,14 @@ async function storeAndPoint(repo: Repo, rels: string[], options: AddOptions): P
   try {
     for (const rel of rels) {
       const old = loadPointerForRewrite(repo, rel);
-      const now = await currentState(repo, rel, { cache, store: true, onProgress: options.onProgress });
+      // Unchanged directories whose objects are all stored need no listing (link modes relink from it).
+      const now = await currentState(repo, rel, {
+        cache,
+        store: true,
+        quick: repo.linkMode === "copy",
+        isComplete: (h) => complete.has(h) && repo.store.has(h),
+        onProgress: options.onProgress,
+      });
       if (!now.exists || !now.hash || !now.type) {
         throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${rel} does not exist in the workspace.`, {
           hint: `Restore it with \`mtrack checkout ${rel}\`, or stop tracking it with \`mtrack remove ${rel}\`.`,
@@ -186,7 +193,7 @@ function linkIntoWorkspace(
     if (mode === "symlink" && st.isSymbolicLink() && fs.readlinkSync(abs) === storePath) return;
     repo.store.materialize(hash, abs, { mode, executable });
     const after = fs.statSync(abs);
-    cache.record(fileRel, { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino }, hash, Date.now());
+    cache.record(fileRel, after, hash, Date.now());
   };
   if (now.type === "file") place(rel, now.hash!, !!now.executable);
   else for (const e of now.entries ?? []) place(`${rel}/${e.path}`, e.hash, e.executable);

@@ -254,12 +254,7 @@ async function checkoutOne(
     }
     store.materialize(e.hash, dest, { mode, executable: e.executable });
     const st = fs.statSync(dest);
-    cache.record(
-      e.path ? `${rel}/${e.path}` : rel,
-      { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
-      e.hash,
-      Date.now(),
-    );
+    cache.record(e.path ? `${rel}/${e.path}` : rel, st, e.hash, Date.now());
     bytes += e.size;
     if (options.onProgress && (i % 500 === 0 || i === plan.write.length - 1)) {
       options.onProgress({

@@ -4,13 +4,14 @@
  */
 import type * as nodeFs from "node:fs";
 import * as path from "node:path";
+import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { HASH_CHUNK, hashBytes, hashFd } from "../store/hash.js";
 import type { Store } from "../store/store.js";
 import { comparePaths, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { type FsLike, isInside } from "../util/fs.js";
-import type { StatCache } from "./statcache.js";
+import { RACY_MARGIN_MS, type StatCache } from "./statcache.js";
 
 export interface ScannedFile {
   /** Posix path relative to the scanned directory. */
@@ -18,6 +19,8 @@ export interface ScannedFile {
   abs: string;
   size: number;
   mtimeMs: number;
+  /** Changes on any write, even one that restores the old mtime afterwards. */
+  ctimeMs: number;
   ino: number;
   executable: boolean;
   /** A symlink or a file with several hard links (possibly a link into the store). */
@@ -45,6 +48,7 @@ export function statOf(abs: string, st: nodeFs.Stats, rel: string, symlink = fal
     abs,
     size: st.size,
     mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
     ino: st.ino,
     executable: (st.mode & 0o111) !== 0,
     linked: symlink || st.nlink > 1,
@@ -168,8 +172,10 @@ export async function hashFiles(
   files: readonly ScannedFile[],
   cacheKeyPrefix: string,
   options: HashOptions,
-): Promise<TreeEntry[]> {
+): Promise<{ entries: TreeEntry[]; trusted: boolean }> {
   const { fs, cache, store } = options;
+  // Every hash either came from a non-racy cache entry or was read well after the file's mtime.
+  let trusted = true;
   const clock = options.clock ?? Date.now;
   const bytesTotal = files.reduce((s, f) => s + f.size, 0);
   const entries: TreeEntry[] = new Array(files.length);
@@ -183,6 +189,7 @@ export async function hashFiles(
       const hashedAt = clock();
       hash = store ? (await store.putFile(f.abs, { expect: f })).hash : hashScannedFile(f, fs);
       cache.record(key, f, hash, hashedAt);
+      if (hashedAt - f.mtimeMs < RACY_MARGIN_MS) trusted = false;
     }
     entries[i] = { path: f.rel, hash, size: f.size, executable: f.executable };
     bytes += f.size;
@@ -197,5 +204,30 @@ export async function hashFiles(
       });
     }
   }
-  return entries;
+  return { entries, trusted };
+}
+
+/**
+ * A digest of a directory listing's stat data (path, size, mtime, ctime, inode, executable bit). Equal digests
+ * mean no file was added, removed, resized, touched or replaced since — the same test the per-file stat
+ * cache makes, done in one pass without loading it.
+ */
+export function statDigest(files: readonly ScannedFile[]): string {
+  const hasher = new Blake3Hasher();
+  let chunk = "";
+  for (const f of files) {
+    chunk += `${f.rel}\0${f.size}\0${f.mtimeMs}\0${f.ctimeMs}\0${f.ino}\0${f.executable ? 1 : 0}\n`;
+    if (chunk.length > 1 << 16) {
+      hasher.update(Buffer.from(chunk));
+      chunk = "";
+    }
+  }
+  hasher.update(Buffer.from(chunk));
+  return hasher.digest("hex");
+}
+
+/** True when some file was modified so recently that its stat data may not reflect its content yet. */
+export function anyRacy(files: readonly ScannedFile[], sinceMs: number): boolean {
+  for (const f of files) if (sinceMs - f.mtimeMs < RACY_MARGIN_MS) return true;
+  return false;
 }

@@ -19,40 +19,91 @@ export const RACY_MARGIN_MS = 100;
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const VERSION = 1;
 
-/** [size, mtimeMs, ino, hash, hashedAtMs] */
-type Entry = [number, number, number, Hash, number];
+/** [size, mtimeMs, ino, hash, hashedAtMs, ctimeMs] */
+type Entry = [number, number, number, Hash, number, number?];
 
 export interface StatLike {
   size: number;
   mtimeMs: number;
   ino: number;
+  /** Compared when known: an edit that restores the old mtime still changes ctime (as git checks). */
+  ctimeMs?: number;
+}
+
+/** What a directory's files looked like (stat data digest) when its tree hash was last computed. */
+export interface DirSummary {
+  digest: string;
+  hash: Hash;
+  size: number;
+  files: number;
 }
 
 export class StatCache {
-  private entries: Map<string, Entry>;
+  // Both maps load on first use: a status whose directories all match their summaries never needs the
+  // per-file entries (100k of them take longer to decode than the summary check takes in total).
+  private entriesMap: Map<string, Entry> | undefined;
+  private summariesMap: Map<string, DirSummary> | undefined;
   private dirty = false;
+  private summariesDirty = false;
 
   private constructor(
     private readonly file: string,
-    entries: Map<string, Entry>,
+    private readonly summariesFile: string,
     private readonly fs: FsLike,
-  ) {
-    this.entries = entries;
+  ) {}
+
+  /** Opens the cache (a missing or unreadable cache is an empty one). Nothing is read until needed. */
+  static load(stateDir: string, fs: FsLike = nodeFs): StatCache {
+    return new StatCache(path.join(stateDir, "stat-cache"), path.join(stateDir, "dir-summaries"), fs);
   }
 
-  /** Loads the cache (a missing or unreadable cache is an empty one). */
-  static load(stateDir: string, fs: FsLike = nodeFs): StatCache {
-    const file = path.join(stateDir, "stat-cache");
-    let entries = new Map<string, Entry>();
-    try {
-      const doc = packr.unpack(fs.readFileSync(file)) as { v?: number; paths?: string[]; rows?: Entry[] };
-      if (doc.v === VERSION && Array.isArray(doc.paths) && Array.isArray(doc.rows)) {
-        entries = new Map(doc.paths.map((p, i) => [p, doc.rows![i]!] as [string, Entry]));
+  private get entries(): Map<string, Entry> {
+    if (!this.entriesMap) {
+      this.entriesMap = new Map();
+      try {
+        const doc = packr.unpack(this.fs.readFileSync(this.file)) as {
+          v?: number;
+          paths?: string[];
+          rows?: Entry[];
+        };
+        if (doc.v === VERSION && Array.isArray(doc.paths) && Array.isArray(doc.rows)) {
+          const rows = doc.rows;
+          this.entriesMap = new Map(doc.paths.map((p, i) => [p, rows[i]!] as [string, Entry]));
+        }
+      } catch {
+        // No cache yet, or a damaged one: start empty.
       }
-    } catch {
-      // No cache yet, or a damaged one: start empty.
     }
-    return new StatCache(file, entries, fs);
+    return this.entriesMap;
+  }
+
+  private get summaries(): Map<string, DirSummary> {
+    if (!this.summariesMap) {
+      this.summariesMap = new Map();
+      try {
+        const doc = packr.unpack(this.fs.readFileSync(this.summariesFile)) as {
+          v?: number;
+          dirs?: Record<string, DirSummary>;
+        };
+        if (doc.v === VERSION && doc.dirs) this.summariesMap = new Map(Object.entries(doc.dirs));
+      } catch {
+        // none yet
+      }
+    }
+    return this.summariesMap;
+  }
+
+  /** The last summary recorded for a tracked directory. */
+  summary(rel: string): DirSummary | undefined {
+    return this.summaries.get(rel);
+  }
+
+  /** Records a directory summary; only call it when every file's hash was trusted (none racy). */
+  recordSummary(rel: string, summary: DirSummary): void {
+    const old = this.summaries.get(rel);
+    if (old && old.digest === summary.digest && old.hash === summary.hash) return;
+    this.summaries.set(rel, summary);
+    this.summariesDirty = true;
   }
 
   /** The cached hash for `rel` when its stat data is unchanged and the entry is not racy. */
@@ -60,6 +111,7 @@ export class StatCache {
     const e = this.entries.get(rel);
     if (!e) return undefined;
     if (e[0] !== st.size || e[1] !== st.mtimeMs || e[2] !== st.ino) return undefined;
+    if (st.ctimeMs !== undefined && e[5] !== st.ctimeMs) return undefined;
     if (e[4] - e[1] < RACY_MARGIN_MS) return undefined;
     return e[3];
   }
@@ -73,10 +125,11 @@ export class StatCache {
       e[1] === st.mtimeMs &&
       e[2] === st.ino &&
       e[3] === hash &&
-      e[4] === hashedAtMs
+      e[4] === hashedAtMs &&
+      e[5] === st.ctimeMs
     )
       return;
-    this.entries.set(rel, [st.size, st.mtimeMs, st.ino, hash, hashedAtMs]);
+    this.entries.set(rel, [st.size, st.mtimeMs, st.ino, hash, hashedAtMs, st.ctimeMs]);
     this.dirty = true;
   }
 
@@ -93,21 +146,29 @@ export class StatCache {
         this.dirty = true;
       }
     }
+    if (this.summaries.delete(prefix)) this.summariesDirty = true;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** Writes the cache if it changed (atomically; a concurrent writer's version may win, which is fine). */
+  /** Writes what changed (atomically; a concurrent writer's version may win, which is fine). */
   save(): void {
-    if (!this.dirty) return;
-    const paths = [...this.entries.keys()];
-    const rows = paths.map((p) => this.entries.get(p)!);
     try {
-      this.fs.mkdirSync(path.dirname(this.file), { recursive: true });
-      writeFileAtomic(this.file, packr.pack({ v: VERSION, paths, rows }), { fs: this.fs });
-      this.dirty = false;
+      if (this.dirty && this.entriesMap) {
+        const paths = [...this.entriesMap.keys()];
+        const rows = paths.map((p) => this.entriesMap!.get(p)!);
+        this.fs.mkdirSync(path.dirname(this.file), { recursive: true });
+        writeFileAtomic(this.file, packr.pack({ v: VERSION, paths, rows }), { fs: this.fs });
+        this.dirty = false;
+      }
+      if (this.summariesDirty && this.summariesMap) {
+        this.fs.mkdirSync(path.dirname(this.summariesFile), { recursive: true });
+        const dirs = Object.fromEntries(this.summariesMap);
+        writeFileAtomic(this.summariesFile, packr.pack({ v: VERSION, dirs }), { fs: this.fs });
+        this.summariesDirty = false;
+      }
     } catch {
       // Failing to save a cache must never fail the command (e.g. a full disk after the real work is done).
     }

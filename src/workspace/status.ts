@@ -3,7 +3,7 @@
  * objects the local store does not have.
  */
 import type { Repo } from "../repo.js";
-import { decodeTree, type TreeEntry } from "../store/tree.js";
+import { comparePaths, decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
 import { type Pointer, pointerPathFor } from "./pointer.js";
@@ -39,18 +39,27 @@ export interface StatusResult {
   clean: boolean;
 }
 
-/** Diff of two sorted manifests. */
+/** Diff of two manifests sorted by path (a merge join: no 100k-entry map). */
 export function diffEntries(before: readonly TreeEntry[], after: readonly TreeEntry[]): FileChanges {
-  const old = new Map(before.map((e) => [e.path, e]));
   const changes: FileChanges = { added: [], modified: [], deleted: [] };
-  const seen = new Set<string>();
-  for (const e of after) {
-    seen.add(e.path);
-    const o = old.get(e.path);
-    if (!o) changes.added.push(e.path);
-    else if (o.hash !== e.hash || o.executable !== e.executable) changes.modified.push(e.path);
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const b = before[i];
+    const a = after[j];
+    const c = !b ? 1 : !a ? -1 : comparePaths(b.path, a.path);
+    if (c < 0) {
+      changes.deleted.push(b!.path);
+      i++;
+    } else if (c > 0) {
+      changes.added.push(a!.path);
+      j++;
+    } else {
+      if (b!.hash !== a!.hash || b!.executable !== a!.executable) changes.modified.push(a!.path);
+      i++;
+      j++;
+    }
   }
-  for (const e of before) if (!seen.has(e.path)) changes.deleted.push(e.path);
   return changes;
 }
 
@@ -82,7 +91,7 @@ export async function statusPaths(
     for (const rel of rels) {
       const pointer = loadPointer(repo, rel);
       if (!pointer) continue;
-      const now = await currentState(repo, rel, { cache, onProgress: options.onProgress });
+      let now = await currentState(repo, rel, { cache, quick: true, onProgress: options.onProgress });
       const missing = missingObjectsOf(repo, pointer, complete);
       const st: PathStatus = {
         path: rel,
@@ -102,6 +111,8 @@ export async function statusPaths(
         now.type === "directory" &&
         repo.store.has(pointer.hash)
       ) {
+        // The quick answer has no per-file listing; the diff needs one.
+        if (!now.entries) now = await currentState(repo, rel, { cache, onProgress: options.onProgress });
         st.changes = diffEntries(decodeTree(repo.store.readObject(pointer.hash)), now.entries ?? []);
       }
       paths.push(st);

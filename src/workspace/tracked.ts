@@ -23,6 +23,7 @@ import {
   hashScannedFile,
   type ProgressFn,
   type ScannedFile,
+  statDigest,
   statOf,
   walkDir,
 } from "./scan.js";
@@ -178,6 +179,13 @@ export interface CurrentState {
 
 export interface CurrentOptions {
   cache: StatCache;
+  /**
+   * Allow answering from the directory summary without listing entries (`entries` is then undefined):
+   * for callers that only need the hash. With `store`, also requires `isComplete(hash)`.
+   */
+  quick?: boolean;
+  /** Whether every object of a tree is known to be in the store (see CompleteTrees). */
+  isComplete?: (hash: Hash) => boolean;
   /** Store everything read (add/commit); otherwise only hash. */
   store?: boolean;
   onProgress?: ProgressFn;
@@ -210,7 +218,20 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
   }
   if (st.isDirectory()) {
     const files = walkDir(abs, repo.root, fs);
-    const entries = await hashFiles(files, rel, {
+    const digest = statDigest(files);
+    const known = options.quick ? options.cache.summary(rel) : undefined;
+    // Same stat data as when the tree hash was last computed (from trusted hashes): it is still that hash.
+    if (known && known.digest === digest && (!store || options.isComplete?.(known.hash))) {
+      return {
+        exists: true,
+        type: "directory",
+        hash: known.hash,
+        size: known.size,
+        files: known.files,
+        scanned: files,
+      };
+    }
+    const { entries, trusted } = await hashFiles(files, rel, {
       fs,
       cache: options.cache,
       store,
@@ -219,6 +240,7 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
     const manifest = encodeTree(entries, { trusted: true });
     const hash = store ? store.putBuffer(manifest).hash : hashBytes(manifest);
     const size = entries.reduce((s, e) => s + e.size, 0);
+    if (trusted) options.cache.recordSummary(rel, { digest, hash, size, files: entries.length });
     return {
       exists: true,
       type: "directory",

@@ -75,6 +75,7 @@ test("unchanged files are never reopened: re-add and status use the stat cache",
 
     // Deleting the stat cache loses only speed.
     realFs.rmSync(path.join(root, ".mtrack/state/stat-cache"));
+    realFs.rmSync(path.join(root, ".mtrack/state/dir-summaries"));
     const cold = await statusPaths(Repo.open({ cwd: root, fs: counting.fs }), ["data"]);
     assert.equal(cold.clean, true);
     assert.equal(counting.opened.length, 3, "without the cache every file is hashed");
@@ -360,4 +361,45 @@ test("gc removes the temp files of pack writes interrupted by a crash", () =>
     assert.ok(r.leftovers >= 2, "counted as leftovers");
     for (const f of crashed) assert.equal(realFs.existsSync(f), false, path.basename(f));
     assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
+  }));
+
+test("an edit that keeps the size and restores the mtime is still seen (ctime), on the quick path too", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, FILES);
+    const old = new Date(Date.now() - 3600_000);
+    setMtime(root, Object.keys(FILES), old);
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    // First status answers from the directory summary that add recorded.
+    assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
+    const file = path.join(root, "data/sub/b.txt");
+    const before = realFs.statSync(file);
+    await new Promise((r) => setTimeout(r, 20)); // let the ctime clock move
+    realFs.writeFileSync(file, "BBBB\n"); // same size, same inode
+    realFs.utimesSync(file, before.atime, before.mtime);
+    assert.equal(realFs.statSync(file).mtimeMs, before.mtimeMs);
+    const st = await statusPaths(Repo.open({ cwd: root }), ["data"]);
+    assert.equal(st.clean, false);
+    assert.deepEqual(st.paths[0]?.changes?.modified, ["sub/b.txt"]);
+  }));
+
+test("status answers an unchanged directory without loading the per-file stat cache", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, FILES);
+    setMtime(root, Object.keys(FILES), new Date(Date.now() - 3600_000));
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    const cacheFile = path.join(root, ".mtrack/state/stat-cache");
+    const reads: string[] = [];
+    const fs = {
+      ...realFs,
+      readFileSync: (p: realFs.PathOrFileDescriptor, o?: unknown) => {
+        reads.push(String(p));
+        return (realFs.readFileSync as (p: realFs.PathOrFileDescriptor, o?: unknown) => Buffer)(p, o);
+      },
+    } as unknown as FsLike;
+    assert.equal((await statusPaths(Repo.open({ cwd: root, fs }), ["data"])).clean, true);
+    assert.equal(reads.includes(cacheFile), false, "the stat cache was not read");
+    // A new file changes the listing: the summary no longer matches and the change is found.
+    realFs.writeFileSync(path.join(root, "data/new.txt"), "new\n");
+    const st = await statusPaths(Repo.open({ cwd: root }), ["data"]);
+    assert.deepEqual(st.paths[0]?.changes?.added, ["new.txt"]);
   }));
