@@ -330,9 +330,9 @@ async function main(): Promise<void> {
     `Remote transfer on loopback — ${n} × 1 KiB files, one ${mib} MiB file; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)}\n`,
   );
   console.log(
-    `| backend | push ${n} small | no-op push | pull ${n} small | push ${mib} MiB | pull ${mib} MiB |`,
+    `| backend | push ${n} small | no-op push | fetch ${n} small | pull ${n} small | push ${mib} MiB | pull ${mib} MiB |`,
   );
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     if (r.error)
       console.log(`| ${r.backend} | error: ${r.error.replace(/\|/g, "/").slice(0, 200)} | | | | | |`);

@@ -158,8 +158,7 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
         if (hasher.digest("hex") !== hash) {
           throw new HttpError(400, `Object ${hash} does not match its content.`, "ERR_MTRACK_OBJECT_CORRUPT");
         }
-        const put = await store.putFile(tmp);
-        if (put.hash !== hash) throw new HttpError(409, `Object ${hash} changed while it was stored.`);
+        store.adoptVerifiedFile(tmp, hash);
       } finally {
         safeUnlink(tmp);
       }

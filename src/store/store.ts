@@ -286,6 +286,25 @@ export class Store implements ObjectStore {
     return { hash, size, written: true };
   }
 
+  /**
+   * Moves a file whose content the caller has already verified to be `hash` into the store by rename (no
+   * copy, no second hash): for downloads hashed while they streamed in. `file` must be on the store's
+   * filesystem (in tmpDir); it is consumed either way.
+   */
+  adoptVerifiedFile(file: string, hash: Hash): void {
+    try {
+      if (this.has(hash)) {
+        safeUnlink(file, this.fs);
+        return;
+      }
+      this.fs.chmodSync(file, 0o444);
+      this.moveIntoPlace(file, hash);
+    } catch (err) {
+      safeUnlink(file, this.fs);
+      throw ioError(err, `storing object ${hash}`);
+    }
+  }
+
   readObject(hash: Hash): Buffer {
     const s = this.staged.get(hash);
     if (s) return s;
