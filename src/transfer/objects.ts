@@ -7,7 +7,8 @@
 import * as nodeFs from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
-import { MtrackError } from "../errors.js";
+import { errnoCode, ioError, MtrackError } from "../errors.js";
+import { remoteError } from "../remotes/errors.js";
 import { addPack, type PackedLocation, readPacked } from "../remotes/pack-map.js";
 import type { ObjectData, Remote } from "../remotes/types.js";
 import { hashBytes } from "../store/hash.js";
@@ -204,6 +205,21 @@ async function downloadLarge(
       },
       fs.createWriteStream(tmp, { flags: "wx" }),
     );
+  } catch (err) {
+    safeUnlink(tmp, fs);
+    if (err instanceof MtrackError) throw err;
+    // A local write failure (disk full, permissions) is not the remote's fault.
+    if (["ENOSPC", "EDQUOT", "EACCES", "EROFS", "EIO"].includes(errnoCode(err) ?? "")) {
+      throw ioError(err, `writing the download of ${want.label}`);
+    }
+    throw remoteError(
+      "unreachable",
+      `Download of ${want.label} (${want.hash.slice(0, 12)}) from ${remote.url} was cut off; rerun to resume.`,
+      { url: remote.url, hash: want.hash },
+      err,
+    );
+  }
+  try {
     if (hasher.digest("hex") !== want.hash) {
       summary.corrupt.push({ hash: want.hash, label: want.label });
       return 0;
