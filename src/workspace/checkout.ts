@@ -235,6 +235,10 @@ async function checkoutOne(
   if (pointer.type === "directory") fs.mkdirSync(abs, { recursive: true });
   const madeDirs = new Set<string>();
   const mode = repo.linkMode;
+  // Paths nothing occupies now are written in place (no temp file + rename): see Store.materializeNew.
+  const occupied =
+    plan.replaceWhole || !now.exists ? new Set<string>() : new Set((now.scanned ?? []).map((f) => f.rel));
+  const fresh = (rel: string) => !occupied.has(rel);
   const bytesTotal = plan.write.reduce((s, e) => s + e.size, 0);
   let bytes = 0;
   plan.write.forEach((e, i) => {
@@ -252,8 +256,12 @@ async function checkoutOne(
         // does not exist
       }
     }
-    store.materialize(e.hash, dest, { mode, executable: e.executable });
-    const st = fs.statSync(dest);
+    let st: { size: number; mtimeMs: number; ctimeMs: number; ino: number };
+    if (fresh(e.path)) st = store.materializeNew(e.hash, dest, { mode, executable: e.executable });
+    else {
+      store.materialize(e.hash, dest, { mode, executable: e.executable });
+      st = fs.statSync(dest);
+    }
     cache.record(e.path ? `${rel}/${e.path}` : rel, st, e.hash, Date.now());
     bytes += e.size;
     if (options.onProgress && (i % 500 === 0 || i === plan.write.length - 1)) {
