@@ -5,7 +5,8 @@
  * Targets (issue 4): logging <= 1.5 s and <= 100 MB RSS growth; list+filter 10k runs <= 0.3 s;
  * one 100k-point history <= 0.1 s.
  *
- * Run: node --import tsx bench/tracking-log.ts
+ * Run: node --import tsx bench/tracking-log.ts [--json FILE]
+ * --json also writes the measured numbers to FILE (read by bench/tracking-compare.ts).
  */
 
 import fs from "node:fs";
@@ -33,6 +34,9 @@ function median(xs: number[]): number {
 }
 
 const rows: [string, string, string, string][] = [];
+const jsonIndex = process.argv.indexOf("--json");
+const jsonFile = jsonIndex >= 0 ? process.argv[jsonIndex + 1] : undefined;
+const numbers: Record<string, number> = {};
 function row(what: string, value: string, target: string, ok: boolean | undefined) {
   rows.push([what, value, target, ok === undefined ? "" : ok ? "ok" : "MISSED"]);
 }
@@ -60,6 +64,13 @@ try {
   const sealMs = ms(t1);
   const rssSealed = process.memoryUsage().rss;
   const growth = Math.max(rssLogged, rssSealed) - rss0;
+  Object.assign(numbers, {
+    logPoints: KEYS * STEPS,
+    logMs,
+    sealMs,
+    logTotalMs: logMs + sealMs,
+    rssGrowthBytes: growth,
+  });
   row(`log ${KEYS * STEPS} points (logMetric)`, `${logMs.toFixed(0)} ms`, "<= 1500 ms", logMs <= 1500);
   row("end(): flush + seal into store", `${sealMs.toFixed(0)} ms`, "", undefined);
   row("log + seal total", `${(logMs + sealMs).toFixed(0)} ms`, "<= 1500 ms", logMs + sealMs <= 1500);
@@ -74,6 +85,7 @@ try {
     historyTimes.push(ms(t));
   }
   const hMs = median(historyTimes);
+  Object.assign(numbers, { historyPoints: points, historyMs: hMs });
   row(`metric history (${points} points), median of 5`, `${hMs.toFixed(1)} ms`, "<= 100 ms", hMs <= 100);
 
   // 3. 10k runs: index entries and refs written directly (sealing 10k real runs would time the store).
@@ -135,6 +147,13 @@ try {
   }
   const lMs = median(listTimes);
   const fMs = median(filterTimes);
+  Object.assign(numbers, {
+    runs: listed,
+    listMs: lMs,
+    searchMatched: matched,
+    searchMs: fMs,
+    searchFirstMs: filterTimes[0]!,
+  });
   row(`list ${listed} runs, median of 5`, `${lMs.toFixed(0)} ms`, "", undefined);
   row(
     `list + filter + sort (${matched} match), median of 5`,
@@ -167,3 +186,5 @@ process.stdout.write(
     .map((x) => x.toFixed(1))
     .join(" ")} on ${os.cpus().length} CPUs)\n`,
 );
+if (jsonFile)
+  fs.writeFileSync(jsonFile, `${JSON.stringify({ node: process.version, ...numbers }, null, 2)}\n`);
