@@ -21,8 +21,19 @@ export { EventFileWriter, type EventFileWriterOptions, readEventFile } from "./f
 export { findGitRoot, type GitFileEntry, type GitRefInfo, type GitRepo, openGitRepo } from "./git/index.js";
 // Pipelines
 export * from "./pipeline/index.js";
+export { addRemote, listRemotes, modifyRemote, removeRemote } from "./remotes/config.js";
+// Remotes and the server (S3 support loads the AWS SDK only when an s3:// remote is opened)
+export {
+  type ObjectData,
+  type ObjectSpec,
+  openRemote,
+  type Remote,
+  type RemoteSpec,
+  resolveRemote,
+} from "./remotes/index.js";
 // Repository, store and data versioning
 export { type InitResult, initRepo, Repo } from "./repo.js";
+export { createHandler, type RunningServer, type ServerOptions, startServer } from "./server/server.js";
 export { hashBytes, hashFileSync, isHash } from "./store/hash.js";
 export { Store } from "./store/store.js";
 export { decodeTree, encodeTree, type TreeEntry } from "./store/tree.js";
@@ -65,6 +76,16 @@ export type {
   RunStatus,
   RunSummary,
 } from "./tracking/types.js";
+export {
+  fetch,
+  type PullResult,
+  pull,
+  push,
+  type RemoteStatus,
+  remoteStatus,
+  type SyncOptions,
+  type SyncResult,
+} from "./transfer/sync.js";
 export { type AddResult, addPaths, commitPaths } from "./workspace/add.js";
 export { type CheckoutResult, checkoutPaths } from "./workspace/checkout.js";
 export { type FsckResult, fsckStore } from "./workspace/fsck.js";

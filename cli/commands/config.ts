@@ -1,5 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { CONFIG_KEYS, Config, configKeySpec, setConfigValue } from "../../src/config.js";
+// Registers the remote.<name>.* keys (url, endpoint, region, profile, jobs, token).
+import "../../src/remotes/config.js";
 import { MtrackCommand } from "../base.js";
 
 export default class ConfigCmd extends MtrackCommand {

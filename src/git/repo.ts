@@ -373,7 +373,7 @@ class IsomorphicGitRepo implements GitRepo {
     }
     if (commits.size === 1) return [...commits][0]!;
     if (commits.size === 0) throw revNotFound(rev);
-    throw new MtrackError("ERR_MTRACK_GIT_REV_NOT_FOUND", `The short revision ${rev} is ambiguous.`, {
+    throw new MtrackError("ERR_MTRACK_GIT_REV_AMBIGUOUS", `The short revision ${rev} is ambiguous.`, {
       data: { rev, candidates: [...commits].sort() },
       hint: "Use more characters of the commit id.",
     });

@@ -9,10 +9,9 @@ import { type ErrorCode, MtrackError } from "../errors.js";
 export type RemoteFailure = "auth" | "unreachable" | "not-found" | "protocol" | "rejected";
 
 const CODES: Record<RemoteFailure, ErrorCode> = {
-  // No dedicated REMOTE_* codes exist yet; these are the closest, with data.reason telling them apart.
-  auth: "ERR_MTRACK_IO",
-  unreachable: "ERR_MTRACK_IO",
-  "not-found": "ERR_MTRACK_PATH_NOT_FOUND",
+  auth: "ERR_MTRACK_REMOTE_AUTH",
+  unreachable: "ERR_MTRACK_REMOTE_UNREACHABLE",
+  "not-found": "ERR_MTRACK_REMOTE_NOT_FOUND",
   protocol: "ERR_MTRACK_IO",
   rejected: "ERR_MTRACK_INVALID_ARGUMENT",
 };

@@ -161,7 +161,7 @@ describe("remotes end to end", { concurrency: 3 }, () => {
         for (const e of [{ MTRACK_REMOTE_TOKEN: "mtk_wrong" }, { MTRACK_REMOTE_TOKEN: "" }]) {
           const r = await w.cli(["push", "--json"], w.a.dir, { ...w.a.env, ...e });
           assert.equal(r.code, 2);
-          assert.equal(errorCode(r), "ERR_MTRACK_IO");
+          assert.equal(errorCode(r), "ERR_MTRACK_REMOTE_AUTH");
           assert.equal((r.json as { error: { data: { reason: string } } }).error.data.reason, "auth");
         }
         assert.equal(fs.readdirSync(path.join(storeDir, "packs")).length, before);

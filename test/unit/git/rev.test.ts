@@ -168,7 +168,7 @@ test("a short id shared by two commits is ambiguous; a longer one resolves", asy
     await assert.rejects(
       git.resolveRev(a.slice(0, 4)),
       (err) =>
-        isMtrackError(err, "ERR_MTRACK_GIT_REV_NOT_FOUND") &&
+        isMtrackError(err, "ERR_MTRACK_GIT_REV_AMBIGUOUS") &&
         Array.isArray(err.data.candidates) &&
         err.data.candidates.includes(a) &&
         err.data.candidates.includes(b),

@@ -82,7 +82,9 @@ test("http remote against mtrack server", async (t) => {
             return true;
           },
         );
-        await assert.rejects(remote.has([{ hash: hashBytes(data), size: 5 }]), { code: "ERR_MTRACK_IO" });
+        await assert.rejects(remote.has([{ hash: hashBytes(data), size: 5 }]), {
+          code: "ERR_MTRACK_REMOTE_AUTH",
+        });
         await remote.close();
       }
       assert.deepEqual(fs.readdirSync(path.join(dir, "packs")), []);
@@ -96,7 +98,9 @@ test("http remote against mtrack server", async (t) => {
         const data = Buffer.from("x");
         revokeToken(tokensFileOf(dir), "test");
         const revoked = new HttpRemote({ url: server.url, token, attempts: 1 });
-        await assert.rejects(revoked.putBatch([{ hash: hashBytes(data), data }]), { code: "ERR_MTRACK_IO" });
+        await assert.rejects(revoked.putBatch([{ hash: hashBytes(data), data }]), {
+          code: "ERR_MTRACK_REMOTE_AUTH",
+        });
         await revoked.close();
         const { token: readToken } = createToken(tokensFileOf(dir), { name: "r", scope: "read" });
         const reader = new HttpRemote({ url: server.url, token: readToken, attempts: 1 });

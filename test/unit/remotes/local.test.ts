@@ -22,7 +22,7 @@ test("local remote", async (t) => {
     });
     await t.test("a missing directory is a not-found error", () => {
       assert.throws(() => LocalRemote.open({ dir: path.join(dirs[0] ?? "/nonexistent", "nope") }), {
-        code: "ERR_MTRACK_PATH_NOT_FOUND",
+        code: "ERR_MTRACK_REMOTE_NOT_FOUND",
       });
       assert.ok(fs.existsSync(dirs[0]!));
     });

@@ -78,7 +78,7 @@ test("s3 remote against SeaweedFS", {
         cacheDir: path.join(dir, "nb"),
         attempts: 1,
       });
-      await assert.rejects(remote.has([]), { code: "ERR_MTRACK_PATH_NOT_FOUND" });
+      await assert.rejects(remote.has([]), { code: "ERR_MTRACK_REMOTE_NOT_FOUND" });
       await remote.close();
     });
 
