@@ -26,6 +26,11 @@ export interface LockEntry {
   /** params file → key → value (a key naming a mapping holds the whole subtree). */
   params: Record<string, Record<string, unknown>>;
   outs: FileEntry[];
+  /**
+   * Tracked runs the stage's command recorded during this execution (ids): a commit's lock file leads to
+   * the runs that produced its outputs. Not part of the staleness decision.
+   */
+  runs?: string[];
 }
 
 /** The whole lock file; `stages` keyed by stage name. */
@@ -57,6 +62,7 @@ function canonicalEntry(entry: LockEntry): Record<string, unknown> {
   if (entry.deps.length > 0) out.deps = [...entry.deps].sort(byPath).map(fileEntry);
   if (Object.keys(params).length > 0) out.params = params;
   if (entry.outs.length > 0) out.outs = [...entry.outs].sort(byPath).map(fileEntry);
+  if (entry.runs && entry.runs.length > 0) out.runs = [...entry.runs].sort();
   return out;
 }
 
@@ -121,12 +127,21 @@ export function parseLock(text: string, file: string): LockFile {
         `stage '${s.key}': \`params\` must map files to key/value mappings`,
       );
     }
+    const runsNode = get("runs");
+    const runs = runsNode ? toValue(runsNode) : undefined;
+    if (
+      runs !== undefined &&
+      !(Array.isArray(runs) && runs.every((r) => typeof r === "string" && /^[0-9a-f]{32}$/.test(r)))
+    ) {
+      throw lockError(runsNode?.pos ?? s.keyPos, `stage '${s.key}': \`runs\` must be a list of run ids`);
+    }
     lock.stages[s.key] = {
       cmd,
       deps: fileEntries(get("deps"), s.key, "deps"),
       params: params as Record<string, Record<string, unknown>>,
       outs: fileEntries(get("outs"), s.key, "outs"),
     };
+    if (runs && runs.length > 0) lock.stages[s.key]!.runs = runs as string[];
   }
   return lock;
 }

@@ -5,6 +5,7 @@
  * {@link SpawnFn}, so the runner itself only decides and sequences.
  */
 import { spawn as spawnChild } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { MtrackError } from "../errors.js";
 import { type Dag, StageScheduler, selectStages } from "./dag.js";
@@ -63,6 +64,8 @@ export interface StageIO {
   writeLock(lock: LockFile): Promise<void>;
   /** Absent: no run-cache at all. */
   runCache?: RunCache;
+  /** Ids of the tracked runs a stage's command recorded in this repro (tagged with MTRACK_REPRO_ID). */
+  runsOf?(stage: Stage, reproId: string): Promise<string[]>;
 }
 
 /** A started command. */
@@ -156,7 +159,9 @@ export interface ReproOptions extends PlanOptions {
   signal?: AbortSignal;
   /** Live output of the commands; lines are prefixed `[stage] ` when jobs > 1. Default: discarded. */
   output?: OutputSinks;
-  /** Base environment of the commands (MTRACK_STAGE is added). */
+  /** Id given to the commands as MTRACK_REPRO_ID (default: a random one per call). */
+  reproId?: string;
+  /** Base environment of the commands (MTRACK_STAGE and MTRACK_REPRO_ID are added). */
   env: NodeJS.ProcessEnv;
   spawn?: SpawnFn;
   /** Clock for durations, in ms. */
@@ -247,6 +252,8 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
     return { stages: [], lock, plan: planRepro(dag, lock, await snapshot(selected, io), options) };
   }
 
+  // Names this invocation for the runs its stages log (MTRACK_REPRO_ID → tag mtrack.repro_id).
+  const reproId = options.reproId ?? randomUUID().replaceAll("-", "");
   const results = new Map<string, StageResult>();
   const running = new Map<string, SpawnedCommand>();
   const interrupted = () => signal?.aborted === true;
@@ -319,11 +326,12 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
         },
       );
     }
-    const entryWith = (outs: FileEntry[]): LockEntry => ({
+    const entryWith = (outs: FileEntry[], runs: string[] = []): LockEntry => ({
       cmd: stage.cmd,
       deps,
       params: params.values,
       outs,
+      ...(runs.length > 0 ? { runs } : {}),
     });
     const cache = !noRunCache && isRunCacheable(stage) ? io.runCache : undefined;
     const key = cache ? runCacheKey(stage, deps, params.values) : undefined;
@@ -350,7 +358,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
       const err = lineSink((t) => output.stderr(t), prefix);
       const child = spawn(cmd, {
         cwd: path.join(dir, stage.wdir),
-        env: { ...env, MTRACK_STAGE: stage.name },
+        env: { ...env, MTRACK_STAGE: stage.name, MTRACK_REPRO_ID: reproId },
         onStdout: (c) => out.push(c),
         onStderr: (c) => err.push(c),
       });
@@ -366,7 +374,7 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
       }
     }
     const outs = await io.saveOutputs(stage);
-    await recordLock(stage.name, entryWith(outs));
+    await recordLock(stage.name, entryWith(outs, (await io.runsOf?.(stage, reproId)) ?? []));
     if (cache && key) await cache.put(key, stage, outs);
     return result("ran", check.reasons);
   };

@@ -9,6 +9,8 @@ import { errnoCode, ioError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
+import { REPRO_ID_TAG, STAGE_TAG } from "../tracking/context.js";
+import { findRunsByTag } from "../tracking/read.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { addToGitignore } from "../workspace/gitignore.js";
 import { StatCache } from "../workspace/statcache.js";
@@ -59,6 +61,13 @@ export class WorkspaceIO implements StageIO {
     this.repo = options.repo;
     this.cache = StatCache.load(this.repo.paths.stateDir, this.repo.fs);
     if (options.runCache !== false) this.runCache = this.makeRunCache(RunCacheStore.forRepo(this.repo));
+  }
+
+  /** The tracked runs a stage's command logged during repro `reproId` (see runEnvTags). */
+  async runsOf(stage: Stage, reproId: string): Promise<string[]> {
+    return findRunsByTag(this.repo.paths.runsDir, this.repo.store, REPRO_ID_TAG, reproId)
+      .filter((r) => r.tags[STAGE_TAG] === stage.name)
+      .map((r) => r.runId);
   }
 
   /** Repo-relative posix path of a pipeline-relative path; refuses paths that leave the repository. */

@@ -12,6 +12,7 @@ import { EXPERIMENT_KEYS, experimentSlug } from "../../src/engine/config.js";
 import { datasetFromArrays } from "../../src/engine/datasets.js";
 import { decodeNpz } from "../../src/formats/npz.js";
 import { readEventFile } from "../../src/formats/tfevents.js";
+import { parseLock } from "../../src/pipeline/lockfile.js";
 import { Repo } from "../../src/repo.js";
 import { openTracking } from "../../src/tracking/context.js";
 import { findRunsByTag, getRun, listRuns } from "../../src/tracking/read.js";
@@ -106,6 +107,11 @@ test("the repo's pipeline on reduced params: data, metrics, TensorBoard, a track
     assert.equal(runs.length, 1);
     const run = getRun(dir, store, runs[0]!.runId);
     assert.equal(run.status, "FINISHED");
+    // The lock leads to the run that produced the train stage's outputs (and the run back to the stage).
+    const lockNow = parseLock(fs.readFileSync(repo.abs("pipeline.lock"), "utf8"), "pipeline.lock");
+    assert.deepEqual(lockNow.stages.train?.runs, [run.runId]);
+    assert.equal(lockNow.stages.generate_data?.runs, undefined);
+    assert.equal(run.tags["mtrack.stage"], "train");
     assert.equal(run.experimentName, "spirals");
     assert.equal(run.name, slug);
     assert.deepEqual(Object.keys(run.params).sort(), [...EXPERIMENT_KEYS].sort());

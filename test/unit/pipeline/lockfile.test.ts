@@ -72,3 +72,22 @@ describe("pipeline.lock", () => {
     throwsCode(() => parseLock("version: 1\nstages: [\n", "pipeline.lock"), "ERR_MTRACK_LOCKFILE_INVALID");
   });
 });
+
+describe("lock entries name the runs that produced them", () => {
+  const ID_A = "0123456789abcdef0123456789abcdef";
+  const ID_B = "fedcba9876543210fedcba9876543210";
+  it("round-trips sorted run ids and leaves them out when there are none", () => {
+    const lock: LockFile = emptyLock();
+    lock.stages.train = { cmd: "python train.py", deps: [], params: {}, outs: [], runs: [ID_B, ID_A] };
+    lock.stages.prep = { cmd: "prep", deps: [], params: {}, outs: [] };
+    const text = serializeLock(lock, ["prep", "train"]);
+    const back = parseLock(text, "pipeline.lock");
+    assert.deepEqual(back.stages.train?.runs, [ID_A, ID_B]);
+    assert.equal(back.stages.prep?.runs, undefined);
+    assert.ok(!text.includes("runs: []"));
+  });
+  it("rejects run ids that are not 32 hex digits, naming the position", () => {
+    const text = `version: 1\nstages:\n  train:\n    cmd: x\n    runs:\n      - not-a-run\n`;
+    throwsCode(() => parseLock(text, "pipeline.lock"), "ERR_MTRACK_LOCKFILE_INVALID");
+  });
+});
