@@ -56,6 +56,17 @@ export default class Diff extends MtrackCommand {
     this.say("\nMetrics:");
     if (result.metrics.length === 0) this.say("  no changes");
     else process.stdout.write(valueDiffTable(result.metrics, md));
+    this.say("\nRuns (from pipeline.lock):");
+    for (const [label, runs] of [
+      [result.a.rev, result.runs.a],
+      [result.b.rev, result.runs.b],
+    ] as const) {
+      const shown = runs.map((r) => `${r.stage}: ${r.runId.slice(0, 8)}`).join(", ");
+      this.say(`  ${label}: ${shown || "none recorded"}`);
+    }
+    if (result.runs.a.length > 0 || result.runs.b.length > 0) {
+      this.say("  (`mtrack runs compare <id> <id>` puts two of them side by side)");
+    }
     return result;
   }
 }

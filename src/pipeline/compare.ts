@@ -466,6 +466,22 @@ export interface RevisionDiff {
   data: DataDiff;
   params: ValueDiff[];
   metrics: ValueDiff[];
+  /** The tracked runs each revision's pipeline.lock names (stage → run ids). */
+  runs: { a: RevisionRun[]; b: RevisionRun[] };
+}
+
+/** A run recorded in a revision's pipeline.lock. */
+export interface RevisionRun {
+  stage: string;
+  runId: string;
+}
+
+/** Runs named in a lock file's text (stages in lock order). */
+function lockRuns(text: string | null, lockFile: string): RevisionRun[] {
+  if (text === null) return [];
+  return Object.entries(parseLock(text, lockFile).stages).flatMap(([stage, e]) =>
+    (e.runs ?? []).map((runId) => ({ stage, runId })),
+  );
 }
 
 /**
@@ -495,5 +511,9 @@ export async function revisionDiff(repo: Repo, a: Rev = "HEAD", b: Rev = null): 
     data: diffData(await load(ra, a), await load(rb, b), entriesOf),
     params: diffValues(await paramsAt(ra), await paramsAt(rb)),
     metrics: diffValues(await metricsAt(ra), await metricsAt(rb)),
+    runs: {
+      a: lockRuns(await ra.read(lockPathFor(DEFAULT_PIPELINE_FILE)), lockPathFor(DEFAULT_PIPELINE_FILE)),
+      b: lockRuns(await rb.read(lockPathFor(DEFAULT_PIPELINE_FILE)), lockPathFor(DEFAULT_PIPELINE_FILE)),
+    },
   };
 }
