@@ -30,6 +30,15 @@ else
   fi
 fi
 
+# MLflow (tracking comparison, bench/tracking-compare.ts): skinny + the SQLite store's dependencies.
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import mlflow, sqlalchemy, alembic" >/dev/null 2>&1; then
+  echo "mlflow: already installed"
+elif [ -x "$venv/bin/pip" ] && "$venv/bin/pip" install --quiet --disable-pip-version-check mlflow-skinny sqlalchemy alembic; then
+  echo "mlflow: installed"
+else
+  echo "mlflow: NOT installed (pip install failed); the tracking comparison will skip MLflow"
+fi
+
 # git-lfs, from Debian.
 if git lfs version >/dev/null 2>&1; then
   echo "git-lfs: already installed ($(git lfs version))"
