@@ -118,7 +118,10 @@ test("kill -9 during a large add, then add again: completes and fsck is clean", 
     await sleep(300);
     child.kill("SIGKILL");
     const killed = await waitCli(child);
-    assert.ok(killed.signal === "SIGKILL" || killed.code === 0, "killed, or already finished");
+    assert.ok(
+      killed.signal === "SIGKILL" || killed.code === 0,
+      `killed, or already finished (code ${killed.code}, signal ${killed.signal}): ${killed.stderr}`,
+    );
     if (killed.signal === "SIGKILL") {
       assert.equal(fs.existsSync(repo.abs("data.mtrack")), false, "no pointer from an interrupted add");
     }

@@ -51,27 +51,27 @@ export interface CliOptions {
  * const r = await waitCli(child);
  */
 export function startCli(args: readonly string[], options: CliOptions): ChildProcess {
-  return spawn(process.execPath, [cliEntry(), ...args], {
+  const child = spawn(process.execPath, [cliEntry(), ...args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Collect from the start: a child that finishes before waitCli is called must not be missed (its
+  // 'close' event would already be gone), and unread pipes must never block it.
+  results.set(child, collect(child));
+  return child;
 }
 
-/** Waits for a process started by startCli and collects its output. */
-export function waitCli(child: ChildProcess, timeoutMs = 60_000): Promise<CliResult> {
+const results = new WeakMap<ChildProcess, Promise<CliResult>>();
+
+function collect(child: ChildProcess): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on("data", (b: Buffer) => out.push(b));
     child.stderr?.on("data", (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
+    child.on("error", reject);
     child.on("close", (code, signal) => {
-      clearTimeout(timer);
       const stdout = Buffer.concat(out).toString("utf8");
       let json: unknown;
       try {
@@ -82,6 +82,17 @@ export function waitCli(child: ChildProcess, timeoutMs = 60_000): Promise<CliRes
       resolve({ code, signal, stdout, stderr: Buffer.concat(err).toString("utf8"), json });
     });
   });
+}
+
+/** Waits for a process started by startCli and collects its output (SIGKILL after `timeoutMs`). */
+export function waitCli(child: ChildProcess, timeoutMs = 60_000): Promise<CliResult> {
+  let result = results.get(child);
+  if (!result) {
+    result = collect(child);
+    results.set(child, result);
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return result.finally(() => clearTimeout(timer));
 }
 
 /**
