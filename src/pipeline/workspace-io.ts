@@ -9,8 +9,6 @@ import { errnoCode, ioError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
-import { REPRO_ID_TAG, STAGE_TAG } from "../tracking/context.js";
-import { findRunsByTag } from "../tracking/read.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { addToGitignore } from "../workspace/gitignore.js";
 import { StatCache } from "../workspace/statcache.js";
@@ -65,6 +63,11 @@ export class WorkspaceIO implements StageIO {
 
   /** The tracked runs a stage's command logged during repro `reproId` (see runEnvTags). */
   async runsOf(stage: Stage, reproId: string): Promise<string[]> {
+    // Loaded only once a stage has run: a no-op repro never reads runs.
+    const [{ REPRO_ID_TAG, STAGE_TAG }, { findRunsByTag }] = await Promise.all([
+      import("../tracking/context.js"),
+      import("../tracking/read.js"),
+    ]);
     return findRunsByTag(this.repo.paths.runsDir, this.repo.store, REPRO_ID_TAG, reproId)
       .filter((r) => r.tags[STAGE_TAG] === stage.name)
       .map((r) => r.runId);
