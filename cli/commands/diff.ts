@@ -1,8 +1,9 @@
-import { Args, Flags } from "@oclif/core";
+import { Flags } from "@oclif/core";
 import { type DataChange, revisionDiff } from "../../src/pipeline/compare.js";
 import { formatTable, valueDiffTable } from "../../src/pipeline/table.js";
 import { MtrackCommand } from "../base.js";
 import { formatBytes } from "../progress.js";
+import { revisionArgs } from "../revisions.js";
 
 /** Files listed per changed directory before "... and N more". */
 const SHOWN_FILES = 20;
@@ -16,10 +17,7 @@ export default class Diff extends MtrackCommand {
     "<%= config.bin %> diff HEAD~1 HEAD",
     "<%= config.bin %> diff v1 v2 --md",
   ];
-  static override args = {
-    a: Args.string({ description: "old revision", default: "HEAD" }),
-    b: Args.string({ description: "new revision (default: the workspace)" }),
-  };
+  static override args = revisionArgs;
   static override flags = {
     md: Flags.boolean({ description: "Markdown tables" }),
   };
