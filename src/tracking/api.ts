@@ -198,6 +198,21 @@ export async function putDirectory(store: ObjectStore, dir: string): Promise<Put
 /**
  * A run in progress. Get one from `startRun`; every method throws ERR_MTRACK_RUN_NOT_ACTIVE after `end`.
  */
+/** The stat of a file or directory about to be logged as an artifact; a clear error when it is missing. */
+export function statArtifactSource(file: string): fs.Stats {
+  try {
+    return fs.statSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${file} does not exist.`, {
+        data: { path: file },
+        hint: "Log the artifact after writing the file.",
+      });
+    }
+    throw ioError(err, `reading ${file}`);
+  }
+}
+
 export class Run {
   /** 32 lowercase hex characters. */
   readonly id: string;
@@ -418,18 +433,7 @@ export class Run {
     this.#assertActive();
     const name = options?.as ?? path.basename(file);
     validateArtifactName(name);
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${file} does not exist.`, {
-          data: { path: file },
-          hint: "Log the artifact after writing the file.",
-        });
-      }
-      throw ioError(err, `reading ${file}`);
-    }
+    const stat = statArtifactSource(file);
     if (stat.isDirectory()) return this.logArtifacts(file, { as: name });
     const put = await this.#store.putFile(file);
     const ref: ArtifactRef = { name, kind: "file", hash: put.hash, size: put.size };

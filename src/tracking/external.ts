@@ -17,7 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ioError, MtrackError } from "../errors.js";
 import type { ObjectStore } from "../store/types.js";
-import { paramImmutable, putDirectory, stringValue } from "./api.js";
+import { paramImmutable, putDirectory, statArtifactSource, stringValue } from "./api.js";
 import { frameParts, newPackr, writeAllSync } from "./frames.js";
 import { activeLogPath } from "./layout.js";
 import { validateArtifactName, validateKey } from "./names.js";
@@ -190,18 +190,7 @@ export class LiveRun {
   async logArtifact(file: string, options: { as?: string } = {}): Promise<ArtifactRef> {
     const name = options.as ?? path.basename(path.resolve(file));
     validateArtifactName(name);
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${file} does not exist.`, {
-          data: { path: file },
-          hint: "Log the artifact after writing the file.",
-        });
-      }
-      throw ioError(err, `reading ${file}`);
-    }
+    const stat = statArtifactSource(file);
     const put = stat.isDirectory() ? await putDirectory(this.#store, file) : await this.#store.putFile(file);
     const ref: ArtifactRef = {
       name,
