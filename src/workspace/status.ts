@@ -112,7 +112,13 @@ export async function statusPaths(
         repo.store.has(pointer.hash)
       ) {
         // The quick answer has no per-file listing; the diff needs one.
-        if (!now.entries) now = await currentState(repo, rel, { cache, onProgress: options.onProgress });
+        if (!now.entries) {
+          now = await currentState(repo, rel, {
+            cache,
+            scanned: now.scanned,
+            onProgress: options.onProgress,
+          });
+        }
         st.changes = diffEntries(decodeTree(repo.store.readObject(pointer.hash)), now.entries ?? []);
       }
       paths.push(st);

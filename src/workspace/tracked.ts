@@ -184,6 +184,8 @@ export interface CurrentOptions {
    * for callers that only need the hash. With `store`, also requires `isComplete(hash)`.
    */
   quick?: boolean;
+  /** A listing of this directory made moments ago (a quick answer's `scanned`), so it is not walked again. */
+  scanned?: ScannedFile[];
   /** Whether every object of a tree is known to be in the store (see CompleteTrees). */
   isComplete?: (hash: Hash) => boolean;
   /** Store everything read (add/commit); otherwise only hash. */
@@ -209,7 +211,8 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
     throw ioError(err, `reading ${rel}`);
   }
   const store = options.store ? repo.store : undefined;
-  if (st.isSymbolicLink()) {
+  const wasLink = st.isSymbolicLink();
+  if (wasLink) {
     // In symlink link mode workspace files are links into the store: those are fine to follow.
     const target = fs.readlinkSync(abs);
     if (!isInside(path.resolve(path.dirname(abs), target), repo.paths.cacheDir))
@@ -217,7 +220,7 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
     else st = fs.statSync(abs);
   }
   if (st.isDirectory()) {
-    const files = walkDir(abs, repo.root, fs);
+    const files = options.scanned ?? walkDir(abs, repo.root, fs);
     const digest = statDigest(files);
     const known = options.quick ? options.cache.summary(rel) : undefined;
     // Same stat data as when the tree hash was last computed (from trusted hashes): it is still that hash.
@@ -257,7 +260,6 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
       data: { path: rel },
     });
   }
-  const wasLink = fs.lstatSync(abs).isSymbolicLink();
   const f = statOf(abs, st, "", wasLink);
   let hash = options.cache.lookup(rel, f);
   if (hash === undefined || (store && !store.has(hash))) {
