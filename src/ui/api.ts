@@ -1,0 +1,301 @@
+/**
+ * The JSON API of `mtrack ui`, under /api/v1 (documented in docs/ui.md): experiments, a filtered, sorted
+ * and paged runs listing, one run's details, downsampled metric series, grouped bands, and a run's
+ * artifacts. Read-only: every route is a GET.
+ */
+
+import type { ServerResponse } from "node:http";
+import { MtrackError } from "../errors.js";
+import { Router } from "../server/router.js";
+import type { ObjectStore } from "../store/types.js";
+import { mtrackVersion } from "../tracking/context.js";
+import { findExperiment } from "../tracking/layout.js";
+import { validateArtifactName } from "../tracking/names.js";
+import { getRun, listArtifactFiles, readArtifact } from "../tracking/read.js";
+import type { Liveness } from "../tracking/runlog.js";
+import { compareRuns, compileFilter, parseFilter, parseOrderBy } from "../tracking/search.js";
+import type { RunSummary } from "../tracking/types.js";
+import { artifactHeaders, artifactKind } from "./artifacts.js";
+import { computeBands } from "./bands.js";
+import { HistorySource, LruCache } from "./histories.js";
+import { RunListing } from "./listing.js";
+import { expandKeys, intParam, listParam, parseColumns, runDetailsJson, runRow, unionKeys } from "./query.js";
+
+/** How often the page polls while a visible run is RUNNING. */
+export const POLL_MS = 2000;
+/** Most runs one /series request may name. */
+export const MAX_SERIES_RUNS = 50;
+
+/** What the API serves. */
+export interface UiApiOptions {
+  /** The tracking dir (`<repo>/.mtrack/runs`). */
+  dir: string;
+  store: ObjectStore;
+  /** The repository root, reported by /info. */
+  repoRoot: string;
+  /** How running runs are told from dead ones; default this host and kill(pid, 0). */
+  liveness?: Liveness;
+}
+
+/** Sends a JSON answer with the headers every UI answer carries. */
+export function sendUiJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": body.length,
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+  });
+  res.end(body);
+}
+
+/** Parses a filter or sort clause, reporting the 0-based column of a syntax error as the API promises. */
+function parseSearch<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof MtrackError && err.code === "ERR_MTRACK_SEARCH_SYNTAX") {
+      const column = typeof err.data.column === "number" ? err.data.column - 1 : 0;
+      throw new MtrackError(err.code, err.message, { hint: err.hint, data: { ...err.data, column } });
+    }
+    if (err instanceof MtrackError && err.code === "ERR_MTRACK_INVALID_ARGUMENT") {
+      // An unknown attribute: a search error too, located at the start of the expression.
+      throw new MtrackError("ERR_MTRACK_SEARCH_SYNTAX", err.message, {
+        hint: err.hint,
+        data: { ...err.data, column: 0 },
+      });
+    }
+    throw err;
+  }
+}
+
+interface Selection {
+  rows: RunSummary[];
+  keys: { params: string[]; metrics: string[]; tags: string[] };
+}
+
+/**
+ * The API routes (mount them under /api/v1).
+ *
+ * @example
+ * const router = new Router().mount("/api/v1", uiApi({ dir, store, repoRoot }));
+ */
+export function uiApi(options: UiApiOptions): Router {
+  const { dir, store } = options;
+  const listing = new RunListing(dir, store, options.liveness);
+  const histories = new HistorySource(dir, store);
+  // Filtered + sorted selections of one listing version: scrolling the table asks for many windows of
+  // the same selection, which then cost a slice.
+  const selections = new LruCache<string, Selection>(32);
+
+  const select = (query: URLSearchParams): Selection => {
+    const snap = listing.snapshot();
+    const experiments = query.getAll("experiment").filter((e) => e !== "");
+    const filter = query.get("filter") ?? "";
+    const sorts = query.getAll("sort").filter((s) => s.trim() !== "");
+    const deleted = query.get("deleted") === "1";
+    const cacheKey = JSON.stringify([snap.version, experiments, filter, sorts, deleted]);
+    const hit = selections.get(cacheKey);
+    if (hit !== undefined) return hit;
+    const ids = new Set<string>();
+    for (const e of experiments) {
+      const exp = findExperiment(snap.experiments, e);
+      if (exp === undefined) {
+        throw new MtrackError("ERR_MTRACK_EXPERIMENT_NOT_FOUND", `No experiment ${e}.`, {
+          data: { experiment: e },
+          hint: "List experiments with GET /api/v1/experiments.",
+        });
+      }
+      ids.add(exp.id);
+    }
+    const keep = compileFilter(parseSearch(() => parseFilter(filter)));
+    const order = parseSearch(() => parseOrderBy(sorts));
+    const rows = snap.runs.filter(
+      (r) => (deleted || !r.deleted) && (ids.size === 0 || ids.has(r.experimentId)) && keep(r),
+    );
+    if (sorts.length > 0) rows.sort(compareRuns(order));
+    const result = { rows, keys: unionKeys(rows) };
+    // Rows of RUNNING runs change between polls; the listing version moves with them.
+    selections.set(cacheKey, result);
+    return result;
+  };
+
+  const router = new Router();
+  router.add({
+    method: "GET",
+    pattern: "/info",
+    access: "public",
+    handler: async ({ res }) =>
+      sendUiJson(res, 200, {
+        version: mtrackVersion(),
+        repo: options.repoRoot,
+        readOnly: true,
+        pollMs: POLL_MS,
+      }),
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/experiments",
+    access: "public",
+    handler: async ({ res }) => {
+      const snap = listing.snapshot();
+      const counts = new Map<string, { runs: number; active: number }>();
+      for (const r of snap.runs) {
+        if (r.deleted) continue;
+        const c = counts.get(r.experimentId) ?? { runs: 0, active: 0 };
+        c.runs++;
+        if (r.status === "RUNNING") c.active++;
+        counts.set(r.experimentId, c);
+      }
+      sendUiJson(res, 200, {
+        experiments: snap.experiments.map((e) => ({
+          id: e.id,
+          name: e.name,
+          creationTime: e.creationTime,
+          runCount: counts.get(e.id)?.runs ?? 0,
+          activeRunCount: counts.get(e.id)?.active ?? 0,
+        })),
+      });
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/runs",
+    access: "public",
+    handler: async ({ res, url }) => {
+      const q = url.searchParams;
+      const offset = intParam(q, "offset", 0, 0, Number.MAX_SAFE_INTEGER);
+      const limit = intParam(q, "limit", 200, 0, 5000);
+      const columns = parseColumns(q.get("columns"));
+      const { rows, keys } = select(q);
+      sendUiJson(res, 200, {
+        total: rows.length,
+        offset,
+        runs: rows.slice(offset, offset + limit).map((r) => runRow(r, columns)),
+        keys,
+      });
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/runs/:id",
+    access: "public",
+    handler: async ({ res, params }) => {
+      sendUiJson(
+        res,
+        200,
+        runDetailsJson(getRun(dir, store, params.id ?? "", { liveness: options.liveness })),
+      );
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/runs/:id/artifacts",
+    access: "public",
+    handler: async ({ res, params }) => {
+      const run = getRun(dir, store, params.id ?? "", { liveness: options.liveness });
+      const files = listArtifactFiles(dir, store, run.runId).map((f) => {
+        const owner = run.artifacts.find((a) => a.name === f.name || f.name.startsWith(`${a.name}/`));
+        return { path: f.name, size: f.size, kind: artifactKind(f.name), artifact: owner?.name ?? f.name };
+      });
+      sendUiJson(res, 200, {
+        files,
+        models: run.models.map((m) => ({ name: m.name, flavor: m.flavor, size: m.size })),
+      });
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/runs/:id/artifact",
+    access: "public",
+    handler: async ({ req, res, params, url }) => {
+      const name = url.searchParams.get("path") ?? "";
+      validateArtifactName(name);
+      const runId = histories.resolve(params.id ?? "");
+      const bytes = readArtifact(dir, store, runId, name);
+      res.writeHead(200, artifactHeaders(name, bytes.length, url.searchParams.get("download") === "1"));
+      res.end(req.method === "HEAD" ? undefined : bytes);
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/series",
+    access: "public",
+    handler: async ({ res, url }) => {
+      const q = url.searchParams;
+      const runIds = listParam(q, "runs");
+      const patterns = listParam(q, "keys");
+      if (runIds.length > MAX_SERIES_RUNS) {
+        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `At most ${MAX_SERIES_RUNS} runs per request.`, {
+          hint: "Ask for the series of fewer runs at a time.",
+          data: { parameter: "runs", count: runIds.length, max: MAX_SERIES_RUNS },
+        });
+      }
+      const points = intParam(q, "points", 1000, 0, 20000);
+      const xParam = q.get("x") ?? "step";
+      if (xParam !== "step" && xParam !== "time") {
+        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "x must be step or time.", {
+          hint: "Pass x=step or x=time.",
+          data: { parameter: "x", value: xParam },
+        });
+      }
+      const series = [];
+      for (const id of runIds) {
+        const run = histories.run(id);
+        for (const key of expandKeys(patterns, run.keys)) {
+          const pts = run.points(key, { points, x: xParam });
+          if (pts !== undefined) series.push({ runId: run.runId, key, ...pts });
+        }
+      }
+      sendUiJson(res, 200, { series });
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/bands",
+    access: "public",
+    handler: async ({ res, url }) => {
+      const q = url.searchParams;
+      const group = q.get("group") ?? "";
+      const gm = /^(params|tags)\.(.+)$/.exec(group);
+      if (gm === null) {
+        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "group must be params.<key> or tags.<key>.", {
+          hint: "Pass group=params.<key> or group=tags.<key>.",
+          data: { parameter: "group", value: group },
+        });
+      }
+      const key = q.get("key") ?? "";
+      if (key === "") {
+        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "key (a metric key) is required.", {
+          hint: "Pass key=<metric key>.",
+          data: { parameter: "key" },
+        });
+      }
+      const points = intParam(q, "points", 500, 1, 20000);
+      const maxRuns = intParam(q, "maxRuns", 200, 1, 5000);
+      const kind = gm[1] as "params" | "tags";
+      const groupKey = gm[2]!;
+      const withMetric = select(q).rows.filter((r) => Object.hasOwn(r.metrics, key));
+      const chosen = withMetric.slice(0, maxRuns);
+      const inputs = [];
+      for (const r of chosen) {
+        const h = histories.run(r.runId).history(key);
+        if (h === undefined) continue;
+        const value = Object.hasOwn(r[kind], groupKey) ? r[kind][groupKey]! : null;
+        inputs.push({ group: value, steps: h.steps, values: h.values });
+      }
+      sendUiJson(res, 200, {
+        groups: computeBands(inputs, points),
+        truncated: withMetric.length > chosen.length,
+      });
+    },
+  });
+  return router;
+}
