@@ -1,12 +1,14 @@
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
+import { mtrackVersion, openTracking } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
 
 export default class Server extends MtrackCommand {
-  static override summary = "Serve a store over HTTP for push, fetch and pull.";
+  static override summary =
+    "Serve a store over HTTP for push, fetch and pull, and this repository's runs to MLflow clients.";
   static override description =
-    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.";
+    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Inside a repository (no --store) it also serves an MLflow-compatible tracking API: point MLFLOW_TRACKING_URI at the server and MLFLOW_TRACKING_TOKEN at a token, and runs logged with the `mlflow` client become mtrack runs (see docs/mlflow-api.md); runs still open when the server stops end as KILLED. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.";
   static override examples = [
     "<%= config.bin %> server --store /srv/mtrack --port 8080",
     "<%= config.bin %> server --store /srv/mtrack --host 0.0.0.0 --public-read",
@@ -29,9 +31,12 @@ export default class Server extends MtrackCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Server);
-    const storeDir = flags.store ? path.resolve(flags.store) : this.openRepo().paths.cacheDir;
+    const repo = flags.store === undefined ? this.openRepo() : undefined;
+    const storeDir = repo === undefined ? path.resolve(flags.store ?? ".") : repo.paths.cacheDir;
     const server = await startServer({
       storeDir,
+      tracking: repo ? openTracking(repo) : undefined,
+      mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,
       readOnly: flags["read-only"],
@@ -39,7 +44,7 @@ export default class Server extends MtrackCommand {
       limits: flags["max-object-bytes"] ? { objectBytes: flags["max-object-bytes"] } : {},
     });
     this.log(
-      `mtrack server listening on ${server.url} (store ${storeDir}, tokens ${tokensFileOf(storeDir)})`,
+      `mtrack server listening on ${server.url} (store ${storeDir}, tokens ${tokensFileOf(storeDir)}${repo ? `, MLflow API at ${server.url}` : ""})`,
     );
     await new Promise<void>((resolve) => {
       const stop = () => {

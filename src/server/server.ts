@@ -8,7 +8,11 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { isMtrackError } from "../errors.js";
 import { LocalRemote } from "../remotes/local.js";
+import type { Tracking } from "../tracking/context.js";
 import { sendError, sendJson } from "./http-util.js";
+import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
+import { mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
+import { MlflowService } from "./mlflow/service.js";
 import { HttpError, Router } from "./router.js";
 import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
 import { checkToken } from "./tokens.js";
@@ -29,6 +33,13 @@ export interface ServerOptions {
   /** Reads without a token. */
   publicRead?: boolean;
   limits?: Partial<StoreApiLimits>;
+  /**
+   * The repository's runs (`openTracking(repo)`): serves the MLflow-compatible tracking API over them.
+   * Without it the MLflow paths answer NOT_IMPLEMENTED.
+   */
+  tracking?: Pick<Tracking, "dir" | "store">;
+  /** Recorded as the mtrack version of runs created through the MLflow API. */
+  mtrackVersion?: string;
 }
 
 /** A running server. */
@@ -47,6 +58,8 @@ export function createHandler(options: ServerOptions): {
   handler: http.RequestListener;
   router: Router;
   remote: LocalRemote;
+  /** The MLflow service when `tracking` was given; close it when the server stops. */
+  mlflow: MlflowService | undefined;
 } {
   const remote = LocalRemote.open({ dir: options.storeDir, create: true });
   const tokensFile = options.tokensFile ?? tokensFileOf(options.storeDir);
@@ -58,8 +71,13 @@ export function createHandler(options: ServerOptions): {
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
   router.mount("/v1", storeApi(remote, { ...DEFAULT_LIMITS, ...options.limits }));
+  const mlflow = options.tracking
+    ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion })
+    : undefined;
+  router.mount("", mlflow ? mlflowApi(mlflow) : mlflowUnavailable());
 
   const handler: http.RequestListener = (req, res) => {
+    let pathname = "/";
     void (async () => {
       let url: URL;
       try {
@@ -67,13 +85,14 @@ export function createHandler(options: ServerOptions): {
       } catch {
         throw new HttpError(400, "Bad request URL.");
       }
+      pathname = url.pathname;
       const match = router.match(req.method ?? "GET", url.pathname);
       if (match === "method") throw new HttpError(405, "Method not allowed.");
       if (!match) throw new HttpError(404, "No such endpoint.", "ERR_MTRACK_PATH_NOT_FOUND");
       const access = match.route.access;
       if (access !== "public") {
         const auth = req.headers.authorization ?? "";
-        const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
+        const token = bearerOrBasicToken(auth);
         const scope = token ? checkToken(tokensFile, token) : undefined;
         if (access === "write") {
           if (!scope) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
@@ -85,7 +104,10 @@ export function createHandler(options: ServerOptions): {
       }
       await match.route.handler({ req, res, params: match.params, url });
     })().catch((err: unknown) => {
-      if (err instanceof HttpError) sendError(res, err.status, err.code, err.message);
+      if (isMlflowPath(pathname)) {
+        const { status, body } = toMlflowError(err);
+        sendMlflowError(res, status, body);
+      } else if (err instanceof HttpError) sendError(res, err.status, err.code, err.message);
       else if (isMtrackError(err)) {
         const status =
           err.code === "ERR_MTRACK_FORMAT_INVALID" || err.code === "ERR_MTRACK_INVALID_NAME" ? 400 : 500;
@@ -93,7 +115,21 @@ export function createHandler(options: ServerOptions): {
       } else sendError(res, 500, "ERR_MTRACK_IO", err instanceof Error ? err.message : String(err));
     });
   };
-  return { handler, router, remote };
+  return { handler, router, remote, mlflow };
+}
+
+/**
+ * The token of an Authorization header: `Bearer <token>`, or the password of `Basic` credentials (what
+ * the MLflow client sends for MLFLOW_TRACKING_USERNAME/PASSWORD), so either way works.
+ */
+function bearerOrBasicToken(auth: string): string | undefined {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
+  if (bearer !== undefined) return bearer;
+  const basic = /^Basic\s+(\S+)$/i.exec(auth)?.[1];
+  if (basic === undefined) return undefined;
+  const decoded = Buffer.from(basic, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? undefined : decoded.slice(colon + 1) || undefined;
 }
 
 /**
@@ -106,7 +142,7 @@ export function createHandler(options: ServerOptions): {
 export async function startServer(
   options: ServerOptions & { host?: string; port?: number },
 ): Promise<RunningServer> {
-  const { handler, remote } = createHandler(options);
+  const { handler, remote, mlflow } = createHandler(options);
   const server = http.createServer({ keepAlive: true }, handler);
   // Large uploads can take long on slow links; the default 5 min request timeout would cut them.
   server.requestTimeout = 0;
@@ -124,7 +160,8 @@ export async function startServer(
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => {
-          void remote.close().then(resolve);
+          // Runs still open are ended as KILLED (and sealed) before the store closes under them.
+          void (mlflow?.close() ?? Promise.resolve()).then(() => remote.close()).then(resolve);
         });
       }),
   };

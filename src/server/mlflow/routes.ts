@@ -1,0 +1,264 @@
+/**
+ * The MLflow REST routes: `/api/2.0/mlflow/...` and `/ajax-api/2.0/mlflow/...` (JSON in, JSON out, GET
+ * requests as query strings) and the `mlflow-artifacts` proxy the client uploads and downloads artifacts
+ * through. Every endpoint MLflow has that is not listed here answers NOT_IMPLEMENTED (501).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { readBody, sendJson } from "../http-util.js";
+import { type Access, Router } from "../router.js";
+import { MlflowApiError } from "./errors.js";
+import type { MlflowService } from "./service.js";
+import { BATCH_LIMITS, type Message, parseArtifactPath, queryMessage } from "./wire.js";
+
+/** Body limits of the MLflow API. */
+export interface MlflowApiLimits {
+  /** One JSON request (log-batch is held to MLflow's 1 MB on top of this). */
+  jsonBytes: number;
+}
+
+/** The limits used unless told otherwise. */
+export const DEFAULT_MLFLOW_LIMITS: MlflowApiLimits = { jsonBytes: 16 << 20 };
+
+/** The prefixes MLflow's server answers its tracking API on (the web UI uses the ajax one). */
+export const MLFLOW_PREFIXES = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] as const;
+/** The prefixes of the artifact proxy. */
+export const ARTIFACT_PREFIXES = ["/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"] as const;
+
+/**
+ * Parses a JSON request body. MLflow's server also decodes a body that is a JSON string holding JSON
+ * (some clients double-encode); anything that is not an object is refused as BAD_REQUEST.
+ *
+ * @example
+ * parseJsonBody(Buffer.from('{"run_id":"ab"}')); // { run_id: "ab" }
+ */
+export function parseJsonBody(body: Buffer): Message {
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+    if (typeof value === "string") value = JSON.parse(value);
+  } catch {
+    throw new MlflowApiError("BAD_REQUEST", "Malformed request: the body is not valid JSON.");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new MlflowApiError("BAD_REQUEST", "Malformed request: the body must be a JSON object.");
+  }
+  return value as Message;
+}
+
+async function requestMessage(req: IncomingMessage, url: URL, limit: number): Promise<Message> {
+  if (req.method === "GET" || req.method === "HEAD") return queryMessage(url.searchParams);
+  const body = await readBody(req, limit);
+  return parseJsonBody(body);
+}
+
+type Endpoint = {
+  path: string;
+  methods: string[];
+  access: Access;
+  /** Body limit for this endpoint, when smaller than the default. */
+  maxBytes?: number;
+  call: (msg: Message) => Message | Promise<Message>;
+};
+
+function endpoints(s: MlflowService): Endpoint[] {
+  return [
+    { path: "/experiments/create", methods: ["POST"], access: "write", call: (m) => s.createExperiment(m) },
+    {
+      path: "/experiments/get-by-name",
+      methods: ["GET"],
+      access: "read",
+      call: (m) => s.getExperimentByName(m),
+    },
+    { path: "/experiments/get", methods: ["GET"], access: "read", call: (m) => s.getExperiment(m) },
+    {
+      path: "/experiments/search",
+      methods: ["POST", "GET"],
+      access: "read",
+      call: (m) => s.searchExperiments(m),
+    },
+    { path: "/runs/create", methods: ["POST"], access: "write", call: (m) => s.createRun(m) },
+    { path: "/runs/update", methods: ["POST"], access: "write", call: (m) => s.updateRun(m) },
+    { path: "/runs/get", methods: ["GET"], access: "read", call: (m) => s.getRun(m) },
+    { path: "/runs/search", methods: ["POST", "GET"], access: "read", call: (m) => s.searchRuns(m) },
+    { path: "/runs/log-metric", methods: ["POST"], access: "write", call: (m) => s.logMetric(m) },
+    { path: "/runs/log-parameter", methods: ["POST"], access: "write", call: (m) => s.logParam(m) },
+    { path: "/runs/set-tag", methods: ["POST"], access: "write", call: (m) => s.setTag(m) },
+    {
+      path: "/runs/log-batch",
+      methods: ["POST"],
+      access: "write",
+      maxBytes: BATCH_LIMITS.bytes,
+      call: (m) => s.logBatch(m),
+    },
+    { path: "/runs/delete", methods: ["POST"], access: "write", call: (m) => s.deleteRun(m) },
+    { path: "/runs/restore", methods: ["POST"], access: "write", call: (m) => s.restoreRun(m) },
+    { path: "/metrics/get-history", methods: ["GET"], access: "read", call: (m) => s.getMetricHistory(m) },
+    { path: "/artifacts/list", methods: ["GET"], access: "read", call: (m) => s.listArtifacts(m) },
+    // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts; mtrack has none.
+    { path: "/logged-models/search", methods: ["POST"], access: "read", call: () => ({ models: [] }) },
+  ];
+}
+
+const ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+function notImplemented(what: string): never {
+  throw new MlflowApiError("NOT_IMPLEMENTED", `${what} is not supported by mtrack's MLflow API.`);
+}
+
+/**
+ * The routes of the MLflow API over one service, ready to add to the server's router.
+ *
+ * @example
+ * router.mount("", mlflowApi(new MlflowService({ tracking: openTracking(repo) })));
+ */
+export function mlflowApi(service: MlflowService, limits: MlflowApiLimits = DEFAULT_MLFLOW_LIMITS): Router {
+  const router = new Router();
+  for (const prefix of MLFLOW_PREFIXES) {
+    for (const e of endpoints(service)) {
+      for (const method of e.methods) {
+        router.add({
+          method,
+          pattern: prefix + e.path,
+          access: e.access,
+          handler: async ({ req, res, url }) => {
+            const limit = e.maxBytes ?? limits.jsonBytes;
+            const declared = Number(req.headers["content-length"]);
+            // MLflow answers an oversized batch with INVALID_PARAMETER_VALUE, not 413.
+            if (e.maxBytes !== undefined && Number.isFinite(declared) && declared > e.maxBytes) {
+              await drain(req, limits.jsonBytes);
+              throw new MlflowApiError(
+                "INVALID_PARAMETER_VALUE",
+                `Batched logging API requests must be at most ${e.maxBytes} bytes, got a request of ${declared} bytes.`,
+              );
+            }
+            sendJson(res, 200, await e.call(await requestMessage(req, url, limit)));
+          },
+        });
+      }
+    }
+    for (const method of ANY_METHOD) {
+      router.add({
+        method,
+        pattern: `${prefix}/*rest`,
+        access: "public",
+        handler: async ({ params }) => notImplemented(`The endpoint ${params.rest ?? ""}`),
+      });
+    }
+  }
+  for (const prefix of ARTIFACT_PREFIXES) addArtifactRoutes(router, prefix, service);
+  return router;
+}
+
+/** Reads and drops a body we refuse, so the client reads our answer instead of a reset connection. */
+async function drain(req: IncomingMessage, limit: number): Promise<void> {
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) break;
+  }
+}
+
+function runPath(p: string): { runId: string; name: string } {
+  const parsed = parseArtifactPath(p);
+  if (parsed === undefined) {
+    throw new MlflowApiError(
+      "INVALID_PARAMETER_VALUE",
+      `Artifact path ${JSON.stringify(p)} is not of the form <experiment_id>/<run_id>/artifacts/<path>.`,
+    );
+  }
+  return parsed;
+}
+
+function sendArtifact(res: ServerResponse, name: string, body: Buffer, head: boolean): void {
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  res.writeHead(200, {
+    "content-type": "application/octet-stream",
+    "content-length": body.length,
+    "content-disposition": `attachment; filename="${base.replace(/["\\\r\n]/g, "_")}"`,
+    "x-content-type-options": "nosniff",
+  });
+  res.end(head ? undefined : body);
+}
+
+function addArtifactRoutes(router: Router, prefix: string, service: MlflowService): void {
+  router.add({
+    method: "GET",
+    pattern: `${prefix}/artifacts`,
+    access: "read",
+    handler: async ({ res, url }) => {
+      const p = url.searchParams.get("path") ?? "";
+      const { runId, name } = runPath(p);
+      sendJson(res, 200, { files: service.listArtifactDir(runId, name) });
+    },
+  });
+  router.add({
+    method: "GET",
+    pattern: `${prefix}/artifacts/*path`,
+    access: "read",
+    handler: async ({ req, res, params }) => {
+      const { runId, name } = runPath(params.path ?? "");
+      sendArtifact(res, name, service.readArtifact(runId, name), req.method === "HEAD");
+    },
+  });
+  router.add({
+    method: "PUT",
+    pattern: `${prefix}/artifacts/*path`,
+    access: "write",
+    handler: async ({ req, res, params }) => {
+      const { runId, name } = runPath(params.path ?? "");
+      await service.putArtifact(runId, name, req);
+      sendJson(res, 200, {});
+    },
+  });
+  router.add({
+    method: "DELETE",
+    pattern: `${prefix}/artifacts/*path`,
+    access: "write",
+    handler: async () => notImplemented("Deleting artifacts"),
+  });
+  for (const method of ANY_METHOD) {
+    router.add({
+      method,
+      pattern: `${prefix}/*rest`,
+      access: "public",
+      handler: async ({ params }) => {
+        // The client falls back to a single upload on exactly this message prefix.
+        if ((params.rest ?? "").startsWith("mpu/")) {
+          throw new MlflowApiError(
+            "NOT_IMPLEMENTED",
+            "Multipart upload is not supported for the current artifact repository.",
+          );
+        }
+        notImplemented(`The artifact endpoint ${params.rest ?? ""}`);
+      },
+    });
+  }
+}
+
+/**
+ * Routes for a server without a repository (a bare `--store`): every MLflow path answers
+ * NOT_IMPLEMENTED with what to do instead.
+ *
+ * @example
+ * router.mount("", mlflowUnavailable());
+ */
+export function mlflowUnavailable(): Router {
+  const router = new Router();
+  for (const prefix of [...MLFLOW_PREFIXES, ...ARTIFACT_PREFIXES]) {
+    for (const method of ANY_METHOD) {
+      router.add({
+        method,
+        pattern: `${prefix}/*rest`,
+        access: "public",
+        handler: async () => {
+          throw new MlflowApiError(
+            "NOT_IMPLEMENTED",
+            "This server serves a bare store, which has no runs. Start `mtrack server` inside an mtrack repository (without --store) to use the MLflow tracking API.",
+          );
+        },
+      });
+    }
+  }
+  return router;
+}

@@ -1,0 +1,577 @@
+/**
+ * The MLflow tracking service behind the REST routes: each method takes a request message and returns
+ * the response message, so it is tested without sockets. Runs created through it are ordinary mtrack
+ * runs in the repository's tracking dir.
+ *
+ * The server process owns the runs it creates: their `Run` objects stay open in a registry here (metric
+ * points go to in-memory buffers, O(1) per point, appended to the run log every second), `runs/update`
+ * with a terminal status ends and seals one, and `close()` ends the rest as KILLED. Runs owned by another
+ * live process (e.g. `mtrack run`) are written through `LiveRun`, one locked append per call.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { isMtrackError } from "../../errors.js";
+import { type Run, startRun } from "../../tracking/api.js";
+import type { Tracking } from "../../tracking/context.js";
+import { type LiveRun, openLiveRun } from "../../tracking/external.js";
+import {
+  DEFAULT_EXPERIMENT,
+  deletedPath,
+  type Experiment,
+  ensureExperiment,
+  findExperiment,
+  readExperiments,
+  trackingPaths,
+} from "../../tracking/layout.js";
+import { isRunId, validateArtifactName, validateKey } from "../../tracking/names.js";
+import {
+  deleteRun,
+  getMetricHistory,
+  getRun,
+  listArtifactFiles,
+  listRuns,
+  readArtifact,
+  restoreRun,
+} from "../../tracking/read.js";
+import type { Liveness } from "../../tracking/runlog.js";
+import { likeMatch, searchRuns } from "../../tracking/search.js";
+import { RUN_STATUSES, type RunStatus, type RunSummary } from "../../tracking/types.js";
+import { safeUnlink, tmpName } from "../../util/fs.js";
+import { invalidParam, MlflowApiError } from "./errors.js";
+import {
+  artifactUri,
+  DEFAULT_SEARCH_RESULTS,
+  decodePageToken,
+  encodePageToken,
+  experimentJson,
+  int64Field,
+  jsonDouble,
+  keyValues,
+  listField,
+  MAX_SEARCH_RESULTS,
+  type Message,
+  maxResultsField,
+  metricPoint,
+  readBatch,
+  runIdField,
+  runInfoJson,
+  runJson,
+  stringField,
+  viewTypeField,
+} from "./wire.js";
+
+/** Tag MLflow keeps the run name in. */
+export const RUN_NAME_TAG = "mlflow.runName";
+/** Tag naming the parent of a nested run. */
+export const PARENT_RUN_TAG = "mlflow.parentRunId";
+/** Tag the client sets to the commit its code runs from; it becomes the run's git commit. */
+export const GIT_COMMIT_TAG = "mlflow.source.git.commit";
+/** Tag the client may set to the branch its code runs from. */
+export const GIT_BRANCH_TAG = "mlflow.source.git.branch";
+
+/** Options of `MlflowService`. */
+export interface MlflowServiceOptions {
+  /** The repository's tracking context (`openTracking(repo)`). */
+  tracking: Pick<Tracking, "dir" | "store">;
+  /** Unix ms clock; default Date.now. */
+  clock?: () => number;
+  /** Recorded as the mtrack version of the runs created here. */
+  mtrackVersion?: string;
+  /** Where uploads are staged before they go into the store; default the OS temp dir. */
+  tmpDir?: string;
+  /** How long (ms) a run listing may be reused while the tracking files are unchanged. Default 2000. */
+  listingTtlMs?: number;
+  liveness?: Liveness;
+}
+
+/** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
+type Writable = Pick<Run, "logParams" | "setTags" | "logArtifact"> & {
+  logMetric(key: string, value: number, options: { step: number; timestamp: number }): void;
+};
+
+/** A run this server owns, with the clock override that lets the client set start and end times. */
+interface OwnedRun {
+  run: Run;
+  /** When set, the run's clock answers this (the client's start_time / end_time). */
+  at: { time: number | undefined };
+}
+
+/** One entry of an artifact listing, in MLflow's FileInfo shape. */
+export interface FileInfo {
+  path: string;
+  is_dir: boolean;
+  file_size?: number;
+}
+
+/**
+ * The immediate children of directory `dir` ("" for the root) among a run's artifact files. `full`
+ * gives paths relative to the run's root (tracking API), otherwise base names (artifact proxy).
+ *
+ * @example
+ * artifactChildren([{ name: "plots/a.png", size: 3 }, { name: "x.txt", size: 1 }], "", true);
+ * // [{ path: "plots", is_dir: true }, { path: "x.txt", is_dir: false, file_size: 1 }]
+ */
+export function artifactChildren(
+  files: readonly { name: string; size: number }[],
+  dir: string,
+  full: boolean,
+): FileInfo[] {
+  const prefix = dir === "" ? "" : `${dir.replace(/\/+$/, "")}/`;
+  const out = new Map<string, FileInfo>();
+  for (const f of files) {
+    if (!f.name.startsWith(prefix)) continue;
+    const rest = f.name.slice(prefix.length);
+    const slash = rest.indexOf("/");
+    const child = slash < 0 ? rest : rest.slice(0, slash);
+    const p = full ? prefix + child : child;
+    if (slash < 0) out.set(p, { path: p, is_dir: false, file_size: f.size });
+    else if (!out.has(p)) out.set(p, { path: p, is_dir: true });
+  }
+  return [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** A `name = 'x'` / `name LIKE 'x%'` filter of experiments/search (the only kind supported). */
+function experimentNameFilter(filter: string | undefined): (e: Experiment) => boolean {
+  if (filter === undefined || filter.trim() === "") return () => true;
+  const m = /^\s*(?:attributes?\.)?name\s*(=|!=|LIKE|ILIKE)\s*(['"])(.*)\2\s*$/i.exec(filter);
+  if (!m) {
+    throw invalidParam(
+      `Unsupported experiment filter ${JSON.stringify(filter)}: only name = / != / LIKE / ILIKE '...' is supported.`,
+    );
+  }
+  const op = m[1]!.toUpperCase();
+  const value = m[3]!;
+  if (op === "=") return (e) => e.name === value;
+  if (op === "!=") return (e) => e.name !== value;
+  if (op === "LIKE") return (e) => likeMatch(e.name, value);
+  return (e) => likeMatch(e.name.toLowerCase(), value.toLowerCase());
+}
+
+/**
+ * MLflow's tracking service over one mtrack tracking dir.
+ *
+ * @example
+ * const service = new MlflowService({ tracking: openTracking(repo) });
+ * const { experiment_id } = service.createExperiment({ name: "mnist" });
+ * const { run } = await service.createRun({ experiment_id, run_name: "first" });
+ * service.logMetric({ run_id: run.info.run_id, key: "loss", value: 0.5, timestamp: Date.now(), step: 0 });
+ * await service.close(); // ends the still-open runs as KILLED
+ */
+export class MlflowService {
+  readonly #dir: string;
+  readonly #store: Tracking["store"];
+  readonly #clock: () => number;
+  readonly #mtrackVersion: string;
+  readonly #tmpDir: string;
+  readonly #listingTtlMs: number;
+  readonly #liveness: Liveness | undefined;
+  readonly #open = new Map<string, OwnedRun>();
+  /** Runs of other live processes we have written to, kept so each write does not re-open them. */
+  readonly #foreign = new Map<string, LiveRun>();
+  #listing: { key: string; at: number; runs: RunSummary[] } | undefined;
+  #closed = false;
+
+  constructor(options: MlflowServiceOptions) {
+    this.#dir = options.tracking.dir;
+    this.#store = options.tracking.store;
+    this.#clock = options.clock ?? Date.now;
+    this.#mtrackVersion = options.mtrackVersion ?? "unknown";
+    this.#tmpDir = options.tmpDir ?? os.tmpdir();
+    this.#listingTtlMs = options.listingTtlMs ?? 2000;
+    this.#liveness = options.liveness;
+  }
+
+  /** Ids of the runs this server owns (still open). */
+  get openRunIds(): string[] {
+    return [...this.#open.keys()];
+  }
+
+  // ---- experiments ----------------------------------------------------------------------------
+
+  #experimentById(id: string): Experiment {
+    const exp = readExperiments(this.#dir).find((e) => e.id === id);
+    if (exp === undefined)
+      throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `No Experiment with id=${id} exists`);
+    return exp;
+  }
+
+  /** experiments/create → `{experiment_id}`; RESOURCE_ALREADY_EXISTS for a taken name. */
+  createExperiment(msg: Message): Message {
+    const name = stringField(msg, "name", true);
+    if (findExperiment(readExperiments(this.#dir), name)?.name === name) {
+      throw new MlflowApiError("RESOURCE_ALREADY_EXISTS", `Experiment '${name}' already exists.`);
+    }
+    return { experiment_id: ensureExperiment(this.#dir, name, this.#clock).id };
+  }
+
+  /** experiments/get-by-name → `{experiment}`; RESOURCE_DOES_NOT_EXIST when there is none. */
+  getExperimentByName(msg: Message): Message {
+    const name = stringField(msg, "experiment_name", true);
+    const exp = readExperiments(this.#dir).find((e) => e.name === name);
+    if (exp === undefined) {
+      throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Could not find experiment with name '${name}'`);
+    }
+    return { experiment: experimentJson(exp) };
+  }
+
+  /** experiments/get → `{experiment}`. */
+  getExperiment(msg: Message): Message {
+    return { experiment: experimentJson(this.#experimentById(stringField(msg, "experiment_id", true))) };
+  }
+
+  /** experiments/search → `{experiments, next_page_token?}`; filters on the name only. */
+  searchExperiments(msg: Message): Message {
+    const keep = experimentNameFilter(stringField(msg, "filter"));
+    const view = viewTypeField(msg, "view_type");
+    const max = maxResultsField(msg, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS);
+    const offset = decodePageToken(stringField(msg, "page_token"));
+    // mtrack experiments cannot be deleted, so DELETED_ONLY is always empty.
+    const all = view === "DELETED_ONLY" ? [] : readExperiments(this.#dir).filter(keep);
+    all.sort((a, b) => b.creationTime - a.creationTime || Number(a.id) - Number(b.id));
+    const page = all.slice(offset, offset + max);
+    const out: Message = { experiments: page.map(experimentJson) };
+    if (offset + max < all.length) out.next_page_token = encodePageToken(offset + max);
+    return out;
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  /** runs/create → `{run}` (RUNNING, owned by this server until it is ended). */
+  async createRun(msg: Message): Promise<Message> {
+    this.#assertOpen();
+    const experimentId = stringField(msg, "experiment_id") ?? DEFAULT_EXPERIMENT.id;
+    const exp = this.#experimentById(experimentId);
+    const tags: Record<string, string> = {};
+    for (const t of keyValues(msg, "tags")) tags[t.key] = t.value;
+    const name = stringField(msg, "run_name") ?? tags[RUN_NAME_TAG];
+    const at = { time: int64Field(msg, "start_time") };
+    const commit = tags[GIT_COMMIT_TAG];
+    const source = tags["mlflow.source.name"];
+    const run = await startRun({
+      dir: this.#dir,
+      store: this.#store,
+      // The client's code may run anywhere: the commit it reports is the one that matters, not ours.
+      gitInfo: async () => ({
+        commit: commit && /^[0-9a-f]{7,64}$/i.test(commit) ? commit.toLowerCase() : null,
+        branch: tags[GIT_BRANCH_TAG] ?? null,
+        dirty: false,
+      }),
+      experiment: exp.id === DEFAULT_EXPERIMENT.id ? undefined : exp.name,
+      name,
+      command: source ? [source] : [],
+      clock: () => at.time ?? this.#clock(),
+      mtrackVersion: this.#mtrackVersion,
+      installProcessHooks: false,
+    });
+    at.time = undefined;
+    try {
+      run.setTags({ ...tags, [RUN_NAME_TAG]: run.name });
+    } catch (err) {
+      await run.end("FAILED");
+      throw err;
+    }
+    this.#open.set(run.id, { run, at });
+    this.#listing = undefined;
+    return { run: runJson(this.#summary(run.id)) };
+  }
+
+  /**
+   * runs/update → `{run_info}`. A terminal status ends the run and seals it into the store. A new
+   * run_name is kept in the `mlflow.runName` tag (an mtrack run's name is fixed at start).
+   */
+  async updateRun(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const status = stringField(msg, "status");
+    const endTime = int64Field(msg, "end_time");
+    const newName = stringField(msg, "run_name");
+    if (
+      status !== undefined &&
+      !(RUN_STATUSES as readonly string[]).includes(status) &&
+      status !== "SCHEDULED"
+    ) {
+      throw invalidParam(`Invalid value ${JSON.stringify(status)} for parameter 'status'.`);
+    }
+    const owned = this.#open.get(runId);
+    if (owned !== undefined) {
+      if (newName !== undefined && newName !== owned.run.name) owned.run.setTags({ [RUN_NAME_TAG]: newName });
+      if (status === "FINISHED" || status === "FAILED" || status === "KILLED") {
+        owned.at.time = endTime;
+        this.#open.delete(runId);
+        this.#listing = undefined;
+        const sealed = await owned.run.end(status as RunStatus);
+        return { run_info: runInfoJson(sealed) };
+      }
+      return { run_info: runInfoJson(this.#summary(runId)) };
+    }
+    const current = this.#summary(runId);
+    const terminal = status === undefined || (status !== "RUNNING" && status !== "SCHEDULED");
+    // Ending an already ended run again (a client retry) is answered with its state; anything else
+    // would need to reopen or rename a sealed run, which mtrack does not do.
+    if (current.status !== "RUNNING" && terminal && newName === undefined)
+      return { run_info: runInfoJson(current) };
+    throw invalidParam(
+      `Run '${runId}' is not owned by this server (it has ended, or another process writes it); it cannot be updated.`,
+    );
+  }
+
+  /** runs/get → `{run}` with each metric's latest value. */
+  getRun(msg: Message): Message {
+    return { run: runJson(this.#summary(runIdField(msg))) };
+  }
+
+  /** runs/log-metric → `{}`. O(1): the point goes to the run's buffer. */
+  logMetric(msg: Message): Message {
+    const runId = runIdField(msg);
+    const p = metricPoint(msg, this.#clock());
+    this.#writable(runId).logMetric(p.key, p.value, { step: p.step, timestamp: p.timestamp });
+    return {};
+  }
+
+  /** runs/log-parameter → `{}`; INVALID_PARAMETER_VALUE when the param was logged with another value. */
+  logParam(msg: Message): Message {
+    const runId = runIdField(msg);
+    const key = stringField(msg, "key", true);
+    const raw = msg.value ?? "";
+    this.#writable(runId).logParams({ [key]: typeof raw === "string" ? raw : String(raw) });
+    return {};
+  }
+
+  /** runs/set-tag → `{}`. */
+  setTag(msg: Message): Message {
+    const runId = runIdField(msg);
+    const key = stringField(msg, "key", true);
+    const raw = msg.value ?? "";
+    this.#writable(runId).setTags({ [key]: typeof raw === "string" ? raw : String(raw) });
+    return {};
+  }
+
+  /**
+   * runs/log-batch → `{}`. Everything is validated before anything is written, so a refused batch
+   * (over a limit, a changed param, a bad key) leaves the run as it was.
+   */
+  logBatch(msg: Message): Message {
+    const batch = readBatch(msg, this.#clock());
+    const run = this.#writable(batch.runId);
+    for (const m of batch.metrics) validateKey("metric", m.key);
+    if (batch.params.length > 0) {
+      run.logParams(Object.fromEntries(batch.params.map((p) => [p.key, p.value])));
+    }
+    if (batch.tags.length > 0) run.setTags(Object.fromEntries(batch.tags.map((t) => [t.key, t.value])));
+    for (const m of batch.metrics) run.logMetric(m.key, m.value, { step: m.step, timestamp: m.timestamp });
+    return {};
+  }
+
+  /** runs/delete → `{}` (soft delete: `mtrack runs list` hides the run, its data stays). */
+  deleteRun(msg: Message): Message {
+    const runId = this.#existing(runIdField(msg));
+    deleteRun(this.#dir, runId);
+    this.#listing = undefined;
+    return {};
+  }
+
+  /** runs/restore → `{}`. */
+  restoreRun(msg: Message): Message {
+    restoreRun(this.#dir, this.#existing(runIdField(msg)));
+    this.#listing = undefined;
+    return {};
+  }
+
+  /**
+   * runs/search → `{runs, next_page_token?}`: mtrack's search grammar (a superset of MLflow's) over the
+   * given experiments, newest first unless `order_by` says otherwise.
+   */
+  searchRuns(msg: Message): Message {
+    const experimentIds = new Set(listField(msg, "experiment_ids").map(String));
+    const view = viewTypeField(msg, "run_view_type");
+    const max = maxResultsField(msg, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS);
+    const offset = decodePageToken(stringField(msg, "page_token"));
+    const orderBy = listField(msg, "order_by").map(String);
+    const candidates = this.#listRuns().filter(
+      (r) =>
+        (experimentIds.size === 0 || experimentIds.has(r.experimentId)) &&
+        (view === "ALL" || r.deleted === (view === "DELETED_ONLY")),
+    );
+    const found = searchRuns(candidates, { filter: stringField(msg, "filter") ?? "", orderBy });
+    const out: Message = { runs: found.slice(offset, offset + max).map(runJson) };
+    if (offset + max < found.length) out.next_page_token = encodePageToken(offset + max);
+    return out;
+  }
+
+  /** metrics/get-history → `{metrics, next_page_token?}`; all points unless max_results pages them. */
+  getMetricHistory(msg: Message): Message {
+    const runId = this.#existing(runIdField(msg));
+    const key = stringField(msg, "metric_key", true);
+    this.#open.get(runId)?.run.flush();
+    let h: ReturnType<typeof getMetricHistory>;
+    try {
+      h = getMetricHistory(this.#dir, this.#store, runId, key);
+    } catch (err) {
+      // MLflow answers an unknown metric of a known run with an empty history.
+      if (isMtrackError(err, "ERR_MTRACK_INVALID_ARGUMENT") && err.data.key === key) return { metrics: [] };
+      throw err;
+    }
+    const n = h.steps.length;
+    const offset = decodePageToken(stringField(msg, "page_token"));
+    const max = maxResultsField(msg, n, Number.MAX_SAFE_INTEGER);
+    const end = Math.min(n, offset + max);
+    const metrics: Message[] = [];
+    for (let i = offset; i < end; i++) {
+      metrics.push({ key, value: jsonDouble(h.values[i]!), timestamp: h.timestamps[i]!, step: h.steps[i]! });
+    }
+    const out: Message = { metrics };
+    if (end < n) out.next_page_token = encodePageToken(end);
+    return out;
+  }
+
+  // ---- artifacts ------------------------------------------------------------------------------
+
+  /** artifacts/list (tracking API) → `{root_uri, files}` with paths relative to the run's root. */
+  listArtifacts(msg: Message): Message {
+    const runId = this.#existing(runIdField(msg));
+    const dir = stringField(msg, "path") ?? "";
+    const run = this.#summary(runId);
+    return {
+      root_uri: artifactUri(run.experimentId, runId),
+      files: artifactChildren(this.#artifactFiles(runId), dir, true),
+    };
+  }
+
+  /** The proxy's listing of one directory of a run's artifacts (base names). */
+  listArtifactDir(runId: string, dir: string): FileInfo[] {
+    return artifactChildren(this.#artifactFiles(this.#existing(runId)), dir, false);
+  }
+
+  /** The bytes of one artifact file of a run. */
+  readArtifact(runId: string, name: string): Buffer {
+    const id = this.#existing(runId);
+    this.#open.get(id)?.run.flush();
+    return readArtifact(this.#dir, this.#store, id, name);
+  }
+
+  /**
+   * Stores an uploaded file as artifact `name` of a run: the body is streamed to a staging file, then
+   * into the store (deduplicated) and recorded in the run's log.
+   */
+  async putArtifact(
+    runId: string,
+    name: string,
+    body: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+  ): Promise<void> {
+    validateArtifactName(name);
+    const run = this.#writable(runId);
+    fs.mkdirSync(this.#tmpDir, { recursive: true });
+    const tmp = tmpName(this.#tmpDir, "mlflow-upload");
+    try {
+      await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
+      await run.logArtifact(tmp, { as: name });
+    } finally {
+      safeUnlink(tmp);
+    }
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  /**
+   * Ends every run still open as KILLED (their points are flushed and they are sealed) and refuses new
+   * runs. Called when the server stops.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    this.#foreign.clear();
+    await Promise.allSettled(open.map((o) => o.run.end("KILLED")));
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MlflowApiError("INVALID_PARAMETER_VALUE", "The server is shutting down.");
+  }
+
+  /** A full run id that exists; RESOURCE_DOES_NOT_EXIST otherwise (no prefixes: MLflow has none). */
+  #existing(runId: string): string {
+    if (this.#open.has(runId)) return runId;
+    const p = trackingPaths(this.#dir);
+    if (
+      isRunId(runId) &&
+      (fs.existsSync(path.join(p.refs, runId)) || fs.existsSync(path.join(p.active, `${runId}.log`)))
+    ) {
+      return runId;
+    }
+    throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' not found`);
+  }
+
+  /** The run to write to: ours, or one another live process owns; refused when ended or deleted. */
+  #writable(runId: string): Writable {
+    const owned = this.#open.get(runId);
+    if (owned !== undefined) return owned.run;
+    const id = this.#existing(runId);
+    if (fs.existsSync(deletedPath(this.#dir, id))) {
+      throw invalidParam(`The run ${id} must be in the 'active' state. Current state is deleted.`);
+    }
+    let live = this.#foreign.get(id);
+    if (live === undefined) {
+      live = openLiveRun(this.#dir, this.#store, id, this.#liveness ? { liveness: this.#liveness } : {});
+      this.#foreign.set(id, live);
+    }
+    return live;
+  }
+
+  /** One run's listing row, fresh (owned runs are flushed first). */
+  #summary(runId: string): RunSummary {
+    const id = this.#existing(runId);
+    this.#open.get(id)?.run.flush();
+    return getRun(this.#dir, this.#store, id, this.#liveness ? { liveness: this.#liveness } : {});
+  }
+
+  #artifactFiles(runId: string): { name: string; size: number }[] {
+    this.#open.get(runId)?.run.flush();
+    return listArtifactFiles(this.#dir, this.#store, runId);
+  }
+
+  /**
+   * Every run, deleted ones included. The listing is reused while the tracking files are unchanged (and
+   * for at most `listingTtlMs`, since a run whose process died turns KILLED without a file changing):
+   * a search then costs no disk reads.
+   */
+  #listRuns(): RunSummary[] {
+    for (const o of this.#open.values()) o.run.flush();
+    const key = this.#listingKey();
+    const now = Date.now();
+    if (this.#listing && this.#listing.key === key && now - this.#listing.at < this.#listingTtlMs) {
+      return this.#listing.runs;
+    }
+    const runs = listRuns(this.#dir, this.#store, {
+      includeDeleted: true,
+      ...(this.#liveness ? { liveness: this.#liveness } : {}),
+    });
+    this.#listing = { key, at: now, runs };
+    return runs;
+  }
+
+  /** Sizes and mtimes of everything a listing is computed from. */
+  #listingKey(): string {
+    const p = trackingPaths(this.#dir);
+    const parts: string[] = [];
+    const add = (file: string) => {
+      try {
+        const st = fs.statSync(file);
+        parts.push(`${st.size}:${st.mtimeMs}`);
+      } catch {
+        parts.push("-");
+      }
+    };
+    for (const f of [p.index, p.indexSnapshot, p.refs, p.deleted, p.active, p.experiments]) add(f);
+    let active: string[] = [];
+    try {
+      active = fs.readdirSync(p.active);
+    } catch {
+      // no active dir yet
+    }
+    for (const name of active) add(path.join(p.active, name));
+    return parts.join("|");
+  }
+}
