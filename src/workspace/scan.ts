@@ -96,23 +96,32 @@ export function checkSymlink(abs: string, root: string, fs: FsLike): nodeFs.Stat
 /**
  * Lists every file under `absDir` (recursively, sorted by posix path), skipping `.git`/`.mtrack`.
  * Symlinks to files inside the repo are followed; others are refused.
+ *
+ * This runs over every tracked file on each `status`, so it is written for 100k entries: names without
+ * `Dirent` objects (the `lstat` each file needs anyway gives the type) and paths joined by concatenation
+ * (`dir` is already normalised and a name holds no separator; `path.join` re-normalises every time).
+ *
+ * @example
+ * walkDir("/repo/data", "/repo", fs).map((f) => f.rel) // ["a.csv", "sub/b.csv"]
  */
 export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[] {
   const out: ScannedFile[] = [];
   const visit = (dir: string, prefix: string) => {
-    let dirents: nodeFs.Dirent[];
+    let names: string[];
     try {
-      dirents = fs.readdirSync(dir, { withFileTypes: true });
+      names = fs.readdirSync(dir);
     } catch (err) {
       throw ioError(err, `listing ${dir}`);
     }
-    for (const d of dirents) {
-      if (SKIPPED_NAMES.has(d.name)) continue;
-      const abs = path.join(dir, d.name);
-      const rel = prefix ? `${prefix}/${d.name}` : d.name;
-      if (d.isDirectory()) visit(abs, rel);
-      else if (d.isFile()) out.push(statOf(abs, fs.lstatSync(abs), rel));
-      else if (d.isSymbolicLink()) out.push(statOf(abs, checkSymlink(abs, root, fs), rel, true));
+    const base = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    for (const name of names) {
+      if (SKIPPED_NAMES.has(name)) continue;
+      const abs = base + name;
+      const rel = prefix ? `${prefix}/${name}` : name;
+      const st = fs.lstatSync(abs);
+      if (st.isFile()) out.push(statOf(abs, st, rel));
+      else if (st.isDirectory()) visit(abs, rel);
+      else if (st.isSymbolicLink()) out.push(statOf(abs, checkSymlink(abs, root, fs), rel, true));
       // sockets, fifos and devices are not data
     }
   };
