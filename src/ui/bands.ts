@@ -57,7 +57,7 @@ function thin(grid: number[], points: number): number[] {
  * Mean/min/max bands per group. Each group's grid is the union of its runs' steps, thinned to `points`.
  * At a grid step a run contributes its value at that step or the last one before it (carried forward),
  * but only within its own first..last step: a run that stopped early does not flatten the band after.
- * Groups come out sorted by value (null last).
+ * Groups come out sorted by value, numbers numerically, the null group last.
  *
  * @example
  * computeBands([{ group: "0.1", steps: [0, 1], values: [1, 2] }, { group: "0.1", steps: [0, 1], values: [3, 4] }], 500);
@@ -106,7 +106,20 @@ export function computeBands(inputs: readonly BandInput[], points: number): Band
     }
     bands.push({ value, runs: runs.length, steps: grid, mean, min, max });
   }
-  return bands.sort((a, b) =>
-    a.value === b.value ? 0 : a.value === null ? 1 : b.value === null ? -1 : a.value < b.value ? -1 : 1,
-  );
+  return bands.sort((a, b) => compareGroupValues(a.value, b.value));
+}
+
+/**
+ * Group order: numbers numerically (so "9" < "10" for a sweep of learning rates or sizes), then other
+ * strings, then the null group (runs without the key) last.
+ */
+function compareGroupValues(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  const x = a.trim() === "" ? Number.NaN : Number(a);
+  const y = b.trim() === "" ? Number.NaN : Number(b);
+  if (Number.isFinite(x) && Number.isFinite(y) && x !== y) return x - y;
+  if (Number.isFinite(x) !== Number.isFinite(y)) return Number.isFinite(x) ? -1 : 1;
+  return a < b ? -1 : 1;
 }

@@ -131,6 +131,13 @@ function toNumber(v: unknown): number | null {
   return null;
 }
 
+/** A cell that leaves a gap in a numeric column: empty, or a NaN/infinity however it is spelled. */
+function isGap(v: unknown): boolean {
+  if (v === undefined || v === null || v === "") return true;
+  if (typeof v === "number") return !Number.isFinite(v);
+  return typeof v === "string" && /^\s*[+-]?(nan|inf|infinity)\s*$/i.test(v);
+}
+
 /**
  * A line chart from rows: x is the spec's `x`, else `step`, else the first column (or the row index when
  * that column is not numeric); one series per other column whose every non-empty value is a number
@@ -147,8 +154,7 @@ export function linePlotFromRows(rows: readonly Record<string, unknown>[], spec:
   const order = rows.map((_, i) => i);
   if (xNumeric) order.sort((a, b) => toNumber(rows[a]![xKey!])! - toNumber(rows[b]![xKey!])! || a - b);
   const numeric = (k: string) =>
-    rows.every((r) => r[k] === undefined || r[k] === null || r[k] === "" || toNumber(r[k]) !== null) &&
-    rows.some((r) => toNumber(r[k]) !== null);
+    rows.every((r) => toNumber(r[k]) !== null || isGap(r[k])) && rows.some((r) => toNumber(r[k]) !== null);
   const yKeys = spec.y ?? columns.filter((k) => k !== xKey && numeric(k));
   return {
     kind: "lines",
