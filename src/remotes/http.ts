@@ -3,12 +3,12 @@
  * binary batches (wire.ts), so 100k objects are a few requests; large objects are streamed from and to
  * disk. Every request is retried with backoff on dropped connections and 5xx answers.
  */
-import * as nodeFs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { Readable } from "node:stream";
 import { MtrackError } from "../errors.js";
 import type { Hash } from "../store/types.js";
+import { countedReadStream } from "./counted.js";
 import { remoteError, withRetry } from "./errors.js";
 import { checkRefName, isRefKind } from "./names.js";
 import type { ObjectData, ObjectSpec, Remote } from "./types.js";
@@ -187,11 +187,16 @@ export class HttpRemote implements Remote {
     await this.callBytes("POST", "/v1/objects/batch", encodeBatch(objects));
   }
 
-  async putFile(object: ObjectSpec, file: string): Promise<void> {
+  async putFile(object: ObjectSpec, file: string, onBytes?: (bytes: number) => void): Promise<void> {
     // The stream is reopened on every attempt: a retry resends the whole object.
-    const reply = await this.call("PUT", `/v1/objects/${object.hash}`, () => nodeFs.createReadStream(file), {
-      length: object.size,
-    });
+    const reply = await this.call(
+      "PUT",
+      `/v1/objects/${object.hash}`,
+      () => countedReadStream(file, onBytes),
+      {
+        length: object.size,
+      },
+    );
     if (reply) await this.readAll(reply.body);
   }
 

@@ -2,20 +2,28 @@
  * A remote that is a directory (local disk, NFS): an mtrack store layout (`objects/`, `packs/`) plus
  * `refs/<kind>/<id>`. Pushing into it is storing into a Store, so every visibility rule of the store
  * holds: loose objects are renamed into place, a pack is visible once its index is renamed in, and two
- * clients pushing at once write distinct packs. `mtrack server` serves the same layout through this class.
+ * clients pushing at once write distinct packs. What arrives is trusted to match its hash (it comes from a
+ * store, or the server has checked it): whoever reads it back verifies it before storing. `mtrack server` serves the same layout through this class.
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
-import { errnoCode, ioError } from "../errors.js";
-import { listPackIds } from "../store/pack.js";
+import { errnoCode, ioError, MtrackError } from "../errors.js";
+import { listPackIds, PackFile, writePack } from "../store/pack.js";
 import { Store } from "../store/store.js";
 import type { Hash } from "../store/types.js";
-import { type FsLike, writeFileAtomic } from "../util/fs.js";
+import { type FsLike, fsyncDir, safeUnlink, tmpName, writeFileAtomic } from "../util/fs.js";
 import { remoteError } from "./errors.js";
+import { looseObjects } from "./loose.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
 import { addPack, type PackedLocation, readPacked } from "./pack-map.js";
-import { type ObjectData, type ObjectSpec, type Remote, SMALL_OBJECT_LIMIT } from "./types.js";
+import {
+  type ObjectData,
+  type ObjectSpec,
+  type PackSource,
+  type Remote,
+  SMALL_OBJECT_LIMIT,
+} from "./types.js";
 
 /** Options of LocalRemote.open. */
 export interface LocalRemoteOptions {
@@ -38,8 +46,10 @@ export class LocalRemote implements Remote {
   readonly store: Store;
   private readonly dir: string;
   private readonly fs: FsLike;
-  /** The packed objects, rebuilt when the set of packs on disk changes (another process pushed). */
-  private packed: { key: string; map: Map<Hash, PackedLocation> } | undefined;
+  /** Open packs by id (undefined: an index that would not load, whose objects count as absent). */
+  private readonly packs = new Map<string, PackFile | undefined>();
+  /** Every object of `packs`, kept up to date as packs appear (see packedMap). */
+  private packed = new Map<Hash, PackedLocation>();
 
   private constructor(dir: string, fs: FsLike) {
     this.dir = dir;
@@ -66,39 +76,133 @@ export class LocalRemote implements Remote {
     return remote;
   }
 
-  /** The packed objects as of now (other processes may have pushed since the last call). */
-  private packedMap(): Map<Hash, PackedLocation> {
-    const key = listPackIds(this.fs, this.store.packsDir).complete.join(",");
-    if (this.packed?.key !== key) {
-      this.store.reload();
-      const map = new Map<Hash, PackedLocation>();
-      for (const pack of this.store.packFiles()) addPack(map, pack);
-      this.packed = { key, map };
+  private loadPack(id: string): void {
+    let pack: PackFile | undefined;
+    try {
+      pack = PackFile.open(this.fs, this.store.packsDir, id);
+      addPack(this.packed, pack);
+    } catch {
+      // A damaged index hides only its own objects (they count as absent and get pushed again); fsck
+      // on the remote reports it.
+      pack = undefined;
     }
-    return this.packed.map;
+    this.packs.set(id, pack);
+  }
+
+  /**
+   * The packed objects as of now. Other processes may push at any time, so the pack list is read on
+   * every call; only packs not seen before are loaded (a push adds one pack per batch, and rebuilding a
+   * 100k-entry map per batch would cost more than the batch). A pack that disappeared (gc) rebuilds it.
+   */
+  private packedMap(): Map<Hash, PackedLocation> {
+    const ids = listPackIds(this.fs, this.store.packsDir).complete;
+    const now = new Set(ids);
+    if ([...this.packs.keys()].some((id) => !now.has(id))) {
+      for (const p of this.packs.values()) p?.close();
+      this.packs.clear();
+      this.packed = new Map();
+    }
+    let added = false;
+    for (const id of ids) {
+      if (this.packs.has(id)) continue;
+      this.loadPack(id);
+      added = true;
+    }
+    // The store keeps its own pack list (readObject, adoptVerifiedFile): let it see the new packs too.
+    if (added) this.store.reload();
+    return this.packed;
   }
 
   async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
     const packed = this.packedMap();
     const out = new Set<Hash>();
+    const rest: Hash[] = [];
     for (const o of objects) {
-      if (packed.has(o.hash) || this.fs.existsSync(this.store.loosePath(o.hash))) out.add(o.hash);
+      if (packed.has(o.hash)) out.add(o.hash);
+      else rest.push(o.hash);
     }
+    for (const h of looseObjects(this.fs, this.store.objectsDir, rest)) out.add(h);
     return out;
   }
 
+  /**
+   * Writes the objects the remote lacks as one pack under the hashes given: the caller vouches for them
+   * (they come from a store, or the server has just hashed them), so they are not hashed again here.
+   */
   async putBatch(objects: readonly ObjectData[]): Promise<void> {
+    const packed = this.packedMap();
+    const seen = new Set<Hash>();
+    const fresh: Array<{ raw: Buffer; data: Uint8Array }> = [];
+    for (const o of objects) {
+      if (packed.has(o.hash) || seen.has(o.hash)) continue;
+      seen.add(o.hash);
+      fresh.push({ raw: Buffer.from(o.hash, "hex"), data: o.data });
+    }
+    if (fresh.length === 0) return;
+    let id: string;
     try {
-      for (const o of objects) this.store.putBuffer(o.data);
-      this.store.flushSync();
+      id = writePack(this.fs, this.store.packsDir, fresh, this.store.tmpDir);
     } catch (err) {
-      this.store.discardStaged();
       throw ioError(err, `writing to the remote ${this.dir}`);
     }
+    if (!this.packs.has(id)) this.loadPack(id);
   }
 
-  async putFile(_object: ObjectSpec, file: string): Promise<void> {
-    await this.store.putFile(file);
+  /**
+   * Copies a whole local pack in: data, then index, each through a temp file and rename (the kernel
+   * copies, reflinking where the filesystem can), both synced like a pack the store writes itself.
+   */
+  async putPack(pack: PackSource): Promise<void> {
+    const packsDir = this.store.packsDir;
+    if (this.fs.existsSync(path.join(packsDir, `pack-${pack.id}.idx`))) return;
+    const copyIn = async (from: string, to: string) => {
+      const tmp = tmpName(this.store.tmpDir, "pack");
+      try {
+        await this.fs.promises.copyFile(from, tmp, this.fs.constants.COPYFILE_FICLONE);
+        const fd = this.fs.openSync(tmp, "r");
+        try {
+          this.fs.fsyncSync(fd);
+        } finally {
+          this.fs.closeSync(fd);
+        }
+        this.fs.renameSync(tmp, to);
+      } catch (err) {
+        safeUnlink(tmp, this.fs);
+        throw ioError(err, `copying pack ${pack.id} to the remote ${this.dir}`);
+      }
+    };
+    await copyIn(pack.packPath, path.join(packsDir, `pack-${pack.id}.pack`));
+    await copyIn(pack.idxPath, path.join(packsDir, `pack-${pack.id}.idx`));
+    fsyncDir(packsDir, this.fs);
+    this.loadPack(pack.id);
+  }
+
+  /**
+   * Copies a store object in by the kernel (copy_file_range, or a reflink) and renames it into place:
+   * no read through JavaScript and no second hash of a file the local store already named by its hash.
+   */
+  async putFile(object: ObjectSpec, file: string, onBytes?: (bytes: number) => void): Promise<void> {
+    const tmp = tmpName(this.store.tmpDir, "put");
+    try {
+      await this.fs.promises.copyFile(file, tmp, this.fs.constants.COPYFILE_FICLONE);
+      const size = this.fs.statSync(tmp).size;
+      if (size !== object.size) {
+        throw new MtrackError(
+          "ERR_MTRACK_OBJECT_CORRUPT",
+          `Local object ${object.hash} has ${size} bytes, not the ${object.size} its pointer records.`,
+          {
+            hint: "Run `mtrack fsck` to find the damaged objects, then re-add them from their source.",
+            data: { hash: object.hash, path: file, size, expected: object.size },
+          },
+        );
+      }
+    } catch (err) {
+      safeUnlink(tmp, this.fs);
+      if (err instanceof MtrackError) throw err;
+      throw ioError(err, `copying ${object.hash} to the remote ${this.dir}`);
+    }
+    this.store.adoptVerifiedFile(tmp, object.hash);
+    onBytes?.(object.size);
   }
 
   async getBatch(
@@ -181,6 +285,8 @@ export class LocalRemote implements Remote {
   }
 
   async close(): Promise<void> {
+    for (const p of this.packs.values()) p?.close();
+    this.packs.clear();
     this.store.close();
   }
 }

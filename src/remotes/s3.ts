@@ -30,11 +30,12 @@ import { MtrackError } from "../errors.js";
 import { PackFile, writePack } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
 import { safeUnlink, writeFileAtomic } from "../util/fs.js";
+import { countedReadStream } from "./counted.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
 import { addPack, type PackedLocation } from "./pack-map.js";
 import { runPool } from "./pool.js";
-import type { ObjectData, ObjectSpec, Remote } from "./types.js";
+import type { ObjectData, ObjectSpec, PackSource, Remote } from "./types.js";
 import { SMALL_OBJECT_LIMIT } from "./types.js";
 
 /** Where the bucket is and how to reach it. */
@@ -273,30 +274,42 @@ export class S3Remote implements Remote {
         tmp,
         objects.map((o) => ({ raw: Buffer.from(o.hash, "hex"), data: o.data })),
       );
-      // Data first, index last: the index is what makes the pack's objects visible.
-      for (const ext of ["pack", "idx"]) {
-        const file = path.join(tmp, `pack-${id}.${ext}`);
-        await this.send(`uploading pack ${id}`, () =>
-          this.client.send(
-            new PutObjectCommand({
-              Bucket: this.bucket,
-              Key: this.key(`packs/pack-${id}.${ext}`),
-              Body: nodeFs.createReadStream(file),
-              ContentLength: nodeFs.statSync(file).size,
-            }),
-          ),
-        );
-      }
-      const dir = path.join(this.cacheDir, "packs");
-      nodeFs.mkdirSync(dir, { recursive: true });
-      nodeFs.copyFileSync(path.join(tmp, `pack-${id}.idx`), path.join(dir, `pack-${id}.idx`));
-      this.loadPack(PackFile.open(nodeFs, dir, id));
+      await this.uploadPack(id, path.join(tmp, `pack-${id}.pack`), path.join(tmp, `pack-${id}.idx`));
     } finally {
       nodeFs.rmSync(tmp, { recursive: true, force: true });
     }
   }
 
-  async putFile(object: ObjectSpec, file: string): Promise<void> {
+  /** A local store's pack goes up as it is: no repacking into a temp pack first. */
+  async putPack(pack: PackSource): Promise<void> {
+    if (this.packs.has(pack.id)) return;
+    await this.uploadPack(pack.id, pack.packPath, pack.idxPath);
+  }
+
+  /** Uploads a pack's two files, data first: the index is what makes the pack's objects visible. */
+  private async uploadPack(id: string, packPath: string, idxPath: string): Promise<void> {
+    for (const [ext, file] of [
+      ["pack", packPath],
+      ["idx", idxPath],
+    ] as const) {
+      await this.send(`uploading pack ${id}`, () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key(`packs/pack-${id}.${ext}`),
+            Body: nodeFs.createReadStream(file),
+            ContentLength: nodeFs.statSync(file).size,
+          }),
+        ),
+      );
+    }
+    const dir = path.join(this.cacheDir, "packs");
+    nodeFs.mkdirSync(dir, { recursive: true });
+    nodeFs.copyFileSync(idxPath, path.join(dir, `pack-${id}.idx`));
+    this.loadPack(PackFile.open(nodeFs, dir, id));
+  }
+
+  async putFile(object: ObjectSpec, file: string, onBytes?: (bytes: number) => void): Promise<void> {
     await this.send(`uploading ${object.hash}`, async () => {
       // Multipart above 8 MiB, parts in parallel; the key appears only when the upload completes.
       const upload = new Upload({
@@ -304,7 +317,7 @@ export class S3Remote implements Remote {
         params: {
           Bucket: this.bucket,
           Key: this.objectKey(object.hash),
-          Body: nodeFs.createReadStream(file),
+          Body: countedReadStream(file, onBytes),
         },
         queueSize: 4,
         partSize: 16 << 20,

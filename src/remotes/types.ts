@@ -17,6 +17,13 @@ export interface ObjectSpec {
   size: number;
 }
 
+/** A complete pack of the local store: its id, its two files and what it holds. */
+export interface PackSource {
+  id: string;
+  packPath: string;
+  idxPath: string;
+}
+
 /** One small object in memory. */
 export interface ObjectData {
   hash: Hash;
@@ -40,8 +47,18 @@ export interface Remote {
   has(objects: readonly ObjectSpec[]): Promise<Set<Hash>>;
   /** Stores small objects together. None of them is visible before all of them are stored. */
   putBatch(objects: readonly ObjectData[]): Promise<void>;
-  /** Stores one object from a local file, streamed; visible only once complete. */
-  putFile(object: ObjectSpec, file: string): Promise<void>;
+  /**
+   * Stores one object from a local file, streamed; visible only once complete. The file is a verified
+   * store object (its name is its hash), so backends need not hash it again. `onBytes` reports bytes
+   * sent as they go (progress only: a retried upload may report some twice).
+   */
+  putFile(object: ObjectSpec, file: string, onBytes?: (bytes: number) => void): Promise<void>;
+  /**
+   * Optional: stores a whole pack of the local store as it is (data first, index last, so its objects
+   * appear together), when every object in it is wanted. Saves unpacking and repacking; backends that
+   * cannot (the HTTP protocol has no pack upload) leave it out and get batches instead.
+   */
+  putPack?(pack: PackSource): Promise<void>;
   /**
    * Fetches objects in as few requests as the backend allows. `onObject` gets each found object's bytes,
    * which are NOT verified (the caller hashes them). Returns the hashes that were not sent: absent, or

@@ -9,15 +9,17 @@ import { pipeline } from "node:stream/promises";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { remoteError } from "../remotes/errors.js";
+import { looseObjects } from "../remotes/loose.js";
 import { addPack, type PackedLocation, readPacked } from "../remotes/pack-map.js";
-import type { ObjectData, Remote } from "../remotes/types.js";
+import type { ObjectData, ObjectSpec, Remote } from "../remotes/types.js";
 import { hashBytes } from "../store/hash.js";
+import { type PackFile, writePack } from "../store/pack.js";
 import type { Store } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { safeUnlink, tmpName } from "../util/fs.js";
 import type { ProgressFn } from "../workspace/scan.js";
-import { planTransfer, runPool } from "./plan.js";
+import { planTransfer, runPool, type TransferPlan, wholePacks, withoutCovered } from "./plan.js";
 import type { TransferRoot } from "./select.js";
 
 /** Default parallel transfers: enough to hide latency, few enough for a laptop's uplink. */
@@ -91,7 +93,7 @@ function expandLocal(
   packed: Map<Hash, PackedLocation>,
   roots: readonly TransferRoot[],
   summary: TransferSummary,
-): Wanted[][] {
+): [Wanted[], Wanted[]] {
   const leaves: Wanted[] = [];
   const trees: Wanted[] = [];
   for (const r of roots) {
@@ -124,8 +126,64 @@ function progressTracker(phase: string, options: TransferOptions, filesTotal: nu
   };
 }
 
+/** The local packs with the objects the map attributes to each (see wholePacks). */
+function packContents(packed: Map<Hash, PackedLocation>): Map<PackFile, Hash[]> {
+  const out = new Map<PackFile, Hash[]>();
+  for (const [hash, at] of packed) {
+    let list = out.get(at.pack);
+    if (!list) out.set(at.pack, (list = []));
+    list.push(hash);
+  }
+  return out;
+}
+
+/** What one phase of a push sends: batches, whole packs and large objects. */
+interface PushPhase {
+  batches: ObjectSpec[][];
+  packs: Array<{ pack: PackFile; hashes: Hash[] }>;
+  large: ObjectSpec[];
+}
+
 /**
- * Uploads the objects of `roots` that the remote lacks.
+ * Splits the plans of leaves and manifests into two phases, sending whole local packs where the remote
+ * can take them. A pack holding a manifest goes in the second phase with the manifests: a manifest on
+ * the remote must imply its entries are there, and its pack becomes visible all at once.
+ */
+function pushPhases(
+  remote: Remote,
+  packed: Map<Hash, PackedLocation>,
+  leaves: TransferPlan,
+  trees: TransferPlan,
+  treeHashes: ReadonlySet<Hash>,
+): [PushPhase, PushPhase] {
+  const first: PushPhase = { batches: leaves.batches, packs: [], large: leaves.large };
+  const last: PushPhase = { batches: trees.batches, packs: [], large: trees.large };
+  if (!remote.putPack) return [first, last];
+  const toSend = new Set<Hash>();
+  for (const b of [...leaves.batches, ...trees.batches]) for (const o of b) toSend.add(o.hash);
+  if (toSend.size === 0) return [first, last];
+  const contents = packContents(packed);
+  const chosen = new Set(
+    wholePacks(
+      [...contents].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes })),
+      toSend,
+    ),
+  );
+  const covered = new Set<Hash>();
+  for (const [pack, hashes] of contents) {
+    if (!chosen.has(pack.id)) continue;
+    for (const h of hashes) covered.add(h);
+    (hashes.some((h) => treeHashes.has(h)) ? last : first).packs.push({ pack, hashes });
+  }
+  first.batches = withoutCovered(first.batches, covered);
+  last.batches = withoutCovered(last.batches, covered);
+  return [first, last];
+}
+
+/**
+ * Uploads the objects of `roots` that the remote lacks: one existence check for all of them, then whole
+ * local packs (when every object in one is wanted and the backend takes packs), batches of the other
+ * small objects, and large objects streamed; manifests last.
  *
  * @example
  * const summary = await pushObjects(repo.store, remote, await selectRoots(repo), { jobs: 8 });
@@ -141,14 +199,34 @@ export async function pushObjects(
   const jobs = options.jobs ?? DEFAULT_JOBS;
   const summary = emptySummary();
   const packed = localPacked(store);
-  for (const group of expandLocal(store, packed, roots, summary)) {
-    if (group.length === 0) continue;
-    const present = await remote.has(group);
-    const plan = planTransfer(group, present);
-    summary.present += plan.present;
-    const tick = progressTracker("push", options, plan.objects, plan.bytes);
+  const [leaves, trees] = expandLocal(store, packed, roots, summary);
+  const present =
+    leaves.length + trees.length > 0 ? await remote.has([...leaves, ...trees]) : new Set<Hash>();
+  const leafPlan = planTransfer(leaves, present);
+  const treePlan = planTransfer(trees, present);
+  summary.present += leafPlan.present + treePlan.present;
+  const tick = progressTracker(
+    "push",
+    options,
+    leafPlan.objects + treePlan.objects,
+    leafPlan.bytes + treePlan.bytes,
+  );
+  const sent = (objects: number, bytes: number) => {
+    summary.objects += objects;
+    summary.bytes += bytes;
+  };
+  const phases = pushPhases(remote, packed, leafPlan, treePlan, new Set(trees.map((t) => t.hash)));
+  for (const phase of phases) {
     const tasks: Array<() => Promise<void>> = [];
-    for (const batch of plan.batches) {
+    for (const { pack, hashes } of phase.packs) {
+      tasks.push(async () => {
+        await remote.putPack!(pack);
+        const bytes = hashes.reduce((n, h) => n + (packed.get(h)?.length ?? 0), 0);
+        sent(hashes.length, bytes);
+        tick(hashes.length, bytes);
+      });
+    }
+    for (const batch of phase.batches) {
       tasks.push(async () => {
         // Read inside the task: only `jobs` batches are ever in memory.
         const objects = readMany(
@@ -157,18 +235,16 @@ export async function pushObjects(
           batch.map((o) => o.hash),
         );
         await remote.putBatch(objects);
-        summary.objects += batch.length;
         const bytes = objects.reduce((n, o) => n + o.data.length, 0);
-        summary.bytes += bytes;
+        sent(batch.length, bytes);
         tick(batch.length, bytes);
       });
     }
-    for (const o of plan.large) {
+    for (const o of phase.large) {
       tasks.push(async () => {
-        await remote.putFile(o, store.ensureLoose(o.hash));
-        summary.objects++;
-        summary.bytes += o.size;
-        tick(1, o.size);
+        await remote.putFile(o, store.ensureLoose(o.hash), (n) => tick(0, n));
+        sent(1, o.size);
+        tick(1, 0);
       });
     }
     await runPool(tasks, jobs);
@@ -184,6 +260,7 @@ async function downloadLarge(
   want: Wanted,
   summary: TransferSummary,
   fs: typeof nodeFs,
+  onBytes: (bytes: number) => void,
 ): Promise<number> {
   const body = await remote.open(want.hash);
   if (!body) {
@@ -200,6 +277,7 @@ async function downloadLarge(
         for await (const chunk of source) {
           hasher.update(chunk);
           size += chunk.length;
+          onBytes(chunk.length);
           yield chunk;
         }
       },
@@ -232,6 +310,63 @@ async function downloadLarge(
   }
 }
 
+/** Below this many wanted objects a lookup each is cheaper than mapping every pack. */
+const MAP_STORE_ABOVE = 1024;
+
+/**
+ * Which of `hashes` the local store already has. For many objects: the packs as one map and a listing
+ * of the loose fan-out folders, instead of a binary search per pack and a stat per object (100k stats
+ * of absent files were most of a fetch's own time). Nothing is staged in the store during a fetch, so
+ * packs and loose files are all there is.
+ */
+function localPresence(store: Store, hashes: readonly Hash[], fs: typeof nodeFs): Set<Hash> {
+  if (hashes.length < MAP_STORE_ABOVE) return new Set(hashes.filter((h) => store.has(h)));
+  const packed = localPacked(store);
+  const out = new Set<Hash>();
+  const rest: Hash[] = [];
+  for (const h of hashes) {
+    if (packed.has(h)) out.add(h);
+    else rest.push(h);
+  }
+  for (const h of looseObjects(fs, store.objectsDir, rest)) out.add(h);
+  return out;
+}
+
+/** Verified small objects are written as packs of about this size (fewer packs: faster lookups later). */
+const FETCH_PACK_BYTES = 64 << 20;
+
+/**
+ * Collects verified small objects and writes them into the store as packs under their (checked) hashes:
+ * the store's putBuffer would hash each object a second time and copy it once more.
+ */
+function verifiedPacker(store: Store, fs: typeof nodeFs) {
+  let pending: Array<{ raw: Buffer; data: Uint8Array }> = [];
+  let bytes = 0;
+  const seen = new Set<Hash>();
+  const flush = () => {
+    if (pending.length === 0) return;
+    const objects = pending;
+    pending = [];
+    bytes = 0;
+    try {
+      fs.mkdirSync(store.packsDir, { recursive: true });
+      writePack(fs, store.packsDir, objects, store.tmpDir);
+    } catch (err) {
+      throw ioError(err, "writing a pack of fetched objects");
+    }
+  };
+  return {
+    add(o: ObjectData): void {
+      if (seen.has(o.hash)) return;
+      seen.add(o.hash);
+      pending.push({ raw: Buffer.from(o.hash, "hex"), data: o.data });
+      bytes += o.data.length;
+      if (bytes >= FETCH_PACK_BYTES) flush();
+    },
+    flush,
+  };
+}
+
 /** Downloads `wanted` (not already local), verifying every object before it enters the store. */
 async function download(
   store: Store,
@@ -241,13 +376,17 @@ async function download(
   options: TransferOptions,
   fs: typeof nodeFs,
 ): Promise<void> {
-  const present = new Set<Hash>();
-  for (const w of wanted) if (store.has(w.hash)) present.add(w.hash);
+  const present = localPresence(
+    store,
+    wanted.map((w) => w.hash),
+    fs,
+  );
   const plan = planTransfer(wanted, present);
   summary.present += plan.present;
   const byHash = new Map(wanted.map((w) => [w.hash, w]));
   const tick = progressTracker("fetch", options, plan.objects, plan.bytes);
   const large: Wanted[] = plan.large.map((o) => byHash.get(o.hash)!);
+  const packer = verifiedPacker(store, fs);
   const tasks: Array<() => Promise<void>> = plan.batches.map((batch) => async () => {
     const rest = await remote.getBatch(
       batch.map((o) => o.hash),
@@ -258,29 +397,35 @@ async function download(
           summary.corrupt.push({ hash: o.hash, label: w.label });
           return;
         }
-        store.putBuffer(o.data);
+        packer.add(o);
         summary.objects++;
         summary.bytes += o.data.length;
         tick(1, o.data.length);
       },
     );
-    // The store writes a pack every 64 MiB on its own, so an interrupted fetch keeps most of what it got;
-    // a pack per batch would multiply the packs every later lookup has to search.
     for (const h of rest) large.push(byHash.get(h)!);
   });
-  await runPool(tasks, options.jobs ?? DEFAULT_JOBS);
+  let failure: { err: unknown } | undefined;
+  try {
+    await runPool(tasks, options.jobs ?? DEFAULT_JOBS);
+  } catch (err) {
+    failure = { err };
+  }
+  // What was verified is kept even when a batch failed: the rerun then fetches only what is left.
+  packer.flush();
+  store.reload();
+  if (failure) throw failure.err;
   await runPool(
     large.map((w) => async () => {
-      const bytes = await downloadLarge(store, remote, w, summary, fs);
+      const bytes = await downloadLarge(store, remote, w, summary, fs, (n) => tick(0, n));
       if (bytes > 0 || (w.size === 0 && store.has(w.hash))) {
         summary.objects++;
         summary.bytes += bytes;
-        tick(1, bytes);
+        tick(1, 0);
       }
     }),
     options.jobs ?? DEFAULT_JOBS,
   );
-  store.flushSync();
 }
 
 /**

@@ -64,3 +64,38 @@ export function planTransfer(
   if (batch.length > 0) plan.batches.push(batch);
   return plan;
 }
+
+/** One local pack and the objects attributed to it (an object in two packs counts for the first). */
+export interface PackContents {
+  id: string;
+  /** Objects the pack's index lists. */
+  count: number;
+  /** The ones attributed to this pack. */
+  hashes: readonly Hash[];
+}
+
+/**
+ * The packs that can travel whole: every object in them is to be sent. Copying such a pack as it is
+ * replaces unpacking, hashing and repacking it; a pack holding even one object the destination has (or
+ * that is not wanted) is left to the batches, so nothing moves that need not.
+ *
+ * @example
+ * wholePacks([{ id: "p1", count: 2, hashes: [a, b] }, { id: "p2", count: 2, hashes: [c, d] }], new Set([a, b, c]))
+ * // ["p1"]
+ */
+export function wholePacks(packs: readonly PackContents[], toSend: ReadonlySet<Hash>): string[] {
+  return packs
+    .filter((p) => p.count > 0 && p.hashes.length === p.count && p.hashes.every((h) => toSend.has(h)))
+    .map((p) => p.id);
+}
+
+/**
+ * The batches without the objects that travel some other way (in a whole pack); batches left empty are
+ * dropped.
+ *
+ * @example
+ * withoutCovered([[{ hash: a, size: 1 }, { hash: b, size: 1 }]], new Set([a])) // [[{ hash: b, size: 1 }]]
+ */
+export function withoutCovered(batches: readonly ObjectSpec[][], covered: ReadonlySet<Hash>): ObjectSpec[][] {
+  return batches.map((b) => b.filter((o) => !covered.has(o.hash))).filter((b) => b.length > 0);
+}
