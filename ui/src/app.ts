@@ -33,5 +33,6 @@ export interface View {
 export function chartWidth(): number {
   const main = document.querySelector("main");
   const w = main ? main.clientWidth : window.innerWidth;
-  return Math.max(320, Math.floor((w - 48) / 2));
+  // Minus main's padding, the gap between charts and each chart's border and padding.
+  return Math.max(320, Math.floor((w - 32 - 12) / 2) - 12);
 }

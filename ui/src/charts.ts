@@ -57,7 +57,13 @@ export function lineChart(parent: HTMLElement, series: LineSeries[], o: ChartOpt
     width: o.width,
     height: o.height,
     scales: {
-      x: { time: o.xMode === "time" },
+      // A single x value (a metric logged once) would give uPlot an empty range: widen it around the point.
+      x: {
+        time: o.xMode === "time",
+        ...(data[0].length === 1
+          ? { range: (_u: uPlot, lo: number, hi: number): uPlot.Range.MinMax => [lo - 1, hi + 1] }
+          : {}),
+      },
       y: o.log ? { distr: 3 } : {},
     },
     axes: [{ label: xAxisLabel(o.xMode) }, {}],
@@ -68,7 +74,8 @@ export function lineChart(parent: HTMLElement, series: LineSeries[], o: ChartOpt
         stroke: s.color,
         width: 1.5,
         spanGaps: true,
-        points: { show: false },
+        // Points only for a series of one point, which has no line to show.
+        ...(s.x.length < 2 ? { points: { show: true, size: 6 } } : { points: { show: false } }),
       })),
     ],
     legend: { live: true },

@@ -7,7 +7,7 @@ import type uPlot from "uplot";
 import { getJson, type RunInfo, type Series } from "./api.js";
 import type { AppContext, View } from "./app.js";
 import { h, replace } from "./dom.js";
-import { colorAt, diffRows, matchesPattern, seriesPatterns } from "./model.js";
+import { colorAt, diffRows, matchesPattern, runLabels, seriesPatterns } from "./model.js";
 import type { CompareRoute, Route } from "./route.js";
 import {
   type ChartRun,
@@ -75,7 +75,8 @@ export function compareView(ctx: AppContext, route: CompareRoute): View {
   }
 
   function chartRuns(): ChartRun[] {
-    return runs.map((r) => ({ runId: r.runId, name: r.name, startTime: r.startTime }));
+    const labels = runLabels(runs);
+    return runs.map((r, i) => ({ runId: r.runId, name: labels[i] ?? r.name, startTime: r.startTime }));
   }
 
   function draw() {
@@ -101,7 +102,7 @@ export function compareView(ctx: AppContext, route: CompareRoute): View {
             "tr",
             {},
             h("th", {}, "key"),
-            ...runs.map((r, i) => h("th", { style: `color:${colorAt(i)}` }, r.name)),
+            ...runLabels(runs).map((name, i) => h("th", { style: `color:${colorAt(i)}` }, name)),
           ),
         ),
         h(
@@ -149,7 +150,7 @@ export function compareView(ctx: AppContext, route: CompareRoute): View {
           "a",
           { class: "run-chip", href: `#/run/${r.runId}`, style: `border-color:${colorAt(i)}` },
           h("span", { class: "swatch", style: `background:${colorAt(i)}` }),
-          r.name,
+          runLabels(runs)[i],
         ),
       ),
     );

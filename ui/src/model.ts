@@ -324,3 +324,16 @@ export const PALETTE: readonly string[] = [
 export function colorAt(i: number): string {
   return PALETTE[i % PALETTE.length]!;
 }
+
+/**
+ * Chart labels for runs: their names, with a short id added where two runs share a name (sweeps often
+ * name every trial alike).
+ *
+ * @example
+ * runLabels([{ runId: "ab12cd", name: "x" }, { runId: "ef34gh", name: "x" }]) // ["x (ab12cd)", "x (ef34gh)"]
+ */
+export function runLabels(runs: readonly { runId: string; name: string }[]): string[] {
+  const seen = new Map<string, number>();
+  for (const r of runs) seen.set(r.name, (seen.get(r.name) ?? 0) + 1);
+  return runs.map((r) => ((seen.get(r.name) ?? 0) > 1 ? `${r.name} (${r.runId.slice(0, 6)})` : r.name));
+}

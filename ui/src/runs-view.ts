@@ -30,16 +30,32 @@ import type { Route, RunsRoute } from "./route.js";
 const ROW_HEIGHT = 28;
 const BLOCK = 200;
 const OVERSCAN = 10;
-const BASE_WIDTHS = ["32px", "92px", "minmax(180px, 2fr)", "96px", "152px", "96px"];
+// Fixed pixel widths: every absolutely positioned row must lay its cells out exactly like the header.
+const BASE_WIDTHS = [32, 92, 240, 90, 150, 90];
+const DATA_WIDTH = 110;
 
-/** Columns shown when the URL names none: a few params and top-level metrics. */
-function defaultColumns(keys: RunsPage["keys"]): DataColumn[] {
+/**
+ * Columns shown when the URL names none: the params whose values differ among `rows` (what a sweep
+ * varies), then a few top-level metrics, accuracy and loss first.
+ */
+export function defaultColumns(keys: RunsPage["keys"], rows: RunRow[]): DataColumn[] {
+  const varying = keys.params.filter((k) => {
+    const values = new Set<string>();
+    for (const r of rows) {
+      const v = r.params?.[k];
+      if (v !== undefined) values.add(v);
+    }
+    return values.size > 1;
+  });
+  const params = (varying.length > 0 ? varying : keys.params).slice(0, 4);
+  const rank = (k: string) => (/acc/.test(k) ? 0 : /loss/.test(k) ? 1 : 2);
+  const metrics = keys.metrics
+    .filter((k) => !k.includes("/"))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .slice(0, 4);
   return [
-    ...keys.params.slice(0, 3).map((key): DataColumn => ({ kind: "param", key })),
-    ...keys.metrics
-      .filter((k) => !k.includes("/"))
-      .slice(0, 4)
-      .map((key): DataColumn => ({ kind: "metric", key, agg: "last" })),
+    ...params.map((key): DataColumn => ({ kind: "param", key })),
+    ...metrics.map((key): DataColumn => ({ kind: "metric", key, agg: "last" })),
   ];
 }
 
@@ -157,7 +173,9 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
     if (e instanceof ApiError && e.code === "ERR_MTRACK_SEARCH_SYNTAX") {
       const col = typeof e.data?.column === "number" ? e.data.column : undefined;
       const expr = typeof e.data?.expr === "string" ? e.data.expr : route.filter;
-      replace(filterError, `${e.message}\n`, h("span", { class: "expr" }, expr), "\n", caretLine(expr, col));
+      // The message's first line says what was expected; the server's own caret drawing is not reused.
+      const what = e.message.split("\n")[0] ?? e.message;
+      replace(filterError, `${what}\n`, h("span", { class: "expr" }, expr), "\n", caretLine(expr, col));
       filterError.dataset.code = e.code;
       if (col !== undefined) filterError.dataset.column = String(col);
     } else {
@@ -174,12 +192,22 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
       const page = await getJson<RunsPage>("/runs", query(offset));
       if (gen !== generation) return;
       filterError.hidden = true;
+      delete scroller.dataset.loading;
       total = page.total;
       keys = page.keys;
       blocks.set(offset, page.runs);
       if (!defaulted) {
         defaulted = true;
-        const cols = defaultColumns(keys);
+        // One more look at the first block with every param, to pick the ones that vary.
+        const probe = await getJson<RunsPage>("/runs", {
+          ...query(0),
+          columns: keys.params
+            .slice(0, 50)
+            .map((k) => `params.${k}`)
+            .join(","),
+        });
+        if (gen !== generation) return;
+        const cols = defaultColumns(keys, probe.runs);
         if (cols.length > 0) {
           ctx.replace({ ...route, cols: cols.map(columnId) });
           route = { ...route, cols: cols.map(columnId) };
@@ -192,6 +220,7 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
       renderRows();
     } catch (e) {
       if (gen !== generation) return;
+      delete scroller.dataset.loading;
       total = 0;
       blocks = new Map();
       showError(e);
@@ -207,12 +236,15 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
     blocks = new Map();
     pending = new Set();
     scroller.scrollTop = 0;
+    // Until the first block of the new query arrives the old rows stay up; tests and the bench wait on this.
+    scroller.dataset.loading = "1";
     void fetchBlock(0);
   }
 
   function renderChrome() {
-    const widths = [...BASE_WIDTHS, ...columns.map(() => "minmax(110px, 1fr)")].join(" ");
-    scroller.style.setProperty("--cols", widths);
+    const widths = [...BASE_WIDTHS, ...columns.map(() => DATA_WIDTH)];
+    scroller.style.setProperty("--cols", widths.map((w) => `${w}px`).join(" "));
+    scroller.style.setProperty("--row-width", `${widths.reduce((a, b) => a + b, 0)}px`);
     const sort = currentSort();
     const sortMark = (id: string) => (sort?.column === id ? (sort.desc ? " ▼" : " ▲") : "");
     const cells: HTMLElement[] = [h("div", { class: "cell check" })];

@@ -16,6 +16,7 @@ import {
   matchesPattern,
   nextSort,
   parseColumnId,
+  runLabels,
   seriesPatterns,
   shortCommit,
   smoothEma,
@@ -155,4 +156,15 @@ test("the caret sits under the 0-based error column, clamped to the expression",
   assert.equal(caretLine("metrics.x >", 10), "          ^");
   assert.equal(caretLine("ab", 99), "  ^");
   assert.equal(caretLine("ab", undefined), "^");
+});
+
+test("run labels add a short id only where names collide", () => {
+  assert.deepEqual(
+    runLabels([
+      { runId: "aaaaaa11", name: "x" },
+      { runId: "bbbbbb22", name: "x" },
+      { runId: "cccccc33", name: "y" },
+    ]),
+    ["x (aaaaaa)", "x (bbbbbb)", "y"],
+  );
 });
