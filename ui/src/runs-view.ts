@@ -196,28 +196,12 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
       total = page.total;
       keys = page.keys;
       blocks.set(offset, page.runs);
-      if (!defaulted) {
-        defaulted = true;
-        // One more look at the first block with every param, to pick the ones that vary.
-        const probe = await getJson<RunsPage>("/runs", {
-          ...query(0),
-          columns: keys.params
-            .slice(0, 50)
-            .map((k) => `params.${k}`)
-            .join(","),
-        });
-        if (gen !== generation) return;
-        const cols = defaultColumns(keys, probe.runs);
-        if (cols.length > 0) {
-          ctx.replace({ ...route, cols: cols.map(columnId) });
-          route = { ...route, cols: cols.map(columnId) };
-          columns = cols;
-          reset();
-          return;
-        }
-      }
       renderChrome();
       renderRows();
+      if (!defaulted) {
+        defaulted = true;
+        void chooseDefaultColumns(gen).catch(showError);
+      }
     } catch (e) {
       if (gen !== generation) return;
       delete scroller.dataset.loading;
@@ -229,6 +213,44 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
     } finally {
       if (gen === generation) pending.delete(offset);
     }
+  }
+
+  /**
+   * Without columns in the URL, looks at the first block with every param to pick the ones that vary, then
+   * refetches the visible blocks with those columns (the rows already shown stay up meanwhile).
+   */
+  async function chooseDefaultColumns(gen: number) {
+    const probe = await getJson<RunsPage>("/runs", {
+      ...query(0),
+      columns: keys.params
+        .slice(0, 50)
+        .map((k) => `params.${k}`)
+        .join(","),
+    });
+    if (gen !== generation) return;
+    const cols = defaultColumns(keys, probe.runs);
+    if (cols.length === 0) return;
+    route = { ...route, cols: cols.map(columnId) };
+    ctx.replace(route);
+    columns = cols;
+    generation++;
+    pending = new Set();
+    const visible = currentWindow().blocks;
+    blocks = new Map([...blocks].filter(([b]) => visible.includes(b)));
+    renderChrome();
+    renderRows();
+    for (const b of visible) void fetchBlock(b);
+  }
+
+  function currentWindow() {
+    return viewWindow({
+      scrollTop: Math.max(0, scroller.scrollTop - header.offsetHeight),
+      height: scroller.clientHeight,
+      rowHeight: ROW_HEIGHT,
+      total,
+      overscan: OVERSCAN,
+      blockSize: BLOCK,
+    });
   }
 
   function reset() {
@@ -370,15 +392,7 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
 
   function renderRows() {
     frame = 0;
-    const headerH = header.offsetHeight;
-    const w = viewWindow({
-      scrollTop: Math.max(0, scroller.scrollTop - headerH),
-      height: scroller.clientHeight,
-      rowHeight: ROW_HEIGHT,
-      total,
-      overscan: OVERSCAN,
-      blockSize: BLOCK,
-    });
+    const w = currentWindow();
     for (const b of w.blocks) if (!blocks.has(b)) void fetchBlock(b);
     const rows: HTMLElement[] = [];
     for (let i = w.first; i < w.last; i++) {
@@ -436,16 +450,10 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
   }
 
   ctx.poll(visibleRunning, async () => {
-    // Refresh only the blocks in view; the rest are refetched when scrolled to.
-    const w = viewWindow({
-      scrollTop: Math.max(0, scroller.scrollTop - header.offsetHeight),
-      height: scroller.clientHeight,
-      rowHeight: ROW_HEIGHT,
-      total,
-      overscan: OVERSCAN,
-      blockSize: BLOCK,
-    });
-    for (const b of w.blocks) blocks.delete(b);
+    // The blocks in view are refetched in place (their rows stay up until the fresh block arrives); the
+    // others are dropped, to be fetched again when scrolled to.
+    const w = currentWindow();
+    blocks = new Map([...blocks].filter(([b]) => w.blocks.includes(b)));
     await Promise.all([...w.blocks.map((b) => fetchBlock(b)), loadExperiments()]);
   });
 
