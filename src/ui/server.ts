@@ -15,6 +15,12 @@ import { defaultUiDir, serveAsset, serveIndex } from "./static.js";
 export interface UiServerOptions extends UiApiOptions {
   /** The built page (default: dist/ui of this package). */
   uiDir?: string;
+  /**
+   * Answer only requests whose Host header names this machine's loopback (default true). A web page
+   * could otherwise read the API through DNS rebinding (its own name resolving to 127.0.0.1); a server
+   * bound to a public address on purpose turns this off.
+   */
+  loopbackHostsOnly?: boolean;
 }
 
 /** A running UI server. */
@@ -80,10 +86,18 @@ function sendUiError(res: http.ServerResponse, err: unknown): void {
  */
 export function createUiHandler(options: UiServerOptions): http.RequestListener {
   const uiDir = options.uiDir ?? defaultUiDir();
+  const loopbackOnly = options.loopbackHostsOnly !== false;
   const router = new Router();
   router.mount("/api/v1", uiApi(options));
   return (req, res) => {
     void (async () => {
+      if (loopbackOnly && !isLoopbackHost(hostnameOf(req.headers.host ?? ""))) {
+        throw new HttpError(
+          403,
+          "mtrack ui answers only requests for localhost.",
+          "ERR_MTRACK_INVALID_ARGUMENT",
+        );
+      }
       const method = req.method ?? "GET";
       if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "mtrack ui is read-only.");
       let url: URL;
@@ -126,9 +140,12 @@ export function createUiHandler(options: UiServerOptions): http.RequestListener 
 export async function startUiServer(
   options: UiServerOptions & { host?: string; port?: number },
 ): Promise<RunningUiServer> {
-  const server = http.createServer({ keepAlive: true }, createUiHandler(options));
   const port = options.port ?? 5050;
   const host0 = options.host ?? "127.0.0.1";
+  const server = http.createServer(
+    { keepAlive: true },
+    createUiHandler({ loopbackHostsOnly: isLoopbackHost(host0), ...options }),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -153,6 +170,19 @@ export async function startUiServer(
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The host name of a Host header value (port and IPv6 brackets removed).
+ *
+ * @example
+ * hostnameOf("[::1]:5050"); // "::1"
+ */
+export function hostnameOf(hostHeader: string): string {
+  const h = hostHeader.trim();
+  if (h.startsWith("[")) return h.slice(1, h.indexOf("]") === -1 ? undefined : h.indexOf("]"));
+  const colon = h.indexOf(":");
+  return colon === -1 ? h : h.slice(0, colon);
 }
 
 /**

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { Repo } from "../../src/repo.js";
@@ -285,4 +286,18 @@ test("read-only and routing: other methods 405, unknown endpoints 404, page and 
     assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
   const outside = await fetch(`${base}/assets/..%2f..%2fpackage.json`);
   assert.equal(outside.status, 404);
+});
+
+test("DNS rebinding: a request whose Host is not this machine is refused (403)", async () => {
+  const status = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.get(`${base}/api/v1/info`, { headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+    });
+  assert.equal(await status("evil.example:5050"), 403);
+  assert.equal(await status("localhost:5050"), 200);
+  assert.equal(await status("[::1]:5050"), 200);
 });

@@ -11,7 +11,7 @@ import {
   runRow,
   unionKeys,
 } from "../../../src/ui/query.js";
-import { isLoopbackHost, statusForCode } from "../../../src/ui/server.js";
+import { hostnameOf, isLoopbackHost, statusForCode } from "../../../src/ui/server.js";
 
 const summary = (over: Partial<RunSummary> = {}): RunSummary => ({
   runId: "a".repeat(32),
@@ -117,4 +117,7 @@ test("error codes map to 404 / 400 / 500; loopback hosts are recognised", () => 
   for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"])
     assert.equal(isLoopbackHost(h), true, h);
   for (const h of ["0.0.0.0", "::", "192.168.1.5", "example.com"]) assert.equal(isLoopbackHost(h), false, h);
+  assert.equal(hostnameOf("localhost:5050"), "localhost");
+  assert.equal(hostnameOf("[::1]:5050"), "::1");
+  assert.equal(hostnameOf("127.0.0.1"), "127.0.0.1");
 });
