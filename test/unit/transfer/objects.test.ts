@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { countedReadStream } from "../../../src/remotes/counted.js";
+import { LocalRemote } from "../../../src/remotes/local.js";
+import type { Remote } from "../../../src/remotes/types.js";
+import { listPackIds } from "../../../src/store/pack.js";
+import { encodeTree, type TreeEntry } from "../../../src/store/tree.js";
+import { fetchObjects, pushObjects } from "../../../src/transfer/objects.js";
+import type { Progress } from "../../../src/workspace/scan.js";
+import { makeTempDir, removeTempDir } from "../../helpers/tmp.js";
+import { fillStore, makeStore } from "../remotes/fixtures.js";
+
+const packIds = (storeDir: string) => listPackIds(fs, path.join(storeDir, "packs")).complete;
+
+test("push copies a local pack whole when the remote lacks all of it, and batches otherwise", async () => {
+  const dir = makeTempDir();
+  const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    const { roots, small } = await fillStore(a, dir, { count: 30 });
+    const [localPack] = packIds(a.dir);
+    assert.ok(localPack);
+    const pushed = await pushObjects(a, remote, roots);
+    assert.equal(pushed.objects, 32);
+    assert.deepEqual(packIds(remote.url), [localPack], "the local pack arrived as it is");
+
+    // A remote that already holds part of the pack gets only the rest, in a new pack.
+    const other = LocalRemote.open({ dir: path.join(dir, "other"), create: true });
+    try {
+      await other.putBatch(small.slice(0, 5).map((hash) => ({ hash, data: a.readObject(hash) })));
+      const before = packIds(other.url);
+      const rest = await pushObjects(a, other, roots);
+      assert.equal(rest.present, 5);
+      assert.equal(rest.objects, 27);
+      assert.ok(!packIds(other.url).includes(localPack));
+      assert.equal(packIds(other.url).length, before.length + 2, "one pack of leaves, one of the manifest");
+      const b = makeStore(path.join(dir, "b"));
+      const fetched = await fetchObjects(b, other, roots);
+      assert.equal(fetched.objects, 32);
+      assert.equal(fetched.corrupt.length, 0);
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await remote.close();
+    removeTempDir(dir);
+  }
+});
+
+test("push sends a pack holding a manifest only after every other object", async () => {
+  const dir = makeTempDir();
+  const inner = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    // Pack 1: leaves only. Pack 2: more leaves and the manifest naming all of them.
+    const entries: TreeEntry[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = a.putBuffer(Buffer.from(`leaf ${i}`));
+      entries.push({ path: `f${String(i).padStart(2, "0")}`, hash: r.hash, size: r.size, executable: false });
+      if (i === 9) a.flushSync();
+    }
+    const tree = a.putBuffer(encodeTree(entries));
+    a.flushSync();
+    const calls: string[] = [];
+    const recording: Remote = Object.create(inner) as Remote;
+    recording.putPack = async (pack) => {
+      await inner.putPack(pack);
+      calls.push(`pack:${pack.id}`);
+    };
+    recording.putBatch = async (objects) => {
+      await inner.putBatch(objects);
+      calls.push("batch");
+    };
+    const summary = await pushObjects(a, recording, [{ hash: tree.hash, size: 0, tree: true, label: "d" }]);
+    assert.equal(summary.objects, 21);
+    const treePack = a.packFiles().find((p) => [...p.entries()].some((e) => e.hash === tree.hash));
+    assert.ok(treePack);
+    assert.equal(calls.length, 2);
+    assert.equal(calls.at(-1), `pack:${treePack.id}`, "the manifest's pack goes last");
+  } finally {
+    await inner.close();
+    removeTempDir(dir);
+  }
+});
+
+test("a fetch that fails half-way keeps the objects it verified; the rerun gets only the rest", async () => {
+  const dir = makeTempDir();
+  const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    const { roots, small } = await fillStore(a, dir, { count: 20 });
+    await pushObjects(a, remote, roots);
+    const flaky: Remote = Object.create(remote) as Remote;
+    flaky.getBatch = async (hashes, onObject) => {
+      let n = 0;
+      return remote.getBatch(hashes, (o) => {
+        if (++n > 8) throw Object.assign(new Error("connection reset"), { code: "ECONNRESET" });
+        return onObject(o);
+      });
+    };
+    const b = makeStore(path.join(dir, "b"));
+    // The roots (manifest, large object) come in a first round; the 20 entries then fail after 8.
+    await assert.rejects(fetchObjects(b, flaky, roots));
+    const kept = small.filter((h) => b.has(h));
+    assert.equal(kept.length, 8);
+    for (const h of kept) assert.equal(b.verify(h), "ok");
+    const rerun = await fetchObjects(b, remote, roots);
+    assert.equal(rerun.objects, 12);
+    assert.equal(rerun.present, 10, "the two roots and the 8 kept entries");
+  } finally {
+    await remote.close();
+    removeTempDir(dir);
+  }
+});
+
+test("progress: a large object reports bytes while it streams, and counts once when done", async () => {
+  const dir = makeTempDir();
+  const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    const { roots } = await fillStore(a, dir, { count: 2, largeBytes: 1 << 20 });
+    await pushObjects(a, remote, roots);
+    const b = makeStore(path.join(dir, "b"));
+    const events: Progress[] = [];
+    const summary = await fetchObjects(b, remote, [roots[1]!], { onProgress: (p) => events.push(p) });
+    assert.equal(summary.objects, 1);
+    assert.ok(
+      events.some((p) => p.files === 0 && p.bytes > 0 && p.bytes < (p.bytesTotal ?? 0)),
+      "bytes before the object is complete",
+    );
+    const last = events.at(-1);
+    assert.equal(last?.files, 1);
+    assert.equal(last?.bytes, 1 << 20);
+  } finally {
+    await remote.close();
+    removeTempDir(dir);
+  }
+});
+
+test("directory remote: putFile refuses a local object whose size is not the recorded one", async () => {
+  const dir = makeTempDir();
+  const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const file = path.join(dir, "obj");
+    fs.writeFileSync(file, Buffer.alloc(1000, 1));
+    const hash = "a".repeat(64);
+    await assert.rejects(remote.putFile({ hash, size: 999 }, file), { code: "ERR_MTRACK_OBJECT_CORRUPT" });
+    assert.equal((await remote.has([{ hash, size: 999 }])).size, 0);
+    assert.deepEqual(fs.readdirSync(path.join(remote.url, "tmp")), []);
+  } finally {
+    await remote.close();
+    removeTempDir(dir);
+  }
+});
+
+test("countedReadStream reports every byte it reads", async () => {
+  const dir = makeTempDir();
+  try {
+    const file = path.join(dir, "f");
+    fs.writeFileSync(file, Buffer.alloc(300_000, 7));
+    let counted = 0;
+    const chunks = await countedReadStream(file, (n) => {
+      counted += n;
+    }).toArray();
+    assert.equal(counted, 300_000);
+    assert.equal(Buffer.concat(chunks).length, 300_000);
+    await assert.rejects(countedReadStream(path.join(dir, "missing"), () => {}).toArray(), {
+      code: "ENOENT",
+    });
+  } finally {
+    removeTempDir(dir);
+  }
+});
