@@ -35,6 +35,8 @@ export interface UiApiOptions {
   repoRoot: string;
   /** How running runs are told from dead ones; default this host and kill(pid, 0). */
   liveness?: Liveness;
+  /** The runs listing to serve from (default: a new one); pass one to warm it before the first request. */
+  listing?: RunListing;
 }
 
 /** Sends a JSON answer with the headers every UI answer carries. */
@@ -82,7 +84,7 @@ interface Selection {
  */
 export function uiApi(options: UiApiOptions): Router {
   const { dir, store } = options;
-  const listing = new RunListing(dir, store, options.liveness);
+  const listing = options.listing ?? new RunListing(dir, store, options.liveness);
   const histories = new HistorySource(dir, store);
   // Filtered + sorted selections of one listing version: scrolling the table asks for many windows of
   // the same selection, which then cost a slice.

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { type ErrorCode, errnoCode, isMtrackError, MtrackError } from "../errors.js";
 import { HttpError, Router } from "../server/router.js";
 import { sendUiJson, type UiApiOptions, uiApi } from "./api.js";
+import { RunListing } from "./listing.js";
 import { defaultUiDir, serveAsset, serveIndex } from "./static.js";
 
 /** What `startUiServer` serves. */
@@ -142,9 +143,10 @@ export async function startUiServer(
 ): Promise<RunningUiServer> {
   const port = options.port ?? 5050;
   const host0 = options.host ?? "127.0.0.1";
+  const listing = options.listing ?? new RunListing(options.dir, options.store, options.liveness);
   const server = http.createServer(
     { keepAlive: true },
-    createUiHandler({ loopbackHostsOnly: isLoopbackHost(host0), ...options }),
+    createUiHandler({ loopbackHostsOnly: isLoopbackHost(host0), ...options, listing }),
   );
   try {
     await new Promise<void>((resolve, reject) => {
@@ -158,6 +160,15 @@ export async function startUiServer(
       cause: err,
     });
   }
+  // Read the runs listing now, while the user opens the browser, so the first page is served from cache.
+  // A failure here is reported by the first request that needs the listing.
+  setImmediate(() => {
+    try {
+      listing.snapshot();
+    } catch {
+      // see above
+    }
+  });
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {

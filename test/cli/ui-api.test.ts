@@ -12,6 +12,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { Repo } from "../../src/repo.js";
+import type { Run } from "../../src/tracking/api.js";
 import { startRun } from "../../src/tracking/context.js";
 import { runCli, startCli, waitCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
@@ -23,6 +24,7 @@ let repo: TempGitRepo;
 let child: ChildProcess;
 let base: string;
 const ids: Record<string, string> = {};
+let liveRun: Run;
 const LONG = 20_000;
 
 async function seed(): Promise<void> {
@@ -72,6 +74,7 @@ async function seed(): Promise<void> {
   live.logMetric("loss", 3, { step: 0 });
   live.flush();
   ids.live = live.id;
+  liveRun = live;
 }
 
 before(async () => {
@@ -300,4 +303,20 @@ test("DNS rebinding: a request whose Host is not this machine is refused (403)",
   assert.equal(await status("evil.example:5050"), 403);
   assert.equal(await status("localhost:5050"), 200);
   assert.equal(await status("[::1]:5050"), 200);
+});
+
+test("live: a RUNNING run's new points show on the next poll of /runs and /series", async () => {
+  const before = await get(
+    `/api/v1/runs?columns=metrics.loss&filter=${encodeURIComponent("attributes.status = 'RUNNING'")}`,
+  );
+  assert.equal(before.json.total, 1);
+  assert.equal(before.json.runs[0].metrics.loss.last, 3);
+  liveRun.logMetric("loss", 1.5, { step: 1 });
+  liveRun.flush();
+  const after = await get(
+    `/api/v1/runs?columns=metrics.loss&filter=${encodeURIComponent("attributes.status = 'RUNNING'")}`,
+  );
+  assert.equal(after.json.runs[0].metrics.loss.last, 1.5);
+  const s = await get(`/api/v1/series?runs=${ids.live}&keys=loss`);
+  assert.deepEqual(s.json.series[0].values, [3, 1.5]);
 });
