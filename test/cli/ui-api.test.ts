@@ -320,3 +320,10 @@ test("live: a RUNNING run's new points show on the next poll of /runs and /serie
   const s = await get(`/api/v1/series?runs=${ids.live}&keys=loss`);
   assert.deepEqual(s.json.series[0].values, [3, 1.5]);
 });
+
+test("a port already in use is ERR_MTRACK_IO with exit code 2, not a crash", async () => {
+  const port = new URL(base).port;
+  const r = await runCli(["ui", "--port", port], { cwd: repo.dir, env: repo.env, timeoutMs: 20_000 });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /ERR_MTRACK_IO/);
+});
