@@ -17,12 +17,14 @@ import { type Run, startRun } from "../../tracking/api.js";
 import type { Tracking } from "../../tracking/context.js";
 import { type LiveRun, openLiveRun } from "../../tracking/external.js";
 import {
+  activeLogPath,
   DEFAULT_EXPERIMENT,
   deletedPath,
   type Experiment,
   ensureExperiment,
   findExperiment,
   readExperiments,
+  refPath,
   trackingPaths,
 } from "../../tracking/layout.js";
 import { isRunId, validateArtifactName, validateKey } from "../../tracking/names.js";
@@ -263,15 +265,12 @@ export class MlflowService {
       command: source ? [source] : [],
       clock: () => at.time ?? this.#clock(),
       mtrackVersion: this.#mtrackVersion,
+      // Validated before the run's log exists: a bad tag leaves no half-started run behind.
+      tags,
       installProcessHooks: false,
     });
     at.time = undefined;
-    try {
-      run.setTags({ ...tags, [RUN_NAME_TAG]: run.name });
-    } catch (err) {
-      await run.end("FAILED");
-      throw err;
-    }
+    if (tags[RUN_NAME_TAG] !== run.name) run.setTags({ [RUN_NAME_TAG]: run.name });
     this.#open.set(run.id, { run, at });
     this.#listing = undefined;
     return { run: runJson(this.#summary(run.id)) };
@@ -494,10 +493,9 @@ export class MlflowService {
   /** A full run id that exists; RESOURCE_DOES_NOT_EXIST otherwise (no prefixes: MLflow has none). */
   #existing(runId: string): string {
     if (this.#open.has(runId)) return runId;
-    const p = trackingPaths(this.#dir);
     if (
       isRunId(runId) &&
-      (fs.existsSync(path.join(p.refs, runId)) || fs.existsSync(path.join(p.active, `${runId}.log`)))
+      (fs.existsSync(refPath(this.#dir, runId)) || fs.existsSync(activeLogPath(this.#dir, runId)))
     ) {
       return runId;
     }

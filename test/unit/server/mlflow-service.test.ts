@@ -317,3 +317,16 @@ test("nested runs keep mlflow.parentRunId; runs/update with a new name keeps it 
   );
   assert.equal(getRun(dir, store, child).tags["mlflow.runName"], "renamed");
 });
+
+test("a run refused at creation (bad tag key, bad name) leaves no run behind", async () => {
+  assert.equal(
+    await outcome(() => service.createRun({ tags: [{ key: "bad;key", value: "x" }] })),
+    "400 INVALID_PARAMETER_VALUE",
+  );
+  assert.equal(
+    await outcome(() => service.createRun({ run_name: "a\u0001b" })),
+    "400 INVALID_PARAMETER_VALUE",
+  );
+  assert.deepEqual(listRuns(dir, store), []);
+  assert.deepEqual(service.openRunIds, []);
+});
