@@ -22,7 +22,6 @@ import {
   deletedPath,
   type Experiment,
   ensureExperiment,
-  findExperiment,
   readExperiments,
   refPath,
   trackingPaths,
@@ -202,7 +201,7 @@ export class MlflowService {
   /** experiments/create → `{experiment_id}`; RESOURCE_ALREADY_EXISTS for a taken name. */
   createExperiment(msg: Message): Message {
     const name = stringField(msg, "name", true);
-    if (findExperiment(readExperiments(this.#dir), name)?.name === name) {
+    if (readExperiments(this.#dir).some((e) => e.name === name)) {
       throw new MlflowApiError("RESOURCE_ALREADY_EXISTS", `Experiment '${name}' already exists.`);
     }
     return { experiment_id: ensureExperiment(this.#dir, name, this.#clock).id };
