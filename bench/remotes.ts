@@ -1,11 +1,12 @@
 /**
  * Remote transfer benchmark (issue 5): push then pull 100,000 1-KiB files and one large file through each
  * mtrack backend on loopback — a directory, `mtrack server` (HTTP), SeaweedFS (S3) — plus a no-op push
- * when everything is already there; DVC's `push`/`pull` to a local remote side by side when
- * bench/.venv/bin/dvc exists. Prints a markdown table.
+ * when everything is already there; DVC's `push`/`pull` to a local remote and to the same SeaweedFS
+ * (dvc-s3) side by side when bench/.venv has them (bash bench/setup.sh). Prints a markdown table of the
+ * median of `--repeat` runs per cell and the DVC/mtrack ratios.
  *
- * Run: npm run build && node --import tsx bench/remotes.ts [--small] [--backends local,http,s3,dvc-local]
- *        [--skip-big] [--keep]
+ * Run: npm run build && node --import tsx bench/remotes.ts [--small] [--repeat N]
+ *        [--backends local,http,s3,dvc-local,dvc-s3] [--skip-big] [--keep]
  *
  * Data comes from bench/data.ts (the same deterministic sets as bench/versioning.ts). Pull is measured in
  * a fresh `git clone` (fetch + checkout, like `dvc pull`). One run per cell: on this shared machine,
@@ -135,52 +136,57 @@ async function startBackend(name: string, work: string): Promise<Backend> {
     };
   }
   if (name === "s3") {
-    if (!fs.existsSync(WEED)) throw new Error("weed not installed (bash scripts/test-setup.sh)");
-    const dir = path.join(work, "weed");
-    fs.mkdirSync(dir);
-    const p = await Promise.all(Array.from({ length: 8 }, () => freePort()));
-    const child = spawn(
-      WEED,
-      [
-        "server",
-        "-s3",
-        "-filer",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        `-dir=${dir}`,
-        `-master.port=${p[0]}`,
-        `-master.port.grpc=${p[1]}`,
-        `-volume.port=${p[2]}`,
-        `-volume.port.grpc=${p[3]}`,
-        `-filer.port=${p[4]}`,
-        `-filer.port.grpc=${p[5]}`,
-        `-s3.port=${p[6]}`,
-        `-s3.port.grpc=${p[7]}`,
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=1024",
-        "-volume.max=0",
-      ],
-      { stdio: "ignore" },
-    );
-    const endpoint = `http://127.0.0.1:${p[6]}`;
-    try {
-      await waitForWeed(endpoint);
-    } catch (err) {
-      await stopChild(child);
-      throw err;
-    }
+    const weed = await startWeed(work);
     return {
       name,
       env: ENV,
       configure: (d) => {
         run(mtrack("remote", "add", "bench", "s3://mtrack-bench/proj", "--default"), d);
-        run(mtrack("remote", "modify", "bench", "endpoint", endpoint), d);
+        run(mtrack("remote", "modify", "bench", "endpoint", weed.endpoint), d);
       },
-      stop: () => stopChild(child),
+      stop: weed.stop,
     };
   }
   throw new Error(`unknown backend ${name}`);
+}
+
+/** A SeaweedFS server with its S3 gateway on loopback, and the buckets of both tools created. */
+async function startWeed(work: string): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  if (!fs.existsSync(WEED)) throw new Error("weed not installed (bash scripts/test-setup.sh)");
+  const dir = fs.mkdtempSync(path.join(work, "weed-"));
+  const p = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const child = spawn(
+    WEED,
+    [
+      "server",
+      "-s3",
+      "-filer",
+      "-ip=127.0.0.1",
+      "-ip.bind=127.0.0.1",
+      `-dir=${dir}`,
+      `-master.port=${p[0]}`,
+      `-master.port.grpc=${p[1]}`,
+      `-volume.port=${p[2]}`,
+      `-volume.port.grpc=${p[3]}`,
+      `-filer.port=${p[4]}`,
+      `-filer.port.grpc=${p[5]}`,
+      `-s3.port=${p[6]}`,
+      `-s3.port.grpc=${p[7]}`,
+      "-s3.port.iceberg=0",
+      "-s3.port.lance=0",
+      "-master.volumeSizeLimitMB=1024",
+      "-volume.max=0",
+    ],
+    { stdio: "ignore" },
+  );
+  const endpoint = `http://127.0.0.1:${p[6]}`;
+  try {
+    await waitForWeed(endpoint);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return { endpoint, stop: () => stopChild(child) };
 }
 
 /** Waits until weed's S3 gateway answers and the bench bucket exists. */
@@ -197,11 +203,13 @@ async function waitForWeed(endpoint: string): Promise<void> {
     credentials: { accessKeyId: "bench", secretAccessKey: "bench-secret" },
   });
   await waitFor(async () => {
-    await client.send(new CreateBucketCommand({ Bucket: "mtrack-bench" })).catch((e: { name?: string }) => {
-      if (e.name !== "BucketAlreadyExists" && e.name !== "BucketAlreadyOwnedByYou") throw e;
-    });
+    for (const Bucket of ["mtrack-bench", "dvc-bench"]) {
+      await client.send(new CreateBucketCommand({ Bucket })).catch((e: { name?: string }) => {
+        if (e.name !== "BucketAlreadyExists" && e.name !== "BucketAlreadyOwnedByYou") throw e;
+      });
+    }
     return true;
-  }, "weed bucket");
+  }, "weed buckets");
   client.destroy();
 }
 
@@ -263,35 +271,69 @@ async function benchMtrack(
   return row;
 }
 
-function benchDvc(work: string, data: { many: string; big: string }, big: boolean): Row {
-  const row: Row = { backend: "dvc local" };
-  const dir = path.join(work, "dvc-a");
-  const remote = path.join(work, "dvc-remote");
+async function benchDvc(
+  kind: "local" | "s3",
+  work: string,
+  data: { many: string; big: string },
+  big: boolean,
+): Promise<Row> {
+  const row: Row = { backend: `dvc ${kind}` };
+  const dir = path.join(work, `dvc-${kind}-a`);
   fs.mkdirSync(dir);
-  fs.mkdirSync(remote);
+  let weed: { endpoint: string; stop: () => Promise<void> } | undefined;
   try {
     run(["git", "init", "-q", "-b", "main"], dir);
     run([DVC, "init", "-q"], dir);
     run([DVC, "config", "core.analytics", "false"], dir);
-    run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, "dvc-site")], dir);
+    run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, `dvc-${kind}-site`)], dir);
     copyData(data.many, path.join(dir, "many"));
     if (big) copyData(data.big, path.join(dir, "big.bin"));
     run([DVC, "add", "many", ...(big ? ["big.bin"] : [])], dir);
-    run([DVC, "remote", "add", "-d", "bench", remote], dir);
+    if (kind === "local") {
+      const remote = path.join(work, "dvc-remote");
+      fs.mkdirSync(remote);
+      run([DVC, "remote", "add", "-d", "bench", remote], dir);
+    } else {
+      weed = await startWeed(work);
+      run([DVC, "remote", "add", "-d", "bench", "s3://dvc-bench/proj"], dir);
+      run([DVC, "remote", "modify", "bench", "endpointurl", weed.endpoint], dir);
+    }
     run(["git", "add", "-A"], dir);
     run(["git", "commit", "-q", "-m", "data"], dir);
     row.pushSmall = run([DVC, "push", "many.dvc"], dir);
     row.noopPush = run([DVC, "push", "many.dvc"], dir);
     if (big) row.pushBig = run([DVC, "push", "big.bin.dvc"], dir);
-    const clone = path.join(work, "dvc-b");
+    const clone = path.join(work, `dvc-${kind}-b`);
     run(["git", "clone", "-q", dir, clone], work);
-    run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, "dvc-site-b")], clone);
+    run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, `dvc-${kind}-site-b`)], clone);
     row.pullSmall = run([DVC, "pull", "many.dvc"], clone);
     if (big) row.pullBig = run([DVC, "pull", "big.bin.dvc"], clone);
   } catch (err) {
     row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
+  } finally {
+    await weed?.stop();
   }
   return row;
+}
+
+const CELLS = ["pushSmall", "noopPush", "fetchSmall", "pullSmall", "pushBig", "pullBig"] as const;
+
+/** The median of each cell over repeated runs of one backend (errors win: a failed run is reported). */
+function medianRow(rows: readonly Row[]): Row & { runs: number } {
+  const first = rows[0]!;
+  const failed = rows.find((r) => r.error);
+  if (failed) return { ...failed, runs: rows.length };
+  const out: Row & { runs: number } = { backend: first.backend, runs: rows.length };
+  for (const cell of CELLS) {
+    const values = rows
+      .map((r) => r[cell])
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => a - b);
+    if (values.length === 0) continue;
+    const mid = values.length >> 1;
+    out[cell] = values.length % 2 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+  }
+  return out;
 }
 
 function fmt(s: number | undefined): string {
@@ -304,30 +346,47 @@ async function main(): Promise<void> {
   const big = !args.includes("--skip-big");
   const keep = args.includes("--keep");
   const bi = args.indexOf("--backends");
-  const backends = bi >= 0 ? (args[bi + 1] ?? "").split(",") : ["local", "http", "s3", "dvc-local"];
+  const backends = bi >= 0 ? (args[bi + 1] ?? "").split(",") : ["local", "http", "s3", "dvc-local", "dvc-s3"];
+  const ri = args.indexOf("--repeat");
+  const repeat = ri >= 0 ? Math.max(1, Number(args[ri + 1] ?? 1)) : 1;
   if (!fs.existsSync(path.join(REPO_DIR, "dist", "src", "remotes", "index.js")))
     throw new Error("build first: npm run build");
   const spec = dataSpec(small);
   const set = ensureData({ workDir: BENCH_WORK_DIR, spec, log: (l) => console.error(l) });
   const data = { many: set.manyDir, big: set.bigFile };
   const work = fs.mkdtempSync(path.join(BENCH_WORK_DIR, "tmp", "remotes-"));
-  const rows: Row[] = [];
+  const runs = new Map<string, Row[]>();
+  const dvcInstalled = fs.existsSync(DVC);
+  const dvcS3Installed =
+    dvcInstalled &&
+    spawnSync(path.join(BENCH_DIR, ".venv", "bin", "python"), ["-c", "import dvc_s3"]).status === 0;
   try {
-    for (const b of backends) {
-      console.error(`bench: ${b}...`);
-      if (b === "dvc-local") {
-        if (fs.existsSync(DVC)) rows.push(benchDvc(work, data, big));
-        else rows.push({ backend: "dvc local", error: "not installed (bash bench/setup.sh)" });
-      } else rows.push(await benchMtrack(b, work, data, big));
-      console.error(JSON.stringify(rows[rows.length - 1]));
+    // Rounds interleave the backends, so a burst of load elsewhere on the machine spreads over all.
+    for (let round = 0; round < repeat; round++) {
+      const roundDir = path.join(work, `round-${round}`);
+      fs.mkdirSync(roundDir);
+      for (const b of backends) {
+        console.error(`bench: round ${round + 1}/${repeat}, ${b}...`);
+        let row: Row;
+        if (b === "dvc-local" || b === "dvc-s3") {
+          const kind = b === "dvc-local" ? "local" : "s3";
+          if (!(kind === "local" ? dvcInstalled : dvcS3Installed))
+            row = { backend: `dvc ${kind}`, error: "not installed (bash bench/setup.sh)" };
+          else row = await benchDvc(kind, roundDir, data, big);
+        } else row = await benchMtrack(b, roundDir, data, big);
+        console.error(JSON.stringify(row));
+        runs.set(row.backend, [...(runs.get(row.backend) ?? []), row]);
+      }
+      if (!keep) fs.rmSync(roundDir, { recursive: true, force: true });
     }
   } finally {
     if (!keep) fs.rmSync(work, { recursive: true, force: true });
   }
+  const rows = [...runs.values()].map(medianRow);
   const n = spec.smallFileCount.toLocaleString("en");
   const mib = Math.round(spec.bigFileBytes / (1 << 20));
   console.log(
-    `Remote transfer on loopback — ${n} × 1 KiB files, one ${mib} MiB file; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)}\n`,
+    `Remote transfer on loopback — ${n} × 1 KiB files, one ${mib} MiB file; median of ${repeat} run(s) per cell; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)} at the end\n`,
   );
   console.log(
     `| backend | push ${n} small | no-op push | fetch ${n} small | pull ${n} small | push ${mib} MiB | pull ${mib} MiB |`,
@@ -341,12 +400,20 @@ async function main(): Promise<void> {
         `| ${r.backend} | ${fmt(r.pushSmall)} | ${fmt(r.noopPush)} | ${fmt(r.fetchSmall)} | ${fmt(r.pullSmall)} | ${fmt(r.pushBig)} | ${fmt(r.pullBig)} |`,
       );
   }
-  const dvc = rows.find((r) => r.backend === "dvc local" && !r.error);
-  const local = rows.find((r) => r.backend === "mtrack local" && !r.error);
-  if (dvc && local) {
-    const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(1)}×` : "—");
+  const ok = (name: string) => rows.find((r) => r.backend === name && !r.error);
+  const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(1)}×` : "—");
+  const pairs: Array<[string, string]> = [
+    ["mtrack local", "dvc local"],
+    ["mtrack s3", "dvc s3"],
+    ["mtrack http", "dvc local"],
+    ["mtrack http", "dvc s3"],
+  ];
+  for (const [m, d] of pairs) {
+    const mine = ok(m);
+    const theirs = ok(d);
+    if (!mine || !theirs) continue;
     console.log(
-      `\nmtrack local vs DVC local (DVC time / mtrack time): push small ${ratio(dvc.pushSmall, local.pushSmall)}, no-op ${ratio(dvc.noopPush, local.noopPush)}, pull small ${ratio(dvc.pullSmall, local.pullSmall)}, push big ${ratio(dvc.pushBig, local.pushBig)}, pull big ${ratio(dvc.pullBig, local.pullBig)}`,
+      `\n${m} vs ${d} (DVC time / mtrack time): push small ${ratio(theirs.pushSmall, mine.pushSmall)}, no-op ${ratio(theirs.noopPush, mine.noopPush)}, pull small ${ratio(theirs.pullSmall, mine.pullSmall)}, push big ${ratio(theirs.pushBig, mine.pushBig)}, pull big ${ratio(theirs.pullBig, mine.pullBig)}`,
     );
   }
 }

@@ -30,6 +30,16 @@ else
   fi
 fi
 
+# dvc-s3: DVC's S3 remote, for the remote transfer comparison against the same SeaweedFS (bench/remotes.ts).
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import dvc_s3" >/dev/null 2>&1; then
+  echo "dvc-s3: already installed"
+elif [ -x "$venv/bin/pip" ] && "$venv/bin/pip" install --quiet --disable-pip-version-check dvc-s3 2>&1 |
+  grep -v "^WARNING: Location" >&2; [ "${PIPESTATUS[0]}" = 0 ]; then
+  echo "dvc-s3: installed"
+else
+  echo "dvc-s3: NOT installed (pip install failed); the bench will say 'not installed' for dvc-s3"
+fi
+
 # MLflow (tracking comparison, bench/tracking-compare.ts): skinny + the SQLite store's dependencies.
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import mlflow, sqlalchemy, alembic" >/dev/null 2>&1; then
   echo "mlflow: already installed"

@@ -113,6 +113,15 @@ export class LocalRemote implements Remote {
     return this.packed;
   }
 
+  /**
+   * Where a packed object is: the map as last read, and only on a miss a fresh look at the pack list.
+   * The server asks this for every object of a batch, and a directory listing per object was most of
+   * the cost of serving 100k small objects; a pack pushed since is still found (the miss rereads).
+   */
+  private locate(hash: Hash): PackedLocation | undefined {
+    return this.packed.get(hash) ?? this.packedMap().get(hash);
+  }
+
   async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
     const packed = this.packedMap();
     const out = new Set<Hash>();
@@ -223,7 +232,7 @@ export class LocalRemote implements Remote {
 
   /** Size of an object on this remote, or undefined (for the server's batch answers). */
   sizeOf(hash: Hash): number | undefined {
-    const at = this.packedMap().get(hash);
+    const at = this.locate(hash);
     if (at) return at.length;
     try {
       return this.fs.statSync(this.store.loosePath(hash)).size;
@@ -234,14 +243,14 @@ export class LocalRemote implements Remote {
 
   /** The bytes of a present object (small ones: the server's batch answers). */
   read(hash: Hash): Buffer {
-    const at = this.packedMap().get(hash);
+    const at = this.locate(hash);
     return at ? at.pack.read(at.offset, at.length) : this.store.readObject(hash);
   }
 
   async open(hash: Hash): Promise<Readable | undefined> {
     const loose = this.store.loosePath(hash);
     if (this.fs.existsSync(loose)) return this.fs.createReadStream(loose);
-    const at = this.packedMap().get(hash);
+    const at = this.locate(hash);
     return at ? Readable.from([at.pack.read(at.offset, at.length)]) : undefined;
   }
 

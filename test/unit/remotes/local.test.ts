@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { LocalRemote } from "../../../src/remotes/local.js";
 import type { Remote } from "../../../src/remotes/types.js";
+import { hashBytes } from "../../../src/store/hash.js";
 import { makeTempDir, removeTempDir } from "../../helpers/tmp.js";
 import { corruptInStoreDir, remoteContract } from "./contract.js";
 
@@ -28,5 +29,25 @@ test("local remote", async (t) => {
     });
   } finally {
     for (const d of dirs) removeTempDir(d);
+  }
+});
+
+test("local remote: objects another process packs after the first lookup are still found", async () => {
+  const dir = makeTempDir();
+  const server = LocalRemote.open({ dir });
+  const client = LocalRemote.open({ dir });
+  try {
+    const data = Buffer.from("pushed by someone else");
+    const hash = hashBytes(data);
+    assert.equal(server.sizeOf(hash), undefined);
+    assert.equal((await server.has([{ hash, size: data.length }])).size, 0);
+    await client.putBatch([{ hash, data }]);
+    assert.equal(server.sizeOf(hash), data.length);
+    assert.deepEqual(server.read(hash), data);
+    assert.equal((await server.has([{ hash, size: 0 }])).has(hash), true);
+  } finally {
+    await server.close();
+    await client.close();
+    removeTempDir(dir);
   }
 });
