@@ -38,7 +38,7 @@ export interface ObjectStore {
    */
   putFile(
     path: string,
-    options?: { expect?: { size: number; mtimeMs: number; ino: number } },
+    options?: { expect?: { size: number; mtimeMs: number; ino: number; ctimeMs?: number } },
   ): Promise<PutResult>;
   /** The whole object in memory (for manifests, run records and other small objects). */
   readObject(hash: Hash): Buffer;

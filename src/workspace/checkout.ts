@@ -48,13 +48,19 @@ export interface CheckoutPlan {
 
 /**
  * Decides the checkout of one tracked path. `target` entries are relative to the tracked path ("" for a
- * single file); `inStore` answers whether an object is present.
+ * single file); `inStore` answers whether an object is present. `targetInStore` says every target object
+ * is known to be present (a complete tree), so they are not looked up one by one.
+ *
+ * @example
+ * const plan = planCheckout(entries, "directory", { exists: false, size: 0, files: 0 }, (h) => store.has(h));
+ * plan.write.length === entries.length // an empty workspace gets every file
  */
 export function planCheckout(
   target: readonly TreeEntry[],
   targetType: "file" | "directory",
   now: CurrentState,
   inStore: (h: Hash) => boolean,
+  options: { targetInStore?: boolean } = {},
 ): CheckoutPlan {
   const plan: CheckoutPlan = { write: [], delete: [], unsafe: [], missing: [], replaceWhole: false };
   const nowEntries: TreeEntry[] = !now.exists
@@ -71,7 +77,7 @@ export function planCheckout(
     if (c && c.hash === e.hash && c.executable === e.executable) continue;
     if (c && c.hash !== e.hash && !inStore(c.hash)) plan.unsafe.push(e.path);
     plan.write.push(e);
-    if (!inStore(e.hash)) plan.missing.push(e.hash);
+    if (!options.targetInStore && !inStore(e.hash)) plan.missing.push(e.hash);
   }
   const doomed = plan.replaceWhole ? nowEntries : nowEntries.filter((e) => !wanted.has(e.path));
   for (const e of doomed) {
@@ -153,7 +159,7 @@ export async function checkoutPaths(
         const pointer = loadPointer(repo, rel);
         if (!pointer) continue;
         try {
-          results.push(await checkoutOne(repo, rel, pointer, cache, options));
+          results.push(await checkoutOne(repo, rel, pointer, cache, complete, options));
           if (pointer.type === "directory") complete.add(pointer.hash);
         } catch (err) {
           if (!isMtrackError(err)) throw err;
@@ -178,13 +184,17 @@ async function checkoutOne(
   rel: string,
   pointer: Pointer,
   cache: StatCache,
+  complete: CompleteTrees,
   options: CheckoutOptions,
 ): Promise<CheckoutPathResult> {
   const fs = repo.fs;
   const store = repo.store;
   const target = targetEntries(repo, pointer);
   const now = await currentState(repo, rel, { cache });
-  const plan = planCheckout(target, pointer.type, now, (h) => store.has(h));
+  // A tree known to be complete needs no lookup per file (in link modes each is a stat of a loose file).
+  const plan = planCheckout(target, pointer.type, now, (h) => store.has(h), {
+    targetInStore: pointer.type === "directory" && complete.has(pointer.hash),
+  });
   if (plan.missing.length > 0) {
     throw new MtrackError(
       "ERR_MTRACK_OBJECT_MISSING",
@@ -241,8 +251,12 @@ async function checkoutOne(
   const fresh = (rel: string) => !occupied.has(rel);
   const bytesTotal = plan.write.reduce((s, e) => s + e.size, 0);
   let bytes = 0;
+  // Manifest paths are validated posix paths: on posix they join by concatenation (path.join per file
+  // re-normalises 100k strings).
+  const join =
+    path.sep === "/" ? (p: string) => `${abs}/${p}` : (p: string) => path.join(abs, ...p.split("/"));
   plan.write.forEach((e, i) => {
-    const dest = e.path ? path.join(abs, ...e.path.split("/")) : abs;
+    const dest = e.path ? join(e.path) : abs;
     const dir = path.dirname(dest);
     if (!madeDirs.has(dir)) {
       fs.mkdirSync(dir, { recursive: true });
