@@ -125,3 +125,22 @@ test("diffEntries lists added, modified (content or mode) and deleted files", ()
   assert.deepEqual(diffEntries([], before).added, ["a", "b", "c", "d/x"]);
   assert.deepEqual(diffEntries(before, []).deleted, ["a", "b", "c", "d/x"]);
 });
+
+test("planCheckout with targetInStore (a complete tree) looks up no target object, still guards local edits", () => {
+  const target = [e("a", "1"), e("b", "2")];
+  const asked: Hash[] = [];
+  const inStore = (hash: Hash) => {
+    asked.push(hash);
+    return false;
+  };
+  const fresh = planCheckout(target, "directory", MISSING, inStore, { targetInStore: true });
+  assert.deepEqual(fresh.missing, []);
+  assert.deepEqual(asked, [], "no lookup per target object");
+  assert.equal(fresh.write.length, 2);
+  // A workspace file whose content is not stored is still protected.
+  const edited = planCheckout(target, "directory", dirNow([e("a", "edited"), e("b", "2")]), inStore, {
+    targetInStore: true,
+  });
+  assert.deepEqual(edited.unsafe, ["a"]);
+  assert.deepEqual(asked, [h("edited")]);
+});
