@@ -123,12 +123,19 @@ export class LocalRemote implements Remote {
   }
 
   async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
+    // Objects of SMALL_OBJECT_LIMIT and more only ever arrive loose (batches and whole packs carry small
+    // ones only), so asking about one big file does not load the index of every pack. A size below the
+    // limit (the server passes 0: unknown) is looked up in both places.
+    const large: Hash[] = [];
+    const small: Hash[] = [];
+    for (const o of objects) (o.size >= SMALL_OBJECT_LIMIT ? large : small).push(o.hash);
+    const out = looseObjects(this.fs, this.store.objectsDir, large);
+    if (small.length === 0) return out;
     const packed = this.packedMap();
-    const out = new Set<Hash>();
     const rest: Hash[] = [];
-    for (const o of objects) {
-      if (packed.has(o.hash)) out.add(o.hash);
-      else rest.push(o.hash);
+    for (const h of small) {
+      if (packed.has(h)) out.add(h);
+      else rest.push(h);
     }
     for (const h of looseObjects(this.fs, this.store.objectsDir, rest)) out.add(h);
     return out;

@@ -90,7 +90,7 @@ function readMany(store: Store, packed: Map<Hash, PackedLocation>, hashes: reado
 /** Roots plus the entries of every directory manifest the local store holds. */
 function expandLocal(
   store: Store,
-  packed: Map<Hash, PackedLocation>,
+  packed: () => Map<Hash, PackedLocation>,
   roots: readonly TransferRoot[],
   summary: TransferSummary,
 ): [Wanted[], Wanted[]] {
@@ -109,7 +109,7 @@ function expandLocal(
     trees.push({ hash: r.hash, size, label: r.label });
     for (const e of decodeTree(store.readObject(r.hash))) {
       const label = `${r.label}/${e.path}`;
-      if (packed.has(e.hash) || store.has(e.hash)) leaves.push({ hash: e.hash, size: e.size, label });
+      if (packed().has(e.hash) || store.has(e.hash)) leaves.push({ hash: e.hash, size: e.size, label });
       else summary.missingLocal.push({ hash: e.hash, label });
     }
   }
@@ -151,7 +151,7 @@ interface PushPhase {
  */
 function pushPhases(
   remote: Remote,
-  packed: Map<Hash, PackedLocation>,
+  packed: () => Map<Hash, PackedLocation>,
   leaves: TransferPlan,
   trees: TransferPlan,
   treeHashes: ReadonlySet<Hash>,
@@ -162,7 +162,7 @@ function pushPhases(
   const toSend = new Set<Hash>();
   for (const b of [...leaves.batches, ...trees.batches]) for (const o of b) toSend.add(o.hash);
   if (toSend.size === 0) return [first, last];
-  const contents = packContents(packed);
+  const contents = packContents(packed());
   const chosen = new Set(
     wholePacks(
       [...contents].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes })),
@@ -198,7 +198,12 @@ export async function pushObjects(
   const start = clock();
   const jobs = options.jobs ?? DEFAULT_JOBS;
   const summary = emptySummary();
-  const packed = localPacked(store);
+  // Built on first use: a push of one large file never needs the map of 100k packed objects.
+  let packedMap: Map<Hash, PackedLocation> | undefined;
+  const packed = () => {
+    packedMap ??= localPacked(store);
+    return packedMap;
+  };
   const [leaves, trees] = expandLocal(store, packed, roots, summary);
   const present =
     leaves.length + trees.length > 0 ? await remote.has([...leaves, ...trees]) : new Set<Hash>();
@@ -221,7 +226,7 @@ export async function pushObjects(
     for (const { pack, hashes } of phase.packs) {
       tasks.push(async () => {
         await remote.putPack!(pack);
-        const bytes = hashes.reduce((n, h) => n + (packed.get(h)?.length ?? 0), 0);
+        const bytes = hashes.reduce((n, h) => n + (packed().get(h)?.length ?? 0), 0);
         sent(hashes.length, bytes);
         tick(hashes.length, bytes);
       });
@@ -231,7 +236,7 @@ export async function pushObjects(
         // Read inside the task: only `jobs` batches are ever in memory.
         const objects = readMany(
           store,
-          packed,
+          packed(),
           batch.map((o) => o.hash),
         );
         await remote.putBatch(objects);
