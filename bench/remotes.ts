@@ -88,11 +88,14 @@ interface Backend {
   stop(): Promise<void>;
 }
 
+/** SIGTERM, then SIGKILL after 10 s: weed sometimes never finishes its graceful shutdown. */
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await done;
+  clearTimeout(timer);
 }
 
 async function startBackend(name: string, work: string): Promise<Backend> {
