@@ -89,6 +89,7 @@ export function uiApi(options: UiApiOptions): Router {
   // Filtered + sorted selections of one listing version: scrolling the table asks for many windows of
   // the same selection, which then cost a slice.
   const selections = new LruCache<string, Selection>(32);
+  const orderings = new LruCache<string, RunSummary[]>(8);
 
   const select = (query: URLSearchParams): Selection => {
     const snap = listing.snapshot();
@@ -112,10 +113,17 @@ export function uiApi(options: UiApiOptions): Router {
     }
     const keep = compileFilter(parseSearch(() => parseFilter(filter)));
     const order = parseSearch(() => parseOrderBy(sorts));
-    const rows = snap.runs.filter(
+    // Sorting is the costly step; the whole listing is sorted once per order and filtering keeps that
+    // order, so refining a filter under the same sort costs only the filter.
+    const sortKey = JSON.stringify([snap.version, sorts]);
+    let sorted = sorts.length === 0 ? snap.runs : orderings.get(sortKey);
+    if (sorted === undefined) {
+      sorted = [...snap.runs].sort(compareRuns(order));
+      orderings.set(sortKey, sorted);
+    }
+    const rows = sorted.filter(
       (r) => (deleted || !r.deleted) && (ids.size === 0 || ids.has(r.experimentId)) && keep(r),
     );
-    if (sorts.length > 0) rows.sort(compareRuns(order));
     const result = { rows, keys: unionKeys(rows) };
     // Rows of RUNNING runs change between polls; the listing version moves with them.
     selections.set(cacheKey, result);

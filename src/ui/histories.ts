@@ -18,24 +18,46 @@ import { readActiveLog, readRef } from "../tracking/seal.js";
 import type { MetricHistory, RunRecord } from "../tracking/types.js";
 import { downsampleSeries, type SeriesPoints } from "./lttb.js";
 
-/** A bounded map that forgets the least recently used entry first. */
+/**
+ * A bounded map that forgets the least recently used entries first. Entries weigh 1 unless a `weigh`
+ * function says otherwise (e.g. a series' point count), and the total weight stays within `capacity`.
+ *
+ * @example
+ * const cache = new LruCache<string, number[]>(1_000_000, (v) => v.length);
+ */
 export class LruCache<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
+  private readonly map = new Map<K, { value: V; weight: number }>();
+  private total = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly weigh: (value: V) => number = () => 1,
+  ) {}
 
   get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.value;
   }
 
   set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.total -= old.weight;
+      this.map.delete(key);
+    }
+    const weight = this.weigh(value);
+    // Something heavier than the whole cache is not kept at all.
+    if (weight > this.capacity) return;
+    this.map.set(key, { value, weight });
+    this.total += weight;
+    for (const [k, e] of this.map) {
+      if (this.total <= this.capacity) break;
+      this.map.delete(k);
+      this.total -= e.weight;
+    }
   }
 }
 
@@ -60,6 +82,8 @@ export interface RunMetrics {
 export class HistorySource {
   private readonly records = new LruCache<string, RunRecord>(5000);
   private readonly downsampled = new LruCache<string, SeriesPoints>(2000);
+  // Full sealed histories (bands and `points=0` read them), bounded by points: 2M points ≈ 48 MB.
+  private readonly full = new LruCache<string, MetricHistory>(2_000_000, (h) => h.steps.length);
 
   constructor(
     private readonly dir: string,
@@ -101,7 +125,13 @@ export class HistorySource {
       const record = this.record(hash, runId);
       const history = (key: string) => {
         const m = Object.hasOwn(record.metrics, key) ? record.metrics[key] : undefined;
-        return m && decodeSeries(this.store.readObject(m.hash), newPackr());
+        if (m === undefined) return undefined;
+        let h = this.full.get(m.hash);
+        if (h === undefined) {
+          h = decodeSeries(this.store.readObject(m.hash), newPackr());
+          this.full.set(m.hash, h);
+        }
+        return h;
       };
       return {
         runId,

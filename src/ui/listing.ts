@@ -58,6 +58,7 @@ export class RunListing {
   private readonly active = new Map<string, ActiveEntry>();
   private version = 0;
   private lastKey = "";
+  private lastRuns: RunSummary[] = [];
 
   constructor(
     private readonly dir: string,
@@ -111,12 +112,33 @@ export class RunListing {
       if (entry.row !== undefined) rows.push(entry.row);
     }
     for (const runId of this.active.keys()) if (!seen.has(runId)) this.active.delete(runId);
+    // Same sealed state, same active logs, same statuses: the rows read are the same, so the merged
+    // listing (and the callers' caches keyed on the version) stay valid.
     if (key !== this.lastKey) {
       this.lastKey = key;
       this.version++;
+      this.lastRuns = mergeNewestFirst(rows, state.sealed);
     }
-    const runs = rows.length === 0 ? state.sealed : [...rows, ...state.sealed];
-    if (rows.length > 0) runs.sort((a, b) => b.startTime - a.startTime || (a.runId < b.runId ? -1 : 1));
+    const runs = this.lastRuns;
     return { runs, experiments: state.experiments, version: this.version };
   }
+}
+
+const newestFirst = (a: RunSummary, b: RunSummary) =>
+  b.startTime - a.startTime || (a.runId < b.runId ? -1 : 1);
+
+/** Merges a few unsorted rows into the (already newest-first) sealed rows in one pass. */
+function mergeNewestFirst(few: RunSummary[], sorted: RunSummary[]): RunSummary[] {
+  if (few.length === 0) return sorted;
+  few.sort(newestFirst);
+  const out: RunSummary[] = new Array(few.length + sorted.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < few.length && j < sorted.length) {
+    out[k++] = newestFirst(few[i]!, sorted[j]!) <= 0 ? few[i++]! : sorted[j++]!;
+  }
+  while (i < few.length) out[k++] = few[i++]!;
+  while (j < sorted.length) out[k++] = sorted[j++]!;
+  return out;
 }

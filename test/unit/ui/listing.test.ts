@@ -81,3 +81,34 @@ test("a run whose process died is shown KILLED (unfinished) without waiting for 
     assert.equal(row.status, "KILLED");
     assert.equal(row.unfinished, true);
   }));
+
+test("running and sealed runs are listed together newest first, and the merged list is reused while nothing changes", () =>
+  withDir(async (dir, store) => {
+    const old = await startRun({ dir, store, gitInfo: fakeGit, installProcessHooks: false, clock: () => 10 });
+    await old.end();
+    const live = await startRun({
+      dir,
+      store,
+      gitInfo: fakeGit,
+      installProcessHooks: false,
+      clock: () => 20,
+    });
+    live.flush();
+    const newer = await startRun({
+      dir,
+      store,
+      gitInfo: fakeGit,
+      installProcessHooks: false,
+      clock: () => 30,
+    });
+    await newer.end();
+    const listing = new RunListing(dir, store, alive);
+    const a = listing.snapshot();
+    assert.deepEqual(
+      a.runs.map((r) => r.runId),
+      [newer.id, live.id, old.id],
+    );
+    const b = listing.snapshot();
+    assert.equal(b.runs, a.runs);
+    assert.equal(b.version, a.version);
+  }));
