@@ -154,3 +154,36 @@ test("plots show: the report draws its charts in headless Chromium with the netw
     repo.cleanup();
   }
 });
+
+test("plots show --rev reads an output mtrack caches (not in git) from the store through that commit's lock", async () => {
+  const repo = makeTempGitRepo();
+  try {
+    repo.write({
+      "pipeline.yaml": [
+        "stages:",
+        "  train:",
+        "    cmd: mkdir -p eval && printf 'step,loss\\n0,4\\n1,2\\n' > eval/loss.csv",
+        "    plots:",
+        "      - eval/loss.csv",
+        "",
+      ].join("\n"),
+    });
+    repo.commit("pipeline");
+    assert.equal((await runCli(["init"], { cwd: repo.dir, env: repo.env })).code, 0);
+    const repro = await runCli(["repro"], { cwd: repo.dir, env: repo.env });
+    assert.equal(repro.code, 0, repro.stderr);
+    repo.commit("ran train");
+    assert.equal(repo.git("ls-files", "eval/loss.csv"), "", "the plot is not in git");
+    fs.writeFileSync(repo.abs("eval/loss.csv"), "step,loss\n0,9\n");
+    const r = await runCli(["plots", "show", "--rev", "HEAD", "-o", "head.html"], {
+      cwd: repo.dir,
+      env: repo.env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const plot = embedded(fs.readFileSync(repo.abs("head.html"), "utf8")).plots[0];
+    assert.equal(plot.kind, "lines");
+    assert.deepEqual(plot.series, [{ label: "loss", values: [4, 2] }]);
+  } finally {
+    repo.cleanup();
+  }
+});
