@@ -244,7 +244,8 @@ function discardTree(dir: string, ctx: Ctx): void {
 function removeTree(dir: string): void {
   if (!fs.existsSync(dir)) return;
   spawnSync("chmod", ["-R", "u+w", dir]);
-  fs.rmSync(dir, { recursive: true, force: true });
+  // Retries: a `git status` of the floor fixture may have left git's auto-maintenance writing into .git.
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
 }
 
 /**
