@@ -86,6 +86,18 @@ export {
   type SyncOptions,
   type SyncResult,
 } from "./transfer/sync.js";
+export {
+  buildReport,
+  loadReportAssets,
+  type ReportData,
+  renderReportHtml,
+} from "./ui/report.js";
+export {
+  createUiHandler,
+  type RunningUiServer,
+  startUiServer,
+  type UiServerOptions,
+} from "./ui/server.js";
 export { type AddResult, addPaths, commitPaths } from "./workspace/add.js";
 export { type CheckoutResult, checkoutPaths } from "./workspace/checkout.js";
 export { type FsckResult, fsckStore } from "./workspace/fsck.js";
