@@ -13,16 +13,19 @@ import { formatRoute, parseRoute, type Route } from "./route.js";
 import { runView } from "./run-view.js";
 import { runsView } from "./runs-view.js";
 
-async function start(): Promise<void> {
+function start(): void {
   const main = document.querySelector("main")!;
   const repoLabel = document.querySelector(".repo")!;
-  let info: ServerInfo = { version: "", repo: "", readOnly: true, pollMs: 2000 };
-  try {
-    info = await getJson<ServerInfo>("/info");
-    repoLabel.textContent = info.repo;
-  } catch {
-    // The page still works without /info: the defaults above are the server's.
-  }
+  // The server's defaults until /info answers; fetched alongside the first view's data, not before it.
+  const info: ServerInfo = { version: "", repo: "", readOnly: true, pollMs: 2000 };
+  void getJson<ServerInfo>("/info")
+    .then((got) => {
+      Object.assign(info, got);
+      repoLabel.textContent = got.repo;
+    })
+    .catch(() => {
+      // The page works without /info.
+    });
 
   let view: View | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -103,4 +106,4 @@ async function start(): Promise<void> {
   render();
 }
 
-void start();
+start();

@@ -193,6 +193,8 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
       if (gen !== generation) return;
       filterError.hidden = true;
       delete scroller.dataset.loading;
+      // What the rows on screen answer (the bench and tests wait for a given filter to be applied).
+      scroller.dataset.filter = route.filter;
       total = page.total;
       keys = page.keys;
       blocks.set(offset, page.runs);

@@ -77,7 +77,8 @@ export function drawMetricCharts(
         const r = byRun.get(s.runId);
         return line(s, r?.run.name ?? s.runId.slice(0, 8), r?.color ?? "#000", r?.run, st);
       });
-    if (lines.length === 0) continue;
+    // A metric logged once per run (a final score) is a number, not a curve: the tables show it.
+    if (lines.every((l) => l.x.length < 2)) continue;
     const cell = h("div", { class: "chart", "data-key": key });
     cells.push(cell);
     charts.push(lineChart(cell, lines, { title: key, xMode: st.x, log: st.log, width, height: 260 }));
