@@ -25,6 +25,9 @@ if (!process.argv.includes("--no-check")) {
   }
 }
 
+// The unit tests import ui/src/*.ts, so the package's tsc run also emits them under dist/ui/src: the page
+// needs only the bundle, so that copy is dropped rather than shipped.
+fs.rmSync(path.join(out, "src"), { recursive: true, force: true });
 fs.mkdirSync(assets, { recursive: true });
 await esbuild.build({
   entryPoints: [path.join(ui, "src", "main.ts")],
