@@ -4,6 +4,38 @@
  * unit tests (test/unit/ui-web) run it in Node.
  */
 
+/**
+ * Columns shown when the URL names none: the params whose values differ among `rows` (what a sweep
+ * varies), then a few top-level metrics, accuracy and loss first.
+ *
+ * @example
+ * defaultColumns({ params: ["lr", "opt"], metrics: ["loss", "acc"] }, [{ params: { lr: "1", opt: "a" } }, { params: { lr: "2", opt: "a" } }])
+ * // [lr, acc, loss]
+ */
+export function defaultColumns(
+  keys: { params: readonly string[]; metrics: readonly string[] },
+  rows: readonly { params?: Record<string, string> }[],
+): DataColumn[] {
+  const varying = keys.params.filter((k) => {
+    const values = new Set<string>();
+    for (const r of rows) {
+      const v = r.params?.[k];
+      if (v !== undefined) values.add(v);
+    }
+    return values.size > 1;
+  });
+  const params = (varying.length > 0 ? varying : keys.params).slice(0, 4);
+  const rank = (k: string) => (/acc/.test(k) ? 0 : /loss/.test(k) ? 1 : 2);
+  const metrics = keys.metrics
+    .filter((k) => !k.includes("/"))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .slice(0, 4);
+  return [
+    ...params.map((key): DataColumn => ({ kind: "param", key })),
+    ...metrics.map((key): DataColumn => ({ kind: "metric", key, agg: "last" })),
+  ];
+}
+
 /** Which of a metric's summary values a column shows. */
 export type Agg = "last" | "min" | "max";
 

@@ -15,6 +15,7 @@ import {
   caretLine,
   columnId,
   type DataColumn,
+  defaultColumns,
   formatDuration,
   formatTime,
   formatValue,
@@ -33,31 +34,6 @@ const OVERSCAN = 10;
 // Fixed pixel widths: every absolutely positioned row must lay its cells out exactly like the header.
 const BASE_WIDTHS = [32, 92, 240, 90, 150, 90];
 const DATA_WIDTH = 110;
-
-/**
- * Columns shown when the URL names none: the params whose values differ among `rows` (what a sweep
- * varies), then a few top-level metrics, accuracy and loss first.
- */
-export function defaultColumns(keys: RunsPage["keys"], rows: RunRow[]): DataColumn[] {
-  const varying = keys.params.filter((k) => {
-    const values = new Set<string>();
-    for (const r of rows) {
-      const v = r.params?.[k];
-      if (v !== undefined) values.add(v);
-    }
-    return values.size > 1;
-  });
-  const params = (varying.length > 0 ? varying : keys.params).slice(0, 4);
-  const rank = (k: string) => (/acc/.test(k) ? 0 : /loss/.test(k) ? 1 : 2);
-  const metrics = keys.metrics
-    .filter((k) => !k.includes("/"))
-    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
-    .slice(0, 4);
-  return [
-    ...params.map((key): DataColumn => ({ kind: "param", key })),
-    ...metrics.map((key): DataColumn => ({ kind: "metric", key, agg: "last" })),
-  ];
-}
 
 function sameQuery(a: RunsRoute, b: RunsRoute): boolean {
   const cols = (r: RunsRoute) => apiColumns(r.cols.map(parseColumnId).filter((c) => c !== undefined));

@@ -8,6 +8,7 @@ import {
   apiColumns,
   caretLine,
   columnId,
+  defaultColumns,
   diffRows,
   forLogScale,
   formatDuration,
@@ -166,5 +167,23 @@ test("run labels add a short id only where names collide", () => {
       { runId: "cccccc33", name: "y" },
     ]),
     ["x (aaaaaa)", "x (bbbbbb)", "y"],
+  );
+});
+
+test("default columns: the params that vary among the rows that have them, then accuracy and loss metrics", () => {
+  const cols = defaultColumns(
+    { params: ["batch", "lr", "only_one"], metrics: ["acc", "loss", "seed/s0/alpha", "zeta"] },
+    [{ params: { batch: "32", lr: "0.1", only_one: "x" } }, { params: { batch: "32", lr: "0.2" } }, {}],
+  );
+  assert.deepEqual(cols, [
+    { kind: "param", key: "lr" },
+    { kind: "metric", key: "acc", agg: "last" },
+    { kind: "metric", key: "loss", agg: "last" },
+    { kind: "metric", key: "zeta", agg: "last" },
+  ]);
+  // Nothing varies: the first params are shown.
+  assert.deepEqual(
+    defaultColumns({ params: ["a", "b"], metrics: [] }, []).map((c) => c.key),
+    ["a", "b"],
   );
 });
