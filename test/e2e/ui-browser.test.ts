@@ -320,3 +320,54 @@ test("mtrack ui in headless Chromium: table, filter, sort, compare, seed curves,
     repo.cleanup();
   }
 });
+
+test("the runs table is virtualised: a window of rows in the DOM, blocks fetched as the user scrolls", async (t) => {
+  const browser = await launchBrowser(t);
+  if (!browser) return;
+  const repo = makeTempGitRepo();
+  let ui: Awaited<ReturnType<typeof startUi>> | undefined;
+  try {
+    await mtrack(repo, "init");
+    repo.commit("init");
+    const opened = Repo.open({ cwd: repo.dir });
+    const total = 260;
+    for (let i = 0; i < total; i++) {
+      const run = await startRun({
+        repo: opened,
+        name: `r${String(i).padStart(3, "0")}`,
+        params: { i },
+        installProcessHooks: false,
+        flushIntervalMs: 60_000,
+        env: {},
+      });
+      run.logMetric("score", i);
+      await run.end();
+    }
+    ui = await startUi(repo.dir, repo.env);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    const offsets: number[] = [];
+    page.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === "/api/v1/runs") offsets.push(Number(u.searchParams.get("offset") ?? 0));
+    });
+    await page.goto(`${ui.url}#/runs?sort=metrics.score%20asc&cols=metrics.score`);
+    await page.waitForSelector(".scroller:not([data-loading]) .rows .row[data-run-id]");
+    assert.match((await page.textContent(".count")) ?? "", new RegExp(`^${total} runs`));
+    const inDom = await page.$$eval(".rows .row", (rows) => rows.length);
+    assert.ok(inDom > 5 && inDom < 80, `rows in the DOM: ${inDom}`);
+    assert.ok(!offsets.some((o) => o > 0), `only the first block fetched: ${offsets}`);
+
+    // To the end: the last block is fetched and the last row rendered with its data.
+    await page.$eval(".scroller", (el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    await page.waitForSelector(`.rows .row[data-run-id][data-index='${total - 1}']`);
+    assert.equal(await page.textContent(`.rows .row[data-index='${total - 1}'] .name a`), "r259");
+    assert.ok(offsets.includes(200), `block 200 fetched: ${offsets}`);
+    assert.ok((await page.$$eval(".rows .row", (rows) => rows.length)) < 80);
+  } finally {
+    await browser.close();
+    await ui?.stop();
+    repo.cleanup();
+  }
+});
