@@ -339,6 +339,12 @@ function medianRow(rows: readonly Row[]): Row & { runs: number } {
   return out;
 }
 
+/** Removes a bench tree, read-only store files included. */
+function removeTree(dir: string): void {
+  spawnSync("chmod", ["-R", "u+w", dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 function fmt(s: number | undefined): string {
   return s === undefined ? "—" : `${s.toFixed(2)} s`;
 }
@@ -370,20 +376,24 @@ async function main(): Promise<void> {
       fs.mkdirSync(roundDir);
       for (const b of backends) {
         console.error(`bench: round ${round + 1}/${repeat}, ${b}...`);
+        // Each backend's copies (repo, remote, clone: ~5 GiB at full size) go as soon as it is done.
+        const dir = path.join(roundDir, b);
+        fs.mkdirSync(dir);
         let row: Row;
         if (b === "dvc-local" || b === "dvc-s3") {
           const kind = b === "dvc-local" ? "local" : "s3";
           if (!(kind === "local" ? dvcInstalled : dvcS3Installed))
             row = { backend: `dvc ${kind}`, error: "not installed (bash bench/setup.sh)" };
-          else row = await benchDvc(kind, roundDir, data, big);
-        } else row = await benchMtrack(b, roundDir, data, big);
+          else row = await benchDvc(kind, dir, data, big);
+        } else row = await benchMtrack(b, dir, data, big);
+        if (!keep) removeTree(dir);
         console.error(JSON.stringify(row));
         runs.set(row.backend, [...(runs.get(row.backend) ?? []), row]);
       }
-      if (!keep) fs.rmSync(roundDir, { recursive: true, force: true });
+      if (!keep) removeTree(roundDir);
     }
   } finally {
-    if (!keep) fs.rmSync(work, { recursive: true, force: true });
+    if (!keep) removeTree(work);
   }
   const rows = [...runs.values()].map(medianRow);
   const n = spec.smallFileCount.toLocaleString("en");
