@@ -16,8 +16,12 @@ import type { Hash, LinkMode, ObjectInfo, ObjectStore, PutResult } from "./types
 
 /** Objects smaller than this go into packs; larger ones get their own file. */
 export const DEFAULT_PACK_THRESHOLD = 256 * 1024;
-/** Staged small objects are written out as a pack once they reach this many bytes. */
-const PACK_FLUSH_BYTES = 32 << 20;
+/**
+ * Staged small objects are written out as a pack once they reach this many bytes. The staging buffer is
+ * this big, and counts against the memory of a 100k-file add (target: ≤ 300 MB in all); more packs cost
+ * little since lookups are cheap.
+ */
+const PACK_FLUSH_BYTES = 16 << 20;
 
 /** Where a staged object's bytes sit in the staging buffer. */
 interface StagedSpan {

@@ -67,7 +67,7 @@ test("a listed small file is stored from one read, and checked against the listi
 
 test("many small files over several flushes: every object readable, staged reads stay valid after a flush", () =>
   withTempDir(async (dir) => {
-    // Files up to 1 MiB are packed here, so 40 of them overflow the 32 MiB staging buffer mid-way.
+    // Files up to 1 MiB are packed here, so 40 of them overflow the (16 MiB) staging buffer mid-way.
     const size = 1000 * 1024;
     const store = openStore(dir, 2 * size);
     const filesDir = path.join(dir, "files");
