@@ -32,8 +32,8 @@ const ROW_HEIGHT = 28;
 const BLOCK = 200;
 const OVERSCAN = 10;
 // Fixed pixel widths: every absolutely positioned row must lay its cells out exactly like the header.
-const BASE_WIDTHS = [32, 92, 240, 90, 150, 90];
-const DATA_WIDTH = 110;
+const BASE_WIDTHS = [32, 92, 240, 90, 172, 90];
+const DATA_WIDTH = 150;
 
 function sameQuery(a: RunsRoute, b: RunsRoute): boolean {
   const cols = (r: RunsRoute) => apiColumns(r.cols.map(parseColumnId).filter((c) => c !== undefined));
