@@ -5,7 +5,8 @@
  * logged with one `log_metric` call each, the same points with `log_batch`, and `search_runs` over 1,000
  * runs; prints a markdown table of medians with speedups and writes it to bench/RESULTS-mlflow-api.md.
  *
- * Run: npm run build && node --import tsx bench/mlflow-api.ts [--points N] [--runs N] [--repeats N] [--no-write]
+ * Run: npm run build && node --import tsx bench/mlflow-api.ts [--points N] [--runs N] [--repeats N]
+ *      [--search-repeats N] [--only log|search] [--no-write]
  * (bash bench/setup.sh first if bench/.venv has no mlflow.)
  */
 
@@ -31,6 +32,10 @@ function option(name: string, fallback: number): number {
 const points = option("--points", 10_000);
 const runs = option("--runs", 1000);
 const repeats = option("--repeats", 3);
+const searchRepeats = option("--search-repeats", 5);
+/** `--only log` or `--only search`: one group of workloads (mlflow's log_metric alone takes ~15 min here). */
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -147,7 +152,7 @@ function client(server: Server, workload: string): { ms: number[] | Record<strin
       "--runs",
       String(runs),
       "--repeats",
-      String(repeats),
+      String(workload === "search" ? searchRepeats : repeats),
     ],
     {
       // The client's default retries stay on: mlflow server answers 503 now and then under this load.
@@ -169,12 +174,16 @@ function median(xs: number[]): number {
 
 async function measure(server: Server): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
-  out.log_metric = client(server, "log_metric").ms as number[];
-  out.log_batch = client(server, "log_batch").ms as number[];
-  client(server, "search_setup");
-  const s = client(server, "search").ms as Record<string, number[]>;
-  out.search_all = s.all ?? [];
-  out.search_filtered = s.filtered ?? [];
+  if (only === undefined || only === "log") {
+    out.log_metric = client(server, "log_metric").ms as number[];
+    out.log_batch = client(server, "log_batch").ms as number[];
+  }
+  if (only === undefined || only === "search") {
+    client(server, "search_setup");
+    const s = client(server, "search").ms as Record<string, number[]>;
+    out.search_all = s.all ?? [];
+    out.search_filtered = s.filtered ?? [];
+  }
   return out;
 }
 
@@ -229,6 +238,7 @@ async function main(): Promise<void> {
     "| --- | ---: | ---: | ---: |",
   ];
   for (const [key, label] of rows) {
+    if (m[key] === undefined || t[key] === undefined) continue;
     const a = median(m[key]!);
     const b = median(t[key]!);
     lines.push(`| ${label} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(1)}× |`);
@@ -249,7 +259,7 @@ async function main(): Promise<void> {
       `on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"}), Node ${process.version}, mlflow ${mlflowVersion}`,
       "(the same client library and script, bench/mlflow_api_client.py, against both servers; `mlflow server` with",
       "its default local backend in a temp dir, `mtrack server` in a temp git repo with a write token).",
-      `Medians of ${repeats} repeats; the speedup is mlflow time / mtrack time. Only the client calls are timed.`,
+      `Medians of ${repeats} repeats (searches: ${searchRepeats}); the speedup is mlflow time / mtrack time. Only the client calls are timed.`,
       "",
       table,
       "",

@@ -48,12 +48,12 @@ import {
   encodePageToken,
   experimentJson,
   int64Field,
-  jsonDouble,
   keyValues,
   listField,
   MAX_SEARCH_RESULTS,
   type Message,
   maxResultsField,
+  metricJson,
   metricPoint,
   readBatch,
   runIdField,
@@ -82,7 +82,10 @@ export interface MlflowServiceOptions {
   mtrackVersion?: string;
   /** Where uploads are staged before they go into the store; default the OS temp dir. */
   tmpDir?: string;
-  /** How long (ms) a run listing may be reused while the tracking files are unchanged. Default 2000. */
+  /**
+   * How long (ms) a run listing that holds runs of other live processes may be reused while the
+   * tracking files are unchanged. Default 2000.
+   */
   listingTtlMs?: number;
   liveness?: Liveness;
 }
@@ -171,7 +174,7 @@ export class MlflowService {
   readonly #open = new Map<string, OwnedRun>();
   /** Runs of other live processes we have written to, kept so each write does not re-open them. */
   readonly #foreign = new Map<string, LiveRun>();
-  #listing: { key: string; at: number; runs: RunSummary[] } | undefined;
+  #listing: { key: string; runs: RunSummary[]; expires: number | undefined } | undefined;
   #closed = false;
 
   constructor(options: MlflowServiceOptions) {
@@ -416,7 +419,7 @@ export class MlflowService {
     const end = Math.min(n, offset + max);
     const metrics: Message[] = [];
     for (let i = offset; i < end; i++) {
-      metrics.push({ key, value: jsonDouble(h.values[i]!), timestamp: h.timestamps[i]!, step: h.steps[i]! });
+      metrics.push(metricJson(key, h.values[i]!, h.timestamps[i]!, h.steps[i]!));
     }
     const out: Message = { metrics };
     if (end < n) out.next_page_token = encodePageToken(end);
@@ -530,22 +533,23 @@ export class MlflowService {
   }
 
   /**
-   * Every run, deleted ones included. The listing is reused while the tracking files are unchanged (and
-   * for at most `listingTtlMs`, since a run whose process died turns KILLED without a file changing):
-   * a search then costs no disk reads.
+   * Every run, deleted ones included. The listing is reused while the tracking files are unchanged, so
+   * a search costs no disk reads. A run that another process is writing turns KILLED when that process
+   * dies, without a file changing: while the listing holds such a run it is reused for at most
+   * `listingTtlMs`.
    */
   #listRuns(): RunSummary[] {
     for (const o of this.#open.values()) o.run.flush();
     const key = this.#listingKey();
     const now = Date.now();
-    if (this.#listing && this.#listing.key === key && now - this.#listing.at < this.#listingTtlMs) {
-      return this.#listing.runs;
-    }
+    const l = this.#listing;
+    if (l !== undefined && l.key === key && (l.expires === undefined || now < l.expires)) return l.runs;
     const runs = listRuns(this.#dir, this.#store, {
       includeDeleted: true,
       ...(this.#liveness ? { liveness: this.#liveness } : {}),
     });
-    this.#listing = { key, at: now, runs };
+    const foreignLive = runs.some((r) => r.status === "RUNNING" && !this.#open.has(r.runId));
+    this.#listing = { key, runs, expires: foreignLive ? now + this.#listingTtlMs : undefined };
     return runs;
   }
 

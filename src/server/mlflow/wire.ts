@@ -263,19 +263,30 @@ export function artifactUri(experimentId: string, runId: string): string {
   return `mlflow-artifacts:/${experimentId}/${runId}/artifacts`;
 }
 
-/** MLflow's RunInfo message for a run. */
+/**
+ * MLflow's Metric message. Like protobuf's JSON writer, a field at its default (step 0) is left out: the
+ * client parses every field it gets, and a search answer holds thousands of them.
+ */
+export function metricJson(key: string, value: number, timestamp: number, step: number): Message {
+  return step === 0
+    ? { key, value: jsonDouble(value), timestamp }
+    : { key, value: jsonDouble(value), timestamp, step };
+}
+
+/** MLflow's RunInfo message for a run (fields at their defaults left out, as protobuf's JSON does). */
 export function runInfoJson(run: RunSummary): Message {
   const info: Message = {
     run_id: run.runId,
     run_uuid: run.runId,
     run_name: run.name,
     experiment_id: run.experimentId,
-    user_id: run.tags["mlflow.user"] ?? "",
     status: run.status,
     start_time: run.startTime,
     artifact_uri: artifactUri(run.experimentId, run.runId),
     lifecycle_stage: run.deleted ? "deleted" : "active",
   };
+  const user = run.tags["mlflow.user"];
+  if (user) info.user_id = user;
   if (run.endTime !== null) info.end_time = run.endTime;
   return info;
 }
@@ -287,12 +298,7 @@ export function runInfoJson(run: RunSummary): Message {
  * runJson(getRun(dir, store, id)).data.metrics; // [{ key: "loss", value: 0.1, timestamp, step }]
  */
 export function runJson(run: RunSummary): { info: Message; data: Message; inputs: Message } {
-  const metrics = Object.entries(run.metrics).map(([key, m]) => ({
-    key,
-    value: jsonDouble(m.last),
-    timestamp: m.timestamp,
-    step: m.step,
-  }));
+  const metrics = Object.entries(run.metrics).map(([key, m]) => metricJson(key, m.last, m.timestamp, m.step));
   const params = Object.entries(run.params).map(([key, value]) => ({ key, value }));
   const tags = Object.entries(run.tags).map(([key, value]) => ({ key, value }));
   return { info: runInfoJson(run), data: { metrics, params, tags }, inputs: {} };

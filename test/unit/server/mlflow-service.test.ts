@@ -200,8 +200,8 @@ test("metric history returns every point, pages with tokens, and is empty for an
       metric_key: "m",
       max_results: "10",
       ...(token ? { page_token: token } : {}),
-    }) as { metrics: { step: number }[]; next_page_token?: string };
-    steps.push(...page.metrics.map((m) => m.step));
+    }) as { metrics: { step?: number }[]; next_page_token?: string };
+    steps.push(...page.metrics.map((m) => m.step ?? 0));
     token = page.next_page_token;
   } while (token);
   assert.deepEqual(

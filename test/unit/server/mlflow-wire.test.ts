@@ -171,6 +171,14 @@ test("runJson shapes a run summary as MLflow's Run message", () => {
   assert.equal("end_time" in r.info, false);
   assert.deepEqual(r.data.metrics, [{ key: "loss", value: "NaN", timestamp: 99, step: 7 }]);
   assert.deepEqual(r.data.params, [{ key: "lr", value: "0.1" }]);
+  // Fields at their protobuf default are left out, as MLflow's server does.
+  const plain = runJson({
+    ...summary,
+    tags: {},
+    metrics: { acc: { last: 1, min: 1, max: 1, step: 0, timestamp: 5 } },
+  });
+  assert.equal("user_id" in plain.info, false);
+  assert.deepEqual(plain.data.metrics, [{ key: "acc", value: 1, timestamp: 5 }]);
 });
 
 test("artifact paths of the proxy split into run id and name", () => {
