@@ -67,8 +67,11 @@ export class StatCache {
           rows?: Entry[];
         };
         if (doc.v === VERSION && Array.isArray(doc.paths) && Array.isArray(doc.rows)) {
-          const rows = doc.rows;
-          this.entriesMap = new Map(doc.paths.map((p, i) => [p, rows[i]!] as [string, Entry]));
+          const { paths, rows } = doc;
+          // A loop, not new Map(pairs): 100k throwaway [path, row] pairs are garbage for nothing.
+          const map = new Map<string, Entry>();
+          for (let i = 0; i < paths.length; i++) map.set(paths[i]!, rows[i]!);
+          this.entriesMap = map;
         }
       } catch {
         // No cache yet, or a damaged one: start empty.
