@@ -70,6 +70,14 @@ const HOSTILE: Array<[string, Buffer]> = [
   ["duplicate entries", manifest([row("a"), row("a", Buffer.from(H2, "hex"))])],
   ["file and directory prefix", manifest([row("a"), row("a/b")])],
   ["deep file and directory prefix", manifest([row("x/y/z"), row("x/y")])],
+  ["a file, then a folder of that name", manifest([row("a"), row("a.txt"), row("a/x"), row("a/y")])],
+  [
+    "a folder's files, then the folder as a file",
+    manifest([row("d/e/f"), row("d/e/g"), row("q/r"), row("d/e")]),
+  ],
+  ["a deep folder under a file", manifest([row("a"), row("a-b/c"), row("a/b/c/d")])],
+  ["reserved segment deep down", manifest([row("x/y/.mtrack")])],
+  [".. after a long segment", manifest([row("abc/def/..")])],
   ["short hash", manifest([row("a", RAW1.subarray(0, 31))])],
   ["hex string hash", manifest([row("a", H1)])],
   ["negative size", manifest([row("a", RAW1, -1)])],
@@ -89,6 +97,15 @@ for (const [name, bytes] of HOSTILE) {
     assert.throws(() => decodeTree(bytes), isInvalid);
   });
 }
+
+test("names that only look like reserved ones are fine (..., .gitignore, .mtrackx, a..b)", () => {
+  const names = ["...", ".gitignore", ".mtrackx", "a..b", "x/.git-keep", "d/.../e"];
+  const entries = names.map((p) => ({ path: p, hash: H1, size: 1, executable: false }));
+  assert.deepEqual(
+    decodeTree(encodeTree(entries)).map((e) => e.path),
+    [...names].sort(),
+  );
+});
 
 test("encodeTree refuses to write unsafe entries too", () => {
   for (const p of ["../x", "/abs", "a/../b", ".git/config"]) {
