@@ -74,7 +74,10 @@ export function createHandler(options: ServerOptions): {
   const mlflow = options.tracking
     ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion })
     : undefined;
-  router.mount("", mlflow ? mlflowApi(mlflow) : mlflowUnavailable());
+  router.mount(
+    "",
+    mlflow ? mlflowApi(mlflow, { openObject: (hash) => remote.open(hash) }) : mlflowUnavailable(),
+  );
 
   const handler: http.RequestListener = (req, res) => {
     let pathname = "/";

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -82,6 +83,7 @@ interface Seen {
   outputs: [string, boolean][];
   model_json: unknown;
   train_log: string;
+  weights_sha256: string;
   deleted_stage: string;
   failed_status: string;
 }
@@ -380,10 +382,9 @@ test("the mlflow client logs through mtrack server and mtrack's CLI sees every r
 
     const out = path.join(repo.home, "weights.bin");
     await cliJson(repo, ["runs", "get", seen.train, "outputs/weights.bin", "-o", out]);
-    assert.deepEqual(
-      fs.readFileSync(out),
-      Buffer.concat(Array(64).fill(Buffer.from(Array.from({ length: 256 }, (_, i) => i)))),
-    );
+    const weights = Buffer.concat(Array(2048).fill(Buffer.from(Array.from({ length: 256 }, (_, i) => i))));
+    assert.deepEqual(fs.readFileSync(out), weights);
+    assert.equal(seen.weights_sha256, crypto.createHash("sha256").update(weights).digest("hex"));
 
     const left = await cliJson<CliRun>(repo, ["runs", "show", open]);
     assert.equal(left.status, "KILLED");

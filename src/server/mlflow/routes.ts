@@ -3,7 +3,9 @@
  * requests as query strings) and the `mlflow-artifacts` proxy the client uploads and downloads artifacts
  * through. Every endpoint MLflow has that is not listed here answers NOT_IMPLEMENTED (501).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { readBody, sendJson } from "../http-util.js";
 import { type Access, Router } from "../router.js";
 import { MlflowApiError } from "./errors.js";
@@ -18,6 +20,16 @@ export interface MlflowApiLimits {
 
 /** The limits used unless told otherwise. */
 export const DEFAULT_MLFLOW_LIMITS: MlflowApiLimits = { jsonBytes: 16 << 20 };
+
+/** Options of `mlflowApi`. */
+export interface MlflowApiOptions {
+  limits?: MlflowApiLimits;
+  /**
+   * Streams a store object (e.g. `LocalRemote.open`), so large artifacts are downloaded without being
+   * read into memory; without it (or when it finds nothing) the artifact is read whole.
+   */
+  openObject?: (hash: string) => Promise<Readable | undefined>;
+}
 
 /** The prefixes MLflow's server answers its tracking API on (the web UI uses the ajax one). */
 export const MLFLOW_PREFIXES = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] as const;
@@ -112,7 +124,8 @@ function notImplemented(what: string): never {
  * @example
  * router.mount("", mlflowApi(new MlflowService({ tracking: openTracking(repo) })));
  */
-export function mlflowApi(service: MlflowService, limits: MlflowApiLimits = DEFAULT_MLFLOW_LIMITS): Router {
+export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}): Router {
+  const limits = options.limits ?? DEFAULT_MLFLOW_LIMITS;
   const router = new Router();
   for (const prefix of MLFLOW_PREFIXES) {
     for (const e of endpoints(service)) {
@@ -146,7 +159,7 @@ export function mlflowApi(service: MlflowService, limits: MlflowApiLimits = DEFA
       });
     }
   }
-  for (const prefix of ARTIFACT_PREFIXES) addArtifactRoutes(router, prefix, service);
+  for (const prefix of ARTIFACT_PREFIXES) addArtifactRoutes(router, prefix, service, options.openObject);
   return router;
 }
 
@@ -170,18 +183,22 @@ function runPath(p: string): { runId: string; name: string } {
   return parsed;
 }
 
-function sendArtifact(res: ServerResponse, name: string, body: Buffer, head: boolean): void {
+function artifactHeaders(name: string, size: number): Record<string, string | number> {
   const base = name.slice(name.lastIndexOf("/") + 1);
-  res.writeHead(200, {
+  return {
     "content-type": "application/octet-stream",
-    "content-length": body.length,
+    "content-length": size,
     "content-disposition": `attachment; filename="${base.replace(/["\\\r\n]/g, "_")}"`,
     "x-content-type-options": "nosniff",
-  });
-  res.end(head ? undefined : body);
+  };
 }
 
-function addArtifactRoutes(router: Router, prefix: string, service: MlflowService): void {
+function addArtifactRoutes(
+  router: Router,
+  prefix: string,
+  service: MlflowService,
+  openObject: MlflowApiOptions["openObject"],
+): void {
   router.add({
     method: "GET",
     pattern: `${prefix}/artifacts`,
@@ -198,7 +215,22 @@ function addArtifactRoutes(router: Router, prefix: string, service: MlflowServic
     access: "read",
     handler: async ({ req, res, params }) => {
       const { runId, name } = runPath(params.path ?? "");
-      sendArtifact(res, name, service.readArtifact(runId, name), req.method === "HEAD");
+      const head = req.method === "HEAD";
+      const file = openObject ? service.artifactFile(runId, name) : undefined;
+      const stream = file && openObject ? await openObject(file.hash) : undefined;
+      if (file && stream) {
+        res.writeHead(200, artifactHeaders(name, file.size));
+        if (head) {
+          stream.destroy();
+          res.end();
+        } else {
+          await pipeline(stream, res);
+        }
+        return;
+      }
+      const body = service.readArtifact(runId, name);
+      res.writeHead(200, artifactHeaders(name, body.length));
+      res.end(head ? undefined : body);
     },
   });
   router.add({

@@ -444,6 +444,13 @@ export class MlflowService {
     return artifactChildren(this.#artifactFiles(this.#existing(runId)), dir, false);
   }
 
+  /** The stored object of one artifact file of a run (for streaming it), or undefined if not a stored file. */
+  artifactFile(runId: string, name: string): { hash: string; size: number } | undefined {
+    const id = this.#existing(runId);
+    const file = this.#artifactFiles(id).find((f) => f.name === name);
+    return file && file.hash !== "" ? { hash: file.hash, size: file.size } : undefined;
+  }
+
   /** The bytes of one artifact file of a run. */
   readArtifact(runId: string, name: string): Buffer {
     const id = this.#existing(runId);
@@ -527,7 +534,7 @@ export class MlflowService {
     return getRun(this.#dir, this.#store, id, this.#liveness ? { liveness: this.#liveness } : {});
   }
 
-  #artifactFiles(runId: string): { name: string; size: number }[] {
+  #artifactFiles(runId: string): { name: string; hash: string; size: number }[] {
     this.#open.get(runId)?.run.flush();
     return listArtifactFiles(this.#dir, this.#store, runId);
   }

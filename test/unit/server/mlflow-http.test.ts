@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, test } from "node:test";
+import { mlflowApi } from "../../../src/server/mlflow/routes.js";
+import { MlflowService } from "../../../src/server/mlflow/service.js";
 import { type RunningServer, startServer, tokensFileOf } from "../../../src/server/server.js";
 import { createToken } from "../../../src/server/tokens.js";
 import { getRun } from "../../../src/tracking/read.js";
@@ -182,4 +187,38 @@ test("closing the server ends the runs it still owns as KILLED", async () => {
   const run = getRun(dir, store, id);
   assert.equal(run.status, "KILLED");
   assert.equal(run.metrics.m?.last, 5);
+});
+
+test("artifact downloads stream the stored object when the store can open it", async () => {
+  const service = new MlflowService({ tracking: { dir: path.join(tmp, "runs2"), store }, tmpDir: tmp });
+  const opened: string[] = [];
+  const router = mlflowApi(service, {
+    openObject: async (hash) => {
+      opened.push(hash);
+      return Readable.from([store.readObject(hash)]);
+    },
+  });
+  const http = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const m = router.match(req.method ?? "GET", url.pathname);
+    if (m === undefined || m === "method") return void res.writeHead(404).end();
+    m.route.handler({ req, res, params: m.params, url }).catch(() => res.writeHead(500).end());
+  });
+  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+  try {
+    const { run } = (await service.createRun({})) as { run: { info: { run_id: string } } };
+    const id = run.info.run_id;
+    await service.putArtifact(id, "model/weights.bin", Readable.from([Buffer.alloc(5000, 7)]));
+    const port = (http.address() as AddressInfo).port;
+    const r = await fetch(
+      `http://127.0.0.1:${port}/api/2.0/mlflow-artifacts/artifacts/0/${id}/artifacts/model/weights.bin`,
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-length"), "5000");
+    assert.deepEqual(Buffer.from(await r.arrayBuffer()), Buffer.alloc(5000, 7));
+    assert.equal(opened.length, 1);
+  } finally {
+    http.close();
+    await service.close();
+  }
 });
