@@ -60,6 +60,19 @@ function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv = ENV): number 
   return seconds;
 }
 
+/** run() for one measured cell, logged as soon as it is known (a long run cut short keeps its cells). */
+function step(
+  row: { backend: string },
+  cell: string,
+  argv: string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): number {
+  const seconds = run(argv, cwd, env);
+  console.error(`  ${row.backend} ${cell}: ${seconds.toFixed(2)} s`);
+  return seconds;
+}
+
 const mtrack = (...args: string[]) => [process.execPath, MTRACK, ...args];
 
 async function freePort(): Promise<number> {
@@ -258,14 +271,14 @@ async function benchMtrack(
     );
     run(["git", "commit", "-q", "-m", "data"], dir);
     const env = backend.env;
-    row.pushSmall = run(mtrack("push", "many"), dir, env);
-    row.noopPush = run(mtrack("push", "many"), dir, env);
-    if (big) row.pushBig = run(mtrack("push", "big.bin"), dir, env);
+    row.pushSmall = step(row, "pushSmall", mtrack("push", "many"), dir, env);
+    row.noopPush = step(row, "noopPush", mtrack("push", "many"), dir, env);
+    if (big) row.pushBig = step(row, "pushBig", mtrack("push", "big.bin"), dir, env);
     const clone = path.join(work, `${backendName}-b`);
     run(["git", "clone", "-q", dir, clone], work);
-    row.fetchSmall = run(mtrack("fetch", "many"), clone, env);
+    row.fetchSmall = step(row, "fetchSmall", mtrack("fetch", "many"), clone, env);
     row.pullSmall = row.fetchSmall + run(mtrack("checkout", "many"), clone, env);
-    if (big) row.pullBig = run(mtrack("pull", "big.bin"), clone, env);
+    if (big) row.pullBig = step(row, "pullBig", mtrack("pull", "big.bin"), clone, env);
   } catch (err) {
     row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
   } finally {
@@ -303,14 +316,14 @@ async function benchDvc(
     }
     run(["git", "add", "-A"], dir);
     run(["git", "commit", "-q", "-m", "data"], dir);
-    row.pushSmall = run([DVC, "push", "many.dvc"], dir);
-    row.noopPush = run([DVC, "push", "many.dvc"], dir);
-    if (big) row.pushBig = run([DVC, "push", "big.bin.dvc"], dir);
+    row.pushSmall = step(row, "pushSmall", [DVC, "push", "many.dvc"], dir);
+    row.noopPush = step(row, "noopPush", [DVC, "push", "many.dvc"], dir);
+    if (big) row.pushBig = step(row, "pushBig", [DVC, "push", "big.bin.dvc"], dir);
     const clone = path.join(work, `dvc-${kind}-b`);
     run(["git", "clone", "-q", dir, clone], work);
     run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, `dvc-${kind}-site-b`)], clone);
-    row.pullSmall = run([DVC, "pull", "many.dvc"], clone);
-    if (big) row.pullBig = run([DVC, "pull", "big.bin.dvc"], clone);
+    row.pullSmall = step(row, "pullSmall", [DVC, "pull", "many.dvc"], clone);
+    if (big) row.pullBig = step(row, "pullBig", [DVC, "pull", "big.bin.dvc"], clone);
   } catch (err) {
     row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
   } finally {
