@@ -386,8 +386,7 @@ export function runsView(ctx: AppContext, initial: RunsRoute): View {
   }
 
   function visibleRunning(): boolean {
-    for (const row of rowsBox.querySelectorAll(".status-RUNNING")) if (row) return true;
-    return false;
+    return rowsBox.querySelector(".status-RUNNING") !== null;
   }
 
   async function loadExperiments() {
