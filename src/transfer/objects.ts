@@ -19,7 +19,14 @@ import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { safeUnlink, tmpName } from "../util/fs.js";
 import type { ProgressFn } from "../workspace/scan.js";
-import { planTransfer, runPool, type TransferPlan, wholePacks, withoutCovered } from "./plan.js";
+import {
+  planTransfer,
+  runPool,
+  safeWholePacks,
+  type TransferPlan,
+  wholePacks,
+  withoutCovered,
+} from "./plan.js";
 import type { TransferRoot } from "./select.js";
 
 /** Default parallel transfers: enough to hide latency, few enough for a laptop's uplink. */
@@ -87,15 +94,16 @@ function readMany(store: Store, packed: Map<Hash, PackedLocation>, hashes: reado
   return out;
 }
 
-/** Roots plus the entries of every directory manifest the local store holds. */
+/** Roots plus the entries of every directory manifest the local store holds (and which entries each has). */
 function expandLocal(
   store: Store,
   packed: () => Map<Hash, PackedLocation>,
   roots: readonly TransferRoot[],
   summary: TransferSummary,
-): [Wanted[], Wanted[]] {
+): { leaves: Wanted[]; trees: Wanted[]; entriesOf: Map<Hash, Hash[]> } {
   const leaves: Wanted[] = [];
   const trees: Wanted[] = [];
+  const entriesOf = new Map<Hash, Hash[]>();
   for (const r of roots) {
     const size = store.sizeOf(r.hash);
     if (size === undefined) {
@@ -107,14 +115,17 @@ function expandLocal(
       continue;
     }
     trees.push({ hash: r.hash, size, label: r.label });
+    const entries: Hash[] = [];
+    entriesOf.set(r.hash, entries);
     for (const e of decodeTree(store.readObject(r.hash))) {
+      entries.push(e.hash);
       const label = `${r.label}/${e.path}`;
       if (packed().has(e.hash) || store.has(e.hash)) leaves.push({ hash: e.hash, size: e.size, label });
       else summary.missingLocal.push({ hash: e.hash, label });
     }
   }
   // Manifests go last: a manifest on the remote then implies its entries are there too.
-  return [leaves, trees];
+  return { leaves, trees, entriesOf };
 }
 
 function progressTracker(phase: string, options: TransferOptions, filesTotal: number, bytesTotal: number) {
@@ -145,39 +156,48 @@ interface PushPhase {
 }
 
 /**
- * Splits the plans of leaves and manifests into two phases, sending whole local packs where the remote
- * can take them. A pack holding a manifest goes in the second phase with the manifests: a manifest on
- * the remote must imply its entries are there, and its pack becomes visible all at once.
+ * Splits the plans of leaves and manifests into phases, sending whole local packs where the remote can
+ * take them: plain objects and packs without manifests first, then the packs holding manifests (each
+ * safe on its own, see safeWholePacks), then the remaining manifests. A manifest on the remote thus
+ * always implies its entries are there.
  */
 function pushPhases(
   remote: Remote,
   packed: () => Map<Hash, PackedLocation>,
   leaves: TransferPlan,
   trees: TransferPlan,
-  treeHashes: ReadonlySet<Hash>,
-): [PushPhase, PushPhase] {
+  entriesOf: ReadonlyMap<Hash, readonly Hash[]>,
+): PushPhase[] {
   const first: PushPhase = { batches: leaves.batches, packs: [], large: leaves.large };
+  const middle: PushPhase = { batches: [], packs: [], large: [] };
   const last: PushPhase = { batches: trees.batches, packs: [], large: trees.large };
   if (!remote.putPack) return [first, last];
   const toSend = new Set<Hash>();
   for (const b of [...leaves.batches, ...trees.batches]) for (const o of b) toSend.add(o.hash);
   if (toSend.size === 0) return [first, last];
   const contents = packContents(packed());
-  const chosen = new Set(
+  const whole = new Set(
     wholePacks(
       [...contents].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes })),
       toSend,
     ),
   );
+  const candidates = [...contents].filter(([pack]) => whole.has(pack.id));
+  const chosen = new Set(
+    safeWholePacks(
+      candidates.map(([pack, hashes]) => ({ id: pack.id, hashes })),
+      entriesOf,
+    ),
+  );
   const covered = new Set<Hash>();
-  for (const [pack, hashes] of contents) {
+  for (const [pack, hashes] of candidates) {
     if (!chosen.has(pack.id)) continue;
     for (const h of hashes) covered.add(h);
-    (hashes.some((h) => treeHashes.has(h)) ? last : first).packs.push({ pack, hashes });
+    (hashes.some((h) => entriesOf.has(h)) ? middle : first).packs.push({ pack, hashes });
   }
   first.batches = withoutCovered(first.batches, covered);
   last.batches = withoutCovered(last.batches, covered);
-  return [first, last];
+  return [first, middle, last];
 }
 
 /**
@@ -204,7 +224,7 @@ export async function pushObjects(
     packedMap ??= localPacked(store);
     return packedMap;
   };
-  const [leaves, trees] = expandLocal(store, packed, roots, summary);
+  const { leaves, trees, entriesOf } = expandLocal(store, packed, roots, summary);
   const present =
     leaves.length + trees.length > 0 ? await remote.has([...leaves, ...trees]) : new Set<Hash>();
   const leafPlan = planTransfer(leaves, present);
@@ -220,7 +240,7 @@ export async function pushObjects(
     summary.objects += objects;
     summary.bytes += bytes;
   };
-  const phases = pushPhases(remote, packed, leafPlan, treePlan, new Set(trees.map((t) => t.hash)));
+  const phases = pushPhases(remote, packed, leafPlan, treePlan, entriesOf);
   for (const phase of phases) {
     const tasks: Array<() => Promise<void>> = [];
     for (const { pack, hashes } of phase.packs) {

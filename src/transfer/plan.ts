@@ -99,3 +99,33 @@ export function wholePacks(packs: readonly PackContents[], toSend: ReadonlySet<H
 export function withoutCovered(batches: readonly ObjectSpec[][], covered: ReadonlySet<Hash>): ObjectSpec[][] {
   return batches.map((b) => b.filter((o) => !covered.has(o.hash))).filter((b) => b.length > 0);
 }
+
+/**
+ * Of the packs about to travel whole, those that may: a pack holding a directory manifest becomes
+ * visible all at once, so it is safe when each of its manifests' entries is either in the pack itself or
+ * outside every manifest-holding pack (then it travels earlier, with the plain objects, or is already
+ * there). A manifest-holding pack with entries in another such pack could land first, and a reader
+ * would trust a manifest whose entries are not all there: it goes as batches instead.
+ *
+ * @example
+ * safeWholePacks([{ id: "p", hashes: [tree, a] }, { id: "q", hashes: [b] }], new Map([[tree, [a, b]]]))
+ * // ["p", "q"]: q holds no manifest, so b travels before p
+ */
+export function safeWholePacks(
+  packs: ReadonlyArray<{ id: string; hashes: readonly Hash[] }>,
+  entriesOf: ReadonlyMap<Hash, readonly Hash[]>,
+): string[] {
+  const withManifest = packs.filter((p) => p.hashes.some((h) => entriesOf.has(h)));
+  const packOf = new Map<Hash, string>();
+  for (const p of withManifest) for (const h of p.hashes) packOf.set(h, p.id);
+  return packs
+    .filter((p) =>
+      p.hashes.every((m) =>
+        (entriesOf.get(m) ?? []).every((e) => {
+          const home = packOf.get(e);
+          return home === undefined || home === p.id;
+        }),
+      ),
+    )
+    .map((p) => p.id);
+}

@@ -85,6 +85,53 @@ test("push sends a pack holding a manifest only after every other object", async
   }
 });
 
+test("push batches packs whose manifests have entries in each other's pack, manifests last", async () => {
+  const dir = makeTempDir();
+  const inner = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    const leaf = (s: string) => {
+      const r = a.putBuffer(Buffer.from(s));
+      return { path: s, hash: r.hash, size: r.size, executable: false };
+    };
+    const [a1, a2, b1, b2] = [leaf("a1"), leaf("a2"), leaf("b1"), leaf("b2")];
+    a.discardStaged();
+    // Pack 1: manifest A, a1, b1. Pack 2: manifest B, a2, b2.
+    const ma = a.putBuffer(encodeTree([a1, a2]));
+    for (const s of ["a1", "b1"]) a.putBuffer(Buffer.from(s));
+    a.flushSync();
+    const mb = a.putBuffer(encodeTree([b1, b2]));
+    for (const s of ["a2", "b2"]) a.putBuffer(Buffer.from(s));
+    a.flushSync();
+    const calls: Array<{ kind: string; hashes: string[] }> = [];
+    const recording: Remote = Object.create(inner) as Remote;
+    recording.putPack = async (pack) => {
+      calls.push({ kind: "pack", hashes: [] });
+      await inner.putPack(pack);
+    };
+    recording.putBatch = async (objects) => {
+      calls.push({ kind: "batch", hashes: objects.map((o) => o.hash) });
+      await inner.putBatch(objects);
+    };
+    const roots = [
+      { hash: ma.hash, size: 0, tree: true, label: "A" },
+      { hash: mb.hash, size: 0, tree: true, label: "B" },
+    ];
+    const summary = await pushObjects(a, recording, roots);
+    assert.equal(summary.objects, 6);
+    assert.ok(
+      calls.every((c) => c.kind === "batch"),
+      "neither pack may travel whole",
+    );
+    const manifestCall = calls.findIndex((c) => c.hashes.includes(ma.hash));
+    const entryCalls = calls.filter((c) => c.hashes.includes(a2.hash) || c.hashes.includes(b1.hash));
+    assert.ok(entryCalls.every((c) => calls.indexOf(c) < manifestCall));
+  } finally {
+    await inner.close();
+    removeTempDir(dir);
+  }
+});
+
 test("a fetch that fails half-way keeps the objects it verified; the rerun gets only the rest", async () => {
   const dir = makeTempDir();
   const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });

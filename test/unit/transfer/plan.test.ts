@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { looseObjects } from "../../../src/remotes/loose.js";
-import { wholePacks, withoutCovered } from "../../../src/transfer/plan.js";
+import { safeWholePacks, wholePacks, withoutCovered } from "../../../src/transfer/plan.js";
 import { withTempDir } from "../../helpers/tmp.js";
 
 const h = (n: number) => n.toString(16).padStart(64, "0");
@@ -41,4 +41,35 @@ test("looseObjects: the same answer by stat (few) and by folder listing (many)",
     assert.deepEqual([...looseObjects(fs, dir, many)].sort(), [...stored].sort());
     assert.equal(looseObjects(fs, path.join(dir, "missing"), many).size, 0);
   });
+});
+
+test("safeWholePacks: a manifest's pack travels whole only if no entry sits in another manifest's pack", () => {
+  const [ma, mb, a1, a2, b1, b2] = [h(0xa0), h(0xb0), h(0xa1), h(0xa2), h(0xb1), h(0xb2)];
+  const entriesOf = new Map([
+    [ma, [a1, a2]],
+    [mb, [b1, b2]],
+  ]);
+  // p holds manifest a with its entries; q holds only plain objects: both are safe.
+  assert.deepEqual(
+    safeWholePacks(
+      [
+        { id: "p", hashes: [ma, a1] },
+        { id: "q", hashes: [a2, b1] },
+      ],
+      entriesOf,
+    ),
+    ["p", "q"],
+  );
+  // r holds manifest a and an entry of b; s holds manifest b and an entry of a: either could land first.
+  assert.deepEqual(
+    safeWholePacks(
+      [
+        { id: "r", hashes: [ma, a1, b1] },
+        { id: "s", hashes: [mb, a2, b2] },
+        { id: "t", hashes: [h(1)] },
+      ],
+      entriesOf,
+    ),
+    ["t"],
+  );
 });
