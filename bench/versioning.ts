@@ -165,6 +165,10 @@ interface Ctx {
 
 function gitInit(dir: string, ctx: Ctx): void {
   sh(["git", "init", "-q", "-b", "main"], dir, ctx.timeoutMs);
+  // Committing 100k files would start a detached auto-gc that keeps writing into .git during the timed
+  // runs (competing with them) and past the end (the final cleanup then fails with ENOTEMPTY).
+  sh(["git", "config", "gc.auto", "0"], dir, ctx.timeoutMs);
+  sh(["git", "config", "maintenance.auto", "false"], dir, ctx.timeoutMs);
 }
 
 function gitCommitExisting(dir: string, paths: string[], ctx: Ctx): void {
