@@ -261,6 +261,21 @@ export class LocalRemote implements Remote {
     return at ? Readable.from([at.pack.read(at.offset, at.length)]) : undefined;
   }
 
+  async copyTo(hash: Hash, dest: string): Promise<boolean> {
+    const loose = this.store.loosePath(hash);
+    const { COPYFILE_EXCL, COPYFILE_FICLONE } = this.fs.constants;
+    try {
+      await this.fs.promises.copyFile(loose, dest, COPYFILE_EXCL | COPYFILE_FICLONE);
+      return true;
+    } catch (err) {
+      if (errnoCode(err) !== "ENOENT" || this.fs.existsSync(dest)) throw err;
+    }
+    const at = this.locate(hash);
+    if (!at) return false;
+    this.fs.writeFileSync(dest, at.pack.read(at.offset, at.length), { flag: "wx" });
+    return true;
+  }
+
   private refFile(name: string): string {
     checkRefName(name);
     return path.join(this.dir, "refs", ...name.split("/"));

@@ -67,6 +67,11 @@ export interface Remote {
   getBatch(hashes: readonly Hash[], onObject: (object: ObjectData) => void | Promise<void>): Promise<Hash[]>;
   /** A stream of one object's bytes (unverified), or undefined when the remote does not have it. */
   open(hash: Hash): Promise<Readable | undefined>;
+  /**
+   * Optional: copies one object's bytes (unverified) into the new local file `dest` without streaming
+   * them through the process (a directory remote: a kernel copy). False when the remote lacks it.
+   */
+  copyTo?(hash: Hash, dest: string): Promise<boolean>;
   /** The content of a ref (e.g. "runs/20260101-abc"), or undefined. */
   readRef(name: string): Promise<Buffer | undefined>;
   /** Writes a ref atomically (readers see the old or the new content). */
