@@ -28,7 +28,8 @@ const TEXT_EXTENSIONS = new Set([
   ".cfg",
 ]);
 
-const IMAGE_TYPES: Readonly<Record<string, string>> = {
+/** Image types shown inline (by extension); SVG is not one of them: it can carry script. */
+export const IMAGE_TYPES: Readonly<Record<string, string>> = {
   ".png": "image/png",
   ".jpg": "image/jpeg",
   ".jpeg": "image/jpeg",

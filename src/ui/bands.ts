@@ -4,6 +4,9 @@
  */
 
 import type { Column } from "./lttb.js";
+import type { Band } from "./wire.js";
+
+export type { Band } from "./wire.js";
 
 /** One run's series for banding. */
 export interface BandInput {
@@ -11,16 +14,6 @@ export interface BandInput {
   group: string | null;
   steps: Column;
   values: Column;
-}
-
-/** One group's band. Entries are null at steps where no run of the group has a value. */
-export interface Band {
-  value: string | null;
-  runs: number;
-  steps: number[];
-  mean: (number | null)[];
-  min: (number | null)[];
-  max: (number | null)[];
 }
 
 /** A run's finite points sorted by step, the last logged value winning on equal steps. */

@@ -6,6 +6,7 @@
 import { MtrackError } from "../errors.js";
 import { PARENT_RUN_TAG, REPRO_ID_TAG, STAGE_TAG } from "../tracking/context.js";
 import type { RunDetails, RunSummary } from "../tracking/types.js";
+import type { MetricCell, RunInfo, RunRow } from "./wire.js";
 
 /** A column a runs table asked for: `params.lr`, `metrics.val_acc`, `tags.phase`. */
 export interface ColumnRef {
@@ -110,38 +111,15 @@ export function expandKeys(patterns: readonly string[], available: readonly stri
   return out;
 }
 
-/** A run row of GET /api/v1/runs. */
-export interface RunRow {
-  runId: string;
-  name: string;
-  experimentId: string;
-  experimentName: string;
-  status: RunSummary["status"];
-  unfinished: boolean;
-  commit: string | null;
-  dirty: boolean;
-  branch: string | null;
-  startTime: number;
-  endTime: number | null;
-  durationMs: number | null;
-  deleted: boolean;
-  params?: Record<string, string>;
-  metrics?: Record<string, RunSummary["metrics"][string]>;
-  tags?: Record<string, string>;
-}
-
 /** Metric summaries as JSON can carry them: NaN and ±Inf become null. */
 function finiteOrNull(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
-function jsonMetric<M extends RunSummary["metrics"][string]>(m: M): M {
-  return {
-    ...m,
-    last: finiteOrNull(m.last),
-    min: finiteOrNull(m.min),
-    max: finiteOrNull(m.max),
-  } as M;
+function jsonMetric<M extends RunSummary["metrics"][string]>(
+  m: M,
+): Omit<M, "last" | "min" | "max"> & MetricCell {
+  return { ...m, last: finiteOrNull(m.last), min: finiteOrNull(m.min), max: finiteOrNull(m.max) };
 }
 
 /**
@@ -168,7 +146,7 @@ export function runRow(r: RunSummary, columns: readonly ColumnRef[]): RunRow {
   };
   if (columns.length > 0) {
     const params: Record<string, string> = {};
-    const metrics: Record<string, RunSummary["metrics"][string]> = {};
+    const metrics: Record<string, MetricCell> = {};
     const tags: Record<string, string> = {};
     for (const c of columns) {
       if (!Object.hasOwn(r[c.kind], c.key)) continue;
@@ -212,8 +190,8 @@ export function unionKeys(runs: readonly RunSummary[]): {
  * @example
  * runDetailsJson(getRun(dir, store, "3f2a")).stage; // "train" or null
  */
-export function runDetailsJson(r: RunDetails): Record<string, unknown> {
-  const metrics: Record<string, unknown> = {};
+export function runDetailsJson(r: RunDetails): RunInfo {
+  const metrics: RunInfo["metrics"] = {};
   for (const [k, m] of Object.entries(r.metrics)) metrics[k] = jsonMetric(m);
   const tag = (k: string) => (Object.hasOwn(r.tags, k) ? r.tags[k]! : null);
   return {

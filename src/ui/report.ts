@@ -15,6 +15,7 @@ import { DEFAULT_PIPELINE_FILE, lockPathFor } from "../pipeline/load.js";
 import { parseLock } from "../pipeline/lockfile.js";
 import { isMapping } from "../pipeline/params.js";
 import type { Repo } from "../repo.js";
+import { IMAGE_TYPES } from "./artifacts.js";
 
 /** A declared plots file and the options the pipeline gives it (DVC's `x`, `y`, `title`). */
 export interface PlotSpec {
@@ -62,14 +63,6 @@ export interface ReportData {
   metrics: FlatFiles;
   plots: ReportPlot[];
 }
-
-const IMAGE_TYPES: Readonly<Record<string, string>> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-};
 
 function splitDelimited(text: string, sep: string): Record<string, unknown>[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");

@@ -1,114 +1,20 @@
 /**
  * The page's client of the JSON API under /api/v1 (contract: the backend's API document). Types mirror the
- * answers; `ApiError` carries the server's error code and data (e.g. the filter column of a syntax error).
+ * answers (src/ui/wire.ts, shared with the server); `ApiError` carries the server's error code and data (e.g. the filter column of a syntax error).
  */
 
-/** One metric's summary in a runs row. */
-export interface MetricCell {
-  last: number | null;
-  min: number | null;
-  max: number | null;
-  step: number;
-  timestamp: number;
-  count?: number;
-}
-
-/** An experiment with its run counts. */
-export interface ExperimentInfo {
-  id: string;
-  name: string;
-  creationTime: number;
-  runCount: number;
-  activeRunCount: number;
-}
-
-/** A row of the runs table. */
-export interface RunRow {
-  runId: string;
-  name: string;
-  experimentId: string;
-  experimentName: string;
-  status: "RUNNING" | "FINISHED" | "FAILED" | "KILLED";
-  unfinished: boolean;
-  commit: string | null;
-  dirty: boolean;
-  branch: string | null;
-  startTime: number;
-  endTime: number | null;
-  durationMs: number | null;
-  deleted: boolean;
-  params?: Record<string, string>;
-  metrics?: Record<string, MetricCell>;
-  tags?: Record<string, string>;
-}
-
-/** Keys present in the matching runs. */
-export interface RunKeys {
-  params: string[];
-  metrics: string[];
-  tags: string[];
-}
-
-/** Answer of GET /runs. */
-export interface RunsPage {
-  total: number;
-  offset: number;
-  runs: RunRow[];
-  keys: RunKeys;
-}
-
-/** Answer of GET /runs/:id. */
-export interface RunInfo extends RunRow {
-  params: Record<string, string>;
-  tags: Record<string, string>;
-  metrics: Record<string, MetricCell & { count: number }>;
-  artifacts: { name: string; kind: "file" | "dir"; size: number }[];
-  models: { name: string; flavor: string; size: number }[];
-  git: { commit: string | null; branch: string | null; dirty: boolean };
-  command: string[];
-  host: string;
-  error: string | null;
-  stage: string | null;
-  reproId: string | null;
-  parentRunId: string | null;
-}
-
-/** One downsampled series. */
-export interface Series {
-  runId: string;
-  key: string;
-  total: number;
-  downsampled: boolean;
-  steps: number[];
-  values: (number | null)[];
-  timestamps: number[];
-}
-
-/** Mean/min/max of one group of runs on a common step grid. */
-export interface Band {
-  value: string | null;
-  runs: number;
-  steps: number[];
-  mean: (number | null)[];
-  min: (number | null)[];
-  max: (number | null)[];
-}
-
-/** One file of a run's artifacts. */
-export interface ArtifactFile {
-  path: string;
-  size: number;
-  kind: "image" | "text" | "binary";
-  artifact: string;
-}
-
-/** Answer of GET /info. */
-export interface ServerInfo {
-  version: string;
-  repo: string;
-  readOnly: boolean;
-  pollMs: number;
-}
+export type {
+  ArtifactFile,
+  Band,
+  ExperimentInfo,
+  MetricCell,
+  RunInfo,
+  RunKeys,
+  RunRow,
+  RunsPage,
+  Series,
+  ServerInfo,
+} from "../../src/ui/wire.js";
 
 /** An error answer of the API: its stable code, message, hint and data. */
 export class ApiError extends Error {
