@@ -177,39 +177,70 @@ export function writePack(
     offsets[i] = offset;
     offset += objects[i]!.data.length;
   }
-  // Sorting 100k hashes with Buffer.compare is a native call per comparison; a 48-bit numeric prefix
-  // decides all but (astronomically rare) ties.
-  const prefix = objects.map((o) => o.raw.readUIntBE(0, 6));
-  const order = objects.map((_, i) => i);
-  order.sort((a, b) => prefix[a]! - prefix[b]! || objects[a]!.raw.compare(objects[b]!.raw));
-  const idx = Buffer.alloc(IDX_HEADER + objects.length * ENTRY + TRAILER);
-  IDX_MAGIC.copy(idx, 0);
-  idx.writeUInt32LE(objects.length, 8);
-  order.forEach((k, i) => {
-    const o = objects[k]!;
-    const e = IDX_HEADER + i * ENTRY;
-    o.raw.copy(idx, e);
-    idx.writeBigUInt64LE(BigInt(offsets[k]!), e + 32);
-    idx.writeBigUInt64LE(BigInt(o.data.length), e + 40);
-  });
-  const body = idx.subarray(0, idx.length - TRAILER);
-  hashBytesRaw(body).copy(idx, idx.length - TRAILER);
-  // The id names the content, so a retried write of the same objects (in the same order) lands on the same
-  // names.
-  const id = hashBytesRaw(body).toString("hex").slice(0, 32);
+  const { idx, id } = buildIndex(
+    objects.map((o, i) => ({ raw: o.raw, offset: offsets[i]!, length: o.data.length })),
+  );
 
   const packTmp = tmpName(tmpDir, "pack");
+  const fd = fs.openSync(packTmp, "wx", 0o444);
+  try {
+    writeAll(fs, fd, PACK_MAGIC);
+    writeObjectData(fs, fd, objects, offset - PACK_MAGIC.length);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    safeUnlink(packTmp, fs);
+    throw err;
+  }
+  fs.closeSync(fd);
+  installPack(fs, dir, tmpDir, packTmp, idx, id);
+  return id;
+}
+
+/**
+ * The index of a pack holding `entries` (distinct hashes, any order) and the pack's id. The id names the
+ * content, so a retried write of the same objects (in the same order) lands on the same names.
+ */
+function buildIndex(entries: ReadonlyArray<{ raw: Buffer; offset: number; length: number }>): {
+  idx: Buffer;
+  id: string;
+} {
+  // Sorting 100k hashes with Buffer.compare is a native call per comparison; a 48-bit numeric prefix
+  // decides all but (astronomically rare) ties.
+  const prefix = entries.map((o) => o.raw.readUIntBE(0, 6));
+  const order = entries.map((_, i) => i);
+  order.sort((a, b) => prefix[a]! - prefix[b]! || entries[a]!.raw.compare(entries[b]!.raw));
+  const idx = Buffer.alloc(IDX_HEADER + entries.length * ENTRY + TRAILER);
+  IDX_MAGIC.copy(idx, 0);
+  idx.writeUInt32LE(entries.length, 8);
+  order.forEach((k, i) => {
+    const o = entries[k]!;
+    const e = IDX_HEADER + i * ENTRY;
+    o.raw.copy(idx, e);
+    idx.writeBigUInt64LE(BigInt(o.offset), e + 32);
+    idx.writeBigUInt64LE(BigInt(o.length), e + 40);
+  });
+  const body = idx.subarray(0, idx.length - TRAILER);
+  const sum = hashBytesRaw(body);
+  sum.copy(idx, idx.length - TRAILER);
+  return { idx, id: sum.toString("hex").slice(0, 32) };
+}
+
+/**
+ * Installs a pack whose data sits complete and fsynced in `packTmp`: the pack is renamed in, then its
+ * index is written to tmp/ and renamed in last, which is what makes the pack visible.
+ */
+function installPack(
+  fs: FsLike,
+  dir: string,
+  tmpDir: string,
+  packTmp: string,
+  idx: Buffer,
+  id: string,
+): void {
   const idxTmp = tmpName(tmpDir, "idx");
   const packPath = path.join(dir, `pack-${id}.pack`);
   try {
-    const fd = fs.openSync(packTmp, "wx", 0o444);
-    try {
-      writeAll(fs, fd, PACK_MAGIC);
-      writeObjectData(fs, fd, objects, offset - PACK_MAGIC.length);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
     fs.renameSync(packTmp, packPath);
     const ifd = fs.openSync(idxTmp, "wx", 0o444);
     try {
@@ -227,7 +258,115 @@ export function writePack(
     if (!fs.existsSync(path.join(dir, `pack-${id}.idx`))) safeUnlink(packPath, fs);
     throw err;
   }
-  return id;
+}
+
+/** What mergePacks did. */
+export interface MergeResult {
+  /** The new pack's id. */
+  id: string;
+  /** Source packs whose every object is now in the new pack (the caller deletes them). */
+  merged: PackFile[];
+  /** Source packs left out: an object failed its hash check, or the pack could not be read. */
+  skipped: Array<{ id: string; error: string }>;
+  /** Bytes written to the new pack. */
+  bytes: number;
+}
+
+/**
+ * Copies the objects of `sources` into one new pack in `dir`, rehashing every object on the way so that a
+ * damaged pack is never laundered into a clean-looking one: a source with a bad object is left out whole
+ * (it stays where it is for fsck to report). Objects present in several sources are written once. The
+ * source packs are not touched; deleting them is the caller's job, after this returns. Returns undefined
+ * when fewer than two sources could be merged (a copy of one pack gains nothing).
+ *
+ * @example
+ * const r = mergePacks(fs, store.packsDir, store.packFiles().slice(0, 8), store.tmpDir);
+ */
+export function mergePacks(
+  fs: FsLike,
+  dir: string,
+  sources: readonly PackFile[],
+  tmpDir: string = dir,
+): MergeResult | undefined {
+  const entries: Array<{ raw: Buffer; offset: number; length: number }> = [];
+  const taken = new Set<Hash>();
+  const merged: PackFile[] = [];
+  const skipped: Array<{ id: string; error: string }> = [];
+  const packTmp = tmpName(tmpDir, "pack");
+  const fd = fs.openSync(packTmp, "wx", 0o444);
+  let pos = PACK_MAGIC.length;
+  try {
+    writeAll(fs, fd, PACK_MAGIC);
+    // Bytes for file positions [batchAt, batchAt + used); written with positional writes, so a source
+    // that fails half-way is undone by moving `pos` back (the file is truncated to `pos` at the end).
+    const batch = Buffer.allocUnsafe(WRITE_BATCH);
+    let batchAt = pos;
+    let used = 0;
+    const flushBatch = () => {
+      let done = 0;
+      while (done < used) done += fs.writeSync(fd, batch, done, used - done, batchAt + done);
+      batchAt += used;
+      used = 0;
+    };
+    for (const src of sources) {
+      const start = pos;
+      const mine: Array<{ hash: Hash; raw: Buffer; offset: number; length: number }> = [];
+      try {
+        // In pack order, so readTransient serves them from its read-ahead window.
+        const list = [...src.entries()].sort((a, b) => a.offset - b.offset);
+        for (const e of list) {
+          if (taken.has(e.hash)) continue;
+          const bytes = src.readTransient(e.offset, e.length);
+          const raw = hashBytesRaw(bytes);
+          if (raw.toString("hex") !== e.hash) throw new Error(`object ${e.hash} does not match its hash`);
+          if (used + bytes.length > batch.length) flushBatch();
+          if (bytes.length > batch.length) {
+            // Larger than a batch (not a small object, but a pack may hold one): written on its own.
+            let done = 0;
+            while (done < bytes.length)
+              done += fs.writeSync(fd, bytes, done, bytes.length - done, pos + done);
+            batchAt = pos + bytes.length;
+          } else {
+            bytes.copy(batch, used);
+            used += bytes.length;
+          }
+          mine.push({ hash: e.hash, raw, offset: pos, length: e.length });
+          pos += e.length;
+        }
+      } catch (err) {
+        skipped.push({ id: src.id, error: err instanceof Error ? err.message : String(err) });
+        pos = start;
+        if (start >= batchAt) used = start - batchAt;
+        else {
+          batchAt = start;
+          used = 0;
+        }
+        continue;
+      } finally {
+        src.close();
+      }
+      for (const m of mine) {
+        taken.add(m.hash);
+        entries.push(m);
+      }
+      merged.push(src);
+    }
+    flushBatch();
+    fs.ftruncateSync(fd, pos);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    safeUnlink(packTmp, fs);
+    throw err;
+  }
+  fs.closeSync(fd);
+  if (merged.length < 2) {
+    safeUnlink(packTmp, fs);
+    return undefined;
+  }
+  const { idx, id } = buildIndex(entries);
+  installPack(fs, dir, tmpDir, packTmp, idx, id);
+  return { id, merged, skipped, bytes: pos };
 }
 
 /** Writes the objects' bytes back to back: in one write when they already sit so, else in batches. */

@@ -5,13 +5,30 @@
  * and `.mtrack/tmp/` for writes in progress. An object is visible only once complete: loose objects
  * are written to tmp/ and renamed into place; packs become visible when their index is renamed in.
  * Existing objects are never overwritten.
+ *
+ * Every flush of staged small objects writes one pack, and a lookup probes every pack's index, so packs
+ * are consolidated automatically (like `git gc --auto` with gc.autoPackLimit): after a flush that wrote a
+ * pack, when there are more than `packLimit` packs (default 32), the small ones are merged into one new
+ * pack by the geometric policy in consolidate.ts, which keeps the bytes rewritten over n flushes
+ * O(n log n). Consolidation is crash-safe and needs no reader to stop:
+ *   - the new pack is written like any other (data, then the index renamed in last), and only then are the
+ *     merged packs deleted, index first. A crash in between leaves objects in two packs; lookups take the
+ *     first copy found, list() dedupes, and the next consolidation or gc drops the duplicates;
+ *   - every object is rehashed as it is copied; a pack with a bad object is left out and stays for fsck;
+ *   - one process at a time: the lock file `consolidate.lock` in the cache dir, taken try-lock style (a
+ *     process that finds it held skips consolidating this time);
+ *   - a reader whose pack list predates a consolidation finds a pack gone (ENOENT): it reloads the list
+ *     and retries the read once (an already open pack stays readable after its unlink).
+ * `mtrack gc` runs the same policy over all packs, whatever their number.
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { type FsLike, fsyncDir, safeUnlink, tmpName, writeAll } from "../util/fs.js";
+import { acquireLock } from "../util/lock.js";
+import { DEFAULT_MERGE_FACTOR, DEFAULT_PACK_LIMIT, planConsolidation } from "./consolidate.js";
 import { bytesHasher, hashBytes, hashFd, isHash } from "./hash.js";
-import { listPackIds, PackFile, writePack } from "./pack.js";
+import { listPackIds, mergePacks, PackFile, writePack } from "./pack.js";
 import type { Hash, LinkMode, ObjectInfo, ObjectStore, PutResult } from "./types.js";
 
 /** Objects smaller than this go into packs; larger ones get their own file. */
@@ -43,6 +60,22 @@ export interface StoreOptions {
   looseOnly?: boolean;
   /** fsync loose objects before renaming them into place (survives power loss, costs throughput). */
   fsync?: boolean;
+  /** Consolidate packs after a flush once there are more than this many (Infinity: never). */
+  packLimit?: number;
+  /** Told about every consolidation (tests and benchmarks count the bytes rewritten). */
+  onConsolidate?: (event: ConsolidationResult) => void;
+}
+
+/** One consolidation: packs merged into `id`, and what it cost. */
+export interface ConsolidationResult {
+  /** The new pack. */
+  id: string;
+  /** Packs merged into it (deleted, unless a crash or a failed delete left them). */
+  merged: string[];
+  /** Packs the plan chose but that were left as they were (a damaged object, or unreadable). */
+  skipped: Array<{ id: string; error: string }>;
+  /** Bytes written to the new pack. */
+  bytes: number;
 }
 
 interface StatKey {
@@ -72,6 +105,10 @@ export class Store implements ObjectStore {
   private readonly packThreshold: number;
   private readonly looseOnly: boolean;
   private readonly fsync: boolean;
+  private readonly packLimit: number;
+  private readonly onConsolidate: ((event: ConsolidationResult) => void) | undefined;
+  /** A pack was written since the last consolidation check. */
+  private wrotePack = false;
   private packs: PackFile[] | undefined;
   private damagedPacks: Array<{ id: string; error: string }> = [];
   // Small objects waiting for the next pack sit back to back in one buffer, reused after every flush:
@@ -92,6 +129,13 @@ export class Store implements ObjectStore {
     this.packThreshold = options.packThreshold ?? DEFAULT_PACK_THRESHOLD;
     this.looseOnly = options.looseOnly ?? false;
     this.fsync = options.fsync ?? false;
+    this.packLimit = options.packLimit ?? DEFAULT_PACK_LIMIT;
+    this.onConsolidate = options.onConsolidate;
+  }
+
+  /** The lock file that serialises consolidation (and gc's pack rewrites) between processes. */
+  get packLockPath(): string {
+    return path.join(this.dir, "consolidate.lock");
   }
 
   /** Creates the store's directories (idempotent). */
@@ -113,6 +157,8 @@ export class Store implements ObjectStore {
         try {
           packs.push(PackFile.open(this.fs, this.packsDir, id));
         } catch (err) {
+          // Deleted by a consolidation between the directory listing and the open: its objects are elsewhere.
+          if (errnoCode(err) === "ENOENT") continue;
           // One damaged index must not hide every other object; fsck reports it.
           this.damagedPacks.push({ id, error: err instanceof Error ? err.message : String(err) });
         }
@@ -145,6 +191,26 @@ export class Store implements ObjectStore {
       if (hit) return { pack, ...hit };
     }
     return undefined;
+  }
+
+  /**
+   * Runs `read` on where `hash` is packed. When the pack file is gone (another process consolidated it
+   * away after this store loaded its pack list), reloads the list and tries once more.
+   */
+  private readPacked<T>(
+    hash: Hash,
+    read: (p: { pack: PackFile; offset: number; length: number }) => T,
+  ): T | undefined {
+    const p = this.findPacked(hash);
+    if (!p) return undefined;
+    try {
+      return read(p);
+    } catch (err) {
+      if (errnoCode(err) !== "ENOENT") throw err;
+      this.reload();
+      const q = this.findPacked(hash);
+      return q && read(q);
+    }
   }
 
   has(hash: Hash): boolean {
@@ -405,8 +471,8 @@ export class Store implements ObjectStore {
     // A copy: the staging buffer is reused after the next flush, and the caller may keep what it reads.
     const s = this.stagedView(hash);
     if (s) return Buffer.from(s);
-    const p = this.findPacked(hash);
-    if (p) return p.pack.read(p.offset, p.length);
+    const packed = this.readPacked(hash, (p) => p.pack.read(p.offset, p.length));
+    if (packed) return packed;
     try {
       return this.fs.readFileSync(this.loosePath(hash));
     } catch (err) {
@@ -512,8 +578,7 @@ export class Store implements ObjectStore {
 
   /** A packed object's bytes, valid until the next read of its pack: write them out at once. */
   private packedBytes(hash: Hash): Buffer | undefined {
-    const p = this.findPacked(hash);
-    return p ? p.pack.readTransient(p.offset, p.length) : undefined;
+    return this.readPacked(hash, (p) => p.pack.readTransient(p.offset, p.length));
   }
 
   /** Writes staged small objects as one pack. */
@@ -528,6 +593,7 @@ export class Store implements ObjectStore {
       this.fs.mkdirSync(this.packsDir, { recursive: true });
       const id = writePack(this.fs, this.packsDir, objects, this.tmpDir);
       this.loadPacks().push(PackFile.open(this.fs, this.packsDir, id));
+      this.wrotePack = true;
     } catch (err) {
       throw ioError(err, "writing a pack of small objects");
     }
@@ -538,6 +604,112 @@ export class Store implements ObjectStore {
   async flush(): Promise<void> {
     this.flushSync();
     this.staging = undefined;
+    if (this.wrotePack) {
+      this.wrotePack = false;
+      try {
+        if (this.loadPacks().length > this.packLimit) await this.consolidate();
+      } catch {
+        // The flushed objects are durable already, and a failed consolidation leaves at worst duplicate
+        // copies or a temp file that gc removes; the next flush tries again. Failing the caller's write
+        // (a run being sealed) for it would lose more than it saves.
+      }
+    }
+  }
+
+  /**
+   * Merges packs by the geometric policy (consolidate.ts) when there are more than the pack limit, or
+   * whatever their number with `all`. Skips (returns undefined) when another process holds the pack lock,
+   * or when there is nothing to merge. What was staged but not flushed is unaffected.
+   *
+   * @example
+   * await store.consolidate({ all: true });
+   */
+  async consolidate(options: { all?: boolean } = {}): Promise<ConsolidationResult | undefined> {
+    let release: () => void;
+    try {
+      release = await acquireLock(this.packLockPath, {
+        fs: this.fs,
+        timeoutMs: 0,
+        purpose: "pack consolidation",
+      });
+    } catch (err) {
+      if (err instanceof MtrackError && err.code === "ERR_MTRACK_LOCKED") return undefined;
+      throw err;
+    }
+    try {
+      return this.consolidateHeld(options);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * consolidate() for a caller that already holds the pack lock (`packLockPath`), such as gc around its
+   * own pack rewrites.
+   */
+  consolidateHeld(options: { all?: boolean } = {}): ConsolidationResult | undefined {
+    const fs = this.fs;
+    // Packs other processes wrote since this store loaded its list are candidates too.
+    this.reload();
+    const packs = this.loadPacks();
+    const byId = new Map(packs.map((p) => [p.id, p]));
+    const sizes: Array<{ id: string; bytes: number }> = [];
+    for (const p of packs) {
+      try {
+        sizes.push({ id: p.id, bytes: fs.statSync(p.packPath).size });
+      } catch {
+        // gone since the listing: nothing to merge
+      }
+    }
+    const chosen = planConsolidation(sizes, {
+      limit: this.packLimit,
+      factor: DEFAULT_MERGE_FACTOR,
+      all: options.all,
+    }).map((id) => byId.get(id)!);
+    if (chosen.length < 2) return undefined;
+    let newest = 0;
+    for (const p of chosen) newest = Math.max(newest, fs.statSync(p.packPath).mtimeMs);
+    let merged: ReturnType<typeof mergePacks>;
+    try {
+      fs.mkdirSync(this.tmpDir, { recursive: true });
+      merged = mergePacks(fs, this.packsDir, chosen, this.tmpDir);
+    } catch (err) {
+      throw ioError(err, "consolidating packs");
+    }
+    if (!merged) return undefined;
+    // gc's keepNewerThanMs judges packed objects by their pack's mtime: the merged pack must look as young
+    // as the youngest pack it absorbed, so nothing protected becomes unprotected.
+    const newPack = path.join(this.packsDir, `pack-${merged.id}.pack`);
+    try {
+      fs.utimesSync(newPack, new Date(), new Date(newest));
+    } catch {
+      // best effort: a pack that looks newer only keeps objects longer
+    }
+    const result: ConsolidationResult = {
+      id: merged.id,
+      merged: merged.merged.map((p) => p.id),
+      skipped: merged.skipped,
+      bytes: merged.bytes,
+    };
+    try {
+      // Index first: a pack without an index is invisible, so every moment either sees the old copy or not.
+      for (const p of merged.merged) {
+        if (p.id === merged.id) continue;
+        p.close();
+        try {
+          fs.unlinkSync(p.idxPath);
+        } catch (err) {
+          if (errnoCode(err) !== "ENOENT") throw err;
+        }
+        safeUnlink(p.packPath, fs);
+      }
+    } catch (err) {
+      throw ioError(err, "removing consolidated packs");
+    } finally {
+      this.reload();
+      this.onConsolidate?.(result);
+    }
+    return result;
   }
 
   /** Drops staged objects without writing them (used when a command fails half-way). */
@@ -587,15 +759,15 @@ export class Store implements ObjectStore {
    * or "missing". `location` checks one copy (default: the packed one when there is one).
    */
   verify(hash: Hash, location?: "loose" | "packed"): "ok" | "corrupt" | "missing" {
-    const p = location === "loose" ? undefined : this.findPacked(hash);
-    if (location === "packed" && !p) return "missing";
-    if (p) {
+    if (location !== "loose" && this.findPacked(hash)) {
       try {
-        return hashBytes(p.pack.read(p.offset, p.length)) === hash ? "ok" : "corrupt";
+        const bytes = this.readPacked(hash, (p) => p.pack.read(p.offset, p.length));
+        if (bytes) return hashBytes(bytes) === hash ? "ok" : "corrupt";
       } catch {
         return "corrupt";
       }
     }
+    if (location === "packed") return "missing";
     const loose = this.loosePath(hash);
     let fd: number;
     try {

@@ -1,12 +1,14 @@
 /**
- * `mtrack gc`: delete store objects nothing refers to. What counts as a reference comes from root
- * sources — the workspace's pointers, every pointer in git history, and whatever later layers add (runs,
+ * `mtrack gc`: delete store objects nothing refers to, then consolidate the packs that remain (the store's
+ * geometric policy applied to all packs, whatever their number, so O(log size) packs are left). What
+ * counts as a reference comes from root sources — the workspace's pointers, every pointer in git history, and whatever later layers add (runs,
  * the run-cache, pipeline lock files) — so gc never needs to know about them individually.
  */
 import * as path from "node:path";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
+import { acquireLock } from "../util/lock.js";
 import { CompleteTrees } from "./complete.js";
 import { dataPathFor, POINTER_SUFFIX, type Pointer, parsePointer } from "./pointer.js";
 import { findTrackedPaths, loadPointer } from "./tracked.js";
@@ -122,6 +124,9 @@ function youngObjects(
   };
 }
 
+/** How long gc waits for another process's pack consolidation to finish (it takes seconds at most). */
+const PACK_LOCK_WAIT_MS = 60_000;
+
 /** Temp files younger than this may belong to a process writing right now (a training run). */
 const TMP_GRACE_MS = 60 * 60 * 1000;
 
@@ -186,7 +191,19 @@ export async function gcStore(
       }
     });
     if (!options.dryRun) {
-      store.delete(dead);
+      // The pack lock keeps an automatic consolidation (another process flushing) from copying objects
+      // out of packs that delete() is rewriting, and lets what remains be consolidated in the same pass.
+      const release = await acquireLock(store.packLockPath, {
+        fs: repo.fs,
+        timeoutMs: PACK_LOCK_WAIT_MS,
+        purpose: "gc",
+      });
+      try {
+        store.delete(dead);
+        store.consolidateHeld({ all: true });
+      } finally {
+        release();
+      }
       for (const f of leftovers) repo.fs.rmSync(f, { force: true, recursive: true });
       if (dead.size > 0) CompleteTrees.load(repo.paths.stateDir, repo.fs).clear();
     }
