@@ -654,9 +654,12 @@ export class Store implements ObjectStore {
     const packs = this.loadPacks();
     const byId = new Map(packs.map((p) => [p.id, p]));
     const sizes: Array<{ id: string; bytes: number }> = [];
+    const mtimes = new Map<string, number>();
     for (const p of packs) {
       try {
-        sizes.push({ id: p.id, bytes: fs.statSync(p.packPath).size });
+        const st = fs.statSync(p.packPath);
+        sizes.push({ id: p.id, bytes: st.size });
+        mtimes.set(p.id, st.mtimeMs);
       } catch {
         // gone since the listing: nothing to merge
       }
@@ -668,7 +671,7 @@ export class Store implements ObjectStore {
     }).map((id) => byId.get(id)!);
     if (chosen.length < 2) return undefined;
     let newest = 0;
-    for (const p of chosen) newest = Math.max(newest, fs.statSync(p.packPath).mtimeMs);
+    for (const p of chosen) newest = Math.max(newest, mtimes.get(p.id) ?? 0);
     let merged: ReturnType<typeof mergePacks>;
     try {
       fs.mkdirSync(this.tmpDir, { recursive: true });

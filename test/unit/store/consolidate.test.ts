@@ -247,3 +247,17 @@ test("merged objects keep their bytes and hashes (a mix of sizes, duplicates acr
     assert.equal([...openStore(dir).packFiles()][0]?.count, all.size);
     assertAllReadable(openStore(dir), all);
   }));
+
+test("the merged pack looks as young as the youngest pack it absorbed (gc --keep-newer judges by mtime)", () =>
+  withTempDir(async (dir) => {
+    const store = openStore(dir, { packLimit: Number.POSITIVE_INFINITY });
+    for (let f = 0; f < 3; f++) await flushObjects(store, f, 1);
+    const packs = store.packFiles();
+    const times = [Date.now() - 9 * 86400_000, Date.now() - 5 * 86400_000, Date.now() - 7 * 86400_000];
+    for (const [i, p] of packs.entries())
+      realFs.utimesSync(p.packPath, new Date(times[i]!), new Date(times[i]!));
+    const r = await store.consolidate({ all: true });
+    assert.ok(r);
+    const mtime = realFs.statSync(path.join(dir, "cache", "packs", `pack-${r.id}.pack`)).mtimeMs;
+    assert.ok(Math.abs(mtime - Math.max(...times)) < 1000, "mtime of the youngest source");
+  }));
