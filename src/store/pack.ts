@@ -5,7 +5,8 @@
  * A pack is two files, `pack-<id>.pack` (a magic header, then object bytes back to back) and
  * `pack-<id>.idx` (sorted entries: 32-byte hash, u64 offset, u64 length; then a BLAKE3 trailer over the
  * whole index). The index is written (temp + rename) only after the pack data is durable on disk, so a
- * pack without an index — what a crash leaves behind — is invisible and `gc` deletes it.
+ * pack without an index — what a crash leaves behind — is invisible and `gc` deletes it. mergePacks
+ * copies several packs into one the same way (rehashing every object), for the store's consolidation.
  */
 import * as path from "node:path";
 import { MtrackError } from "../errors.js";
