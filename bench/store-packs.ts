@@ -3,8 +3,10 @@
  * startRun/end in a temp directory; every seal is one Store flush, so one pack) into one store, twice:
  * with automatic pack consolidation off (packLimit Infinity: one pack per run, the behaviour before
  * consolidation) and on (the default limit). Reports the time per 100 runs at the start and at the end,
+ * (and the median of the last ten hundreds, and the slowest hundred: a big merge lands in one of them),
  * the final pack count, the bytes consolidation rewrote, and the time of getRun + getMetricHistory on a
- * random run, with a fresh Store (which reads every pack index) and warm.
+ * random run, with a fresh Store (which reads every pack index) and warm, and the time of has() for an
+ * absent object (it probes every pack's index).
  *
  * Run: node --import tsx bench/store-packs.ts [RUNS]   (default 2000)
  */
@@ -27,11 +29,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 interface Outcome {
   firstMs: number;
   lastMs: number;
+  lastMedianMs: number;
+  maxMs: number;
   packs: number;
   rewrittenMb: number;
   storeMb: number;
   coldMs: number;
   warmMs: number;
+  missUs: number;
   totalS: number;
 }
 
@@ -79,14 +84,21 @@ async function measure(packLimit: number | undefined): Promise<Outcome> {
     read(warmStore);
     const warm: number[] = [];
     for (let i = 0; i < 20; i++) warm.push(read(warmStore));
+    // A lookup of an absent object probes every pack's index: what each new small file of an add pays.
+    const tl = process.hrtime.bigint();
+    for (let i = 0; i < 1000; i++) warmStore.has(i.toString(16).padStart(64, "f"));
+    const missUs = (ms(tl) * 1000) / 1000;
     return {
       firstMs: windows[0] ?? 0,
       lastMs: windows[windows.length - 1] ?? 0,
+      lastMedianMs: median(windows.slice(-10)),
+      maxMs: Math.max(...windows),
       packs,
       rewrittenMb: rewritten / 1024 / 1024,
       storeMb: packBytes / 1024 / 1024,
       coldMs: median(cold),
       warmMs: median(warm),
+      missUs,
       totalS,
     };
   } finally {
@@ -97,11 +109,11 @@ async function measure(packLimit: number | undefined): Promise<Outcome> {
 const before = await measure(Number.POSITIVE_INFINITY);
 const after = await measure(undefined);
 const line = (name: string, o: Outcome) =>
-  `| ${name} | ${o.firstMs.toFixed(0)} ms | ${o.lastMs.toFixed(0)} ms | ${o.totalS.toFixed(1)} s | ${o.packs} | ${o.rewrittenMb.toFixed(1)} MB of ${o.storeMb.toFixed(1)} MB | ${o.coldMs.toFixed(1)} ms | ${o.warmMs.toFixed(2)} ms |`;
+  `| ${name} | ${o.firstMs.toFixed(0)} ms | ${o.lastMs.toFixed(0)} ms | ${o.lastMedianMs.toFixed(0)} ms | ${o.maxMs.toFixed(0)} ms | ${o.totalS.toFixed(1)} s | ${o.packs} | ${o.rewrittenMb.toFixed(1)} MB of ${o.storeMb.toFixed(1)} MB | ${o.coldMs.toFixed(1)} ms | ${o.warmMs.toFixed(2)} ms | ${o.missUs.toFixed(1)} µs |`;
 console.log(`${RUNS} runs x ${KEYS} metrics x ${STEPS} steps, sealed with startRun/end into one store`);
 console.log(
-  "| consolidation | first 100 runs | last 100 runs | total | packs at end | rewritten of packed | getRun+history, fresh Store | same, warm |",
+  "| consolidation | first 100 runs | last 100 runs | median of last 10 x 100 | slowest 100 | total | packs at end | rewritten of packed | getRun+history, fresh Store | same, warm | lookup of an absent object |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 console.log(line("off (packLimit Infinity)", before));
 console.log(line("on (default limit 32)", after));
