@@ -40,13 +40,14 @@ else
   echo "dvc-s3: NOT installed (pip install failed); the bench will say 'not installed' for dvc-s3"
 fi
 
-# MLflow (tracking comparison, bench/tracking-compare.ts): skinny + the SQLite store's dependencies.
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import mlflow, sqlalchemy, alembic" >/dev/null 2>&1; then
+# MLflow, full (not skinny): the tracking comparison (bench/tracking-compare.ts) uses its SQLite store, the
+# MLflow-API bench (bench/mlflow-api.ts) runs `mlflow server`, and the UI bench (bench/ui.ts) `mlflow ui`.
+if [ -x "$venv/bin/mlflow" ] && "$venv/bin/python" -c "import mlflow, sqlalchemy, alembic, flask" >/dev/null 2>&1; then
   echo "mlflow: already installed"
-elif [ -x "$venv/bin/pip" ] && "$venv/bin/pip" install --quiet --disable-pip-version-check mlflow-skinny sqlalchemy alembic; then
+elif [ -x "$venv/bin/pip" ] && "$venv/bin/pip" install --quiet --disable-pip-version-check mlflow; then
   echo "mlflow: installed"
 else
-  echo "mlflow: NOT installed (pip install failed); the tracking comparison will skip MLflow"
+  echo "mlflow: NOT installed (pip install failed); the MLflow comparisons will skip it"
 fi
 
 # git-lfs, from Debian.
