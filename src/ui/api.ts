@@ -10,6 +10,7 @@ import { Router } from "../server/router.js";
 import type { ObjectStore } from "../store/types.js";
 import { mtrackVersion } from "../tracking/context.js";
 import { findExperiment } from "../tracking/layout.js";
+import { RunListing } from "../tracking/listing.js";
 import { validateArtifactName } from "../tracking/names.js";
 import { getRun, listArtifactFiles, readArtifact } from "../tracking/read.js";
 import type { Liveness } from "../tracking/runlog.js";
@@ -18,7 +19,6 @@ import type { RunSummary } from "../tracking/types.js";
 import { artifactHeaders, artifactKind } from "./artifacts.js";
 import { computeBands } from "./bands.js";
 import { HistorySource, LruCache } from "./histories.js";
-import { RunListing } from "./listing.js";
 import { expandKeys, intParam, listParam, parseColumns, runDetailsJson, runRow, unionKeys } from "./query.js";
 
 /** How often the page polls while a visible run is RUNNING. */

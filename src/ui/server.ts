@@ -8,8 +8,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ErrorCode, errnoCode, isMtrackError, MtrackError } from "../errors.js";
 import { HttpError, Router } from "../server/router.js";
+import { RunListing } from "../tracking/listing.js";
 import { sendUiJson, type UiApiOptions, uiApi } from "./api.js";
-import { RunListing } from "./listing.js";
 import { defaultUiDir, serveAsset, serveIndex } from "./static.js";
 
 /** What `startUiServer` serves. */

@@ -10,7 +10,6 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isMtrackError } from "../../errors.js";
 import { type Run, startRun } from "../../tracking/api.js";
@@ -24,15 +23,14 @@ import {
   ensureExperiment,
   readExperiments,
   refPath,
-  trackingPaths,
 } from "../../tracking/layout.js";
+import { RunListing } from "../../tracking/listing.js";
 import { isRunId, validateArtifactName, validateKey } from "../../tracking/names.js";
 import {
   deleteRun,
   getMetricHistory,
   getRun,
   listArtifactFiles,
-  listRuns,
   readArtifact,
   restoreRun,
 } from "../../tracking/read.js";
@@ -82,11 +80,6 @@ export interface MlflowServiceOptions {
   mtrackVersion?: string;
   /** Where uploads are staged before they go into the store; default the OS temp dir. */
   tmpDir?: string;
-  /**
-   * How long (ms) a run listing that holds runs of other live processes may be reused while the
-   * tracking files are unchanged. Default 2000.
-   */
-  listingTtlMs?: number;
   liveness?: Liveness;
 }
 
@@ -169,12 +162,11 @@ export class MlflowService {
   readonly #clock: () => number;
   readonly #mtrackVersion: string;
   readonly #tmpDir: string;
-  readonly #listingTtlMs: number;
   readonly #liveness: Liveness | undefined;
   readonly #open = new Map<string, OwnedRun>();
   /** Runs of other live processes we have written to, kept so each write does not re-open them. */
   readonly #foreign = new Map<string, LiveRun>();
-  #listing: { key: string; runs: RunSummary[]; expires: number | undefined } | undefined;
+  readonly #listing: RunListing;
   #closed = false;
 
   constructor(options: MlflowServiceOptions) {
@@ -183,8 +175,8 @@ export class MlflowService {
     this.#clock = options.clock ?? Date.now;
     this.#mtrackVersion = options.mtrackVersion ?? "unknown";
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
-    this.#listingTtlMs = options.listingTtlMs ?? 2000;
     this.#liveness = options.liveness;
+    this.#listing = new RunListing(this.#dir, this.#store, options.liveness);
   }
 
   /** Ids of the runs this server owns (still open). */
@@ -274,7 +266,7 @@ export class MlflowService {
     at.time = undefined;
     if (tags[RUN_NAME_TAG] !== run.name) run.setTags({ [RUN_NAME_TAG]: run.name });
     this.#open.set(run.id, { run, at });
-    this.#listing = undefined;
+    this.#listing.invalidate();
     return { run: runJson(this.#summary(run.id)) };
   }
 
@@ -300,7 +292,7 @@ export class MlflowService {
       if (status === "FINISHED" || status === "FAILED" || status === "KILLED") {
         owned.at.time = endTime;
         this.#open.delete(runId);
-        this.#listing = undefined;
+        this.#listing.invalidate();
         const sealed = await owned.run.end(status as RunStatus);
         return { run_info: runInfoJson(sealed) };
       }
@@ -368,14 +360,14 @@ export class MlflowService {
   deleteRun(msg: Message): Message {
     const runId = this.#existing(runIdField(msg));
     deleteRun(this.#dir, runId);
-    this.#listing = undefined;
+    this.#listing.invalidate();
     return {};
   }
 
   /** runs/restore → `{}`. */
   restoreRun(msg: Message): Message {
     restoreRun(this.#dir, this.#existing(runIdField(msg)));
-    this.#listing = undefined;
+    this.#listing.invalidate();
     return {};
   }
 
@@ -540,46 +532,12 @@ export class MlflowService {
   }
 
   /**
-   * Every run, deleted ones included. The listing is reused while the tracking files are unchanged, so
-   * a search costs no disk reads. A run that another process is writing turns KILLED when that process
-   * dies, without a file changing: while the listing holds such a run it is reused for at most
-   * `listingTtlMs`.
+   * Every run, deleted ones included: the shared cached listing (sealed runs re-read only when the tracking
+   * files change; runs in active logs re-read while RUNNING). Our own open runs are flushed first so a
+   * search sees their latest points.
    */
   #listRuns(): RunSummary[] {
     for (const o of this.#open.values()) o.run.flush();
-    const key = this.#listingKey();
-    const now = Date.now();
-    const l = this.#listing;
-    if (l !== undefined && l.key === key && (l.expires === undefined || now < l.expires)) return l.runs;
-    const runs = listRuns(this.#dir, this.#store, {
-      includeDeleted: true,
-      ...(this.#liveness ? { liveness: this.#liveness } : {}),
-    });
-    const foreignLive = runs.some((r) => r.status === "RUNNING" && !this.#open.has(r.runId));
-    this.#listing = { key, runs, expires: foreignLive ? now + this.#listingTtlMs : undefined };
-    return runs;
-  }
-
-  /** Sizes and mtimes of everything a listing is computed from. */
-  #listingKey(): string {
-    const p = trackingPaths(this.#dir);
-    const parts: string[] = [];
-    const add = (file: string) => {
-      try {
-        const st = fs.statSync(file);
-        parts.push(`${st.size}:${st.mtimeMs}`);
-      } catch {
-        parts.push("-");
-      }
-    };
-    for (const f of [p.index, p.indexSnapshot, p.refs, p.deleted, p.active, p.experiments]) add(f);
-    let active: string[] = [];
-    try {
-      active = fs.readdirSync(p.active);
-    } catch {
-      // no active dir yet
-    }
-    for (const name of active) add(path.join(p.active, name));
-    return parts.join("|");
+    return this.#listing.snapshot().runs;
   }
 }

@@ -21,7 +21,6 @@ beforeEach(() => {
   service = new MlflowService({
     tracking: { dir, store },
     tmpDir: path.join(tmp, "uploads"),
-    listingTtlMs: 0,
   });
 });
 afterEach(async () => {

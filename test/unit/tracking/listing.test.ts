@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { startRun } from "../../../src/tracking/api.js";
+import { RunListing } from "../../../src/tracking/listing.js";
 import { deleteRun } from "../../../src/tracking/read.js";
 import type { Liveness } from "../../../src/tracking/runlog.js";
-import { RunListing } from "../../../src/ui/listing.js";
-import { FakeStore, fakeGit } from "../tracking/fake-store.js";
+import { FakeStore, fakeGit } from "./fake-store.js";
 
 const alive: Liveness = { host: os.hostname(), isPidAlive: () => true };
 

@@ -1,5 +1,5 @@
 /**
- * The runs listing behind the UI, cached so a filter or sort round trip over 10,000 runs costs
+ * The runs listing behind `mtrack ui` and the MLflow API's searches, cached so a filter or sort round trip over 10,000 runs costs
  * milliseconds: the sealed runs are re-read only when a cheap fingerprint of the tracking dir changes (the
  * index files' size and mtime, and the mtimes of the refs/, deleted/ and experiments files), while runs
  * still in their active logs are re-read on every call — a RUNNING run changes between polls — unless
@@ -8,13 +8,13 @@
 
 import nodeFs from "node:fs";
 import type { ObjectStore } from "../store/types.js";
-import { type Experiment, listDir, readExperiments, trackingPaths } from "../tracking/layout.js";
-import { isRunId } from "../tracking/names.js";
-import { listRuns } from "../tracking/read.js";
-import type { Liveness } from "../tracking/runlog.js";
-import { summaryFromState } from "../tracking/runlog.js";
-import { localLiveness, readActiveLog } from "../tracking/seal.js";
-import type { RunSummary } from "../tracking/types.js";
+import { type Experiment, listDir, readExperiments, trackingPaths } from "./layout.js";
+import { isRunId } from "./names.js";
+import { listRuns } from "./read.js";
+import type { Liveness } from "./runlog.js";
+import { summaryFromState } from "./runlog.js";
+import { localLiveness, readActiveLog } from "./seal.js";
+import type { RunSummary } from "./types.js";
 
 /** A listing at one moment: every run (deleted ones included) and the experiments. */
 export interface RunsSnapshot {
@@ -65,6 +65,15 @@ export class RunListing {
     private readonly store: ObjectStore,
     private readonly liveness: Liveness = localLiveness(),
   ) {}
+
+  /**
+   * Forgets the cached sealed runs. For a writer in the same process after a change it made: file mtimes
+   * are coarse (a few ms), so two changes in one tick could otherwise leave the fingerprint unchanged.
+   */
+  invalidate(): void {
+    this.sealedState = undefined;
+    this.lastKey = "";
+  }
 
   /** The fingerprint of everything sealed runs are read from. */
   private fingerprint(): string {
