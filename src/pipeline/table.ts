@@ -3,6 +3,8 @@
  * requests and reports. Pure string building; the commands print the result.
  */
 
+import type { ValueDiff } from "./compare.js";
+
 /**
  * Renders rows under headers. Cells are strings already; columns are padded to their widest cell.
  *
@@ -51,17 +53,7 @@ export function percent(p: number | null | undefined): string {
 }
 
 /** The rows of a params/metrics comparison: path, key, old, new, change, % change. */
-export function valueDiffTable(
-  diffs: ReadonlyArray<{
-    file: string;
-    key: string;
-    old?: unknown;
-    new?: unknown;
-    change?: number;
-    pct?: number | null;
-  }>,
-  options: { markdown?: boolean } = {},
-): string {
+export function valueDiffTable(diffs: readonly ValueDiff[], options: { markdown?: boolean } = {}): string {
   const rows = diffs.map((d) => [d.file, d.key, cell(d.old), cell(d.new), signed(d.change), percent(d.pct)]);
   return formatTable(["Path", "Key", "Old", "New", "Change", "%"], rows, options);
 }
