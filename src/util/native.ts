@@ -1,0 +1,86 @@
+/**
+ * The optional native fast path (native/fastfs.c, built into dist/native/fastfs.node by
+ * scripts/build-native.mjs). Everything it does has a JavaScript equivalent that gives the same answers;
+ * this module only says whether the faster one is there. `MTRACK_NATIVE=0` turns it off (for comparing
+ * and for testing the fallback).
+ */
+import * as fs from "node:fs";
+import { createRequire } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Numbers per entry in `ScanResult.stats`. */
+export const SCAN_FIELDS = 7;
+/** Offsets inside one entry's numbers. */
+export const F_KIND = 0;
+export const F_SIZE = 1;
+export const F_MTIME = 2;
+export const F_CTIME = 3;
+export const F_INO = 4;
+export const F_MODE = 5;
+export const F_NLINK = 6;
+/** `F_KIND` values. */
+export const KIND_FILE = 0;
+export const KIND_SYMLINK = 1;
+
+export interface ScanResult {
+  /** Paths relative to the scanned root, posix separators, joined by "\0", sorted bytewise. */
+  names: string;
+  /** SCAN_FIELDS numbers per name: kind, size, mtimeMs, ctimeMs, ino, mode, nlink. */
+  stats: Float64Array;
+  /** The first failure (then names and stats are empty). */
+  error?: { errno: number; syscall: string; path: string };
+}
+
+export interface FastFs {
+  scan(root: string, skip: readonly string[], threads: number): ScanResult;
+}
+
+let loaded: FastFs | null | undefined;
+
+/** Where the build puts the addon, found from this file in src/ (tsx) or dist/src/ (built). */
+function addonPath(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, "dist", "native", "fastfs.node");
+    if (fs.existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
+/** The native module, or null when it is not built, cannot load, or MTRACK_NATIVE=0. */
+export function fastFs(): FastFs | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.env.MTRACK_NATIVE === "0") return loaded;
+  const file = addonPath();
+  if (!file) return loaded;
+  try {
+    loaded = createRequire(import.meta.url)(file) as FastFs;
+  } catch {
+    loaded = null; // built for another platform, or a damaged file: the JavaScript path serves
+  }
+  return loaded;
+}
+
+/** Threads for a parallel walk: the cores there are, within reason. */
+export function walkThreads(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism()));
+}
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(os.constants.errno).map(([name, n]) => [n, name] as [number, string]),
+);
+
+/** The native error as Node would have thrown it (code, errno, syscall, path), for ioError and callers. */
+export function nativeError(e: NonNullable<ScanResult["error"]>, absPath: string): NodeJS.ErrnoException {
+  const code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${e.syscall} '${absPath}'`);
+  err.code = code;
+  err.errno = -e.errno;
+  err.syscall = e.syscall;
+  err.path = absPath;
+  return err;
+}
