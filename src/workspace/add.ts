@@ -196,5 +196,9 @@ function linkIntoWorkspace(
     cache.record(fileRel, after, hash, Date.now());
   };
   if (now.type === "file") place(rel, now.hash!, !!now.executable);
-  else for (const e of now.entries ?? []) place(`${rel}/${e.path}`, e.hash, e.executable);
+  else {
+    for (const e of now.entries ?? []) place(`${rel}/${e.path}`, e.hash, e.executable);
+    // The index holds the copies' stat data; the per-file entries just recorded describe the links.
+    cache.forgetDirIndex(rel);
+  }
 }

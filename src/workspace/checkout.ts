@@ -7,13 +7,13 @@ import * as path from "node:path";
 import { isMtrackError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { missingObject } from "../store/store.js";
-import { decodeTree, type TreeEntry } from "../store/tree.js";
+import { comparePaths, decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { isInside } from "../util/fs.js";
 import { CompleteTrees } from "./complete.js";
 import type { Pointer } from "./pointer.js";
-import type { ProgressFn, ScannedFile } from "./scan.js";
-import { StatCache } from "./statcache.js";
+import { LISTING_FIELDS, type ProgressFn, type ScannedFile } from "./scan.js";
+import { type DirIndex, RACY_MARGIN_MS, StatCache } from "./statcache.js";
 import { type CurrentState, currentState, loadPointer } from "./tracked.js";
 
 export interface CheckoutPathResult {
@@ -179,6 +179,52 @@ export async function checkoutPaths(
   });
 }
 
+interface WrittenStat {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+/**
+ * The directory's index after a checkout: written files with the stat data of the write (racy, i.e.
+ * rehashed by the next status, when written within RACY_MARGIN_MS of their mtime, as they usually are in
+ * copy mode), the others as the index before had them. Undefined when some file's state is unknown.
+ */
+function checkedOutIndex(
+  pointer: Pointer,
+  target: readonly TreeEntry[],
+  written: ReadonlyMap<string, { st: WrittenStat; at: number }>,
+  before: DirIndex | undefined,
+): DirIndex | undefined {
+  const n = target.length;
+  const stats = new Float64Array(n * LISTING_FIELDS);
+  const hashes = Buffer.alloc(n * 32);
+  const beforeNames = before && before.count > 0 ? before.names.split("\0") : [];
+  let j = 0;
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const e = target[i]!;
+    const o = i * LISTING_FIELDS;
+    hashes.write(e.hash, i * 32, 32, "hex");
+    size += e.size;
+    const w = written.get(e.path);
+    if (w) {
+      stats[o] = w.st.size;
+      stats[o + 1] = w.at - w.st.mtimeMs < RACY_MARGIN_MS ? Number.NaN : w.st.mtimeMs;
+      stats[o + 2] = w.st.ctimeMs;
+      stats[o + 3] = w.st.ino;
+      stats[o + 4] = e.executable ? 1 : 0;
+      continue;
+    }
+    while (j < beforeNames.length && comparePaths(beforeNames[j]!, e.path) < 0) j++;
+    if (j >= beforeNames.length || beforeNames[j] !== e.path) return undefined;
+    if (before!.hashes.toString("hex", j * 32, j * 32 + 32) !== e.hash) return undefined;
+    stats.set(before!.stats.subarray(j * LISTING_FIELDS, (j + 1) * LISTING_FIELDS), o);
+  }
+  return { tree: pointer.hash, size, count: n, names: target.map((e) => e.path).join("\0"), stats, hashes };
+}
+
 async function checkoutOne(
   repo: Repo,
   rel: string,
@@ -255,6 +301,7 @@ async function checkoutOne(
   // re-normalises 100k strings).
   const join =
     path.sep === "/" ? (p: string) => `${abs}/${p}` : (p: string) => path.join(abs, ...p.split("/"));
+  const written = new Map<string, { st: WrittenStat; at: number }>();
   plan.write.forEach((e, i) => {
     const dest = e.path ? join(e.path) : abs;
     const dir = path.dirname(dest);
@@ -270,13 +317,14 @@ async function checkoutOne(
         // does not exist
       }
     }
-    let st: { size: number; mtimeMs: number; ctimeMs: number; ino: number };
+    let st: WrittenStat;
     if (fresh(e.path)) st = store.materializeNew(e.hash, dest, { mode, executable: e.executable });
     else {
       store.materialize(e.hash, dest, { mode, executable: e.executable });
       st = fs.statSync(dest);
     }
-    cache.record(e.path ? `${rel}/${e.path}` : rel, st, e.hash, Date.now());
+    if (e.path) written.set(e.path, { st, at: Date.now() });
+    else cache.record(rel, st, e.hash, Date.now());
     bytes += e.size;
     if (options.onProgress && (i % 500 === 0 || i === plan.write.length - 1)) {
       options.onProgress({
@@ -288,6 +336,11 @@ async function checkoutOne(
       });
     }
   });
+  if (pointer.type === "directory") {
+    const index = checkedOutIndex(pointer, target, written, cache.dirIndex(rel));
+    if (index) cache.recordDirIndex(rel, index);
+    else cache.forgetDirIndex(rel);
+  }
   return {
     path: rel,
     action: now.exists ? "updated" : "restored",

@@ -5,7 +5,6 @@
 import type * as nodeFsTypes from "node:fs";
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
-import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { HASH_CHUNK, hashBytes, hashFd } from "../store/hash.js";
 import type { Store } from "../store/store.js";
@@ -28,7 +27,7 @@ import {
   SCAN_FIELDS,
   walkThreads,
 } from "../util/native.js";
-import { RACY_MARGIN_MS, type StatCache } from "./statcache.js";
+import { type DirIndex, RACY_MARGIN_MS, type StatCache } from "./statcache.js";
 
 export interface ScannedFile {
   /** Posix path relative to the scanned directory. */
@@ -110,21 +109,75 @@ export function checkSymlink(abs: string, root: string, fs: FsLike): nodeFsTypes
   return st;
 }
 
+/** Numbers per file in `Listing.stats`: size, mtimeMs, ctimeMs, inode, executable (1/0). */
+export const LISTING_FIELDS = 5;
+
+/**
+ * A walked directory in two forms: compact (`names` + `stats`, what the directory index compares whole)
+ * and, made on first use, one ScannedFile per file. A clean `status` of 100k files never needs the second.
+ */
+export class Listing {
+  #files: ScannedFile[] | undefined;
+  #make: (() => ScannedFile[]) | undefined;
+
+  private constructor(
+    /** Paths relative to the directory, sorted (comparePaths), joined by "\0"; "" when empty. */
+    readonly names: string,
+    /** LISTING_FIELDS numbers per file, in `names` order. */
+    readonly stats: Float64Array,
+    readonly count: number,
+    files: ScannedFile[] | undefined,
+    make: (() => ScannedFile[]) | undefined,
+  ) {
+    this.#files = files;
+    this.#make = make;
+  }
+
+  /** The listing of files already scanned (sorted). */
+  static of(files: ScannedFile[]): Listing {
+    const stats = new Float64Array(files.length * LISTING_FIELDS);
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!;
+      const o = i * LISTING_FIELDS;
+      stats[o] = f.size;
+      stats[o + 1] = f.mtimeMs;
+      stats[o + 2] = f.ctimeMs;
+      stats[o + 3] = f.ino;
+      stats[o + 4] = f.executable ? 1 : 0;
+    }
+    return new Listing(files.map((f) => f.rel).join("\0"), stats, files.length, files, undefined);
+  }
+
+  static lazy(names: string, stats: Float64Array, count: number, make: () => ScannedFile[]): Listing {
+    return new Listing(names, stats, count, undefined, make);
+  }
+
+  /** One record per file, sorted by path. */
+  get files(): ScannedFile[] {
+    if (!this.#files) {
+      this.#files = this.#make!();
+      this.#make = undefined;
+    }
+    return this.#files;
+  }
+}
+
 /**
  * Lists every file under `absDir` (recursively, sorted by posix path), skipping `.git`/`.mtrack`.
  * Symlinks to files inside the repo are followed; others are refused.
  *
- * This runs over every tracked file on each `status`, so it is written for 100k entries: names without
- * `Dirent` objects (the `lstat` each file needs anyway gives the type) and paths joined by concatenation
- * (`dir` is already normalised and a name holds no separator; `path.join` re-normalises every time).
+ * This runs over every tracked file on each `status`, so it is written for 100k entries: with the native
+ * addon one call lists the tree on a few threads; in JavaScript, names without `Dirent` objects (the
+ * `lstat` each file needs anyway gives the type) and paths joined by concatenation (`dir` is already
+ * normalised and a name holds no separator; `path.join` re-normalises every time).
  *
  * @example
- * walkDir("/repo/data", "/repo", fs).map((f) => f.rel) // ["a.csv", "sub/b.csv"]
+ * listDir("/repo/data", "/repo", fs).files.map((f) => f.rel) // ["a.csv", "sub/b.csv"]
  */
-export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[] {
+export function listDir(absDir: string, root: string, fs: FsLike): Listing {
   // The native walk reads the real file system: an injected one (tests simulating faults) walks in JS.
   const native = fs === nodeFs ? fastFs() : null;
-  if (native) return walkNative(native, absDir, root, fs);
+  if (native) return listNative(native, absDir, root, fs);
   const out: ScannedFile[] = [];
   const visit = (dir: string, prefix: string) => {
     let names: string[];
@@ -146,11 +199,16 @@ export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[]
     }
   };
   visit(absDir, "");
-  return out.sort((a, b) => comparePaths(a.rel, b.rel));
+  return Listing.of(out.sort((a, b) => comparePaths(a.rel, b.rel)));
 }
 
-/** walkDir through the native addon: one call, several threads, no Stats object per file. Same answers. */
-function walkNative(native: FastFs, absDir: string, root: string, fs: FsLike): ScannedFile[] {
+/** `listDir(...).files`. */
+export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[] {
+  return listDir(absDir, root, fs).files;
+}
+
+/** listDir through the native addon: one call, several threads, no Stats object per file. Same answers. */
+function listNative(native: FastFs, absDir: string, root: string, fs: FsLike): Listing {
   const { names, stats, error } = native.scan(absDir, [...SKIPPED_NAMES], walkThreads());
   const base = absDir.endsWith(path.sep) ? absDir : absDir + path.sep;
   if (error) {
@@ -159,6 +217,35 @@ function walkNative(native: FastFs, absDir: string, root: string, fs: FsLike): S
     if (error.syscall === "lstat") throw err;
     throw ioError(err, `listing ${abs}`);
   }
+  const n = stats.length / SCAN_FIELDS;
+  // The common case, regular files only in byte order = string order (true for ASCII names): the compact
+  // form straight from the addon's arrays, ScannedFiles only if someone asks.
+  let plain = true;
+  for (let i = 0; i < n && plain; i++) if (stats[i * SCAN_FIELDS + F_KIND] !== KIND_FILE) plain = false;
+  // Names above U+007F may sort differently in UTF-8 bytes and in UTF-16 units.
+  if (plain && /[^\x00-\x7f]/.test(names)) plain = false;
+  if (!plain) return Listing.of(nativeFiles(names, stats, base, root, fs));
+  const compact = new Float64Array(n * LISTING_FIELDS);
+  for (let i = 0; i < n; i++) {
+    const o = i * SCAN_FIELDS;
+    const c = i * LISTING_FIELDS;
+    compact[c] = stats[o + F_SIZE]!;
+    compact[c + 1] = stats[o + F_MTIME]!;
+    compact[c + 2] = stats[o + F_CTIME]!;
+    compact[c + 3] = stats[o + F_INO]!;
+    compact[c + 4] = (stats[o + F_MODE]! & 0o111) !== 0 ? 1 : 0;
+  }
+  return Listing.lazy(names, compact, n, () => nativeFiles(names, stats, base, root, fs));
+}
+
+/** ScannedFiles from the addon's answer: symlinks followed (or refused), other non-files dropped, sorted. */
+function nativeFiles(
+  names: string,
+  stats: Float64Array,
+  base: string,
+  root: string,
+  fs: FsLike,
+): ScannedFile[] {
   const out: ScannedFile[] = [];
   if (names === "") return out;
   const rels = names.split("\0");
@@ -227,39 +314,73 @@ export function hashScannedFile(f: ScannedFile, fs: FsLike): Hash {
 export interface HashOptions {
   fs: FsLike;
   cache: StatCache;
+  /** The directory's last index: files whose stat data still matches take their hash from it. */
+  index?: DirIndex;
   /** When given, every file is also put in the store (add/commit). */
   store?: Store;
   onProgress?: ProgressFn;
   clock?: () => number;
 }
 
+export interface HashedFiles {
+  entries: TreeEntry[];
+  /** Every hash came from a trusted index or cache entry, or was read well after the file's mtime. */
+  trusted: boolean;
+  /** The new index's stats (LISTING_FIELDS per file, mtime NaN where racy) and hashes (32 bytes each). */
+  stats: Float64Array;
+  hashes: Buffer;
+}
+
 /**
- * Turns scanned files into manifest entries, using the stat cache and hashing only what changed.
- * `cacheKeyPrefix` is the directory's repo-relative path (cache keys are repo-relative).
+ * Turns scanned files into manifest entries, hashing only what changed: a file whose stat data equals its
+ * entry in the directory's index (or in the stat cache) keeps that hash. `cacheKeyPrefix` is the
+ * directory's repo-relative path (cache keys are repo-relative). Returns what the next index holds.
  */
 export async function hashFiles(
   files: readonly ScannedFile[],
   cacheKeyPrefix: string,
   options: HashOptions,
-): Promise<{ entries: TreeEntry[]; trusted: boolean }> {
-  const { fs, cache, store } = options;
-  // Every hash either came from a non-racy cache entry or was read well after the file's mtime.
+): Promise<HashedFiles> {
+  const { fs, cache, store, index } = options;
   let trusted = true;
   const clock = options.clock ?? Date.now;
   const bytesTotal = files.reduce((s, f) => s + f.size, 0);
   const entries: TreeEntry[] = new Array(files.length);
+  const stats = new Float64Array(files.length * LISTING_FIELDS);
+  const hashes = Buffer.alloc(files.length * 32);
+  const indexNames = index && index.count > 0 ? index.names.split("\0") : [];
+  let j = 0;
   let bytes = 0;
   let lastReport = 0;
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
+    const o = i * LISTING_FIELDS;
+    stats[o] = f.size;
+    stats[o + 1] = f.mtimeMs;
+    stats[o + 2] = f.ctimeMs;
+    stats[o + 3] = f.ino;
+    stats[o + 4] = f.executable ? 1 : 0;
+    let hash: Hash | undefined;
+    // Both lists are sorted: a merge join finds the file's index entry.
+    while (j < indexNames.length && comparePaths(indexNames[j]!, f.rel) < 0) j++;
+    if (j < indexNames.length && indexNames[j] === f.rel) {
+      const io = j * LISTING_FIELDS;
+      const is = index!.stats;
+      if (is[io] === f.size && is[io + 1] === f.mtimeMs && is[io + 2] === f.ctimeMs && is[io + 3] === f.ino) {
+        hash = index!.hashes.toString("hex", j * 32, j * 32 + 32);
+      }
+    }
     const key = cacheKeyPrefix ? `${cacheKeyPrefix}/${f.rel}` : f.rel;
-    let hash = cache.lookup(key, f);
+    if (hash === undefined) hash = cache.lookup(key, f);
     if (hash === undefined || (store && !store.has(hash))) {
       const hashedAt = clock();
       hash = store ? (await store.putFile(f.abs, { expect: f })).hash : hashScannedFile(f, fs);
-      cache.record(key, f, hash, hashedAt);
-      if (hashedAt - f.mtimeMs < RACY_MARGIN_MS) trusted = false;
+      if (hashedAt - f.mtimeMs < RACY_MARGIN_MS) {
+        trusted = false;
+        stats[o + 1] = Number.NaN; // the index must not vouch for this file next time
+      }
     }
+    hashes.write(hash, i * 32, 32, "hex");
     entries[i] = { path: f.rel, hash, size: f.size, executable: f.executable };
     bytes += f.size;
     if (options.onProgress && (i - lastReport >= 500 || i === files.length - 1)) {
@@ -273,30 +394,5 @@ export async function hashFiles(
       });
     }
   }
-  return { entries, trusted };
-}
-
-/**
- * A digest of a directory listing's stat data (path, size, mtime, ctime, inode, executable bit). Equal digests
- * mean no file was added, removed, resized, touched or replaced since — the same test the per-file stat
- * cache makes, done in one pass without loading it.
- */
-export function statDigest(files: readonly ScannedFile[]): string {
-  const hasher = new Blake3Hasher();
-  let chunk = "";
-  for (const f of files) {
-    chunk += `${f.rel}\0${f.size}\0${f.mtimeMs}\0${f.ctimeMs}\0${f.ino}\0${f.executable ? 1 : 0}\n`;
-    if (chunk.length > 1 << 16) {
-      hasher.update(Buffer.from(chunk));
-      chunk = "";
-    }
-  }
-  hasher.update(Buffer.from(chunk));
-  return hasher.digest("hex");
-}
-
-/** True when some file was modified so recently that its stat data may not reflect its content yet. */
-export function anyRacy(files: readonly ScannedFile[], sinceMs: number): boolean {
-  for (const f of files) if (sinceMs - f.mtimeMs < RACY_MARGIN_MS) return true;
-  return false;
+  return { entries, trusted, stats, hashes };
 }

@@ -2,13 +2,15 @@
  * `mtrack status`: which tracked paths differ from their pointers (and how), and which pointers name
  * objects the local store does not have.
  */
+
+import { errnoCode } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { comparePaths, decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
 import { type Pointer, pointerPathFor } from "./pointer.js";
-import type { ProgressFn } from "./scan.js";
-import { StatCache } from "./statcache.js";
+import { hashScannedFile, LISTING_FIELDS, listDir, type ProgressFn } from "./scan.js";
+import { type DirIndex, RACY_MARGIN_MS, StatCache, sameStats } from "./statcache.js";
 import { currentState, loadPointer } from "./tracked.js";
 
 export type WorkspaceState = "unchanged" | "modified" | "missing";
@@ -63,6 +65,70 @@ export function diffEntries(before: readonly TreeEntry[], after: readonly TreeEn
   return changes;
 }
 
+/**
+ * Status of a tracked directory from its index, when the index describes the pointer's tree: the
+ * listing is compared with the index as arrays, and only files whose stat data moved are hashed. No
+ * manifest is decoded or encoded. Undefined when this shortcut does not apply (then currentState does
+ * the full work). A file that was only touched (same content) refreshes the index.
+ */
+function statusFromIndex(
+  repo: Repo,
+  rel: string,
+  index: DirIndex,
+  cache: StatCache,
+  clock: () => number = Date.now,
+): { workspace: WorkspaceState; changes?: FileChanges } | undefined {
+  const abs = repo.abs(rel);
+  try {
+    if (!repo.fs.lstatSync(abs).isDirectory()) return undefined;
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return { workspace: "missing" };
+    return undefined;
+  }
+  const listing = listDir(abs, repo.root, repo.fs);
+  if (listing.names === index.names && sameStats(listing.stats, index.stats))
+    return { workspace: "unchanged" };
+  const files = listing.files;
+  const old = index.count > 0 ? index.names.split("\0") : [];
+  const changes: FileChanges = { added: [], modified: [], deleted: [] };
+  const refreshed = new Float64Array(listing.stats);
+  let i = 0;
+  let j = 0;
+  while (i < files.length || j < old.length) {
+    const f = files[i];
+    const c = !f ? 1 : j >= old.length ? -1 : comparePaths(f.rel, old[j]!);
+    if (c < 0) {
+      changes.added.push(f!.rel);
+      i++;
+      continue;
+    }
+    if (c > 0) {
+      changes.deleted.push(old[j]!);
+      j++;
+      continue;
+    }
+    const o = i * LISTING_FIELDS;
+    const io = j * LISTING_FIELDS;
+    let same = true;
+    for (let k = 0; k < LISTING_FIELDS; k++) if (listing.stats[o + k] !== index.stats[io + k]) same = false;
+    if (!same) {
+      const hashedAt = clock();
+      const hash = hashScannedFile(f!, repo.fs);
+      const exec = listing.stats[o + 4] === 1;
+      if (hash !== index.hashes.toString("hex", j * 32, j * 32 + 32) || exec !== (index.stats[io + 4] === 1))
+        changes.modified.push(f!.rel);
+      else if (hashedAt - f!.mtimeMs < RACY_MARGIN_MS) refreshed[o + 1] = Number.NaN;
+    }
+    i++;
+    j++;
+  }
+  if (changes.added.length + changes.deleted.length + changes.modified.length > 0)
+    return { workspace: "modified", changes };
+  // Touched but unchanged: remember the new stat data so the next status does not hash them again.
+  cache.recordDirIndex(rel, { ...index, stats: refreshed });
+  return { workspace: "unchanged" };
+}
+
 /** Counts objects a pointer needs that the store lacks (manifest first; then every file). */
 export function missingObjectsOf(repo: Repo, pointer: Pointer, complete: CompleteTrees): Hash[] {
   const store = repo.store;
@@ -91,6 +157,22 @@ export async function statusPaths(
     for (const rel of rels) {
       const pointer = loadPointer(repo, rel);
       if (!pointer) continue;
+      const index = pointer.type === "directory" ? cache.dirIndex(rel) : undefined;
+      const fast =
+        index && index.tree === pointer.hash ? statusFromIndex(repo, rel, index, cache) : undefined;
+      if (fast) {
+        const missing = missingObjectsOf(repo, pointer, complete);
+        paths.push({
+          path: rel,
+          pointer: pointerPathFor(rel),
+          type: pointer.type,
+          workspace: fast.workspace,
+          ...(fast.changes ? { changes: fast.changes } : {}),
+          notInStore: missing.length > 0,
+          missingObjects: missing.length,
+        });
+        continue;
+      }
       let now = await currentState(repo, rel, { cache, quick: true, onProgress: options.onProgress });
       const missing = missingObjectsOf(repo, pointer, complete);
       const st: PathStatus = {
@@ -115,7 +197,7 @@ export async function statusPaths(
         if (!now.entries) {
           now = await currentState(repo, rel, {
             cache,
-            scanned: now.scanned,
+            listing: now.listing,
             onProgress: options.onProgress,
           });
         }

@@ -21,13 +21,13 @@ import {
   checkSymlink,
   hashFiles,
   hashScannedFile,
+  type Listing,
+  listDir,
   type ProgressFn,
   type ScannedFile,
-  statDigest,
   statOf,
-  walkDir,
 } from "./scan.js";
-import type { StatCache } from "./statcache.js";
+import { type StatCache, sameStats } from "./statcache.js";
 
 /** Directories never searched for pointer files. */
 const NOT_SEARCHED = new Set([".git", ".mtrack", "node_modules"]);
@@ -169,17 +169,19 @@ export interface CurrentState {
   manifest?: Buffer;
   /** The stat records behind `entries` (for a file: one record with rel ""), same order. */
   scanned?: ScannedFile[];
+  /** For a directory: the listing it was computed from (reusable by a caller that needs it again). */
+  listing?: Listing;
 }
 
 export interface CurrentOptions {
   cache: StatCache;
   /**
-   * Allow answering from the directory summary without listing entries (`entries` is then undefined):
+   * Allow answering from the directory's index without listing entries (`entries` is then undefined):
    * for callers that only need the hash. With `store`, also requires `isComplete(hash)`.
    */
   quick?: boolean;
-  /** A listing of this directory made moments ago (a quick answer's `scanned`), so it is not walked again. */
-  scanned?: ScannedFile[];
+  /** A listing of this directory made moments ago (a quick answer's `listing`), so it is not walked again. */
+  listing?: Listing;
   /** Whether every object of a tree is known to be in the store (see CompleteTrees). */
   isComplete?: (hash: Hash) => boolean;
   /** Store everything read (add/commit); otherwise only hash. */
@@ -214,30 +216,47 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
     else st = fs.statSync(abs);
   }
   if (st.isDirectory()) {
-    const files = options.scanned ?? walkDir(abs, repo.root, fs);
-    const digest = statDigest(files);
-    const known = options.quick ? options.cache.summary(rel) : undefined;
-    // Same stat data as when the tree hash was last computed (from trusted hashes): it is still that hash.
-    if (known && known.digest === digest && (!store || options.isComplete?.(known.hash))) {
+    const listing = options.listing ?? listDir(abs, repo.root, fs);
+    const index = options.cache.dirIndex(rel);
+    // Same files with the same stat data as when the tree hash was last computed: it is still that hash.
+    if (
+      options.quick &&
+      index &&
+      index.names === listing.names &&
+      sameStats(index.stats, listing.stats) &&
+      (!store || options.isComplete?.(index.tree))
+    ) {
       return {
         exists: true,
         type: "directory",
-        hash: known.hash,
-        size: known.size,
-        files: known.files,
-        scanned: files,
+        hash: index.tree,
+        size: index.size,
+        files: index.count,
+        listing,
+        get scanned() {
+          return listing.files;
+        },
       };
     }
-    const { entries, trusted } = await hashFiles(files, rel, {
+    const hashed = await hashFiles(listing.files, rel, {
       fs,
       cache: options.cache,
+      index,
       store,
       onProgress: options.onProgress,
     });
+    const { entries } = hashed;
     const manifest = encodeTree(entries, { trusted: true });
     const hash = store ? store.putBuffer(manifest).hash : hashBytes(manifest);
     const size = entries.reduce((s, e) => s + e.size, 0);
-    if (trusted) options.cache.recordSummary(rel, { digest, hash, size, files: entries.length });
+    options.cache.recordDirIndex(rel, {
+      tree: hash,
+      size,
+      count: entries.length,
+      names: listing.names,
+      stats: hashed.stats,
+      hashes: hashed.hashes,
+    });
     return {
       exists: true,
       type: "directory",
@@ -246,7 +265,8 @@ export async function currentState(repo: Repo, rel: string, options: CurrentOpti
       files: entries.length,
       entries,
       manifest,
-      scanned: files,
+      listing,
+      scanned: listing.files,
     };
   }
   if (!st.isFile()) {

@@ -74,8 +74,8 @@ test("unchanged files are never reopened: re-add and status use the stat cache",
     assert.deepEqual(counting.opened, [], "status read no data file");
 
     // Deleting the stat cache loses only speed.
-    realFs.rmSync(path.join(root, ".mtrack/state/stat-cache"));
-    realFs.rmSync(path.join(root, ".mtrack/state/dir-summaries"));
+    realFs.rmSync(path.join(root, ".mtrack/state/stat-cache"), { force: true });
+    realFs.rmSync(path.join(root, ".mtrack/state/dirs"), { recursive: true });
     const cold = await statusPaths(Repo.open({ cwd: root, fs: counting.fs }), ["data"]);
     assert.equal(cold.clean, true);
     assert.equal(counting.opened.length, 3, "without the cache every file is hashed");
@@ -369,7 +369,7 @@ test("an edit that keeps the size and restores the mtime is still seen (ctime), 
     const old = new Date(Date.now() - 3600_000);
     setMtime(root, Object.keys(FILES), old);
     await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
-    // First status answers from the directory summary that add recorded.
+    // First status answers from the directory index that add recorded.
     assert.equal((await statusPaths(Repo.open({ cwd: root }), ["data"])).clean, true);
     const file = path.join(root, "data/sub/b.txt");
     const before = realFs.statSync(file);
@@ -398,7 +398,7 @@ test("status answers an unchanged directory without loading the per-file stat ca
     } as unknown as FsLike;
     assert.equal((await statusPaths(Repo.open({ cwd: root, fs }), ["data"])).clean, true);
     assert.equal(reads.includes(cacheFile), false, "the stat cache was not read");
-    // A new file changes the listing: the summary no longer matches and the change is found.
+    // A new file changes the listing: the index no longer matches and the change is found.
     realFs.writeFileSync(path.join(root, "data/new.txt"), "new\n");
     const st = await statusPaths(Repo.open({ cwd: root }), ["data"]);
     assert.deepEqual(st.paths[0]?.changes?.added, ["new.txt"]);
