@@ -403,3 +403,24 @@ test("status answers an unchanged directory without loading the per-file stat ca
     const st = await statusPaths(Repo.open({ cwd: root }), ["data"]);
     assert.deepEqual(st.paths[0]?.changes?.added, ["new.txt"]);
   }));
+
+test("status from the directory index: a touched file is hashed once, then trusted; deletions are named", () =>
+  withTempDir(async (dir) => {
+    const root = makeRoot(dir, FILES);
+    setMtime(root, Object.keys(FILES), new Date(Date.now() - 3600_000));
+    await addPaths(Repo.open({ cwd: root }), [path.join(root, "data")]);
+    // Touched (new mtime, same content): hashed once, found unchanged, and the index remembers the new stat.
+    setMtime(root, ["data/c.txt"], new Date(Date.now() - 1800_000));
+    const counting = countingFs(path.join(root, "data"));
+    assert.equal((await statusPaths(Repo.open({ cwd: root, fs: counting.fs }), ["data"])).clean, true);
+    assert.deepEqual(counting.opened, [path.join(root, "data/c.txt")]);
+    const again = countingFs(path.join(root, "data"));
+    assert.equal((await statusPaths(Repo.open({ cwd: root, fs: again.fs }), ["data"])).clean, true);
+    assert.deepEqual(again.opened, [], "the refreshed index vouches for the touched file");
+    // Through the real fs (the native walk when built): a deletion and an exec-bit change.
+    realFs.rmSync(path.join(root, "data/sub/b.txt"));
+    realFs.chmodSync(path.join(root, "data/a.txt"), 0o755);
+    const st = await statusPaths(Repo.open({ cwd: root }), ["data"]);
+    assert.equal(st.paths[0]?.workspace, "modified");
+    assert.deepEqual(st.paths[0]?.changes, { added: [], modified: ["a.txt"], deleted: ["sub/b.txt"] });
+  }));
