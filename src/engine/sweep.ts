@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { MtrackError } from "../errors.js";
+import { packageRoot } from "../util/package-root.js";
 import { EXPERIMENT_KEYS } from "./config.js";
 
 /** A params value as params.yaml holds it. */
@@ -313,11 +314,12 @@ export interface StageTrialRunnerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The stage programs next to this module: built `.js`, or the `.ts` sources through tsx (tests). */
+/** The stage programs of the package: built `.js`, or the `.ts` sources through tsx (tests). */
 function programArgv(name: "generate-data" | "train"): string[] {
-  const js = fileURLToPath(new URL(`./cli/${name}.js`, import.meta.url));
+  const root = packageRoot() ?? fileURLToPath(new URL("../..", import.meta.url));
+  const js = path.join(root, "dist", "src", "engine", "cli", `${name}.js`);
   if (fs.existsSync(js)) return [js];
-  return ["--import", "tsx", fileURLToPath(new URL(`./cli/${name}.ts`, import.meta.url))];
+  return ["--import", "tsx", path.join(root, "src", "engine", "cli", `${name}.ts`)];
 }
 
 function runProgram(argv: string[], cwd: string, logFd: number, env: NodeJS.ProcessEnv): Promise<number> {

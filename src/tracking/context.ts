@@ -8,10 +8,10 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { MtrackError } from "../errors.js";
 import { Repo } from "../repo.js";
 import type { ObjectStore } from "../store/types.js";
+import { packageVersion } from "../util/package-root.js";
 import type { GcRoot, RootSource } from "../workspace/gc.js";
 import { type Run, type StartRunOptions, startRun as startRunIn } from "./api.js";
 import { type LiveRun, openLiveRun } from "./external.js";
@@ -112,26 +112,9 @@ export function runRoots(repo: Repo): RootSource {
   };
 }
 
-/**
- * The version of the installed mtrack package, recorded with each run; "unknown" if it cannot be found.
- * Walks up from this module, so it works from src/ (tsx) and from dist/.
- */
+/** The version of the installed mtrack package, recorded with each run; "unknown" if it cannot be found. */
 export function mtrackVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === "mtrack" && typeof pkg.version === "string") return pkg.version;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return "unknown";
-    dir = up;
-  }
+  return packageVersion() || "unknown";
 }
 
 /** Options of the repository-level `startRun`. */

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageRoot } from "./package-root.js";
 
 /** Numbers per entry in `ScanResult.stats`. */
 export const SCAN_FIELDS = 7;
@@ -39,15 +39,11 @@ export interface FastFs {
 
 let loaded: FastFs | null | undefined;
 
-/** Where the build puts the addon, found from this file in src/ (tsx) or dist/src/ (built). */
+/** Where the build puts the addon. */
 function addonPath(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, "dist", "native", "fastfs.node");
-    if (fs.existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  return undefined;
+  const root = packageRoot();
+  const file = root && path.join(root, "dist", "native", "fastfs.node");
+  return file && fs.existsSync(file) ? file : undefined;
 }
 
 /** The native module, or null when it is not built, cannot load, or MTRACK_NATIVE=0. */
