@@ -355,6 +355,32 @@ export class Store implements ObjectStore {
     return this.putBuffer(data);
   }
 
+  /** Whether putFile packs a file of this size (so a caller may read such files itself, in batches). */
+  packsSize(size: number): boolean {
+    return this.isPackable(size);
+  }
+
+  /**
+   * Stores the bytes of a small file the caller read itself (a batch read: up to one byte more than
+   * listed), given the stat it took after reading. The same rules as putFile with `expect`: a file that
+   * changed between the listing and the read is refused; undefined when only the ctime moved (then call
+   * putFile, which reads it the careful way).
+   */
+  putReadSmallFile(file: string, listed: StatKey, bytes: Buffer, after: StatKey): PutResult | undefined {
+    if (bytes.length !== listed.size || !sameStat(listed, after)) {
+      if (bytes.length === listed.size && sameStat({ ...listed, ctimeMs: after.ctimeMs }, after))
+        return undefined;
+      throw fileChanged(file);
+    }
+    if (!this.isPackable(bytes.length)) return undefined;
+    const hash = this.hashSmall(bytes);
+    if (this.isStagedOrPacked(hash)) return { hash, size: bytes.length, written: false };
+    const at = this.reserveStaging(bytes.length);
+    bytes.copy(this.staging!, at);
+    this.commitStaged(hash, at, bytes.length);
+    return { hash, size: bytes.length, written: true };
+  }
+
   /**
    * Stores a small file a directory walk has just stat'ed (`listed`), read straight into the staging
    * buffer: open, one read, fstat, close. The walk's stat stands in for the "before" stat, so a file

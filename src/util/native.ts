@@ -4,7 +4,7 @@
  * this module only says whether the faster one is there. `MTRACK_NATIVE=0` turns it off (for comparing
  * and for testing the fallback).
  */
-import * as fs from "node:fs";
+import defaultFs, * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -33,8 +33,27 @@ export interface ScanResult {
   error?: { errno: number; syscall: string; path: string };
 }
 
+/** Numbers per file in `ReadResult.meta`. */
+export const READ_FIELDS = 6;
+/** Offsets inside one file's numbers: bytes read, errno (0 = ok), then fstat after the read. */
+export const R_GOT = 0;
+export const R_ERRNO = 1;
+export const R_SIZE = 2;
+export const R_MTIME = 3;
+export const R_CTIME = 4;
+export const R_INO = 5;
+
+export interface ReadResult {
+  /** File i's bytes start at offsets[i]; up to sizes[i] + 1 of them were read (R_GOT says how many). */
+  data: Buffer;
+  offsets: Float64Array;
+  meta: Float64Array;
+}
+
 export interface FastFs {
   scan(root: string, skip: readonly string[], threads: number): ScanResult;
+  /** Reads many small files on a few threads (open, read up to size + 1 bytes, fstat, close). */
+  readFiles(paths: readonly string[], sizes: Float64Array, threads: number): ReadResult;
 }
 
 let loaded: FastFs | null | undefined;
@@ -61,6 +80,14 @@ export function fastFs(): FastFs | null {
   return loaded;
 }
 
+/**
+ * True for Node's own fs module (as a namespace or a default import): the native code reads the real file
+ * system, so an injected fs (a test simulating faults) keeps the JavaScript path.
+ */
+export function isRealFs(candidate: unknown): boolean {
+  return candidate === fs || candidate === defaultFs;
+}
+
 /** Threads for a parallel walk: the cores there are, within reason. */
 export function walkThreads(): number {
   return Math.max(1, Math.min(4, os.availableParallelism()));
@@ -70,9 +97,14 @@ const ERRNO_NAMES = new Map<number, string>(
   Object.entries(os.constants.errno).map(([name, n]) => [n, name] as [number, string]),
 );
 
+/** The Node error code for an errno number ("EACCES"). */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
 /** The native error as Node would have thrown it (code, errno, syscall, path), for ioError and callers. */
 export function nativeError(e: NonNullable<ScanResult["error"]>, absPath: string): NodeJS.ErrnoException {
-  const code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
+  const code = errnoName(e.errno);
   const err: NodeJS.ErrnoException = new Error(`${code}: ${e.syscall} '${absPath}'`);
   err.code = code;
   err.errno = -e.errno;

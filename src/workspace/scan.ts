@@ -2,8 +2,7 @@
  * Reading the workspace: listing a tracked directory's files and hashing them, with the stat cache so
  * unchanged files are not read again. Optionally stores what it hashes (add/commit) in the same pass.
  */
-import type * as nodeFsTypes from "node:fs";
-import * as nodeFs from "node:fs";
+import type * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { HASH_CHUNK, hashBytes, hashFd } from "../store/hash.js";
@@ -12,6 +11,7 @@ import { comparePaths, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { type FsLike, isInside } from "../util/fs.js";
 import {
+  errnoName,
   F_CTIME,
   F_INO,
   F_KIND,
@@ -21,9 +21,18 @@ import {
   F_SIZE,
   type FastFs,
   fastFs,
+  isRealFs,
   KIND_FILE,
   KIND_SYMLINK,
   nativeError,
+  R_CTIME,
+  R_ERRNO,
+  R_GOT,
+  R_INO,
+  R_MTIME,
+  R_SIZE,
+  READ_FIELDS,
+  type ReadResult,
   SCAN_FIELDS,
   walkThreads,
 } from "../util/native.js";
@@ -58,7 +67,7 @@ export type ProgressFn = (p: Progress) => void;
 const SKIPPED_NAMES = new Set([".git", ".mtrack"]);
 
 /** The scan record of a file from its (followed) stat; `symlink` when it was reached through a link. */
-export function statOf(abs: string, st: nodeFsTypes.Stats, rel: string, symlink = false): ScannedFile {
+export function statOf(abs: string, st: nodeFs.Stats, rel: string, symlink = false): ScannedFile {
   return {
     rel,
     abs,
@@ -75,7 +84,7 @@ export function statOf(abs: string, st: nodeFsTypes.Stats, rel: string, symlink 
  * Resolves a symlink found in the workspace: its target must be a regular file inside the repo
  * (following it outside would silently version someone else's data).
  */
-export function checkSymlink(abs: string, root: string, fs: FsLike): nodeFsTypes.Stats {
+export function checkSymlink(abs: string, root: string, fs: FsLike): nodeFs.Stats {
   let real: string;
   try {
     real = fs.realpathSync(abs);
@@ -176,7 +185,7 @@ export class Listing {
  */
 export function listDir(absDir: string, root: string, fs: FsLike): Listing {
   // The native walk reads the real file system: an injected one (tests simulating faults) walks in JS.
-  const native = fs === nodeFs ? fastFs() : null;
+  const native = isRealFs(fs) ? fastFs() : null;
   if (native) return listNative(native, absDir, root, fs);
   const out: ScannedFile[] = [];
   const visit = (dir: string, prefix: string) => {
@@ -348,10 +357,31 @@ export async function hashFiles(
   const entries: TreeEntry[] = new Array(files.length);
   const stats = new Float64Array(files.length * LISTING_FIELDS);
   const hashes = Buffer.alloc(files.length * 32);
-  const indexNames = index && index.count > 0 ? index.names.split("\0") : [];
-  let j = 0;
   let bytes = 0;
+  let done = 0;
   let lastReport = 0;
+  const settle = (i: number, hash: Hash) => {
+    const f = files[i]!;
+    hashes.write(hash, i * 32, 32, "hex");
+    entries[i] = { path: f.rel, hash, size: f.size, executable: f.executable };
+    bytes += f.size;
+    done++;
+    if (options.onProgress && (done - lastReport >= 500 || done === files.length)) {
+      lastReport = done;
+      options.onProgress({
+        phase: store ? "storing" : "hashing",
+        files: done,
+        filesTotal: files.length,
+        bytes,
+        bytesTotal,
+      });
+    }
+  };
+
+  // Pass 1: hashes the index or the stat cache still vouches for.
+  const indexNames = index && index.count > 0 ? index.names.split("\0") : [];
+  const pending: number[] = [];
+  let j = 0;
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     const o = i * LISTING_FIELDS;
@@ -370,29 +400,85 @@ export async function hashFiles(
         hash = index!.hashes.toString("hex", j * 32, j * 32 + 32);
       }
     }
-    const key = cacheKeyPrefix ? `${cacheKeyPrefix}/${f.rel}` : f.rel;
-    if (hash === undefined) hash = cache.lookup(key, f);
-    if (hash === undefined || (store && !store.has(hash))) {
-      const hashedAt = clock();
-      hash = store ? (await store.putFile(f.abs, { expect: f })).hash : hashScannedFile(f, fs);
+    if (hash === undefined) hash = cache.lookup(cacheKeyPrefix ? `${cacheKeyPrefix}/${f.rel}` : f.rel, f);
+    if (hash === undefined || (store && !store.has(hash))) pending.push(i);
+    else settle(i, hash);
+  }
+
+  // Pass 2: read and hash (and store) the rest, in path order; small files in batches when the native
+  // addon can read them on several threads.
+  const native = isRealFs(fs) && pending.length >= READ_BATCH_MIN ? fastFs() : null;
+  for (let b = 0; b < pending.length; ) {
+    const batch: number[] = [];
+    let batchBytes = 0;
+    while (b < pending.length && batch.length < READ_BATCH_FILES && batchBytes < READ_BATCH_BYTES) {
+      const i = pending[b++]!;
+      batch.push(i);
+      batchBytes += files[i]!.size;
+    }
+    const small = native
+      ? batch.filter((i) => files[i]!.size < READ_SMALL && (!store || store.packsSize(files[i]!.size)))
+      : [];
+    const slot = new Map<number, number>();
+    const batchHashedAt = clock();
+    const read =
+      small.length >= READ_BATCH_MIN
+        ? native!.readFiles(
+            small.map((i) => files[i]!.abs),
+            Float64Array.from(small, (i) => files[i]!.size),
+            walkThreads(),
+          )
+        : undefined;
+    if (read) for (let k = 0; k < small.length; k++) slot.set(small[k]!, k);
+    for (const i of batch) {
+      const f = files[i]!;
+      let hash: Hash | undefined;
+      let hashedAt = batchHashedAt;
+      const k = read ? slot.get(i) : undefined;
+      if (k !== undefined) hash = hashRead(f, read!, k, store);
+      if (hash === undefined) {
+        hashedAt = clock();
+        hash = store ? (await store.putFile(f.abs, { expect: f })).hash : hashScannedFile(f, fs);
+      }
       if (hashedAt - f.mtimeMs < RACY_MARGIN_MS) {
         trusted = false;
-        stats[o + 1] = Number.NaN; // the index must not vouch for this file next time
+        stats[i * LISTING_FIELDS + 1] = Number.NaN; // the index must not vouch for this file next time
       }
-    }
-    hashes.write(hash, i * 32, 32, "hex");
-    entries[i] = { path: f.rel, hash, size: f.size, executable: f.executable };
-    bytes += f.size;
-    if (options.onProgress && (i - lastReport >= 500 || i === files.length - 1)) {
-      lastReport = i;
-      options.onProgress({
-        phase: store ? "storing" : "hashing",
-        files: i + 1,
-        filesTotal: files.length,
-        bytes,
-        bytesTotal,
-      });
+      settle(i, hash);
     }
   }
   return { entries, trusted, stats, hashes };
+}
+
+/** Batch reads: at most this many files or bytes at once, files under READ_SMALL bytes, and only when
+ * there are at least READ_BATCH_MIN of them (below that, the thread start-up is not worth it). */
+const READ_BATCH_FILES = 4096;
+const READ_BATCH_BYTES = 16 << 20;
+const READ_SMALL = 256 << 10;
+const READ_BATCH_MIN = 64;
+
+/**
+ * The hash of a file from a batch read (stored too with `store`), checked against its listing as the
+ * one-file paths check it; undefined when the careful one-file path should decide (an error other than
+ * the file vanishing, or only its ctime moved).
+ */
+function hashRead(f: ScannedFile, read: ReadResult, k: number, store: Store | undefined): Hash | undefined {
+  const m = k * READ_FIELDS;
+  const errno = read.meta[m + R_ERRNO]!;
+  if (errno !== 0) {
+    if (errnoName(errno) === "ENOENT") throw changedWhileReading(f.abs);
+    return undefined;
+  }
+  const off = read.offsets[k]!;
+  const bytes = read.data.subarray(off, off + read.meta[m + R_GOT]!);
+  const after = {
+    size: read.meta[m + R_SIZE]!,
+    mtimeMs: read.meta[m + R_MTIME]!,
+    ctimeMs: read.meta[m + R_CTIME]!,
+    ino: read.meta[m + R_INO]!,
+  };
+  if (store) return store.putReadSmallFile(f.abs, f, bytes, after)?.hash;
+  if (bytes.length !== f.size || after.size !== f.size || after.mtimeMs !== f.mtimeMs)
+    throw changedWhileReading(f.abs);
+  return hashBytes(bytes);
 }

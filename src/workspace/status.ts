@@ -9,8 +9,8 @@ import { comparePaths, decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
 import { type Pointer, pointerPathFor } from "./pointer.js";
-import { hashScannedFile, LISTING_FIELDS, listDir, type ProgressFn } from "./scan.js";
-import { type DirIndex, RACY_MARGIN_MS, StatCache, sameStats } from "./statcache.js";
+import { hashFiles, LISTING_FIELDS, listDir, type ProgressFn } from "./scan.js";
+import { type DirIndex, StatCache, sameStats } from "./statcache.js";
 import { currentState, loadPointer } from "./tracked.js";
 
 export type WorkspaceState = "unchanged" | "modified" | "missing";
@@ -71,13 +71,12 @@ export function diffEntries(before: readonly TreeEntry[], after: readonly TreeEn
  * manifest is decoded or encoded. Undefined when this shortcut does not apply (then currentState does
  * the full work). A file that was only touched (same content) refreshes the index.
  */
-function statusFromIndex(
+async function statusFromIndex(
   repo: Repo,
   rel: string,
   index: DirIndex,
   cache: StatCache,
-  clock: () => number = Date.now,
-): { workspace: WorkspaceState; changes?: FileChanges } | undefined {
+): Promise<{ workspace: WorkspaceState; changes?: FileChanges } | undefined> {
   const abs = repo.abs(rel);
   try {
     if (!repo.fs.lstatSync(abs).isDirectory()) return undefined;
@@ -91,7 +90,8 @@ function statusFromIndex(
   const files = listing.files;
   const old = index.count > 0 ? index.names.split("\0") : [];
   const changes: FileChanges = { added: [], modified: [], deleted: [] };
-  const refreshed = new Float64Array(listing.stats);
+  // Files present in both whose stat data moved: [listing position, index position].
+  const moved: Array<[number, number]> = [];
   let i = 0;
   let j = 0;
   while (i < files.length || j < old.length) {
@@ -109,18 +109,33 @@ function statusFromIndex(
     }
     const o = i * LISTING_FIELDS;
     const io = j * LISTING_FIELDS;
-    let same = true;
-    for (let k = 0; k < LISTING_FIELDS; k++) if (listing.stats[o + k] !== index.stats[io + k]) same = false;
-    if (!same) {
-      const hashedAt = clock();
-      const hash = hashScannedFile(f!, repo.fs);
-      const exec = listing.stats[o + 4] === 1;
-      if (hash !== index.hashes.toString("hex", j * 32, j * 32 + 32) || exec !== (index.stats[io + 4] === 1))
-        changes.modified.push(f!.rel);
-      else if (hashedAt - f!.mtimeMs < RACY_MARGIN_MS) refreshed[o + 1] = Number.NaN;
+    for (let k = 0; k < LISTING_FIELDS; k++) {
+      if (listing.stats[o + k] !== index.stats[io + k]) {
+        moved.push([i, j]);
+        break;
+      }
     }
     i++;
     j++;
+  }
+  // Hash what moved (in batches when there are many, e.g. every file after a checkout rewrote them).
+  const refreshed = new Float64Array(listing.stats);
+  if (moved.length > 0) {
+    const hashed = await hashFiles(
+      moved.map(([fi]) => files[fi]!),
+      rel,
+      { fs: repo.fs, cache },
+    );
+    moved.forEach(([fi, ij], k) => {
+      const o = fi * LISTING_FIELDS;
+      const exec = listing.stats[o + 4] === 1;
+      if (
+        hashed.entries[k]!.hash !== index.hashes.toString("hex", ij * 32, ij * 32 + 32) ||
+        exec !== (index.stats[ij * LISTING_FIELDS + 4] === 1)
+      )
+        changes.modified.push(files[fi]!.rel);
+      else refreshed[o + 1] = hashed.stats[k * LISTING_FIELDS + 1]!; // NaN when racy
+    });
   }
   if (changes.added.length + changes.deleted.length + changes.modified.length > 0)
     return { workspace: "modified", changes };
@@ -159,7 +174,7 @@ export async function statusPaths(
       if (!pointer) continue;
       const index = pointer.type === "directory" ? cache.dirIndex(rel) : undefined;
       const fast =
-        index && index.tree === pointer.hash ? statusFromIndex(repo, rel, index, cache) : undefined;
+        index && index.tree === pointer.hash ? await statusFromIndex(repo, rel, index, cache) : undefined;
       if (fast) {
         const missing = missingObjectsOf(repo, pointer, complete);
         paths.push({
