@@ -26,6 +26,17 @@ import * as path from "node:path";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { type FsLike, fsyncDir, safeUnlink, tmpName, writeAll } from "../util/fs.js";
 import { acquireLock } from "../util/lock.js";
+import {
+  fastFs,
+  isRealFs,
+  W_CTIME,
+  W_ERRNO,
+  W_INO,
+  W_MTIME,
+  W_SIZE,
+  WRITE_FIELDS,
+  walkThreads,
+} from "../util/native.js";
 import { DEFAULT_MERGE_FACTOR, DEFAULT_PACK_LIMIT, planConsolidation } from "./consolidate.js";
 import { bytesHasher, hashBytes, hashFd, isHash } from "./hash.js";
 import { listPackIds, mergePacks, PackFile, writePack } from "./pack.js";
@@ -95,6 +106,11 @@ function fileChanged(file: string): MtrackError {
     data: { path: file },
   });
 }
+
+/** materializeNewMany's batches: files and bytes per native call, and the largest object batched. */
+const BATCH_WRITE_FILES = 4096;
+const BATCH_WRITE_BYTES = 16 << 20;
+const BATCH_WRITE_MAX_OBJECT = 1 << 20;
 
 export class Store implements ObjectStore {
   readonly dir: string;
@@ -600,6 +616,88 @@ export class Store implements ObjectStore {
       if (errnoCode(err) === "ENOENT" && !this.has(hash)) throw missingObject(hash);
       throw ioError(err, `writing ${dest}`);
     }
+  }
+
+  /**
+   * materializeNew in copy mode for many objects at once: packed and staged bytes are gathered into one
+   * buffer and written by the native addon on a few threads (new files only, never over an existing one).
+   * Whatever it cannot do (loose objects, large ones, any file the batch failed on, no addon) goes through
+   * materializeNew, which also reports errors. Stat data of each written file, in order.
+   */
+  materializeNewMany(
+    items: ReadonlyArray<{ hash: Hash; dest: string; executable?: boolean }>,
+  ): Array<{ size: number; mtimeMs: number; ctimeMs: number; ino: number }> {
+    const native = isRealFs(this.fs) ? fastFs() : null;
+    const out: Array<{ size: number; mtimeMs: number; ctimeMs: number; ino: number }> = new Array(
+      items.length,
+    );
+    const one = (i: number) => {
+      const it = items[i]!;
+      out[i] = this.materializeNew(it.hash, it.dest, { mode: "copy", executable: it.executable });
+    };
+    if (!native) {
+      for (let i = 0; i < items.length; i++) one(i);
+      return out;
+    }
+    let buf = Buffer.allocUnsafe(Math.min(BATCH_WRITE_BYTES, 1 << 20));
+    const batch: number[] = [];
+    const offsets: number[] = [];
+    let used = 0;
+    const flush = () => {
+      if (batch.length === 0) return;
+      const meta = native.writeFiles(
+        batch.map((i) => items[i]!.dest),
+        buf,
+        Float64Array.from(offsets),
+        Float64Array.from(batch, (_, k) => (k + 1 < offsets.length ? offsets[k + 1]! : used) - offsets[k]!),
+        Uint32Array.from(batch, (i) => (items[i]!.executable ? 0o777 : 0o666)),
+        walkThreads(),
+      );
+      batch.forEach((i, k) => {
+        const m = k * WRITE_FIELDS;
+        if (meta[m + W_ERRNO] !== 0)
+          one(i); // the careful path reports it properly (or succeeds)
+        else
+          out[i] = {
+            size: meta[m + W_SIZE]!,
+            mtimeMs: meta[m + W_MTIME]!,
+            ctimeMs: meta[m + W_CTIME]!,
+            ino: meta[m + W_INO]!,
+          };
+      });
+      batch.length = 0;
+      offsets.length = 0;
+      used = 0;
+    };
+    const view = (i: number) => this.stagedView(items[i]!.hash) ?? this.packedBytes(items[i]!.hash);
+    for (let i = 0; i < items.length; i++) {
+      let bytes = view(i);
+      if (!bytes || bytes.length > BATCH_WRITE_MAX_OBJECT) {
+        one(i);
+        continue;
+      }
+      if (used + bytes.length > buf.length) {
+        if (used + bytes.length > BATCH_WRITE_BYTES) {
+          flush();
+          bytes = view(i)!; // a fallback inside flush may have moved the pack's read-ahead window
+        }
+        if (used + bytes.length > buf.length) {
+          const bigger = Buffer.allocUnsafe(
+            Math.min(BATCH_WRITE_BYTES, Math.max(buf.length * 2, used + bytes.length)),
+          );
+          buf.copy(bigger, 0, 0, used);
+          buf = bigger;
+        }
+      }
+      // The view is transient (the pack's read-ahead window): copy it now.
+      bytes.copy(buf, used);
+      batch.push(i);
+      offsets.push(used);
+      used += bytes.length;
+      if (batch.length >= BATCH_WRITE_FILES) flush();
+    }
+    flush();
+    return out;
   }
 
   /** A packed object's bytes, valid until the next read of its pack: write them out at once. */

@@ -54,7 +54,27 @@ export interface FastFs {
   scan(root: string, skip: readonly string[], threads: number): ScanResult;
   /** Reads many small files on a few threads (open, read up to size + 1 bytes, fstat, close). */
   readFiles(paths: readonly string[], sizes: Float64Array, threads: number): ReadResult;
+  /**
+   * Creates many new files (O_EXCL) on a few threads from slices of `data`; returns WRITE_FIELDS numbers
+   * per file: errno (0 = ok), then the fstat after writing (size, mtimeMs, ctimeMs, ino).
+   */
+  writeFiles(
+    paths: readonly string[],
+    data: Buffer,
+    offsets: Float64Array,
+    lengths: Float64Array,
+    modes: Uint32Array,
+    threads: number,
+  ): Float64Array;
 }
+
+/** Numbers per file in writeFiles' answer, and their offsets. */
+export const WRITE_FIELDS = 5;
+export const W_ERRNO = 0;
+export const W_SIZE = 1;
+export const W_MTIME = 2;
+export const W_CTIME = 3;
+export const W_INO = 4;
 
 let loaded: FastFs | null | undefined;
 

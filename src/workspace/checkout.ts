@@ -179,6 +179,9 @@ export async function checkoutPaths(
   });
 }
 
+/** Files per batch when a whole directory is written (progress is reported per batch). */
+const CHECKOUT_BATCH = 2048;
+
 interface WrittenStat {
   size: number;
   mtimeMs: number;
@@ -302,40 +305,64 @@ async function checkoutOne(
   const join =
     path.sep === "/" ? (p: string) => `${abs}/${p}` : (p: string) => path.join(abs, ...p.split("/"));
   const written = new Map<string, { st: WrittenStat; at: number }>();
-  plan.write.forEach((e, i) => {
-    const dest = e.path ? join(e.path) : abs;
-    const dir = path.dirname(dest);
-    if (!madeDirs.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      madeDirs.add(dir);
-    }
-    // A directory where a file must go is replaced (its files were planned for deletion above).
-    if (e.path && now.exists) {
-      try {
-        if (fs.lstatSync(dest).isDirectory()) fs.rmSync(dest, { recursive: true, force: true });
-      } catch {
-        // does not exist
-      }
-    }
-    let st: WrittenStat;
-    if (fresh(e.path)) st = store.materializeNew(e.hash, dest, { mode, executable: e.executable });
-    else {
-      store.materialize(e.hash, dest, { mode, executable: e.executable });
-      st = fs.statSync(dest);
-    }
-    if (e.path) written.set(e.path, { st, at: Date.now() });
-    else cache.record(rel, st, e.hash, Date.now());
-    bytes += e.size;
-    if (options.onProgress && (i % 500 === 0 || i === plan.write.length - 1)) {
-      options.onProgress({
-        phase: "checkout",
-        files: i + 1,
-        filesTotal: plan.write.length,
-        bytes,
-        bytesTotal,
+  const report = (done: number) =>
+    options.onProgress?.({
+      phase: "checkout",
+      files: done,
+      filesTotal: plan.write.length,
+      bytes,
+      bytesTotal,
+    });
+  // A directory written into nothing (restored, or replaced whole) in copy mode: every file is new, so
+  // they are written in batches on a few threads (Store.materializeNewMany).
+  if (mode === "copy" && pointer.type === "directory" && (plan.replaceWhole || !now.exists)) {
+    for (let b = 0; b < plan.write.length; b += CHECKOUT_BATCH) {
+      const chunk = plan.write.slice(b, b + CHECKOUT_BATCH);
+      const items = chunk.map((e) => {
+        const dest = join(e.path);
+        const dir = path.dirname(dest);
+        if (!madeDirs.has(dir)) {
+          fs.mkdirSync(dir, { recursive: true });
+          madeDirs.add(dir);
+        }
+        return { hash: e.hash, dest, executable: e.executable };
       });
+      // Before the writes: the racy test must not trust a file written after this moment.
+      const at = Date.now();
+      const stats = store.materializeNewMany(items);
+      chunk.forEach((e, k) => {
+        written.set(e.path, { st: stats[k]!, at });
+        bytes += e.size;
+      });
+      report(b + chunk.length);
     }
-  });
+  } else
+    plan.write.forEach((e, i) => {
+      const dest = e.path ? join(e.path) : abs;
+      const dir = path.dirname(dest);
+      if (!madeDirs.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        madeDirs.add(dir);
+      }
+      // A directory where a file must go is replaced (its files were planned for deletion above).
+      if (e.path && now.exists) {
+        try {
+          if (fs.lstatSync(dest).isDirectory()) fs.rmSync(dest, { recursive: true, force: true });
+        } catch {
+          // does not exist
+        }
+      }
+      let st: WrittenStat;
+      if (fresh(e.path)) st = store.materializeNew(e.hash, dest, { mode, executable: e.executable });
+      else {
+        store.materialize(e.hash, dest, { mode, executable: e.executable });
+        st = fs.statSync(dest);
+      }
+      if (e.path) written.set(e.path, { st, at: Date.now() });
+      else cache.record(rel, st, e.hash, Date.now());
+      bytes += e.size;
+      if (i % 500 === 0 || i === plan.write.length - 1) report(i + 1);
+    });
   if (pointer.type === "directory") {
     const index = checkedOutIndex(pointer, target, written, cache.dirIndex(rel));
     if (index) cache.recordDirIndex(rel, index);

@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { initRepo, Repo } from "../../../src/repo.js";
 import { fastFs } from "../../../src/util/native.js";
 import { addPaths } from "../../../src/workspace/add.js";
+import { checkoutPaths } from "../../../src/workspace/checkout.js";
 import { fsckStore } from "../../../src/workspace/fsck.js";
 import { hashFiles, walkDir } from "../../../src/workspace/scan.js";
 import { StatCache } from "../../../src/workspace/statcache.js";
@@ -65,4 +66,28 @@ test("a file that grows between the listing and the batch read is refused, in bo
           e.code === "ERR_MTRACK_FILE_CHANGED" && e.message.includes("f133.bin"),
       );
     }
+  }));
+
+test("batch checkout (native) restores the same bytes and modes as the JavaScript checkout", () =>
+  withTempDir(async (dir) => {
+    const results: Array<Map<string, string>> = [];
+    for (const impl of [fs, jsOnlyFs]) {
+      const root = path.join(dir, impl === fs ? "native" : "js");
+      makeRepo(root, 300);
+      fs.chmodSync(path.join(root, "data", "d1", "f6.bin"), 0o755);
+      await addPaths(Repo.open({ cwd: root, fs: impl }), [path.join(root, "data")]);
+      fs.rmSync(path.join(root, "data"), { recursive: true });
+      const r = await checkoutPaths(Repo.open({ cwd: root, fs: impl }), ["data"]);
+      assert.equal(r.ok, true);
+      assert.equal(r.paths[0]!.written, 301);
+      const seen = new Map<string, string>();
+      for (const f of walkDir(path.join(root, "data"), root, fs)) {
+        const mode = (fs.statSync(f.abs).mode & 0o777).toString(8);
+        seen.set(f.rel, `${mode} ${fs.readFileSync(f.abs).toString("base64")}`);
+      }
+      results.push(seen);
+      assert.equal((await statusPaths(Repo.open({ cwd: root, fs: impl }), ["data"])).clean, true);
+    }
+    assert.deepEqual(results[0], results[1]);
+    assert.match(results[0]!.get("d1/f6.bin")!, /^7/, "the executable bit came back");
   }));
