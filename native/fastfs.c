@@ -667,6 +667,118 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
   return meta;
 }
 
+/*
+ * linkFiles(sources: string[], dests: string[], threads: number) -> Float64Array
+ *   Hard-links each source to its destination (never over an existing file) and returns WRITE_FIELDS
+ *   numbers per link, as writeFiles: errno (0 = ok), then the stat of the new name.
+ */
+typedef struct {
+  char **src;
+  char **dst;
+  double *meta;
+  size_t n;
+  size_t next;
+  pthread_mutex_t mu;
+} linkjob_t;
+
+static void link_one(linkjob_t *j, size_t i) {
+  double *m = j->meta + i * WRITE_FIELDS;
+  if (!j->src[i] || !j->dst[i]) {
+    m[0] = ENOMEM;
+    return;
+  }
+  if (link(j->src[i], j->dst[i]) != 0) {
+    m[0] = errno;
+    return;
+  }
+  struct stat s;
+  if (stat(j->dst[i], &s) != 0) {
+    m[0] = errno;
+    return;
+  }
+  m[0] = 0;
+  m[1] = (double)s.st_size;
+  m[2] = ms(&s.st_mtim);
+  m[3] = ms(&s.st_ctim);
+  m[4] = (double)s.st_ino;
+}
+
+static void *link_worker(void *p) {
+  linkjob_t *j = p;
+  for (;;) {
+    pthread_mutex_lock(&j->mu);
+    size_t i = j->next;
+    j->next += 16;
+    pthread_mutex_unlock(&j->mu);
+    if (i >= j->n) return NULL;
+    size_t end = i + 16 < j->n ? i + 16 : j->n;
+    for (; i < end; i++) link_one(j, i);
+  }
+}
+
+static char **string_array(napi_env env, napi_value arr, uint32_t n) {
+  char **out = calloc(n ? n : 1, sizeof(char *));
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    size_t l;
+    napi_get_element(env, arr, i, &v);
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &l) != napi_ok) continue;
+    out[i] = malloc(l + 1);
+    if (out[i]) napi_get_value_string_utf8(env, v, out[i], l + 1, &l);
+  }
+  return out;
+}
+
+static void free_strings(char **a, uint32_t n) {
+  if (!a) return;
+  for (uint32_t i = 0; i < n; i++) free(a[i]);
+  free(a);
+}
+
+static napi_value link_files(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
+    return throw_type(env, "linkFiles(sources, dests, threads)");
+  uint32_t n = 0, n2 = 0;
+  if (napi_get_array_length(env, argv[0], &n) != napi_ok || napi_get_array_length(env, argv[1], &n2) != napi_ok ||
+      n != n2)
+    return throw_type(env, "sources and dests must be arrays of the same length");
+  int32_t threads = 1;
+  napi_get_value_int32(env, argv[2], &threads);
+  if (threads < 1) threads = 1;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  linkjob_t j;
+  memset(&j, 0, sizeof j);
+  j.n = n;
+  j.src = string_array(env, argv[0], n);
+  j.dst = string_array(env, argv[1], n);
+  if (!j.src || !j.dst) {
+    free_strings(j.src, n);
+    free_strings(j.dst, n);
+    return throw_type(env, "out of memory");
+  }
+  napi_value metaab, meta;
+  void *metadata = NULL;
+  napi_create_arraybuffer(env, (size_t)n * WRITE_FIELDS * sizeof(double), &metadata, &metaab);
+  j.meta = metadata;
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_t th[MAX_THREADS];
+  int started = 0;
+  for (int i = 1; i < threads && (size_t)i * 64 < n; i++) {
+    if (pthread_create(&th[i], NULL, link_worker, &j) != 0) break;
+    started = i;
+  }
+  link_worker(&j);
+  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&j.mu);
+  free_strings(j.src, n);
+  free_strings(j.dst, n);
+  napi_create_typedarray(env, napi_float64_array, (size_t)n * WRITE_FIELDS, metaab, 0, &meta);
+  return meta;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn, v;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
@@ -677,5 +789,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "readFiles", fn);
   napi_create_function(env, "writeFiles", NAPI_AUTO_LENGTH, write_files, NULL, &fn);
   napi_set_named_property(env, exports, "writeFiles", fn);
+  napi_create_function(env, "linkFiles", NAPI_AUTO_LENGTH, link_files, NULL, &fn);
+  napi_set_named_property(env, exports, "linkFiles", fn);
   return exports;
 }

@@ -626,6 +626,7 @@ export class Store implements ObjectStore {
    */
   materializeNewMany(
     items: ReadonlyArray<{ hash: Hash; dest: string; executable?: boolean }>,
+    mode: LinkMode = "copy",
   ): Array<{ size: number; mtimeMs: number; ctimeMs: number; ino: number }> {
     const native = isRealFs(this.fs) ? fastFs() : null;
     const out: Array<{ size: number; mtimeMs: number; ctimeMs: number; ino: number }> = new Array(
@@ -633,10 +634,38 @@ export class Store implements ObjectStore {
     );
     const one = (i: number) => {
       const it = items[i]!;
-      out[i] = this.materializeNew(it.hash, it.dest, { mode: "copy", executable: it.executable });
+      out[i] = this.materializeNew(it.hash, it.dest, { mode, executable: it.executable });
     };
-    if (!native) {
+    const fromMeta = (meta: Float64Array, k: number) => {
+      const m = k * WRITE_FIELDS;
+      return {
+        size: meta[m + W_SIZE]!,
+        mtimeMs: meta[m + W_MTIME]!,
+        ctimeMs: meta[m + W_CTIME]!,
+        ino: meta[m + W_INO]!,
+      };
+    };
+    if (!native || mode === "symlink") {
       for (let i = 0; i < items.length; i++) one(i);
+      return out;
+    }
+    if (mode === "hardlink") {
+      // Executable files are copies in every mode (a link would share the bit with the store's object).
+      const linked = items.map((_, i) => i).filter((i) => !items[i]!.executable);
+      for (let i = 0; i < items.length; i++) if (items[i]!.executable) one(i);
+      for (let b = 0; b < linked.length; b += BATCH_WRITE_FILES) {
+        const batch = linked.slice(b, b + BATCH_WRITE_FILES);
+        const meta = native.linkFiles(
+          batch.map((i) => this.loosePath(items[i]!.hash)),
+          batch.map((i) => items[i]!.dest),
+          walkThreads(),
+        );
+        // A failed link (e.g. an object only packed, which needs a loose copy first) takes the careful path.
+        batch.forEach((i, k) => {
+          if (meta[k * WRITE_FIELDS + W_ERRNO] !== 0) one(i);
+          else out[i] = fromMeta(meta, k);
+        });
+      }
       return out;
     }
     let buf = Buffer.allocUnsafe(Math.min(BATCH_WRITE_BYTES, 1 << 20));
@@ -654,16 +683,9 @@ export class Store implements ObjectStore {
         walkThreads(),
       );
       batch.forEach((i, k) => {
-        const m = k * WRITE_FIELDS;
-        if (meta[m + W_ERRNO] !== 0)
-          one(i); // the careful path reports it properly (or succeeds)
-        else
-          out[i] = {
-            size: meta[m + W_SIZE]!,
-            mtimeMs: meta[m + W_MTIME]!,
-            ctimeMs: meta[m + W_CTIME]!,
-            ino: meta[m + W_INO]!,
-          };
+        // A failed write takes the careful path, which reports it properly (or succeeds).
+        if (meta[k * WRITE_FIELDS + W_ERRNO] !== 0) one(i);
+        else out[i] = fromMeta(meta, k);
       });
       batch.length = 0;
       offsets.length = 0;

@@ -66,6 +66,8 @@ export interface FastFs {
     modes: Uint32Array,
     threads: number,
   ): Float64Array;
+  /** Hard-links sources to new destinations on a few threads; WRITE_FIELDS numbers per link. */
+  linkFiles(sources: readonly string[], dests: readonly string[], threads: number): Float64Array;
 }
 
 /** Numbers per file in writeFiles' answer, and their offsets. */

@@ -313,9 +313,9 @@ async function checkoutOne(
       bytes,
       bytesTotal,
     });
-  // A directory written into nothing (restored, or replaced whole) in copy mode: every file is new, so
-  // they are written in batches on a few threads (Store.materializeNewMany).
-  if (mode === "copy" && pointer.type === "directory" && (plan.replaceWhole || !now.exists)) {
+  // A directory written into nothing (restored, or replaced whole), in copy or hardlink mode: every file
+  // is new, so they are written or linked in batches on a few threads (Store.materializeNewMany).
+  if (mode !== "symlink" && pointer.type === "directory" && (plan.replaceWhole || !now.exists)) {
     for (let b = 0; b < plan.write.length; b += CHECKOUT_BATCH) {
       const chunk = plan.write.slice(b, b + CHECKOUT_BATCH);
       const items = chunk.map((e) => {
@@ -329,7 +329,7 @@ async function checkoutOne(
       });
       // Before the writes: the racy test must not trust a file written after this moment.
       const at = Date.now();
-      const stats = store.materializeNewMany(items);
+      const stats = store.materializeNewMany(items, mode);
       chunk.forEach((e, k) => {
         written.set(e.path, { st: stats[k]!, at });
         bytes += e.size;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import { setConfigValue } from "../../../src/config.js";
 import { initRepo, Repo } from "../../../src/repo.js";
 import { fastFs } from "../../../src/util/native.js";
 import { addPaths } from "../../../src/workspace/add.js";
@@ -68,26 +69,31 @@ test("a file that grows between the listing and the batch read is refused, in bo
     }
   }));
 
-test("batch checkout (native) restores the same bytes and modes as the JavaScript checkout", () =>
-  withTempDir(async (dir) => {
-    const results: Array<Map<string, string>> = [];
-    for (const impl of [fs, jsOnlyFs]) {
-      const root = path.join(dir, impl === fs ? "native" : "js");
-      makeRepo(root, 300);
-      fs.chmodSync(path.join(root, "data", "d1", "f6.bin"), 0o755);
-      await addPaths(Repo.open({ cwd: root, fs: impl }), [path.join(root, "data")]);
-      fs.rmSync(path.join(root, "data"), { recursive: true });
-      const r = await checkoutPaths(Repo.open({ cwd: root, fs: impl }), ["data"]);
-      assert.equal(r.ok, true);
-      assert.equal(r.paths[0]!.written, 301);
-      const seen = new Map<string, string>();
-      for (const f of walkDir(path.join(root, "data"), root, fs)) {
-        const mode = (fs.statSync(f.abs).mode & 0o777).toString(8);
-        seen.set(f.rel, `${mode} ${fs.readFileSync(f.abs).toString("base64")}`);
+for (const linkMode of ["copy", "hardlink"] as const) {
+  test(`batch checkout (native, ${linkMode}) restores the same bytes and modes as the JavaScript checkout`, () =>
+    withTempDir(async (dir) => {
+      const results: Array<Map<string, string>> = [];
+      for (const impl of [fs, jsOnlyFs]) {
+        const root = path.join(dir, impl === fs ? "native" : "js");
+        makeRepo(root, 300);
+        setConfigValue(path.join(root, ".mtrack"), "cache.type", linkMode);
+        fs.chmodSync(path.join(root, "data", "d1", "f6.bin"), 0o755);
+        await addPaths(Repo.open({ cwd: root, fs: impl }), [path.join(root, "data")]);
+        fs.rmSync(path.join(root, "data"), { recursive: true });
+        const r = await checkoutPaths(Repo.open({ cwd: root, fs: impl }), ["data"]);
+        assert.equal(r.ok, true);
+        assert.equal(r.paths[0]!.written, 301);
+        const seen = new Map<string, string>();
+        for (const f of walkDir(path.join(root, "data"), root, fs)) {
+          const st = fs.statSync(f.abs);
+          const links = linkMode === "hardlink" && !f.executable ? st.nlink > 1 : st.nlink === 1;
+          assert.ok(links, `${f.rel}: ${linkMode} mode, nlink ${st.nlink}`);
+          seen.set(f.rel, `${(st.mode & 0o111).toString(8)} ${fs.readFileSync(f.abs).toString("base64")}`);
+        }
+        results.push(seen);
+        assert.equal((await statusPaths(Repo.open({ cwd: root, fs: impl }), ["data"])).clean, true);
       }
-      results.push(seen);
-      assert.equal((await statusPaths(Repo.open({ cwd: root, fs: impl }), ["data"])).clean, true);
-    }
-    assert.deepEqual(results[0], results[1]);
-    assert.match(results[0]!.get("d1/f6.bin")!, /^7/, "the executable bit came back");
-  }));
+      assert.deepEqual(results[0], results[1]);
+      assert.match(results[0]!.get("d1/f6.bin")!, /^111 /, "the executable bit came back");
+    }));
+}
