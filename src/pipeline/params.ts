@@ -2,6 +2,7 @@
  * Parameter files (params.yaml and friends): parsing into nested values, dotted-key lookup, flattening
  * for diffs, and picking the keys a stage declared.
  */
+import { parse as parseToml } from "smol-toml";
 import { parseDocument } from "yaml";
 import { MtrackError } from "../errors.js";
 
@@ -14,19 +15,15 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Parses the text of a params file. YAML and JSON are read by the YAML parser (JSON is YAML); TOML is not
- * supported yet and is rejected with a hint.
+ * Parses the text of a params file. YAML and JSON are read by the YAML parser (JSON is YAML); `.toml` files
+ * by a TOML parser (dates become their ISO 8601 text, as a YAML timestamp read as a string would be).
  *
  * @example
  * parseParamsText("train:\n  lr: 0.01\n", "params.yaml") // → { train: { lr: 0.01 } }
+ * parseParamsText("[train]\nlr = 0.01\n", "params.toml") // → { train: { lr: 0.01 } }
  */
 export function parseParamsText(text: string, file: string): ParamsObject {
-  if (/\.toml$/i.test(file)) {
-    throw new MtrackError("ERR_MTRACK_PARAMS_INVALID", `${file}: TOML params files are not supported yet.`, {
-      hint: "Convert the file to YAML or JSON (same keys).",
-      data: { file },
-    });
-  }
+  if (/\.toml$/i.test(file)) return parseTomlParams(text, file);
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
@@ -43,6 +40,38 @@ export function parseParamsText(text: string, file: string): ParamsObject {
       hint: "Write the parameters as `key: value` lines.",
       data: { file, line: 1, column: 1 },
     });
+  }
+  return value;
+}
+
+function parseTomlParams(text: string, file: string): ParamsObject {
+  let value: unknown;
+  try {
+    value = parseToml(text);
+  } catch (err) {
+    const e = err as { line?: number; column?: number; message?: string };
+    const line = e.line ?? 1;
+    const column = e.column ?? 1;
+    // The parser's message carries a code excerpt after its first line: file:line:column says where.
+    const why = String(e.message ?? err)
+      .split("\n")[0]!
+      .replace(/^Invalid TOML document: /, "");
+    throw new MtrackError("ERR_MTRACK_PARAMS_INVALID", `${file}:${line}:${column}: ${why}`, {
+      hint: "Fix the syntax of the params file.",
+      data: { file, line, column },
+    });
+  }
+  return plainToml(value) as ParamsObject;
+}
+
+/** TOML values as plain JSON-like data: ordinary objects, dates as ISO 8601 text. */
+function plainToml(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(plainToml);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plainToml(v);
+    return out;
   }
   return value;
 }

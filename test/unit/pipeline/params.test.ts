@@ -14,11 +14,29 @@ describe("params files", () => {
     assert.deepEqual(parseParamsText("", "params.yaml"), {});
   });
 
-  it("rejects non-mappings, bad syntax and TOML", () => {
+  it("rejects non-mappings and bad syntax", () => {
     throwsCode(() => parseParamsText("- 1\n", "params.yaml"), "ERR_MTRACK_PARAMS_INVALID");
     const err = throwsCode(() => parseParamsText("a: [1\n", "params.yaml"), "ERR_MTRACK_PARAMS_INVALID");
     assert.equal(err.data.file, "params.yaml");
-    throwsCode(() => parseParamsText("a = 1\n", "p.toml"), "ERR_MTRACK_PARAMS_INVALID");
+  });
+
+  it("reads TOML params files (tables, arrays, dates as text) and names file:line:column of a syntax error", () => {
+    const text =
+      'seed = 7\n[train]\nlr = 0.01\nlayers = [64, 32]\nname = "x"\n[train.opt]\nkind = "adam"\nwhen = 2026-11-27T10:00:00Z\n';
+    assert.deepEqual(parseParamsText(text, "params.toml"), {
+      seed: 7,
+      train: {
+        lr: 0.01,
+        layers: [64, 32],
+        name: "x",
+        opt: { kind: "adam", when: "2026-11-27T10:00:00.000Z" },
+      },
+    });
+    assert.equal(getParam(parseParamsText(text, "params.toml"), "train.opt.kind").found, true);
+    const err = throwsCode(() => parseParamsText("a = 1\nb = = 2\n", "p.toml"), "ERR_MTRACK_PARAMS_INVALID");
+    assert.deepEqual([err.data.file, err.data.line], ["p.toml", 2]);
+    assert.match(err.message, /^p\.toml:2:\d+: /);
+    throwsCode(() => parseParamsText("a = 1\na = 2\n", "p.toml"), "ERR_MTRACK_PARAMS_INVALID");
   });
 
   it("looks up dotted keys, list indexes and keys containing dots", () => {
