@@ -535,6 +535,65 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
 
 #define WRITE_FIELDS 5
 
+static char **string_array(napi_env env, napi_value arr, uint32_t n) {
+  char **out = calloc(n ? n : 1, sizeof(char *));
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    size_t l;
+    napi_get_element(env, arr, i, &v);
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &l) != napi_ok) continue;
+    out[i] = malloc(l + 1);
+    if (out[i]) napi_get_value_string_utf8(env, v, out[i], l + 1, &l);
+  }
+  return out;
+}
+
+static void free_strings(char **a, uint32_t n) {
+  if (!a) return;
+  for (uint32_t i = 0; i < n; i++) free(a[i]);
+  free(a);
+}
+
+
+/*
+ * Work units for writes and links: runs of consecutive paths with the same parent directory. Creating a
+ * name takes its directory's lock, so two threads filling one directory mostly wait for each other; one
+ * directory per thread at a time keeps them apart (a single huge directory is then one unit).
+ */
+static size_t parent_len(const char *p) {
+  const char *slash = strrchr(p, '/');
+  return slash ? (size_t)(slash - p) : 0;
+}
+
+/* An open descriptor of the directory holding `path` (-1 when it cannot be opened: callers use paths). */
+static int open_parent(const char *path) {
+  if (!path || !strchr(path, '/')) return -1;
+  size_t pl = parent_len(path);
+  char *dir = strndup(path, pl ? pl : 1);
+  if (!dir) return -1;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(dir);
+  return fd;
+}
+
+static size_t *dir_groups(char **paths, size_t n, size_t *ngroups) {
+  size_t *starts = malloc((n + 1) * sizeof(size_t));
+  if (!starts) return NULL;
+  size_t g = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i == 0 || !paths[i] || !paths[i - 1]) {
+      starts[g++] = i;
+      continue;
+    }
+    size_t a = parent_len(paths[i - 1]), b = parent_len(paths[i]);
+    if (a != b || memcmp(paths[i - 1], paths[i], a) != 0) starts[g++] = i;
+  }
+  starts[g] = n;
+  *ngroups = g;
+  return starts;
+}
+
 typedef struct {
   char **paths;
   const unsigned char *data;
@@ -543,17 +602,21 @@ typedef struct {
   const uint32_t *modes;
   double *meta;
   size_t n;
+  size_t *groups;
+  size_t ngroups;
   size_t next;
   pthread_mutex_t mu;
 } writejob_t;
 
-static void write_one(writejob_t *j, size_t i) {
+/* Writes item i; `dfd` is an open descriptor of its directory (or -1: use the full path). */
+static void write_one(writejob_t *j, size_t i, int dfd) {
   double *m = j->meta + i * WRITE_FIELDS;
   if (!j->paths[i]) {
     m[0] = ENOMEM;
     return;
   }
-  int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)j->modes[i]);
+  const char *name = dfd >= 0 ? j->paths[i] + parent_len(j->paths[i]) + 1 : j->paths[i];
+  int fd = openat(dfd >= 0 ? dfd : AT_FDCWD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)j->modes[i]);
   if (fd < 0) {
     m[0] = errno;
     return;
@@ -567,7 +630,7 @@ static void write_one(writejob_t *j, size_t i) {
       if (errno == EINTR) continue;
       m[0] = errno;
       close(fd);
-      unlink(j->paths[i]); /* never leave a short file behind */
+      unlinkat(dfd >= 0 ? dfd : AT_FDCWD, name, 0); /* never leave a short file behind */
       return;
     }
     done += (size_t)w;
@@ -580,7 +643,7 @@ static void write_one(writejob_t *j, size_t i) {
   }
   if (close(fd) != 0) {
     m[0] = errno;
-    unlink(j->paths[i]);
+    unlinkat(dfd >= 0 ? dfd : AT_FDCWD, name, 0);
     return;
   }
   m[0] = 0;
@@ -594,12 +657,13 @@ static void *write_worker(void *p) {
   writejob_t *j = p;
   for (;;) {
     pthread_mutex_lock(&j->mu);
-    size_t i = j->next;
-    j->next += 16;
+    size_t g = j->next++;
     pthread_mutex_unlock(&j->mu);
-    if (i >= j->n) return NULL;
-    size_t end = i + 16 < j->n ? i + 16 : j->n;
-    for (; i < end; i++) write_one(j, i);
+    if (g >= j->ngroups) return NULL;
+    /* One lookup of the directory per group instead of one per file. */
+    int dfd = open_parent(j->paths[j->groups[g]]);
+    for (size_t i = j->groups[g]; i < j->groups[g + 1]; i++) write_one(j, i, dfd);
+    if (dfd >= 0) close(dfd);
   }
 }
 
@@ -637,32 +701,29 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, argv[5], &threads);
   if (threads < 1) threads = 1;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
-  j.paths = calloc(n ? n : 1, sizeof(char *));
+  j.paths = string_array(env, argv[0], n);
   if (!j.paths) return throw_type(env, "out of memory");
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    size_t l;
-    napi_get_element(env, argv[0], i, &v);
-    if (napi_get_value_string_utf8(env, v, NULL, 0, &l) != napi_ok) continue;
-    j.paths[i] = malloc(l + 1);
-    if (j.paths[i]) napi_get_value_string_utf8(env, v, j.paths[i], l + 1, &l);
-  }
   napi_value metaab, meta;
   void *metadata = NULL;
   napi_create_arraybuffer(env, (size_t)n * WRITE_FIELDS * sizeof(double), &metadata, &metaab);
   j.meta = metadata;
+  j.groups = dir_groups(j.paths, n, &j.ngroups);
+  if (!j.groups) {
+    free_strings(j.paths, n);
+    return throw_type(env, "out of memory");
+  }
   pthread_mutex_init(&j.mu, NULL);
   pthread_t th[MAX_THREADS];
   int started = 0;
-  for (int i = 1; i < threads && (size_t)i * 64 < n; i++) {
+  for (int i = 1; i < threads && (size_t)i < j.ngroups; i++) {
     if (pthread_create(&th[i], NULL, write_worker, &j) != 0) break;
     started = i;
   }
   write_worker(&j);
   for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
   pthread_mutex_destroy(&j.mu);
-  for (uint32_t i = 0; i < n; i++) free(j.paths[i]);
-  free(j.paths);
+  free(j.groups);
+  free_strings(j.paths, n);
   napi_create_typedarray(env, napi_float64_array, (size_t)n * WRITE_FIELDS, metaab, 0, &meta);
   return meta;
 }
@@ -677,22 +738,28 @@ typedef struct {
   char **dst;
   double *meta;
   size_t n;
+  size_t *groups;
+  size_t ngroups;
   size_t next;
   pthread_mutex_t mu;
 } linkjob_t;
 
-static void link_one(linkjob_t *j, size_t i) {
+/* Links item i; `dfd` is an open descriptor of its destination's directory (or -1: use the full path). */
+static void link_one(linkjob_t *j, size_t i, int dfd) {
   double *m = j->meta + i * WRITE_FIELDS;
   if (!j->src[i] || !j->dst[i]) {
     m[0] = ENOMEM;
     return;
   }
-  if (link(j->src[i], j->dst[i]) != 0) {
+  const char *name = j->dst[i];
+  if (dfd >= 0) name += parent_len(j->dst[i]) + 1;
+  int at = dfd >= 0 ? dfd : AT_FDCWD;
+  if (linkat(AT_FDCWD, j->src[i], at, name, 0) != 0) {
     m[0] = errno;
     return;
   }
   struct stat s;
-  if (stat(j->dst[i], &s) != 0) {
+  if (fstatat(at, name, &s, 0) != 0) {
     m[0] = errno;
     return;
   }
@@ -707,33 +774,15 @@ static void *link_worker(void *p) {
   linkjob_t *j = p;
   for (;;) {
     pthread_mutex_lock(&j->mu);
-    size_t i = j->next;
-    j->next += 16;
+    size_t g = j->next++;
     pthread_mutex_unlock(&j->mu);
-    if (i >= j->n) return NULL;
-    size_t end = i + 16 < j->n ? i + 16 : j->n;
-    for (; i < end; i++) link_one(j, i);
+    if (g >= j->ngroups) return NULL;
+    /* One lookup of the destination directory per group instead of two per file. */
+    size_t first = j->groups[g];
+    int dfd = open_parent(j->dst[first]);
+    for (size_t i = first; i < j->groups[g + 1]; i++) link_one(j, i, dfd);
+    if (dfd >= 0) close(dfd);
   }
-}
-
-static char **string_array(napi_env env, napi_value arr, uint32_t n) {
-  char **out = calloc(n ? n : 1, sizeof(char *));
-  if (!out) return NULL;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    size_t l;
-    napi_get_element(env, arr, i, &v);
-    if (napi_get_value_string_utf8(env, v, NULL, 0, &l) != napi_ok) continue;
-    out[i] = malloc(l + 1);
-    if (out[i]) napi_get_value_string_utf8(env, v, out[i], l + 1, &l);
-  }
-  return out;
-}
-
-static void free_strings(char **a, uint32_t n) {
-  if (!a) return;
-  for (uint32_t i = 0; i < n; i++) free(a[i]);
-  free(a);
 }
 
 static napi_value link_files(napi_env env, napi_callback_info info) {
@@ -763,16 +812,23 @@ static napi_value link_files(napi_env env, napi_callback_info info) {
   void *metadata = NULL;
   napi_create_arraybuffer(env, (size_t)n * WRITE_FIELDS * sizeof(double), &metadata, &metaab);
   j.meta = metadata;
+  j.groups = dir_groups(j.dst, n, &j.ngroups);
+  if (!j.groups) {
+    free_strings(j.src, n);
+    free_strings(j.dst, n);
+    return throw_type(env, "out of memory");
+  }
   pthread_mutex_init(&j.mu, NULL);
   pthread_t th[MAX_THREADS];
   int started = 0;
-  for (int i = 1; i < threads && (size_t)i * 64 < n; i++) {
+  for (int i = 1; i < threads && (size_t)i < j.ngroups; i++) {
     if (pthread_create(&th[i], NULL, link_worker, &j) != 0) break;
     started = i;
   }
   link_worker(&j);
   for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
   pthread_mutex_destroy(&j.mu);
+  free(j.groups);
   free_strings(j.src, n);
   free_strings(j.dst, n);
   napi_create_typedarray(env, napi_float64_array, (size_t)n * WRITE_FIELDS, metaab, 0, &meta);
