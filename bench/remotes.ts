@@ -6,7 +6,7 @@
  * median of `--repeat` runs per cell and the DVC/mtrack ratios.
  *
  * Run: npm run build && node --import tsx bench/remotes.ts [--small] [--repeat N]
- *        [--backends local,http,s3,dvc-local,dvc-s3] [--skip-big] [--keep]
+ *        [--backends local,http,s3,dvc-local,dvc-s3] [--skip-big | --skip-small] [--keep]
  *
  * Data comes from bench/data.ts (the same deterministic sets as bench/versioning.ts). Pull is measured in
  * a fresh `git clone` (fetch + checkout, like `dvc pull`). One run per cell: on this shared machine,
@@ -247,11 +247,17 @@ function copyData(from: string, to: string): void {
   run(["cp", "-r", "--reflink=auto", from, to], path.dirname(to));
 }
 
+/** Which halves of the benchmark run: the 100k small files, the one large file. */
+interface Parts {
+  small: boolean;
+  big: boolean;
+}
+
 async function benchMtrack(
   backendName: string,
   work: string,
   data: { many: string; big: string },
-  big: boolean,
+  { small, big }: Parts,
 ): Promise<Row> {
   const row: Row = { backend: `mtrack ${backendName}` };
   const dir = path.join(work, `${backendName}-a`);
@@ -261,23 +267,25 @@ async function benchMtrack(
     backend = await startBackend(backendName, work);
     run(["git", "init", "-q", "-b", "main"], dir);
     run(mtrack("init"), dir);
-    copyData(data.many, path.join(dir, "many"));
+    const tracked = [...(small ? ["many"] : []), ...(big ? ["big.bin"] : [])];
+    if (small) copyData(data.many, path.join(dir, "many"));
     if (big) copyData(data.big, path.join(dir, "big.bin"));
-    run(mtrack("add", "many", ...(big ? ["big.bin"] : [])), dir);
+    run(mtrack("add", ...tracked), dir);
     backend.configure(dir);
-    run(
-      ["git", "add", "-A", ".mtrack", "many.mtrack", ...(big ? ["big.bin.mtrack"] : []), ".gitignore"],
-      dir,
-    );
+    run(["git", "add", "-A", ".mtrack", ...tracked.map((t) => `${t}.mtrack`), ".gitignore"], dir);
     run(["git", "commit", "-q", "-m", "data"], dir);
     const env = backend.env;
-    row.pushSmall = step(row, "pushSmall", mtrack("push", "many"), dir, env);
-    row.noopPush = step(row, "noopPush", mtrack("push", "many"), dir, env);
+    if (small) {
+      row.pushSmall = step(row, "pushSmall", mtrack("push", "many"), dir, env);
+      row.noopPush = step(row, "noopPush", mtrack("push", "many"), dir, env);
+    }
     if (big) row.pushBig = step(row, "pushBig", mtrack("push", "big.bin"), dir, env);
     const clone = path.join(work, `${backendName}-b`);
     run(["git", "clone", "-q", dir, clone], work);
-    row.fetchSmall = step(row, "fetchSmall", mtrack("fetch", "many"), clone, env);
-    row.pullSmall = row.fetchSmall + run(mtrack("checkout", "many"), clone, env);
+    if (small) {
+      row.fetchSmall = step(row, "fetchSmall", mtrack("fetch", "many"), clone, env);
+      row.pullSmall = row.fetchSmall + run(mtrack("checkout", "many"), clone, env);
+    }
     if (big) row.pullBig = step(row, "pullBig", mtrack("pull", "big.bin"), clone, env);
   } catch (err) {
     row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
@@ -291,7 +299,7 @@ async function benchDvc(
   kind: "local" | "s3",
   work: string,
   data: { many: string; big: string },
-  big: boolean,
+  { small, big }: Parts,
 ): Promise<Row> {
   const row: Row = { backend: `dvc ${kind}` };
   const dir = path.join(work, `dvc-${kind}-a`);
@@ -302,9 +310,9 @@ async function benchDvc(
     run([DVC, "init", "-q"], dir);
     run([DVC, "config", "core.analytics", "false"], dir);
     run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, `dvc-${kind}-site`)], dir);
-    copyData(data.many, path.join(dir, "many"));
+    if (small) copyData(data.many, path.join(dir, "many"));
     if (big) copyData(data.big, path.join(dir, "big.bin"));
-    run([DVC, "add", "many", ...(big ? ["big.bin"] : [])], dir);
+    run([DVC, "add", ...(small ? ["many"] : []), ...(big ? ["big.bin"] : [])], dir);
     if (kind === "local") {
       const remote = path.join(work, "dvc-remote");
       fs.mkdirSync(remote);
@@ -316,13 +324,15 @@ async function benchDvc(
     }
     run(["git", "add", "-A"], dir);
     run(["git", "commit", "-q", "-m", "data"], dir);
-    row.pushSmall = step(row, "pushSmall", [DVC, "push", "many.dvc"], dir);
-    row.noopPush = step(row, "noopPush", [DVC, "push", "many.dvc"], dir);
+    if (small) {
+      row.pushSmall = step(row, "pushSmall", [DVC, "push", "many.dvc"], dir);
+      row.noopPush = step(row, "noopPush", [DVC, "push", "many.dvc"], dir);
+    }
     if (big) row.pushBig = step(row, "pushBig", [DVC, "push", "big.bin.dvc"], dir);
     const clone = path.join(work, `dvc-${kind}-b`);
     run(["git", "clone", "-q", dir, clone], work);
     run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, `dvc-${kind}-site-b`)], clone);
-    row.pullSmall = step(row, "pullSmall", [DVC, "pull", "many.dvc"], clone);
+    if (small) row.pullSmall = step(row, "pullSmall", [DVC, "pull", "many.dvc"], clone);
     if (big) row.pullBig = step(row, "pullBig", [DVC, "pull", "big.bin.dvc"], clone);
   } catch (err) {
     row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
@@ -365,7 +375,8 @@ function fmt(s: number | undefined): string {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const small = args.includes("--small");
-  const big = !args.includes("--skip-big");
+  const parts: Parts = { small: !args.includes("--skip-small"), big: !args.includes("--skip-big") };
+  if (!parts.small && !parts.big) throw new Error("--skip-small and --skip-big leave nothing to measure");
   const keep = args.includes("--keep");
   const bi = args.indexOf("--backends");
   const backends = bi >= 0 ? (args[bi + 1] ?? "").split(",") : ["local", "http", "s3", "dvc-local", "dvc-s3"];
@@ -397,8 +408,8 @@ async function main(): Promise<void> {
           const kind = b === "dvc-local" ? "local" : "s3";
           if (!(kind === "local" ? dvcInstalled : dvcS3Installed))
             row = { backend: `dvc ${kind}`, error: "not installed (bash bench/setup.sh)" };
-          else row = await benchDvc(kind, dir, data, big);
-        } else row = await benchMtrack(b, dir, data, big);
+          else row = await benchDvc(kind, dir, data, parts);
+        } else row = await benchMtrack(b, dir, data, parts);
         if (!keep) removeTree(dir);
         console.error(JSON.stringify(row));
         runs.set(row.backend, [...(runs.get(row.backend) ?? []), row]);

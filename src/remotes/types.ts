@@ -68,6 +68,13 @@ export interface Remote {
   /** A stream of one object's bytes (unverified), or undefined when the remote does not have it. */
   open(hash: Hash): Promise<Readable | undefined>;
   /**
+   * Optional: hands one object's bytes (unverified) to `onChunk` as they arrive, each chunk valid only
+   * during the call (the backend reads into one reused buffer: no allocation per read). Resolves true
+   * once every byte was handed over, false when the remote lacks the object; an error thrown by
+   * `onChunk` ends the transfer and rejects with it. For large downloads, in place of `open`.
+   */
+  readChunks?(hash: Hash, onChunk: (chunk: Buffer) => void): Promise<boolean>;
+  /**
    * Optional: copies one object's bytes (unverified) into the new local file `dest` without streaming
    * them through the process (a directory remote: a kernel copy). False when the remote lacks it.
    */

@@ -4,13 +4,16 @@
  * touches the filesystem, and every uploaded object is hashed before it is stored.
  */
 import * as nodeFs from "node:fs";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Blake3Hasher } from "@napi-rs/blake-hash";
+import { errnoCode } from "../errors.js";
 import type { LocalRemote } from "../remotes/local.js";
 import { isRefKind, isRefName } from "../remotes/names.js";
 import { BATCH_BYTES, SMALL_OBJECT_LIMIT } from "../remotes/types.js";
 import { type BatchRecord, BatchStatus, decodeBatch, decodeHashList, encodeBatch } from "../remotes/wire.js";
 import { hashBytes, isHash } from "../store/hash.js";
+import type { Hash } from "../store/types.js";
+import { receiveInto } from "../transfer/receive.js";
 import { safeUnlink, tmpName } from "../util/fs.js";
 import { readBody, sendBytes, sendJson } from "./http-util.js";
 import { HttpError, Router } from "./router.js";
@@ -37,6 +40,38 @@ export const DEFAULT_LIMITS: StoreApiLimits = {
 
 function badId(what: string): HttpError {
   return new HttpError(400, `Invalid ${what}.`, "ERR_MTRACK_INVALID_NAME");
+}
+
+/**
+ * Read size for streamed objects. The read stream's default (64 KiB) held `GET /objects/:hash` to about
+ * 500 MB/s on loopback, a read and a socket write per 64 KiB; 2 MiB reads serve 1 GiB in ~0.5 s.
+ */
+const SEND_CHUNK = 2 << 20;
+
+/**
+ * An object's size and a stream of its bytes, or undefined when absent. A loose object (every large one)
+ * is opened once and sized from its descriptor, with large reads; a packed one comes from the remote.
+ */
+async function openObject(
+  remote: LocalRemote,
+  hash: Hash,
+): Promise<{ size: number; body: Readable } | undefined> {
+  let fd: number;
+  try {
+    fd = nodeFs.openSync(remote.store.loosePath(hash), "r");
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+    const size = remote.sizeOf(hash);
+    const body = size === undefined ? undefined : await remote.open(hash);
+    return size === undefined || !body ? undefined : { size, body };
+  }
+  try {
+    const size = nodeFs.fstatSync(fd).size;
+    return { size, body: nodeFs.createReadStream("", { fd, highWaterMark: SEND_CHUNK }) };
+  } catch (err) {
+    nodeFs.closeSync(fd);
+    throw err;
+  }
 }
 
 /**
@@ -109,8 +144,7 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     handler: async ({ req, res, params }) => {
       const hash = params.hash ?? "";
       if (!isHash(hash)) throw badId("object id");
-      const size = remote.sizeOf(hash);
-      const body = size === undefined ? undefined : await remote.open(hash);
+      const { size, body } = (await openObject(remote, hash)) ?? {};
       if (size === undefined || !body)
         throw new HttpError(404, `No object ${hash}.`, "ERR_MTRACK_OBJECT_MISSING");
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
@@ -139,23 +173,16 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
         return;
       }
       const tmp = tmpName(store.tmpDir, "upload");
-      const hasher = new Blake3Hasher();
       let size = 0;
       try {
-        await pipeline(
-          req,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              size += chunk.length;
-              if (size > limits.objectBytes) throw new HttpError(413, "Object is over the size limit.");
-              hasher.update(chunk);
-              yield chunk;
-            }
+        const got = await receiveInto(req, tmp, {
+          onChunk: (n) => {
+            size += n;
+            if (size > limits.objectBytes) throw new HttpError(413, "Object is over the size limit.");
           },
-          nodeFs.createWriteStream(tmp, { flags: "wx" }),
-        );
+        });
         // A dropped upload ends the stream early: the hash check below refuses what arrived.
-        if (hasher.digest("hex") !== hash) {
+        if (got.hash !== hash) {
           throw new HttpError(400, `Object ${hash} does not match its content.`, "ERR_MTRACK_OBJECT_CORRUPT");
         }
         store.adoptVerifiedFile(tmp, hash);

@@ -9,7 +9,7 @@ import { encodeBatch } from "../../../src/remotes/wire.js";
 import { type RunningServer, startServer, tokensFileOf } from "../../../src/server/server.js";
 import { createToken, revokeToken } from "../../../src/server/tokens.js";
 import { hashBytes } from "../../../src/store/hash.js";
-import { pushObjects } from "../../../src/transfer/objects.js";
+import { fetchObjects, pushObjects } from "../../../src/transfer/objects.js";
 import { makeTempDir, removeTempDir } from "../../helpers/tmp.js";
 import { corruptInStoreDir, remoteContract } from "./contract.js";
 import { fillStore, makeStore } from "./fixtures.js";
@@ -227,5 +227,116 @@ test("http remote against mtrack server", async (t) => {
       await s.server.close();
       removeTempDir(s.dir);
     }
+  }
+});
+
+/** A plain HTTP server standing in for a proxy in front of `mtrack server`: `serve` answers every request. */
+async function plainServer(
+  serve: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  let n = 0;
+  const server = http.createServer((req, res) => serve(req, res, ++n));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test("http remote: large downloads read a plain 200 directly and leave anything else to the HTTP client", async () => {
+  const data = Buffer.alloc(3 << 20);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+  const hash = hashBytes(data);
+  const collect = async (remote: HttpRemote, h: string) => {
+    const chunks: Buffer[] = [];
+    // Chunks are only valid during the call: copy them, as a consumer that keeps them must.
+    const found = await remote.readChunks(h, (c) => chunks.push(Buffer.from(c)));
+    return { found, bytes: Buffer.concat(chunks) };
+  };
+  const answers: string[] = [];
+  const proxy = await plainServer((req, res) => {
+    if (req.url === `/v1/objects/${hash}`) {
+      if (req.headers.authorization !== "Bearer tok") {
+        answers.push("401");
+        res.writeHead(401).end();
+        return;
+      }
+      // A chunked answer (no Content-Length), as some proxies send: the direct read gives way.
+      answers.push("chunked");
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      res.write(data.subarray(0, 1000));
+      res.end(data.subarray(1000));
+      return;
+    }
+    answers.push("404");
+    res
+      .writeHead(404, { "content-type": "application/json" })
+      .end('{"error":{"code":"ERR_MTRACK_OBJECT_MISSING"}}');
+  });
+  try {
+    const remote = new HttpRemote({ url: proxy.url, token: "tok", attempts: 1 });
+    const got = await collect(remote, hash);
+    assert.equal(got.found, true);
+    assert.ok(got.bytes.equals(data));
+    assert.deepEqual(answers, ["chunked", "chunked"], "the direct try, then the HTTP client");
+    assert.deepEqual(await collect(remote, "0".repeat(64)), { found: false, bytes: Buffer.alloc(0) });
+    await remote.close();
+    const anonymous = new HttpRemote({ url: proxy.url, attempts: 1 });
+    await assert.rejects(
+      collect(anonymous, hash),
+      (err: { data: { reason: string } }) => err.data.reason === "auth",
+    );
+    await anonymous.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("http remote: a large download cut off mid-body stores nothing and the rerun fetches it", async () => {
+  const dir = makeTempDir();
+  const origin = makeStore(path.join(dir, "origin"));
+  const { roots, large } = await fillStore(origin, dir, { count: 2, largeBytes: 3 << 20 });
+  const bytes = origin.readObject(large);
+  let cut = true;
+  const server = await plainServer((req, res) => {
+    if (req.url !== `/v1/objects/${large}`) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length });
+    if (!cut) {
+      res.end(bytes);
+      return;
+    }
+    // Half the body, then the connection drops.
+    res.write(bytes.subarray(0, bytes.length >> 1), () => res.socket?.destroy());
+  });
+  try {
+    const remote = new HttpRemote({ url: server.url, attempts: 1 });
+    const b = makeStore(path.join(dir, "b"));
+    const big = roots.filter((r) => r.hash === large);
+    await assert.rejects(
+      fetchObjects(b, remote, big),
+      (err: { message: string; data: { reason: string } }) => {
+        assert.match(err.message, /cut off; rerun to resume/);
+        assert.equal(err.data.reason, "unreachable");
+        return true;
+      },
+    );
+    assert.equal(b.has(large), false);
+    assert.deepEqual(fs.readdirSync(b.tmpDir), []);
+    cut = false;
+    const rerun = await fetchObjects(b, remote, big);
+    assert.equal(rerun.objects, 1);
+    assert.equal(b.verify(large), "ok");
+    await remote.close();
+  } finally {
+    await server.close();
+    removeTempDir(dir);
   }
 });

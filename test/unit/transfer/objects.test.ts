@@ -223,3 +223,47 @@ test("countedReadStream reports every byte it reads", async () => {
     removeTempDir(dir);
   }
 });
+
+test("fetched small objects are packed in the order they were wanted, whatever order the batches arrive in", async () => {
+  const dir = makeTempDir();
+  const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    // 120 objects of 200 KiB: two batches (16 MiB each at most).
+    const entries: TreeEntry[] = [];
+    for (let i = 0; i < 120; i++) {
+      const r = a.putBuffer(Buffer.alloc(200 << 10, i + 1));
+      entries.push({ path: `f${String(i).padStart(3, "0")}`, hash: r.hash, size: r.size, executable: false });
+    }
+    const tree = a.putBuffer(encodeTree(entries));
+    await a.flush();
+    const roots = [{ hash: tree.hash, size: 0, tree: true, label: "data" }];
+    await pushObjects(a, remote, roots);
+    // The first batch answers last.
+    const slow: Remote = Object.create(remote) as Remote;
+    let calls = 0;
+    slow.getBatch = async (hashes, onObject) => {
+      if (calls++ === 0) await new Promise((r) => setTimeout(r, 50));
+      return remote.getBatch(hashes, onObject);
+    };
+    const b = makeStore(path.join(dir, "b"));
+    const fetched = await fetchObjects(b, slow, roots, { jobs: 2 });
+    assert.equal(fetched.objects, 121);
+    assert.ok(calls >= 3, "the manifest, then at least two batches");
+    const order = new Map(entries.map((e, i) => [e.hash, i]));
+    for (const pack of b.packFiles()) {
+      const ranks = [...pack.entries()]
+        .filter((e) => order.has(e.hash))
+        .sort((x, y) => x.offset - y.offset)
+        .map((e) => order.get(e.hash)!);
+      assert.deepEqual(
+        ranks,
+        [...ranks].sort((x, y) => x - y),
+        "path order within the pack",
+      );
+    }
+  } finally {
+    await remote.close();
+    removeTempDir(dir);
+  }
+});
