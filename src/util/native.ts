@@ -110,8 +110,10 @@ export function isRealFs(candidate: unknown): boolean {
   return candidate === fs || candidate === defaultFs;
 }
 
-/** Threads for a parallel walk: the cores there are, within reason. */
+/** Threads for the native batch calls: the cores there are, within reason; `MTRACK_THREADS=N` overrides. */
 export function walkThreads(): number {
+  const set = Number(process.env.MTRACK_THREADS);
+  if (Number.isInteger(set) && set >= 1) return Math.min(set, 8);
   return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
