@@ -6,11 +6,17 @@
  * median of `--repeat` runs per cell and the DVC/mtrack ratios.
  *
  * Run: npm run build && node --import tsx bench/remotes.ts [--small] [--repeat N]
- *        [--backends local,http,s3,dvc-local,dvc-s3] [--skip-big | --skip-small] [--keep]
+ *        [--backends local,http,s3,dvc-local,dvc-s3] [--skip-big | --skip-small] [--keep] [--settle S]
  *
  * Data comes from bench/data.ts (the same deterministic sets as bench/versioning.ts). Pull is measured in
  * a fresh `git clone` (fetch + checkout, like `dvc pull`). One run per cell: on this shared machine,
  * compare ratios within a run.
+ *
+ * Before each backend the bench syncs and waits `--settle` seconds (default 65; 0 skips it) when it
+ * measures the small files. This machine's ext4 has no journal, and without one ext4 will not reuse an
+ * inode freed less than 60 s ago (5 min more while its inode table block is dirty): every file created
+ * soon after a 100k-file tree is deleted scans past the freed inodes, and writing 100,000 files took
+ * 30–55 s instead of 3–5 s (both tools alike). The previous backend's trees are deleted just before.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -382,6 +388,8 @@ async function main(): Promise<void> {
   const backends = bi >= 0 ? (args[bi + 1] ?? "").split(",") : ["local", "http", "s3", "dvc-local", "dvc-s3"];
   const ri = args.indexOf("--repeat");
   const repeat = ri >= 0 ? Math.max(1, Number(args[ri + 1] ?? 1)) : 1;
+  const si = args.indexOf("--settle");
+  const settle = si >= 0 ? Math.max(0, Number(args[si + 1] ?? 0)) : 65;
   if (!fs.existsSync(path.join(REPO_DIR, "dist", "src", "remotes", "index.js")))
     throw new Error("build first: npm run build");
   const spec = dataSpec(small);
@@ -399,6 +407,11 @@ async function main(): Promise<void> {
       const roundDir = path.join(work, `round-${round}`);
       fs.mkdirSync(roundDir);
       for (const b of backends) {
+        if (parts.small && settle > 0) {
+          spawnSync("sync");
+          console.error(`bench: waiting ${settle} s for freed inodes to become reusable (--settle)...`);
+          await new Promise((r) => setTimeout(r, settle * 1000));
+        }
         console.error(`bench: round ${round + 1}/${repeat}, ${b}...`);
         // Each backend's copies (repo, remote, clone: ~5 GiB at full size) go as soon as it is done.
         const dir = path.join(roundDir, b);
