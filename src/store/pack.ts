@@ -104,7 +104,8 @@ export class PackFile {
           length: Number(this.idx.readBigUInt64LE(o + 40)),
         };
       }
-      if (c < 0) break;
+      // compare() orders the index entry against the hash: past it (c > 0), no later entry can match.
+      if (c > 0) break;
     }
     return undefined;
   }

@@ -136,3 +136,32 @@ test("pack lookups never answer for an id that is not 64 hex digits", () =>
       );
     }
   }));
+
+test("pack lookups find every object among hashes sharing their first 32 bits (and miss absent ones)", () =>
+  withTempDir((dir) => {
+    // Hashes with one 4-byte prefix, in scrambled order, around others: the prefix search lands on the
+    // first of the run and must walk it in full-hash order.
+    const raw = (prefix: number, tail: number) => {
+      const b = Buffer.alloc(32, 0x11);
+      b.writeUInt32BE(prefix, 0);
+      b.writeUInt32BE(tail, 28);
+      return b;
+    };
+    const objects = [
+      ...[9, 3, 7, 1, 5].map((t) => ({ raw: raw(0xaabbccdd, t), data: Buffer.from(`same-prefix ${t}`) })),
+      { raw: raw(0x00000001, 0), data: Buffer.from("low") },
+      { raw: raw(0xaabbccdc, 4), data: Buffer.from("just below") },
+      { raw: raw(0xaabbccde, 2), data: Buffer.from("just above") },
+      { raw: raw(0xffffffff, 8), data: Buffer.from("high") },
+    ];
+    const id = writePack(fs, dir, objects);
+    const pack = PackFile.open(fs, dir, id);
+    for (const o of objects) {
+      const hit = pack.find(o.raw);
+      assert.ok(hit, `found ${o.raw.toString("hex").slice(0, 8)}…${o.raw.readUInt32BE(28)}`);
+      assert.equal(pack.readTransient(hit.offset, hit.length).toString(), o.data.toString());
+    }
+    for (const t of [0, 2, 4, 6, 8, 10])
+      assert.equal(pack.find(raw(0xaabbccdd, t)), undefined, `absent tail ${t}`);
+    assert.equal(pack.find(raw(0x00000000, 0)), undefined);
+  }));
