@@ -391,6 +391,21 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Runs `worker(job)` on the calling thread and on up to threads - 1 more, no more threads than `units` of
+ * work, and waits for all of them. Workers take units from the job themselves.
+ */
+static void run_pool(int threads, size_t units, void *(*worker)(void *), void *job) {
+  pthread_t th[MAX_THREADS];
+  int started = 0;
+  for (int i = 1; i < threads && (size_t)i < units; i++) {
+    if (pthread_create(&th[i], NULL, worker, job) != 0) break;
+    started = i;
+  }
+  worker(job);
+  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+}
+
 #define READ_FIELDS 6
 
 typedef struct {
@@ -511,14 +526,7 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
     j.meta[i * READ_FIELDS + 1] = j.paths[i] ? 0 : ENOMEM;
   }
   pthread_mutex_init(&j.mu, NULL);
-  pthread_t th[MAX_THREADS];
-  int started = 0;
-  for (int i = 1; i < threads && (size_t)i * 64 < n; i++) {
-    if (pthread_create(&th[i], NULL, read_worker, &j) != 0) break;
-    started = i;
-  }
-  read_worker(&j);
-  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+  run_pool(threads, n / 64, read_worker, &j); /* a thread per 64 files at most */
   pthread_mutex_destroy(&j.mu);
   for (uint32_t i = 0; i < n; i++) free(j.paths[i]);
   free(j.paths);
@@ -713,14 +721,7 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
     return throw_type(env, "out of memory");
   }
   pthread_mutex_init(&j.mu, NULL);
-  pthread_t th[MAX_THREADS];
-  int started = 0;
-  for (int i = 1; i < threads && (size_t)i < j.ngroups; i++) {
-    if (pthread_create(&th[i], NULL, write_worker, &j) != 0) break;
-    started = i;
-  }
-  write_worker(&j);
-  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+  run_pool(threads, j.ngroups, write_worker, &j);
   pthread_mutex_destroy(&j.mu);
   free(j.groups);
   free_strings(j.paths, n);
@@ -819,14 +820,7 @@ static napi_value link_files(napi_env env, napi_callback_info info) {
     return throw_type(env, "out of memory");
   }
   pthread_mutex_init(&j.mu, NULL);
-  pthread_t th[MAX_THREADS];
-  int started = 0;
-  for (int i = 1; i < threads && (size_t)i < j.ngroups; i++) {
-    if (pthread_create(&th[i], NULL, link_worker, &j) != 0) break;
-    started = i;
-  }
-  link_worker(&j);
-  for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+  run_pool(threads, j.ngroups, link_worker, &j);
   pthread_mutex_destroy(&j.mu);
   free(j.groups);
   free_strings(j.src, n);

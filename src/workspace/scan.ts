@@ -121,6 +121,16 @@ export function checkSymlink(abs: string, root: string, fs: FsLike): nodeFs.Stat
 /** Numbers per file in `Listing.stats`: size, mtimeMs, ctimeMs, inode, executable (1/0). */
 export const LISTING_FIELDS = 5;
 
+/** Writes file `i`'s LISTING_FIELDS numbers into `stats`. */
+function setListingStats(stats: Float64Array, i: number, f: ScannedFile): void {
+  const o = i * LISTING_FIELDS;
+  stats[o] = f.size;
+  stats[o + 1] = f.mtimeMs;
+  stats[o + 2] = f.ctimeMs;
+  stats[o + 3] = f.ino;
+  stats[o + 4] = f.executable ? 1 : 0;
+}
+
 /**
  * A walked directory in two forms: compact (`names` + `stats`, what the directory index compares whole)
  * and, made on first use, one ScannedFile per file. A clean `status` of 100k files never needs the second.
@@ -145,15 +155,7 @@ export class Listing {
   /** The listing of files already scanned (sorted). */
   static of(files: ScannedFile[]): Listing {
     const stats = new Float64Array(files.length * LISTING_FIELDS);
-    for (let i = 0; i < files.length; i++) {
-      const f = files[i]!;
-      const o = i * LISTING_FIELDS;
-      stats[o] = f.size;
-      stats[o + 1] = f.mtimeMs;
-      stats[o + 2] = f.ctimeMs;
-      stats[o + 3] = f.ino;
-      stats[o + 4] = f.executable ? 1 : 0;
-    }
+    for (let i = 0; i < files.length; i++) setListingStats(stats, i, files[i]!);
     return new Listing(files.map((f) => f.rel).join("\0"), stats, files.length, files, undefined);
   }
 
@@ -384,12 +386,7 @@ export async function hashFiles(
   let j = 0;
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
-    const o = i * LISTING_FIELDS;
-    stats[o] = f.size;
-    stats[o + 1] = f.mtimeMs;
-    stats[o + 2] = f.ctimeMs;
-    stats[o + 3] = f.ino;
-    stats[o + 4] = f.executable ? 1 : 0;
+    setListingStats(stats, i, f);
     let hash: Hash | undefined;
     // Both lists are sorted: a merge join finds the file's index entry.
     while (j < indexNames.length && comparePaths(indexNames[j]!, f.rel) < 0) j++;
