@@ -112,6 +112,17 @@ const BATCH_WRITE_FILES = 4096;
 const BATCH_WRITE_BYTES = 16 << 20;
 const BATCH_WRITE_MAX_OBJECT = 1 << 20;
 
+/**
+ * Whether a small file read just now (`size` bytes, `after` its fstat once read) is the file a listing
+ * stat'ed (`listed`). Throws ERR_MTRACK_FILE_CHANGED when it changed in between; false when only the
+ * ctime moved (another hard link to the file does that too): the caller then reads it the careful way.
+ */
+function readAsListed(file: string, listed: StatKey, size: number, after: StatKey): boolean {
+  if (size === listed.size && sameStat(listed, after)) return true;
+  if (size === listed.size && sameStat({ ...listed, ctimeMs: after.ctimeMs }, after)) return false;
+  throw fileChanged(file);
+}
+
 export class Store implements ObjectStore {
   readonly dir: string;
   readonly objectsDir: string;
@@ -383,11 +394,7 @@ export class Store implements ObjectStore {
    * putFile, which reads it the careful way).
    */
   putReadSmallFile(file: string, listed: StatKey, bytes: Buffer, after: StatKey): PutResult | undefined {
-    if (bytes.length !== listed.size || !sameStat(listed, after)) {
-      if (bytes.length === listed.size && sameStat({ ...listed, ctimeMs: after.ctimeMs }, after))
-        return undefined;
-      throw fileChanged(file);
-    }
+    if (!readAsListed(file, listed, bytes.length, after)) return undefined;
     if (!this.isPackable(bytes.length)) return undefined;
     const hash = this.hashSmall(bytes);
     if (this.isStagedOrPacked(hash)) return { hash, size: bytes.length, written: false };
@@ -434,10 +441,7 @@ export class Store implements ObjectStore {
       throw ioError(err, `reading ${file}`);
     }
     const size = n - at;
-    if (size !== listed.size || !sameStat(listed, after)) {
-      if (size === listed.size && sameStat({ ...listed, ctimeMs: after.ctimeMs }, after)) return undefined;
-      throw fileChanged(file);
-    }
+    if (!readAsListed(file, listed, size, after)) return undefined;
     const hash = this.hashSmall(buf.subarray(at, n));
     // Already stored: the bytes just read are simply overwritten by the next file.
     if (this.isStagedOrPacked(hash)) return { hash, size, written: false };

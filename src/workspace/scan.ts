@@ -294,6 +294,12 @@ function changedWhileReading(file: string): MtrackError {
   });
 }
 
+/** Throws ERR_MTRACK_FILE_CHANGED unless `size` bytes read and the fstat after reading match the listing. */
+function checkReadAsListed(f: ScannedFile, size: number, after: { size: number; mtimeMs: number }): void {
+  if (size !== f.size || after.size !== f.size || after.mtimeMs !== f.mtimeMs)
+    throw changedWhileReading(f.abs);
+}
+
 /** Hashes one file, checking it did not change since it was listed. */
 export function hashScannedFile(f: ScannedFile, fs: FsLike): Hash {
   let fd: number;
@@ -313,9 +319,7 @@ export function hashScannedFile(f: ScannedFile, fs: FsLike): Hash {
     } else {
       ({ hash, size } = hashFd(fd, fs));
     }
-    const after = fs.fstatSync(fd);
-    if (size !== f.size || after.size !== f.size || after.mtimeMs !== f.mtimeMs)
-      throw changedWhileReading(f.abs);
+    checkReadAsListed(f, size, fs.fstatSync(fd));
     return hash;
   } finally {
     fs.closeSync(fd);
@@ -475,7 +479,6 @@ function hashRead(f: ScannedFile, read: ReadResult, k: number, store: Store | un
     ino: read.meta[m + R_INO]!,
   };
   if (store) return store.putReadSmallFile(f.abs, f, bytes, after)?.hash;
-  if (bytes.length !== f.size || after.size !== f.size || after.mtimeMs !== f.mtimeMs)
-    throw changedWhileReading(f.abs);
+  checkReadAsListed(f, bytes.length, after);
   return hashBytes(bytes);
 }
