@@ -16,10 +16,11 @@ import { type FsLike, fsyncDir, safeUnlink, tmpName, writeFileAtomic } from "../
 import { remoteError } from "./errors.js";
 import { looseObjects } from "./loose.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
-import { addPack, type PackedLocation, readPacked } from "./pack-map.js";
+import { addPack, type PackedLocation, packContents, readPacked } from "./pack-map.js";
 import {
   type ObjectData,
   type ObjectSpec,
+  type PackContents,
   type PackSource,
   type Remote,
   SMALL_OBJECT_LIMIT,
@@ -235,6 +236,33 @@ export class LocalRemote implements Remote {
     }
     for (const o of readPacked(found)) await onObject(o);
     return rest;
+  }
+
+  async packList(): Promise<PackContents[]> {
+    return [...packContents(this.packedMap())].map(([pack, hashes]) => ({
+      id: pack.id,
+      count: pack.count,
+      hashes,
+    }));
+  }
+
+  /** A kernel copy of the pack's data (a reflink where the filesystem can), then its index's bytes. */
+  async copyPack(id: string, dest: string): Promise<Buffer | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
+    const packsDir = this.store.packsDir;
+    const { COPYFILE_EXCL, COPYFILE_FICLONE } = this.fs.constants;
+    try {
+      const idx = this.fs.readFileSync(path.join(packsDir, `pack-${id}.idx`));
+      await this.fs.promises.copyFile(
+        path.join(packsDir, `pack-${id}.pack`),
+        dest,
+        COPYFILE_EXCL | COPYFILE_FICLONE,
+      );
+      return idx;
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT" && !this.fs.existsSync(dest)) return undefined;
+      throw ioError(err, `copying pack ${id} from the remote ${this.dir}`);
+    }
   }
 
   /** Size of an object on this remote, or undefined (for the server's batch answers). */

@@ -65,3 +65,20 @@ export function* readPacked(
     i = j;
   }
 }
+
+/**
+ * The packs of a map with the objects the map attributes to each (an object in two packs belongs to the
+ * first): what wholePacks and fetchablePacks plan with.
+ *
+ * @example
+ * for (const [pack, hashes] of packContents(map)) if (hashes.length === pack.count) ...
+ */
+export function packContents(map: ReadonlyMap<Hash, PackedLocation>): Map<PackFile, Hash[]> {
+  const out = new Map<PackFile, Hash[]>();
+  for (const [hash, at] of map) {
+    let list = out.get(at.pack);
+    if (!list) out.set(at.pack, (list = []));
+    list.push(hash);
+  }
+  return out;
+}

@@ -24,6 +24,15 @@ export interface PackSource {
   idxPath: string;
 }
 
+/** One pack and the objects attributed to it (an object in two packs counts for the first). */
+export interface PackContents {
+  id: string;
+  /** Objects the pack's index lists. */
+  count: number;
+  /** The ones attributed to this pack. */
+  hashes: readonly Hash[];
+}
+
 /** One small object in memory. */
 export interface ObjectData {
   hash: Hash;
@@ -65,6 +74,18 @@ export interface Remote {
    * too large to batch (ask `open` for those).
    */
   getBatch(hashes: readonly Hash[], onObject: (object: ObjectData) => void | Promise<void>): Promise<Hash[]>;
+  /**
+   * Optional (a directory remote): the remote's packs and the small objects each holds. A fetch that
+   * wants all of a pack (but for objects it already has) copies it whole with copyPack instead of having
+   * its objects read, sent and repacked one by one.
+   */
+  packList?(): Promise<PackContents[]>;
+  /**
+   * Optional, with packList(): copies pack `id`'s data into the new local file `dest` without streaming it
+   * through the process, and returns the pack's index bytes; both unverified. Undefined when the pack is
+   * gone (another process consolidated or collected it).
+   */
+  copyPack?(id: string, dest: string): Promise<Buffer | undefined>;
   /** A stream of one object's bytes (unverified), or undefined when the remote does not have it. */
   open(hash: Hash): Promise<Readable | undefined>;
   /**

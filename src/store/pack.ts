@@ -24,6 +24,20 @@ const WRITE_BATCH = 8 << 20;
 /** How much a sequential reader (a checkout in pack order) reads ahead per system call. */
 const READ_AHEAD = 1 << 20;
 
+/** Throws ERR_MTRACK_OBJECT_CORRUPT unless `idx` is a whole pack index (header, length, checksum). */
+function checkIndex(idx: Buffer, where: string): void {
+  const bad = (why: string) =>
+    new MtrackError("ERR_MTRACK_OBJECT_CORRUPT", `Pack index ${where} is damaged: ${why}.`, {
+      hint: "Run `mtrack fsck`; objects in this pack may need to be re-added or fetched from a remote.",
+      data: { path: where },
+    });
+  if (idx.length < IDX_HEADER + TRAILER || !idx.subarray(0, 8).equals(IDX_MAGIC)) throw bad("bad header");
+  const count = idx.readUInt32LE(8);
+  if (idx.length !== IDX_HEADER + count * ENTRY + TRAILER) throw bad("wrong length");
+  const body = idx.subarray(0, idx.length - TRAILER);
+  if (!hashBytesRaw(body).equals(idx.subarray(idx.length - TRAILER))) throw bad("checksum mismatch");
+}
+
 /** One pack with its index loaded in memory (a 100k-object index is 4.8 MB). */
 export class PackFile {
   readonly id: string;
@@ -55,16 +69,7 @@ export class PackFile {
   static open(fs: FsLike, dir: string, id: string): PackFile {
     const idxPath = path.join(dir, `pack-${id}.idx`);
     const idx = fs.readFileSync(idxPath);
-    const bad = (why: string) =>
-      new MtrackError("ERR_MTRACK_OBJECT_CORRUPT", `Pack index ${idxPath} is damaged: ${why}.`, {
-        hint: "Run `mtrack fsck`; objects in this pack may need to be re-added or fetched from a remote.",
-        data: { path: idxPath },
-      });
-    if (idx.length < IDX_HEADER + TRAILER || !idx.subarray(0, 8).equals(IDX_MAGIC)) throw bad("bad header");
-    const count = idx.readUInt32LE(8);
-    if (idx.length !== IDX_HEADER + count * ENTRY + TRAILER) throw bad("wrong length");
-    const body = idx.subarray(0, idx.length - TRAILER);
-    if (!hashBytesRaw(body).equals(idx.subarray(idx.length - TRAILER))) throw bad("checksum mismatch");
+    checkIndex(idx, idxPath);
     return new PackFile(fs, dir, id, idx);
   }
 
@@ -243,6 +248,113 @@ function buildIndex(entries: ReadonlyArray<{ raw: Buffer; offset: number; length
   const sum = hashBytesRaw(body);
   sum.copy(idx, idx.length - TRAILER);
   return { idx, id: sum.toString("hex").slice(0, 32) };
+}
+
+/** Reads of a foreign pack's data while it is checked (objects are small: many per read). */
+const VERIFY_WINDOW = 8 << 20;
+
+/**
+ * Checks a pack that arrived from elsewhere (a fetch's copy of a remote's pack) in `packTmp`: the index is
+ * whole, the pack is named by its index checksum, the data starts with the pack header, and every object
+ * lies inside the data and hashes to the name its entry gives. The data is read sequentially, in
+ * index-offset order, a window at a time. Returns the entries that failed (none: installForeignPack may
+ * install it once the data is durable); throws ERR_MTRACK_OBJECT_CORRUPT for a damaged or misnamed index.
+ *
+ * @example
+ * const { bad } = verifyForeignPack(fs, tmp, idxBytes, id, url);
+ */
+export function verifyForeignPack(
+  fs: FsLike,
+  packTmp: string,
+  idx: Buffer,
+  id: string,
+  where: string,
+): { bad: Hash[]; count: number; bytes: number } {
+  checkIndex(idx, where);
+  const count = idx.readUInt32LE(8);
+  if (idx.toString("hex", idx.length - TRAILER, idx.length - TRAILER + 16) !== id) {
+    throw new MtrackError("ERR_MTRACK_OBJECT_CORRUPT", `Pack index ${where} does not match its name ${id}.`, {
+      hint: "The remote copy is damaged; the objects are fetched one by one instead.",
+      data: { path: where },
+    });
+  }
+  const order = new Uint32Array(count);
+  const offsets = new Float64Array(count);
+  const lengths = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const e = IDX_HEADER + i * ENTRY;
+    order[i] = i;
+    offsets[i] = Number(idx.readBigUInt64LE(e + 32));
+    lengths[i] = Number(idx.readBigUInt64LE(e + 40));
+  }
+  order.sort((a, b) => offsets[a]! - offsets[b]!);
+  const bad: Hash[] = [];
+  let bytes = 0;
+  const fd = fs.openSync(packTmp, "r");
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(PACK_MAGIC.length);
+    if (fs.readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(PACK_MAGIC)) {
+      for (let i = 0; i < count; i++)
+        bad.push(idx.toString("hex", IDX_HEADER + i * ENTRY, IDX_HEADER + i * ENTRY + 32));
+      return { bad, count, bytes };
+    }
+    let window = Buffer.allocUnsafe(Math.min(VERIFY_WINDOW, Math.max(size, 1)));
+    let windowStart = 0;
+    let windowLength = 0;
+    for (const i of order) {
+      const e = IDX_HEADER + i * ENTRY;
+      const offset = offsets[i]!;
+      const length = lengths[i]!;
+      if (offset < PACK_MAGIC.length || offset + length > size) {
+        bad.push(idx.toString("hex", e, e + 32));
+        continue;
+      }
+      if (offset < windowStart || offset + length > windowStart + windowLength) {
+        if (length > window.length) window = Buffer.allocUnsafe(length);
+        windowStart = offset;
+        windowLength = 0;
+        const want = Math.min(window.length, size - offset);
+        while (windowLength < want) {
+          const n = fs.readSync(fd, window, windowLength, want - windowLength, offset + windowLength);
+          if (n === 0) break;
+          windowLength += n;
+        }
+        if (windowLength < length) {
+          bad.push(idx.toString("hex", e, e + 32));
+          continue;
+        }
+      }
+      const at = offset - windowStart;
+      if (!hashBytesRaw(window.subarray(at, at + length)).equals(idx.subarray(e, e + 32))) {
+        bad.push(idx.toString("hex", e, e + 32));
+      }
+      bytes += length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { bad, count, bytes };
+}
+
+/**
+ * Installs a verified foreign pack (verifyForeignPack found nothing bad) whose data in `packTmp` the
+ * caller has made durable: the data is renamed in, then the index written and renamed in last. A pack
+ * the store already has is left as it is (`packTmp` is deleted).
+ */
+export function installForeignPack(
+  fs: FsLike,
+  dir: string,
+  tmpDir: string,
+  packTmp: string,
+  idx: Buffer,
+  id: string,
+): void {
+  if (fs.existsSync(path.join(dir, `pack-${id}.idx`))) {
+    safeUnlink(packTmp, fs);
+    return;
+  }
+  installPack(fs, dir, tmpDir, packTmp, idx, id);
 }
 
 /**

@@ -8,16 +8,17 @@ import * as nodeFs from "node:fs";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { remoteError } from "../remotes/errors.js";
 import { looseObjects } from "../remotes/loose.js";
-import { addPack, type PackedLocation, readPacked } from "../remotes/pack-map.js";
+import { addPack, type PackedLocation, packContents, readPacked } from "../remotes/pack-map.js";
 import type { ObjectData, ObjectSpec, Remote } from "../remotes/types.js";
 import { hashBytes, hashFileSync } from "../store/hash.js";
-import { type PackFile, writePack } from "../store/pack.js";
+import { installForeignPack, type PackFile, verifyForeignPack, writePack } from "../store/pack.js";
 import type { Store } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { safeUnlink, tmpName } from "../util/fs.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import {
+  fetchablePacks,
   planTransfer,
   runPool,
   safeWholePacks,
@@ -134,17 +135,6 @@ function progressTracker(phase: string, options: TransferOptions, filesTotal: nu
     state.bytes += bytes;
     options.onProgress?.({ ...state });
   };
-}
-
-/** The local packs with the objects the map attributes to each (see wholePacks). */
-function packContents(packed: Map<Hash, PackedLocation>): Map<PackFile, Hash[]> {
-  const out = new Map<PackFile, Hash[]>();
-  for (const [hash, at] of packed) {
-    let list = out.get(at.pack);
-    if (!list) out.set(at.pack, (list = []));
-    list.push(hash);
-  }
-  return out;
 }
 
 /** What one phase of a push sends: batches, whole packs and large objects. */
@@ -421,6 +411,73 @@ function verifiedPacker(store: Store, fs: typeof nodeFs, rank: ReadonlyMap<Hash,
   };
 }
 
+/** Below this many small objects to fetch, batches are cheaper than looking at the remote's packs. */
+const WHOLE_PACKS_FROM = 1024;
+
+/**
+ * Copies whole remote packs that hold (nearly) only wanted objects (see fetchablePacks), when the remote
+ * can copy files: a kernel copy, then one sequential read that hashes every object against its name,
+ * then the pack is installed as it is. A pack that fails any check is not installed and its objects are
+ * left to the batches, which report each bad object by name. Returns the objects now local.
+ */
+async function fetchWholePacks(
+  store: Store,
+  remote: Remote,
+  batches: readonly ObjectSpec[][],
+  summary: TransferSummary,
+  tick: (objects: number, bytes: number) => void,
+  fs: typeof nodeFs,
+): Promise<Set<Hash>> {
+  const covered = new Set<Hash>();
+  const list = remote.packList?.bind(remote);
+  const copyPack = remote.copyPack?.bind(remote);
+  if (!list || !copyPack) return covered;
+  const wanted = new Set<Hash>();
+  for (const b of batches) for (const o of b) wanted.add(o.hash);
+  if (wanted.size < WHOLE_PACKS_FROM) return covered;
+  const packs = await list();
+  const chosen = new Set(fetchablePacks(packs, wanted, (h) => store.has(h)));
+  // Two at a time: one pack's kernel copy and fsync overlap the other's hashing.
+  const tasks = packs
+    .filter((p) => chosen.has(p.id))
+    .map((pack) => async () => {
+      const tmp = tmpName(store.tmpDir, "fetch");
+      try {
+        const idx = await copyPack(pack.id, tmp);
+        if (!idx) return;
+        const got = verifyForeignPack(fs, tmp, idx, pack.id, `pack ${pack.id} of ${remote.url}`);
+        if (got.bad.length > 0) return;
+        // Durable before its index makes it visible (fsync works on a descriptor opened for reading).
+        const handle = await fs.promises.open(tmp, "r");
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        installForeignPack(fs, store.packsDir, store.tmpDir, tmp, idx, pack.id);
+        let objects = 0;
+        for (const h of pack.hashes) {
+          if (!wanted.has(h) || covered.has(h)) continue;
+          covered.add(h);
+          objects++;
+        }
+        summary.objects += objects;
+        summary.bytes += got.bytes;
+        tick(objects, got.bytes);
+      } catch (err) {
+        // A damaged index: its objects go through the batches, which name each one that is bad.
+        if (err instanceof MtrackError && err.code === "ERR_MTRACK_OBJECT_CORRUPT") return;
+        if (err instanceof MtrackError) throw err;
+        throw ioError(err, `copying a pack from ${remote.url}`);
+      } finally {
+        safeUnlink(tmp, fs);
+      }
+    });
+  await runPool(tasks, 2);
+  if (covered.size > 0) store.reload();
+  return covered;
+}
+
 /** Downloads `wanted` (not already local), verifying every object before it enters the store. */
 async function download(
   store: Store,
@@ -445,7 +502,10 @@ async function download(
     if (!rank.has(w.hash)) rank.set(w.hash, i);
   });
   const packer = verifiedPacker(store, fs, rank);
-  const tasks: Array<() => Promise<void>> = plan.batches.map((batch) => async () => {
+  fs.mkdirSync(store.packsDir, { recursive: true });
+  const covered = await fetchWholePacks(store, remote, plan.batches, summary, tick, fs);
+  const batches = covered.size > 0 ? withoutCovered(plan.batches, covered) : plan.batches;
+  const tasks: Array<() => Promise<void>> = batches.map((batch) => async () => {
     const rest = await remote.getBatch(
       batch.map((o) => o.hash),
       (o) => {
@@ -499,7 +559,11 @@ export async function fetchObjects(
   store: Store,
   remote: Remote,
   roots: readonly TransferRoot[],
-  options: TransferOptions & { fs?: typeof nodeFs } = {},
+  options: TransferOptions & {
+    fs?: typeof nodeFs;
+    /** Told each directory root whose manifest and every entry are now local (see CompleteTrees). */
+    onTreeComplete?: (hash: Hash) => void;
+  } = {},
 ): Promise<TransferSummary> {
   const clock = options.clock ?? Date.now;
   const fs = options.fs ?? nodeFs;
@@ -514,6 +578,7 @@ export async function fetchObjects(
     fs,
   );
   const entries: Wanted[] = [];
+  const trees: Array<{ hash: Hash; entries: Hash[] }> = [];
   for (const r of roots) {
     if (!r.tree || !store.has(r.hash)) continue;
     let tree: ReturnType<typeof decodeTree>;
@@ -527,8 +592,14 @@ export async function fetchObjects(
       throw err;
     }
     for (const e of tree) entries.push({ hash: e.hash, size: e.size, label: `${r.label}/${e.path}` });
+    trees.push({ hash: r.hash, entries: tree.map((e) => e.hash) });
   }
   await download(store, remote, entries, summary, options, fs);
+  if (options.onTreeComplete) {
+    // What the download did not report as corrupt or missing is now local (it throws on anything else).
+    const failed = new Set([...summary.corrupt, ...summary.missingRemote].map((p) => p.hash));
+    for (const t of trees) if (!t.entries.some((h) => failed.has(h))) options.onTreeComplete(t.hash);
+  }
   summary.seconds = (clock() - start) / 1000;
   return summary;
 }

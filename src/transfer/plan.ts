@@ -2,10 +2,11 @@
  * Pure transfer planning: given what is wanted and what the other side has, what moves and how it is
  * grouped. No I/O here, so the grouping rules are unit-tested directly.
  */
-import { BATCH_BYTES, type ObjectSpec, SMALL_OBJECT_LIMIT } from "../remotes/types.js";
+import { BATCH_BYTES, type ObjectSpec, type PackContents, SMALL_OBJECT_LIMIT } from "../remotes/types.js";
 import type { Hash } from "../store/types.js";
 
 export { runPool } from "../remotes/pool.js";
+export type { PackContents } from "../remotes/types.js";
 
 /** What an upload or download will do. */
 export interface TransferPlan {
@@ -65,15 +66,6 @@ export function planTransfer(
   return plan;
 }
 
-/** One local pack and the objects attributed to it (an object in two packs counts for the first). */
-export interface PackContents {
-  id: string;
-  /** Objects the pack's index lists. */
-  count: number;
-  /** The ones attributed to this pack. */
-  hashes: readonly Hash[];
-}
-
 /**
  * The packs that can travel whole: every object in them is to be sent. Copying such a pack as it is
  * replaces unpacking, hashing and repacking it; a pack holding even one object the destination has (or
@@ -86,6 +78,33 @@ export interface PackContents {
 export function wholePacks(packs: readonly PackContents[], toSend: ReadonlySet<Hash>): string[] {
   return packs
     .filter((p) => p.count > 0 && p.hashes.length === p.count && p.hashes.every((h) => toSend.has(h)))
+    .map((p) => p.id);
+}
+
+/**
+ * The packs a fetch copies whole: each holds nothing the fetch does not want except objects already
+ * local (a pushed directory's manifest often shares its entries' pack and is fetched first), and more
+ * wanted objects than already-local ones. The rest of the wanted objects travel in batches.
+ *
+ * @example
+ * fetchablePacks([{ id: "p", count: 3, hashes: [tree, a, b] }], new Set([a, b]), (h) => h === tree) // ["p"]
+ */
+export function fetchablePacks(
+  packs: readonly PackContents[],
+  wanted: ReadonlySet<Hash>,
+  isLocal: (hash: Hash) => boolean,
+): string[] {
+  return packs
+    .filter((p) => {
+      if (p.count === 0 || p.hashes.length !== p.count) return false;
+      let extra = 0;
+      for (const h of p.hashes) {
+        if (wanted.has(h)) continue;
+        if (!isLocal(h)) return false;
+        extra++;
+      }
+      return extra * 2 < p.count;
+    })
     .map((p) => p.id);
 }
 

@@ -9,6 +9,7 @@ import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import { type CheckoutResult, checkoutPaths } from "../workspace/checkout.js";
+import { CompleteTrees } from "../workspace/complete.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { selectTracked } from "../workspace/tracked.js";
 import { DEFAULT_JOBS, fetchObjects, pushObjects, type TransferSummary } from "./objects.js";
@@ -87,7 +88,11 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
   return withRemote(repo, options, async (remote, name) => {
     const t = { jobs: jobsOf(repo, options, name), onProgress: options.onProgress };
     repo.store.reload();
-    const objects = await fetchObjects(repo.store, remote, await selectRoots(repo, options), t);
+    const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
+    const objects = await fetchObjects(repo.store, remote, await selectRoots(repo, options), {
+      ...t,
+      onTreeComplete: (h) => complete.add(h),
+    });
     const result: SyncResult = { remote: name, url: remote.url, objects };
     if (options.runs) result.runs = await fetchRuns(repo, remote, t);
     if (options.runCache) result.runCache = await fetchRunCache(repo, remote, t);

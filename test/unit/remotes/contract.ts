@@ -127,6 +127,46 @@ export async function remoteContract(
     }
   });
 
+  await t.test(
+    "a fetch of many small objects (whole packs where the backend can) verifies each; a damaged one is named and the rest kept",
+    async () => {
+      const dir = makeTempDir();
+      const remote = await harness.make();
+      try {
+        const a = makeStore(path.join(dir, "a"));
+        const { roots, small } = await fillStore(a, dir, { count: 1500 });
+        await pushObjects(a, remote, roots);
+        const tree = roots.find((r) => r.tree)!.hash;
+        const complete: string[] = [];
+        const b = makeStore(path.join(dir, "b"));
+        const fetched = await fetchObjects(b, remote, roots, { onTreeComplete: (h) => complete.push(h) });
+        assert.equal(fetchProblems(fetched), undefined);
+        assert.equal(fetched.objects, 1502);
+        for (const h of small) assert.equal(b.has(h), true);
+        assert.deepEqual(b.readObject(small[1234]!), a.readObject(small[1234]!));
+        assert.deepEqual(complete, [tree]);
+
+        await harness.corrupt(remote, small[700]!, "small");
+        const c = makeStore(path.join(dir, "c"));
+        complete.length = 0;
+        const damaged = await fetchObjects(c, remote, roots, { onTreeComplete: (h) => complete.push(h) });
+        assert.deepEqual(
+          damaged.corrupt.map((p) => p.hash),
+          [small[700]!],
+        );
+        assert.match(damaged.corrupt[0]!.label, /f0700\.txt$/);
+        assert.equal(c.has(small[700]!), false);
+        assert.equal(c.has(small[699]!), true);
+        assert.equal(c.has(small[1499]!), true);
+        assert.deepEqual(complete, [], "a tree with a damaged entry is not complete");
+        assert.deepEqual(fs.readdirSync(c.tmpDir), []);
+      } finally {
+        await remote.close();
+        removeTempDir(dir);
+      }
+    },
+  );
+
   await t.test("an object the remote lacks is reported missing", async () => {
     const dir = makeTempDir();
     const remote = await harness.make();

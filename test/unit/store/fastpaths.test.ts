@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { bytesHasher, hashBytes, hashBytesRaw } from "../../../src/store/hash.js";
-import { PackFile, writePack } from "../../../src/store/pack.js";
+import { PackFile, verifyForeignPack, writePack } from "../../../src/store/pack.js";
 import { Store } from "../../../src/store/store.js";
 import { withTempDir } from "../../helpers/tmp.js";
 
@@ -164,4 +164,30 @@ test("pack lookups find every object among hashes sharing their first 32 bits (a
     for (const t of [0, 2, 4, 6, 8, 10])
       assert.equal(pack.find(raw(0xaabbccdd, t)), undefined, `absent tail ${t}`);
     assert.equal(pack.find(raw(0x00000000, 0)), undefined);
+  }));
+
+test("verifyForeignPack: names damaged and out-of-range objects, refuses a misnamed or damaged index", () =>
+  withTempDir((dir) => {
+    const objects = [0, 1, 2, 3].map((i) => {
+      const data = Buffer.from(`object ${i} `.repeat(50 + i));
+      return { raw: hashBytesRaw(data), data };
+    });
+    const id = writePack(fs, dir, objects, dir);
+    const pack = path.join(dir, `pack-${id}.pack`);
+    const idx = fs.readFileSync(path.join(dir, `pack-${id}.idx`));
+    assert.deepEqual(verifyForeignPack(fs, pack, idx, id, "p").bad, []);
+    const copy = path.join(dir, "copy.pack");
+    const bytes = fs.readFileSync(pack);
+    // One byte of object 1 flipped, and the last object cut short.
+    const at = 8 + objects[0]!.data.length + 3;
+    bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+    fs.writeFileSync(copy, bytes.subarray(0, bytes.length - 10));
+    const got = verifyForeignPack(fs, copy, idx, id, "p");
+    assert.deepEqual(got.bad.sort(), [objects[1]!.raw, objects[3]!.raw].map((r) => r.toString("hex")).sort());
+    assert.throws(() => verifyForeignPack(fs, pack, idx, "0".repeat(32), "p"), {
+      code: "ERR_MTRACK_OBJECT_CORRUPT",
+    });
+    const broken = Buffer.from(idx);
+    broken[20] = (broken[20] ?? 0) ^ 1;
+    assert.throws(() => verifyForeignPack(fs, pack, broken, id, "p"), { code: "ERR_MTRACK_OBJECT_CORRUPT" });
   }));

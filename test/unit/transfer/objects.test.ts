@@ -10,6 +10,7 @@ import { encodeTree, type TreeEntry } from "../../../src/store/tree.js";
 import { fetchObjects, pushObjects } from "../../../src/transfer/objects.js";
 import type { Progress } from "../../../src/workspace/scan.js";
 import { makeTempDir, removeTempDir } from "../../helpers/tmp.js";
+import { corruptInStoreDir } from "../remotes/contract.js";
 import { fillStore, makeStore } from "../remotes/fixtures.js";
 
 const packIds = (storeDir: string) => listPackIds(fs, path.join(storeDir, "packs")).complete;
@@ -262,6 +263,40 @@ test("fetched small objects are packed in the order they were wanted, whatever o
         "path order within the pack",
       );
     }
+  } finally {
+    await remote.close();
+    removeTempDir(dir);
+  }
+});
+
+test("fetch copies a remote pack whole when it wants all of it, checks every object, and batches a damaged one", async () => {
+  const dir = makeTempDir();
+  const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+  try {
+    const a = makeStore(path.join(dir, "a"));
+    const { roots, small } = await fillStore(a, dir, { count: 1500 });
+    await pushObjects(a, remote, roots);
+    const remotePacks = packIds(remote.url);
+    const b = makeStore(path.join(dir, "b"));
+    const fetched = await fetchObjects(b, remote, roots);
+    assert.equal(fetched.objects, 1502);
+    // The manifest arrives first (a batch: its own pack); the pack holding the leaves came over as it is.
+    const bPacks = packIds(b.dir);
+    assert.ok(
+      remotePacks.some((id) => bPacks.includes(id)),
+      `a remote pack arrived whole (remote ${remotePacks}, local ${bPacks})`,
+    );
+
+    corruptInStoreDir(remote.url, small[3]!);
+    const c = makeStore(path.join(dir, "c"));
+    const damaged = await fetchObjects(c, remote, roots);
+    assert.deepEqual(
+      damaged.corrupt.map((p) => p.hash),
+      [small[3]!],
+    );
+    assert.ok(!packIds(c.dir).some((id) => remotePacks.includes(id)), "the damaged pack was not installed");
+    assert.equal(c.has(small[3]!), false);
+    assert.equal(c.has(small[4]!), true);
   } finally {
     await remote.close();
     removeTempDir(dir);
