@@ -12,11 +12,14 @@
  * a fresh `git clone` (fetch + checkout, like `dvc pull`). One run per cell: on this shared machine,
  * compare ratios within a run.
  *
- * Before each backend the bench syncs and waits `--settle` seconds (default 65; 0 skips it) when it
- * measures the small files. This machine's ext4 has no journal, and without one ext4 will not reuse an
+ * Before each pull of the small files (both tools) the bench syncs and waits `--settle` seconds
+ * (default 65; 0 skips it). This machine's ext4 has no journal, and without one ext4 will not reuse an
  * inode freed less than 60 s ago (5 min more while its inode table block is dirty): every file created
  * soon after a 100k-file tree is deleted scans past the freed inodes, and writing 100,000 files took
- * 30–55 s instead of 3–5 s (both tools alike). The previous backend's trees are deleted just before.
+ * 30–55 s instead of 3–5 s (both tools alike). For the same reason the bench deletes no file tree while
+ * it measures: after each backend only its large files go (disk space), and the trees are removed when
+ * all rounds are done. (`dvc add` itself replaces the 100k workspace files it adds; the settle before
+ * `dvc pull` spares DVC's pull that cost too.)
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -257,13 +260,15 @@ function copyData(from: string, to: string): void {
 interface Parts {
   small: boolean;
   big: boolean;
+  /** Called right before each pull of the small files (see --settle). */
+  settle: () => Promise<void>;
 }
 
 async function benchMtrack(
   backendName: string,
   work: string,
   data: { many: string; big: string },
-  { small, big }: Parts,
+  { small, big, settle }: Parts,
 ): Promise<Row> {
   const row: Row = { backend: `mtrack ${backendName}` };
   const dir = path.join(work, `${backendName}-a`);
@@ -289,6 +294,7 @@ async function benchMtrack(
     const clone = path.join(work, `${backendName}-b`);
     run(["git", "clone", "-q", dir, clone], work);
     if (small) {
+      await settle();
       row.fetchSmall = step(row, "fetchSmall", mtrack("fetch", "many"), clone, env);
       row.pullSmall = row.fetchSmall + run(mtrack("checkout", "many"), clone, env);
     }
@@ -305,7 +311,7 @@ async function benchDvc(
   kind: "local" | "s3",
   work: string,
   data: { many: string; big: string },
-  { small, big }: Parts,
+  { small, big, settle }: Parts,
 ): Promise<Row> {
   const row: Row = { backend: `dvc ${kind}` };
   const dir = path.join(work, `dvc-${kind}-a`);
@@ -338,7 +344,10 @@ async function benchDvc(
     const clone = path.join(work, `dvc-${kind}-b`);
     run(["git", "clone", "-q", dir, clone], work);
     run([DVC, "config", "--local", "core.site_cache_dir", path.join(work, `dvc-${kind}-site-b`)], clone);
-    if (small) row.pullSmall = step(row, "pullSmall", [DVC, "pull", "many.dvc"], clone);
+    if (small) {
+      await settle();
+      row.pullSmall = step(row, "pullSmall", [DVC, "pull", "many.dvc"], clone);
+    }
     if (big) row.pullBig = step(row, "pullBig", [DVC, "pull", "big.bin.dvc"], clone);
   } catch (err) {
     row.error = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
@@ -368,6 +377,11 @@ function medianRow(rows: readonly Row[]): Row & { runs: number } {
   return out;
 }
 
+/** Removes the files of 64 MiB and more under `dir` (the large file's copies), leaving the trees. */
+function removeLargeFiles(dir: string): void {
+  spawnSync("find", [dir, "-type", "f", "-size", "+64M", "-delete"]);
+}
+
 /** Removes a bench tree, read-only store files included. */
 function removeTree(dir: string): void {
   spawnSync("chmod", ["-R", "u+w", dir]);
@@ -381,15 +395,21 @@ function fmt(s: number | undefined): string {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const small = args.includes("--small");
-  const parts: Parts = { small: !args.includes("--skip-small"), big: !args.includes("--skip-big") };
+  const si = args.indexOf("--settle");
+  const settleSeconds = si >= 0 ? Math.max(0, Number(args[si + 1] ?? 0)) : 65;
+  const settle = async () => {
+    if (settleSeconds === 0) return;
+    spawnSync("sync");
+    console.error(`bench: waiting ${settleSeconds} s for freed inodes to become reusable (--settle)...`);
+    await new Promise((r) => setTimeout(r, settleSeconds * 1000));
+  };
+  const parts: Parts = { small: !args.includes("--skip-small"), big: !args.includes("--skip-big"), settle };
   if (!parts.small && !parts.big) throw new Error("--skip-small and --skip-big leave nothing to measure");
   const keep = args.includes("--keep");
   const bi = args.indexOf("--backends");
   const backends = bi >= 0 ? (args[bi + 1] ?? "").split(",") : ["local", "http", "s3", "dvc-local", "dvc-s3"];
   const ri = args.indexOf("--repeat");
   const repeat = ri >= 0 ? Math.max(1, Number(args[ri + 1] ?? 1)) : 1;
-  const si = args.indexOf("--settle");
-  const settle = si >= 0 ? Math.max(0, Number(args[si + 1] ?? 0)) : 65;
   if (!fs.existsSync(path.join(REPO_DIR, "dist", "src", "remotes", "index.js")))
     throw new Error("build first: npm run build");
   const spec = dataSpec(small);
@@ -407,13 +427,9 @@ async function main(): Promise<void> {
       const roundDir = path.join(work, `round-${round}`);
       fs.mkdirSync(roundDir);
       for (const b of backends) {
-        if (parts.small && settle > 0) {
-          spawnSync("sync");
-          console.error(`bench: waiting ${settle} s for freed inodes to become reusable (--settle)...`);
-          await new Promise((r) => setTimeout(r, settle * 1000));
-        }
         console.error(`bench: round ${round + 1}/${repeat}, ${b}...`);
-        // Each backend's copies (repo, remote, clone: ~5 GiB at full size) go as soon as it is done.
+        // Each backend's large files (repo, store, remote, clone: ~5 GiB at full size) go as soon as it
+        // is done; its file trees stay until the end (deleting them would slow the next file creations).
         const dir = path.join(roundDir, b);
         fs.mkdirSync(dir);
         let row: Row;
@@ -423,11 +439,10 @@ async function main(): Promise<void> {
             row = { backend: `dvc ${kind}`, error: "not installed (bash bench/setup.sh)" };
           else row = await benchDvc(kind, dir, data, parts);
         } else row = await benchMtrack(b, dir, data, parts);
-        if (!keep) removeTree(dir);
+        if (!keep) removeLargeFiles(dir);
         console.error(JSON.stringify(row));
         runs.set(row.backend, [...(runs.get(row.backend) ?? []), row]);
       }
-      if (!keep) removeTree(roundDir);
     }
   } finally {
     if (!keep) removeTree(work);
