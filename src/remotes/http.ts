@@ -9,10 +9,14 @@ import * as https from "node:https";
 import * as net from "node:net";
 import type { Readable } from "node:stream";
 import { MtrackError } from "../errors.js";
+import { PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
+import { writeAll } from "../util/fs.js";
 import { remoteError, withRetry } from "./errors.js";
 import { checkRefName, isRefKind } from "./names.js";
-import type { ObjectData, ObjectSpec, Remote } from "./types.js";
+import { addPack, type PackedLocation, packContents } from "./pack-map.js";
+import { runPool } from "./pool.js";
+import type { ObjectData, ObjectSpec, PackContents, Remote } from "./types.js";
 import { BatchStatus, decodeBatch, encodeBatch, encodeHashList } from "./wire.js";
 
 /** Where `mtrack server` is and how to talk to it. */
@@ -87,12 +91,14 @@ export class HttpRemote implements Remote {
   private readonly token: string | undefined;
   private readonly agent: http.Agent;
   private readonly attempts: number;
+  private readonly jobs: number;
 
   constructor(options: HttpRemoteOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.base = new URL(`${this.url}/`);
     this.token = options.token;
     this.attempts = options.attempts ?? 5;
+    this.jobs = options.jobs ?? 8;
     const agentOptions = { keepAlive: true, maxSockets: options.jobs ?? 8 };
     this.agent =
       this.base.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -265,11 +271,80 @@ export class HttpRemote implements Remote {
   }
 
   async readChunks(hash: Hash, onChunk: (chunk: Buffer) => void): Promise<boolean> {
-    if (await this.readDirect(new URL(`v1/objects/${hash}`, this.base), onChunk)) return true;
-    const body = await this.open(hash);
-    if (!body) return false;
-    for await (const chunk of body as AsyncIterable<Buffer>) onChunk(chunk);
+    return this.download(`v1/objects/${hash}`, onChunk);
+  }
+
+  /**
+   * A GET whose body goes to `onChunk` piece by piece: readDirect where it can, else the HTTP client
+   * (retries, error mapping). False on a 404.
+   */
+  private async download(urlPath: string, onChunk: (chunk: Buffer) => void): Promise<boolean> {
+    if (await this.readDirect(new URL(urlPath, this.base), onChunk)) return true;
+    const reply = await this.call("GET", `/${urlPath}`, undefined, { allow404: true });
+    if (!reply) return false;
+    for await (const chunk of reply.body as AsyncIterable<Buffer>) onChunk(chunk);
     return true;
+  }
+
+  /** Index bytes of the server's packs as last listed (copyPack hands them out with the data). */
+  private readonly packIndexes = new Map<string, Buffer>();
+
+  /**
+   * The server's packs, from their indexes (48 bytes per object: 4.8 MB for 100k). A server without the
+   * pack routes (404) or a damaged index just means no whole packs: the objects go in batches.
+   */
+  async packList(): Promise<PackContents[]> {
+    const listing = await this.callBytes("GET", "/v1/packs", undefined, true);
+    if (!listing) return [];
+    let ids: string[];
+    try {
+      const packs = (JSON.parse(listing.toString("utf8")) as { packs?: unknown }).packs;
+      ids = (Array.isArray(packs) ? packs : []).filter(
+        (id): id is string => typeof id === "string" && /^[0-9a-f]{32}$/.test(id),
+      );
+    } catch {
+      throw remoteError("protocol", `${this.url} sent a malformed pack listing.`, { url: this.url });
+    }
+    const loaded = new Map<string, PackFile>();
+    await runPool(
+      ids.map((id) => async () => {
+        const idx = await this.callBytes("GET", `/v1/packs/${id}.idx`, undefined, true);
+        if (!idx) return;
+        try {
+          loaded.set(id, PackFile.fromIndex(nodeFs, "", id, idx, `${this.url} pack ${id}`));
+          this.packIndexes.set(id, idx);
+        } catch {
+          // a damaged index: its objects go in batches
+        }
+      }),
+      this.jobs,
+    );
+    const map = new Map<Hash, PackedLocation>();
+    for (const id of ids) {
+      const pack = loaded.get(id);
+      if (pack) addPack(map, pack);
+    }
+    return [...packContents(map)].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes }));
+  }
+
+  async copyPack(id: string, dest: string): Promise<Buffer | undefined> {
+    const idx = this.packIndexes.get(id);
+    if (!idx) return undefined;
+    const fd = nodeFs.openSync(dest, "wx");
+    try {
+      const found = await this.download(`v1/packs/${id}.pack`, (chunk) => writeAll(nodeFs, fd, chunk));
+      return found ? idx : undefined;
+    } catch (err) {
+      if (err instanceof MtrackError) throw err;
+      throw remoteError(
+        "unreachable",
+        `Download of pack ${id} from ${this.url} was cut off; rerun to resume.`,
+        { url: this.url },
+        err,
+      );
+    } finally {
+      nodeFs.closeSync(fd);
+    }
   }
 
   /**

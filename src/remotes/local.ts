@@ -238,6 +238,16 @@ export class LocalRemote implements Remote {
     return rest;
   }
 
+  /** The ids of the complete packs here (those with an index), for the server's pack listing. */
+  packIds(): string[] {
+    return listPackIds(this.fs, this.store.packsDir).complete;
+  }
+
+  /** The path of one of a pack's two files (the id checked: nothing outside packs/ can be named). */
+  packFilePath(id: string, ext: "pack" | "idx"): string | undefined {
+    return /^[0-9a-f]{32}$/.test(id) ? path.join(this.store.packsDir, `pack-${id}.${ext}`) : undefined;
+  }
+
   async packList(): Promise<PackContents[]> {
     return [...packContents(this.packedMap())].map(([pack, hashes]) => ({
       id: pack.id,
@@ -248,16 +258,13 @@ export class LocalRemote implements Remote {
 
   /** A kernel copy of the pack's data (a reflink where the filesystem can), then its index's bytes. */
   async copyPack(id: string, dest: string): Promise<Buffer | undefined> {
-    if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
-    const packsDir = this.store.packsDir;
+    const idxPath = this.packFilePath(id, "idx");
+    const packPath = this.packFilePath(id, "pack");
+    if (!idxPath || !packPath) return undefined;
     const { COPYFILE_EXCL, COPYFILE_FICLONE } = this.fs.constants;
     try {
-      const idx = this.fs.readFileSync(path.join(packsDir, `pack-${id}.idx`));
-      await this.fs.promises.copyFile(
-        path.join(packsDir, `pack-${id}.pack`),
-        dest,
-        COPYFILE_EXCL | COPYFILE_FICLONE,
-      );
+      const idx = this.fs.readFileSync(idxPath);
+      await this.fs.promises.copyFile(packPath, dest, COPYFILE_EXCL | COPYFILE_FICLONE);
       return idx;
     } catch (err) {
       if (errnoCode(err) === "ENOENT" && !this.fs.existsSync(dest)) return undefined;

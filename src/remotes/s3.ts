@@ -16,6 +16,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   GetObjectCommand,
   HeadBucketCommand,
@@ -33,9 +34,9 @@ import { safeUnlink, writeFileAtomic } from "../util/fs.js";
 import { countedReadStream } from "./counted.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
-import { addPack, type PackedLocation } from "./pack-map.js";
+import { addPack, type PackedLocation, packContents } from "./pack-map.js";
 import { runPool } from "./pool.js";
-import type { ObjectData, ObjectSpec, PackSource, Remote } from "./types.js";
+import type { ObjectData, ObjectSpec, PackContents, PackSource, Remote } from "./types.js";
 import { SMALL_OBJECT_LIMIT } from "./types.js";
 
 /** Where the bucket is and how to reach it. */
@@ -386,6 +387,33 @@ export class S3Remote implements Remote {
       this.jobs,
     );
     return rest;
+  }
+
+  async packList(): Promise<PackContents[]> {
+    await this.refreshPacks();
+    return [...packContents(this.packed)].map(([pack, hashes]) => ({
+      id: pack.id,
+      count: pack.count,
+      hashes,
+    }));
+  }
+
+  /** The pack's data streamed by one GET into `dest`; its index from the local cache of indexes. */
+  async copyPack(id: string, dest: string): Promise<Buffer | undefined> {
+    const pack = this.packs.get(id);
+    if (!pack) return undefined;
+    const idx = nodeFs.readFileSync(pack.idxPath);
+    await this.checkBucket();
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(`packs/pack-${id}.pack`) }),
+      );
+      await pipeline(res.Body as Readable, nodeFs.createWriteStream(dest, { flags: "wx" }));
+      return idx;
+    } catch (err) {
+      if (statusOf(err) === 404 || nameOf(err) === "NoSuchKey") return undefined;
+      throw this.fail(err, `reading pack ${id}`);
+    }
   }
 
   async open(hash: Hash): Promise<Readable | undefined> {

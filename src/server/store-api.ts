@@ -1,6 +1,7 @@
 /**
  * The store API of `mtrack server` (mounted under /v1): batched existence checks, batched small-object
- * upload and download, streamed large objects, and refs. Every id and name is validated before it
+ * upload and download, streamed large objects, whole packs for fetches (`GET /packs`, `GET
+ * /packs/<id>.pack|idx`), and refs. Every id and name is validated before it
  * touches the filesystem, and every uploaded object is hashed before it is stored.
  */
 import * as nodeFs from "node:fs";
@@ -190,6 +191,42 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
         safeUnlink(tmp);
       }
       sendJson(res, 200, { stored: 1 });
+    },
+  });
+  router.add({
+    method: "GET",
+    pattern: "/packs",
+    access: "read",
+    handler: async ({ res }) => {
+      sendJson(res, 200, { packs: remote.packIds() });
+    },
+  });
+  router.add({
+    method: "GET",
+    pattern: "/packs/:file",
+    access: "read",
+    handler: async ({ req, res, params }) => {
+      const m = /^([0-9a-f]{32})\.(pack|idx)$/.exec(params.file ?? "");
+      const file = m && remote.packFilePath(m[1]!, m[2] as "pack" | "idx");
+      if (!file) throw badId("pack file name");
+      let fd: number;
+      try {
+        fd = nodeFs.openSync(file, "r");
+      } catch (err) {
+        if (errnoCode(err) !== "ENOENT") throw err;
+        throw new HttpError(404, `No pack file ${params.file}.`, "ERR_MTRACK_OBJECT_MISSING");
+      }
+      const body = nodeFs.createReadStream("", { fd, highWaterMark: SEND_CHUNK });
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-length": nodeFs.fstatSync(fd).size,
+      });
+      if (req.method === "HEAD") {
+        body.destroy();
+        res.end();
+        return;
+      }
+      await pipeline(body, res);
     },
   });
   router.add({

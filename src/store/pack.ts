@@ -73,6 +73,15 @@ export class PackFile {
     return new PackFile(fs, dir, id, idx);
   }
 
+  /**
+   * A pack known by its index bytes alone (a remote's, to plan with); throws ERR_MTRACK_OBJECT_CORRUPT
+   * when the index is damaged. Reads need the data at `dir`/pack-<id>.pack.
+   */
+  static fromIndex(fs: FsLike, dir: string, id: string, idx: Buffer, where: string): PackFile {
+    checkIndex(idx, where);
+    return new PackFile(fs, dir, id, idx);
+  }
+
   /** The first 4 bytes of every entry's hash (big-endian), built on the first lookup. */
   private prefixes: Uint32Array | undefined;
 

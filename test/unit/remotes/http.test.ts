@@ -9,7 +9,8 @@ import { encodeBatch } from "../../../src/remotes/wire.js";
 import { type RunningServer, startServer, tokensFileOf } from "../../../src/server/server.js";
 import { createToken, revokeToken } from "../../../src/server/tokens.js";
 import { hashBytes } from "../../../src/store/hash.js";
-import { fetchObjects, pushObjects } from "../../../src/transfer/objects.js";
+import { listPackIds } from "../../../src/store/pack.js";
+import { fetchObjects, fetchProblems, pushObjects } from "../../../src/transfer/objects.js";
 import { makeTempDir, removeTempDir } from "../../helpers/tmp.js";
 import { corruptInStoreDir, remoteContract } from "./contract.js";
 import { fillStore, makeStore } from "./fixtures.js";
@@ -89,6 +90,33 @@ test("http remote against mtrack server", async (t) => {
       }
       assert.deepEqual(fs.readdirSync(path.join(dir, "packs")), []);
       assert.deepEqual(fs.readdirSync(path.join(dir, "objects")), []);
+      for (const p of ["/v1/packs", `/v1/packs/${"0".repeat(32)}.pack`, `/v1/packs/${"0".repeat(32)}.idx`]) {
+        assert.equal((await raw(server.url, "GET", p)).status, 401, p);
+      }
+    });
+
+    await t.test("a fetch of many small objects copies the server's packs whole", async () => {
+      const { dir, server, token } = await serve();
+      const work = makeTempDir();
+      const remote = new HttpRemote({ url: server.url, token, attempts: 2 });
+      try {
+        const a = makeStore(path.join(work, "a"));
+        const { roots, small } = await fillStore(a, work, { count: 1500 });
+        await pushObjects(a, remote, roots);
+        const serverPacks = listPackIds(fs, path.join(dir, "packs")).complete;
+        const listed = await remote.packList();
+        assert.deepEqual(listed.map((p) => p.id).sort(), [...serverPacks].sort());
+        const b = makeStore(path.join(work, "b"));
+        const fetched = await fetchObjects(b, remote, roots);
+        assert.equal(fetchProblems(fetched), undefined);
+        assert.equal(fetched.objects, 1502);
+        const local = listPackIds(fs, path.join(b.dir, "packs")).complete;
+        assert.ok(serverPacks.some((id) => local.includes(id)), "a server pack arrived whole");
+        assert.deepEqual(b.readObject(small[42]!), a.readObject(small[42]!));
+      } finally {
+        await remote.close();
+        removeTempDir(work);
+      }
     });
 
     await t.test(
@@ -142,6 +170,9 @@ test("http remote against mtrack server", async (t) => {
         ["PUT", "/v1/refs/..%2F..%2Fx/y"],
         ["GET", "/v1/refs/..%2F..%2F"],
         ["GET", "/v1/objects/../../secret"],
+        ["GET", "/v1/packs/..%2F..%2Fsecret"],
+        ["GET", "/v1/packs/..%2F..%2F..%2Fsecret.pack"],
+        ["GET", "/v1/packs/0123456789abcdef0123456789abcdef.pack%2F..%2F..%2Fsecret"],
       ];
       for (const [method, p] of attempts) {
         const r = await raw(server.url, method, p, {
