@@ -406,9 +406,17 @@ export class LocalRemote implements Remote {
       const plan = planCollect(inventory, keep, options, Date.now());
       if (options.dryRun) return plan.result;
       const byId = new Map(open.map((p) => [p.id, p]));
+      // Only "already gone" is ignored: a pack's data must never go when its index could not.
+      const unlink = (file: string) => {
+        try {
+          fs.unlinkSync(file);
+        } catch (err) {
+          if (errnoCode(err) !== "ENOENT") throw err;
+        }
+      };
       const drop = (pack: PackInfo) => {
-        safeUnlink(path.join(packsDir, `pack-${pack.id}.idx`), fs);
-        safeUnlink(path.join(packsDir, `pack-${pack.id}.pack`), fs);
+        unlink(path.join(packsDir, `pack-${pack.id}.idx`));
+        unlink(path.join(packsDir, `pack-${pack.id}.pack`));
       };
       try {
         for (const { pack, survivors } of plan.rewrite) {
@@ -420,7 +428,7 @@ export class LocalRemote implements Remote {
           drop(pack);
         }
         for (const pack of plan.deletePacks) drop(pack);
-        for (const o of plan.deleteLoose) safeUnlink(this.store.loosePath(o.hash), fs);
+        for (const o of plan.deleteLoose) unlink(this.store.loosePath(o.hash));
         for (const l of plan.deleteLeftovers) fs.rmSync(l.name, { force: true, recursive: true });
         fsyncDir(packsDir, fs);
       } catch (err) {
