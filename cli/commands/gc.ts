@@ -14,6 +14,9 @@ import {
 import { MtrackCommand } from "../base.js";
 import { formatBytes } from "../progress.js";
 
+/** How long what was just written on a remote is kept by `gc --cloud` (a push may be running). */
+const DEFAULT_KEEP_NEWER = "1h";
+
 /** The root sources of both the local and the remote collection. */
 function rootSources(repo: Repo, history: boolean): RootSource[] {
   const sources: RootSource[] = [
@@ -36,11 +39,7 @@ export default class Gc extends MtrackCommand {
 Everything else is deleted. While a run is still being written, objects younger than it are kept too.
 Use --dry to see what would go.
 
-With --cloud (like \`dvc gc --cloud\`) the local store is collected first, then the remote (-r, default
-core.remote). On the remote, runs and run-cache entries pushed by any clone are kept as well, and anything
-written there less than --keep-newer ago (default 1h) is kept, so a push running at the same time is safe.
-Directory manifests missing locally are read from the remote; if one cannot be read anywhere, gc refuses
-and deletes nothing.`;
+With --cloud (like \`dvc gc --cloud\`) the local store is collected first, then the remote (-r, default core.remote). On the remote, runs and run-cache entries pushed by any clone are kept as well, and anything written there less than --keep-newer ago (default 1h) is kept, so what a push is uploading right now is not deleted. Directory manifests missing locally are read from the remote; if one cannot be read anywhere, gc refuses and deletes nothing (locally or remotely).`;
   static override examples = [
     "<%= config.bin %> gc --dry",
     "<%= config.bin %> gc",
@@ -63,8 +62,8 @@ and deletes nothing.`;
       dependsOn: ["cloud"],
     }),
     "keep-newer": Flags.string({
-      description: "with --cloud: keep what was written on the remote less than this ago (e.g. 30m, 2h, 0)",
-      default: "1h",
+      description:
+        "with --cloud: keep what was written on the remote less than this ago (e.g. 30m, 2h, 0; default 1h)",
       dependsOn: ["cloud"],
     }),
   };
@@ -80,7 +79,8 @@ and deletes nothing.`;
       this.describeLocal(r);
       return r;
     }
-    const keepNewerMs = parseDuration(flags["keep-newer"], "--keep-newer");
+    const keepNewer = flags["keep-newer"] ?? DEFAULT_KEEP_NEWER;
+    const keepNewerMs = parseDuration(keepNewer, "--keep-newer");
     let local: GcResult | undefined;
     const cloud = await gcRemote(repo, sources, {
       remote: flags.remote,
@@ -94,7 +94,7 @@ and deletes nothing.`;
     if (local) this.describeLocal(local);
     const verb = cloud.dryRun ? "Would delete" : "Deleted";
     this.say(
-      `${verb} ${cloud.removed} object(s), ${formatBytes(cloud.removedBytes)} on ${cloud.remote} (${cloud.url}); kept ${cloud.kept}${cloud.young ? ` (${cloud.young} only because they are newer than ${flags["keep-newer"]})` : ""}.`,
+      `${verb} ${cloud.removed} object(s), ${formatBytes(cloud.removedBytes)} on ${cloud.remote} (${cloud.url}); kept ${cloud.kept}${cloud.young ? ` (${cloud.young} only because they are newer than ${keepNewer})` : ""}.`,
     );
     if (cloud.packsRewritten || cloud.packsDeleted)
       this.say(`  packs: ${cloud.packsRewritten} rewritten without garbage, ${cloud.packsDeleted} deleted`);
