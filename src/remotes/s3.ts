@@ -197,6 +197,7 @@ export class S3Remote implements Remote {
   /** Loads the indexes of packs pushed since last time (from the disk cache, else from the bucket). */
   private async refreshPacks(): Promise<void> {
     const ids: string[] = [];
+    const listed = new Set<string>();
     let token: string | undefined;
     do {
       const page = await this.send("listing packs", () =>
@@ -210,10 +211,22 @@ export class S3Remote implements Remote {
       );
       for (const o of page.Contents ?? []) {
         const m = /pack-([0-9a-f]+)\.idx$/.exec(o.Key ?? "");
-        if (m?.[1] && !this.packs.has(m[1])) ids.push(m[1]);
+        if (!m?.[1]) continue;
+        listed.add(m[1]);
+        if (!this.packs.has(m[1])) ids.push(m[1]);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+    // A pack gone from the bucket (`gc --cloud` from any clone) no longer counts as holding anything.
+    const gone = [...this.packs.keys()].filter((id) => !listed.has(id));
+    if (gone.length > 0) {
+      for (const id of gone) {
+        this.packs.get(id)?.close();
+        this.packs.delete(id);
+      }
+      this.packed.clear();
+      for (const p of this.packs.values()) addPack(this.packed, p);
+    }
     const dir = path.join(this.cacheDir, "packs");
     nodeFs.mkdirSync(dir, { recursive: true });
     await runPool(
