@@ -15,6 +15,7 @@ import { openRemote } from "../remotes/index.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import { hashBytes, isHash } from "../store/hash.js";
+import type { Store } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { newPackr } from "../tracking/frames.js";
@@ -105,14 +106,18 @@ export function remoteRunCacheRoots(remote: Remote): RemoteRootSource {
 }
 
 /** Reads objects from the local store, else from the remote (hash checked); absent ones are left out. */
-async function readObjects(repo: Repo, remote: Remote, hashes: readonly Hash[]): Promise<Map<Hash, Buffer>> {
+async function readObjects(
+  store: Store,
+  remote: Remote,
+  hashes: readonly Hash[],
+): Promise<Map<Hash, Buffer>> {
   const out = new Map<Hash, Buffer>();
   const fromRemote: Hash[] = [];
   for (const h of hashes) {
     let local: Buffer | undefined;
-    if (repo.store.has(h)) {
+    if (store.has(h)) {
       try {
-        local = repo.store.readObject(h);
+        local = store.readObject(h);
       } catch {
         local = undefined;
       }
@@ -180,10 +185,10 @@ export interface KeepSet {
  * remote). Throws ERR_MTRACK_GC_UNSAFE, listing what could not be read, when any root cannot be seen.
  *
  * @example
- * const { keep } = await remoteKeepSet(repo, remote, [fromLocalSource(workspaceRoots(repo)), remoteRunRoots(remote)]);
+ * const { keep } = await remoteKeepSet(repo.store, remote, [fromLocalSource(workspaceRoots(repo)), remoteRunRoots(remote)]);
  */
 export async function remoteKeepSet(
-  repo: Repo,
+  store: Store,
   remote: Remote,
   sources: readonly RemoteRootSource[],
 ): Promise<KeepSet> {
@@ -206,12 +211,12 @@ export async function remoteKeepSet(
     }
     roots[source.name] = n;
   }
-  repo.store.reload();
+  store.reload();
   while (pending.size > 0) {
     const round = pending;
     pending = new Map();
     for (const h of round.keys()) expanded.add(h);
-    const bytes = await readObjects(repo, remote, [...round.keys()]);
+    const bytes = await readObjects(store, remote, [...round.keys()]);
     for (const [hash, root] of round) {
       const data = bytes.get(hash);
       const what = root.kind === "run" ? "run record" : "directory manifest";
@@ -288,7 +293,7 @@ export async function gcRemote(
   options: RemoteGcOptions,
 ): Promise<RemoteGcResult> {
   const run = async (remote: Remote, name: string): Promise<RemoteGcResult> => {
-    const { keep, roots } = await remoteKeepSet(repo, remote, [
+    const { keep, roots } = await remoteKeepSet(repo.store, remote, [
       ...sources.map(fromLocalSource),
       remoteRunRoots(remote),
       remoteRunCacheRoots(remote),
