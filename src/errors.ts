@@ -58,6 +58,7 @@ export const ERROR_CODES = [
   "ERR_MTRACK_REMOTE_UNREACHABLE",
   "ERR_MTRACK_REMOTE_NOT_FOUND",
   "ERR_MTRACK_GIT_REV_AMBIGUOUS",
+  "ERR_MTRACK_GC_UNSAFE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

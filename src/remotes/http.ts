@@ -12,6 +12,7 @@ import { MtrackError } from "../errors.js";
 import { PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
 import { writeAll } from "../util/fs.js";
+import type { CollectOptions, CollectResult } from "./collect.js";
 import { remoteError, withRetry } from "./errors.js";
 import { checkRefName, isRefKind } from "./names.js";
 import { addPack, type PackedLocation, packContents } from "./pack-map.js";
@@ -166,8 +167,11 @@ export class HttpRemote implements Remote {
         if (status >= 200 && status < 300) return reply;
         const text = (await this.readAll(reply.body).catch(() => Buffer.alloc(0))).toString("utf8");
         let serverCode: string | undefined;
+        let serverMessage: string | undefined;
         try {
-          serverCode = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+          const error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+          serverCode = error?.code;
+          serverMessage = typeof error?.message === "string" ? error.message.slice(0, 200) : undefined;
         } catch {
           serverCode = undefined;
         }
@@ -175,8 +179,8 @@ export class HttpRemote implements Remote {
         if (status === 401 || status === 403) {
           throw remoteError(
             "auth",
-            `${this.url} refused the request (${status}${this.token ? "" : ", no token configured"}).`,
-            { url: this.url, status },
+            `${this.url} refused the request (${status}${this.token ? "" : ", no token configured"})${serverMessage ? `: ${serverMessage}` : "."}`,
+            { url: this.url, status, serverMessage },
           );
         }
         if (status === 413)
@@ -446,6 +450,25 @@ export class HttpRemote implements Remote {
     if (!isRefKind(kind)) return [];
     const body = (await this.callBytes("GET", `/v1/refs/${kind}`))!;
     return (JSON.parse(body.toString("utf8")) as { refs: string[] }).refs;
+  }
+
+  /**
+   * Collection runs on the server (its own directory backend, its own clock): the keep set goes up as one
+   * binary hash list, which needs a write token.
+   */
+  async collect(keep: ReadonlySet<Hash>, options: CollectOptions): Promise<CollectResult> {
+    const query = new URLSearchParams({ keepNewerMs: String(Math.max(0, Math.floor(options.keepNewerMs))) });
+    if (options.dryRun) query.set("dry", "1");
+    const body = (await this.callBytes("POST", `/v1/objects/collect?${query}`, encodeHashList([...keep])))!;
+    let answer: { result?: CollectResult };
+    try {
+      answer = JSON.parse(body.toString("utf8")) as { result?: CollectResult };
+    } catch {
+      answer = {};
+    }
+    if (typeof answer.result?.removed !== "number")
+      throw remoteError("protocol", `${this.url} sent a malformed collect answer.`, { url: this.url });
+    return answer.result;
   }
 
   async close(): Promise<void> {

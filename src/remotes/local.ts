@@ -13,6 +13,15 @@ import { listPackIds, PackFile, writePack } from "../store/pack.js";
 import { Store } from "../store/store.js";
 import type { Hash } from "../store/types.js";
 import { type FsLike, fsyncDir, safeUnlink, tmpName, writeFileAtomic } from "../util/fs.js";
+import {
+  type CollectOptions,
+  type CollectResult,
+  type LeftoverInfo,
+  type LooseInfo,
+  type PackInfo,
+  planCollect,
+  type RemoteInventory,
+} from "./collect.js";
 import { remoteError } from "./errors.js";
 import { looseObjects } from "./loose.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
@@ -348,6 +357,124 @@ export class LocalRemote implements Remote {
       .map((n) => `${kind}/${n}`)
       .filter(isRefName)
       .sort();
+  }
+
+  /**
+   * What the directory holds, with modification times: complete packs (a pack whose index will not load
+   * is left out, so it is never touched), loose objects, and leftovers of interrupted writes.
+   */
+  private inventory(): { inventory: RemoteInventory; open: PackFile[] } {
+    const fs = this.fs;
+    const packsDir = this.store.packsDir;
+    const mtime = (file: string) => fs.statSync(file).mtimeMs;
+    const packs: PackInfo[] = [];
+    const open: PackFile[] = [];
+    const ids = listPackIds(fs, packsDir);
+    for (const id of ids.complete) {
+      try {
+        const pack = PackFile.open(fs, packsDir, id);
+        open.push(pack);
+        const st = fs.statSync(pack.packPath);
+        packs.push({
+          id,
+          mtimeMs: Math.max(st.mtimeMs, mtime(pack.idxPath)),
+          entries: [...pack.entries()],
+          bytes: st.size,
+        });
+      } catch {
+        // A damaged or vanished index: its objects cannot be seen, so nothing of it is deleted.
+      }
+    }
+    const loose: LooseInfo[] = [];
+    let prefixes: string[] = [];
+    try {
+      prefixes = fs.readdirSync(this.store.objectsDir);
+    } catch {
+      prefixes = [];
+    }
+    for (const pre of prefixes) {
+      if (!/^[0-9a-f]{2}$/.test(pre)) continue;
+      let names: string[];
+      try {
+        names = fs.readdirSync(path.join(this.store.objectsDir, pre));
+      } catch {
+        continue;
+      }
+      for (const rest of names) {
+        const hash = pre + rest;
+        if (!/^[0-9a-f]{64}$/.test(hash)) continue;
+        try {
+          const st = fs.statSync(path.join(this.store.objectsDir, pre, rest));
+          loose.push({ hash, size: st.size, mtimeMs: st.mtimeMs });
+        } catch {
+          // deleted meanwhile
+        }
+      }
+    }
+    const leftovers: LeftoverInfo[] = [];
+    const addLeftover = (file: string) => {
+      try {
+        const st = fs.statSync(file);
+        leftovers.push({ name: file, size: st.size, mtimeMs: st.mtimeMs });
+      } catch {
+        // gone meanwhile
+      }
+    };
+    for (const id of ids.orphans) addLeftover(path.join(packsDir, `pack-${id}.pack`));
+    try {
+      for (const n of fs.readdirSync(this.store.tmpDir)) addLeftover(path.join(this.store.tmpDir, n));
+    } catch {
+      // no tmp dir yet
+    }
+    return { inventory: { packs, loose, leftovers }, open };
+  }
+
+  /**
+   * Collection on the directory (collect.ts has the rules). Synchronous from the listing to the last
+   * deletion, so inside `mtrack server` no request of this process interleaves with it.
+   */
+  async collect(keep: ReadonlySet<Hash>, options: CollectOptions): Promise<CollectResult> {
+    const fs = this.fs;
+    const packsDir = this.store.packsDir;
+    const { inventory, open } = this.inventory();
+    try {
+      const plan = planCollect(inventory, keep, options, Date.now());
+      if (options.dryRun) return plan.result;
+      const byId = new Map(open.map((p) => [p.id, p]));
+      // Only "already gone" is ignored: a pack's data must never go when its index could not.
+      const unlink = (file: string) => {
+        try {
+          fs.unlinkSync(file);
+        } catch (err) {
+          if (errnoCode(err) !== "ENOENT") throw err;
+        }
+      };
+      const drop = (pack: PackInfo) => {
+        unlink(path.join(packsDir, `pack-${pack.id}.idx`));
+        unlink(path.join(packsDir, `pack-${pack.id}.pack`));
+      };
+      try {
+        for (const { pack, survivors } of plan.rewrite) {
+          const old = byId.get(pack.id)!;
+          const objects = [...survivors]
+            .sort((a, b) => a.offset - b.offset)
+            .map((e) => ({ raw: Buffer.from(e.hash, "hex"), data: old.read(e.offset, e.length) }));
+          writePack(fs, packsDir, objects, this.store.tmpDir);
+          drop(pack);
+        }
+        for (const pack of plan.deletePacks) drop(pack);
+        for (const o of plan.deleteLoose) unlink(this.store.loosePath(o.hash));
+        for (const l of plan.deleteLeftovers) fs.rmSync(l.name, { force: true, recursive: true });
+        fsyncDir(packsDir, fs);
+      } catch (err) {
+        throw ioError(err, `collecting garbage on the remote ${this.dir}`);
+      }
+      return plan.result;
+    } finally {
+      for (const p of open) p.close();
+      // Forget the packs that went (packedMap rebuilds when one disappeared).
+      this.packedMap();
+    }
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -31,6 +32,14 @@ import { MtrackError } from "../errors.js";
 import { PackFile, writePack } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
 import { safeUnlink, writeFileAtomic } from "../util/fs.js";
+import {
+  type CollectOptions,
+  type CollectResult,
+  type LeftoverInfo,
+  type LooseInfo,
+  type PackInfo,
+  planCollect,
+} from "./collect.js";
 import { countedReadStream } from "./counted.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
@@ -189,6 +198,7 @@ export class S3Remote implements Remote {
   /** Loads the indexes of packs pushed since last time (from the disk cache, else from the bucket). */
   private async refreshPacks(): Promise<void> {
     const ids: string[] = [];
+    const listed = new Set<string>();
     let token: string | undefined;
     do {
       const page = await this.send("listing packs", () =>
@@ -202,10 +212,22 @@ export class S3Remote implements Remote {
       );
       for (const o of page.Contents ?? []) {
         const m = /pack-([0-9a-f]+)\.idx$/.exec(o.Key ?? "");
-        if (m?.[1] && !this.packs.has(m[1])) ids.push(m[1]);
+        if (!m?.[1]) continue;
+        listed.add(m[1]);
+        if (!this.packs.has(m[1])) ids.push(m[1]);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+    // A pack gone from the bucket (`gc --cloud` from any clone) no longer counts as holding anything.
+    const gone = [...this.packs.keys()].filter((id) => !listed.has(id));
+    if (gone.length > 0) {
+      for (const id of gone) {
+        this.packs.get(id)?.close();
+        this.packs.delete(id);
+      }
+      this.packed.clear();
+      for (const p of this.packs.values()) addPack(this.packed, p);
+    }
     const dir = path.join(this.cacheDir, "packs");
     nodeFs.mkdirSync(dir, { recursive: true });
     await runPool(
@@ -345,6 +367,15 @@ export class S3Remote implements Remote {
       if (!list) byPack.set(hit.id, (list = []));
       list.push({ hash, offset: hit.offset, length: hit.length });
     }
+    await this.readPacked(byPack, onObject);
+    return rest;
+  }
+
+  /** Reads packed objects (grouped by pack) with merged ranged GETs, in parallel. */
+  private async readPacked(
+    byPack: ReadonlyMap<string, Array<{ hash: Hash; offset: number; length: number }>>,
+    onObject: (o: ObjectData) => void | Promise<void>,
+  ): Promise<void> {
     const ranges: Array<{
       id: string;
       start: number;
@@ -386,7 +417,6 @@ export class S3Remote implements Remote {
       }),
       this.jobs,
     );
-    return rest;
   }
 
   async packList(): Promise<PackContents[]> {
@@ -470,6 +500,131 @@ export class S3Remote implements Remote {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort();
+  }
+
+  /** Every key under `rel` (e.g. "packs/") with its size and LastModified. */
+  private async listKeys(rel: string): Promise<Array<{ key: string; size: number; mtimeMs: number }>> {
+    const out: Array<{ key: string; size: number; mtimeMs: number }> = [];
+    let token: string | undefined;
+    const prefix = this.key(rel);
+    do {
+      const page = await this.send(`listing ${rel}`, () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        if (!o.Key) continue;
+        out.push({ key: o.Key, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  /** Deletes keys in DeleteObjects batches of 1000 (the API's limit), in order. */
+  private async deleteKeys(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const chunk = keys.slice(i, i + 1000);
+      const res = await this.send("deleting garbage", () =>
+        this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
+          }),
+        ),
+      );
+      const failed = res.Errors ?? [];
+      if (failed.length > 0) {
+        throw remoteError(
+          "protocol",
+          `${this.url} refused to delete ${failed.length} key(s), e.g. ${failed[0]?.Key} (${failed[0]?.Code}).`,
+          { url: this.url, keys: failed.slice(0, 10).map((e) => e.Key) },
+        );
+      }
+    }
+  }
+
+  /**
+   * Collection on the bucket (collect.ts has the rules), by the keys' LastModified. Partly live packs are
+   * rewritten from ranged GETs of their survivors and uploaded (data, then index) before any index is
+   * deleted; then indexes go, then data, loose objects and leftovers.
+   */
+  async collect(keep: ReadonlySet<Hash>, options: CollectOptions): Promise<CollectResult> {
+    const packKeys = await this.listKeys("packs/");
+    const objectKeys = await this.listKeys("objects/");
+    const now = Date.now();
+    // Indexes of every pack listed above (new ones are downloaded; a damaged one is left out, untouched).
+    await this.refreshPacks();
+    const files = new Map<string, { pack?: (typeof packKeys)[number]; idx?: (typeof packKeys)[number] }>();
+    for (const k of packKeys) {
+      const m = /^pack-([0-9a-f]+)\.(pack|idx)$/.exec(k.key.slice(this.key("packs/").length));
+      if (!m?.[1]) continue;
+      const f = files.get(m[1]) ?? {};
+      if (m[2] === "pack") f.pack = k;
+      else f.idx = k;
+      files.set(m[1], f);
+    }
+    const packs: PackInfo[] = [];
+    const leftovers: LeftoverInfo[] = [];
+    for (const [id, f] of files) {
+      if (f.pack && !f.idx) {
+        leftovers.push({ name: f.pack.key, size: f.pack.size, mtimeMs: f.pack.mtimeMs });
+        continue;
+      }
+      const loaded = this.packs.get(id);
+      if (!f.pack || !f.idx || !loaded) continue;
+      packs.push({
+        id,
+        mtimeMs: Math.max(f.pack.mtimeMs, f.idx.mtimeMs),
+        entries: [...loaded.entries()],
+        bytes: f.pack.size,
+      });
+    }
+    const loose: LooseInfo[] = [];
+    const objectsPrefix = this.key("objects/");
+    for (const k of objectKeys) {
+      const rel = k.key.slice(objectsPrefix.length);
+      const hash = rel.replace("/", "");
+      if (rel.length === 65 && rel[2] === "/" && /^[0-9a-f]{64}$/.test(hash))
+        loose.push({ hash, size: k.size, mtimeMs: k.mtimeMs });
+    }
+    const plan = planCollect({ packs, loose, leftovers }, keep, options, now);
+    if (options.dryRun) return plan.result;
+    for (const { pack, survivors } of plan.rewrite) {
+      const got = new Map<Hash, Buffer>();
+      await this.readPacked(new Map([[pack.id, survivors.map((e) => ({ ...e }))]]), (o) => {
+        got.set(o.hash, Buffer.from(o.data));
+      });
+      const objects = [...survivors]
+        .sort((a, b) => a.offset - b.offset)
+        .map((e) => {
+          const data = got.get(e.hash);
+          if (!data || data.length !== e.length) {
+            throw remoteError("protocol", `${this.url} sent a short read of pack ${pack.id}.`, {
+              url: this.url,
+            });
+          }
+          return { hash: e.hash, data };
+        });
+      await this.putBatch(objects);
+    }
+    const gone = [...plan.rewrite.map((r) => r.pack), ...plan.deletePacks];
+    await this.deleteKeys(gone.map((p) => this.key(`packs/pack-${p.id}.idx`)));
+    await this.deleteKeys([
+      ...gone.map((p) => this.key(`packs/pack-${p.id}.pack`)),
+      ...plan.deleteLoose.map((o) => this.objectKey(o.hash)),
+      ...plan.deleteLeftovers.map((l) => l.name),
+    ]);
+    const cache = path.join(this.cacheDir, "packs");
+    for (const p of gone) {
+      this.packs.get(p.id)?.close();
+      this.packs.delete(p.id);
+      safeUnlink(path.join(cache, `pack-${p.id}.idx`));
+    }
+    this.packed.clear();
+    for (const p of this.packs.values()) addPack(this.packed, p);
+    return plan.result;
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@
  */
 import type { Readable } from "node:stream";
 import type { Hash } from "../store/types.js";
+import type { CollectOptions, CollectResult } from "./collect.js";
 
 /** An object the caller wants to send or check, with its size (it decides small vs large). */
 export interface ObjectSpec {
@@ -106,6 +107,12 @@ export interface Remote {
   writeRef(name: string, data: Buffer): Promise<void>;
   /** Names of the refs under a kind ("runs" → ["runs/a", "runs/b"]). */
   listRefs(kind: string): Promise<string[]>;
+  /**
+   * Deletes every object not in `keep` that was written at least `options.keepNewerMs` ago, by the rules
+   * of collect.ts (young data stays; indexes go before their data; partly live packs are rewritten,
+   * survivors first). Refs are never touched. With `dryRun`, only reports.
+   */
+  collect(keep: ReadonlySet<Hash>, options: CollectOptions): Promise<CollectResult>;
   /** Releases connections and file handles. */
   close(): Promise<void>;
 }

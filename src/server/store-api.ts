@@ -29,6 +29,8 @@ export interface StoreApiLimits {
   objectBytes: number;
   /** One ref. */
   refBytes: number;
+  /** The keep set of a collection (`gc --cloud`): default 64 MiB, 2M hashes. */
+  collectBytes: number;
 }
 
 /** The limits `mtrack server` uses unless told otherwise. */
@@ -37,6 +39,7 @@ export const DEFAULT_LIMITS: StoreApiLimits = {
   batchBytes: 4 * BATCH_BYTES,
   objectBytes: 2 ** 40,
   refBytes: 64 << 10,
+  collectBytes: 64 << 20,
 };
 
 function badId(what: string): HttpError {
@@ -191,6 +194,22 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
         safeUnlink(tmp);
       }
       sendJson(res, 200, { stored: 1 });
+    },
+  });
+  router.add({
+    method: "POST",
+    pattern: "/objects/collect",
+    access: "write",
+    handler: async ({ req, res, url }) => {
+      const keepNewer = url.searchParams.get("keepNewerMs");
+      if (keepNewer === null || !/^\d{1,15}$/.test(keepNewer))
+        throw new HttpError(400, "keepNewerMs must be given as a whole number of milliseconds.");
+      const keep = new Set(decodeHashList(await readBody(req, limits.collectBytes)));
+      const result = await remote.collect(keep, {
+        keepNewerMs: Number(keepNewer),
+        dryRun: url.searchParams.get("dry") === "1",
+      });
+      sendJson(res, 200, { result });
     },
   });
   router.add({

@@ -111,7 +111,10 @@ test("http remote against mtrack server", async (t) => {
         assert.equal(fetchProblems(fetched), undefined);
         assert.equal(fetched.objects, 1502);
         const local = listPackIds(fs, path.join(b.dir, "packs")).complete;
-        assert.ok(serverPacks.some((id) => local.includes(id)), "a server pack arrived whole");
+        assert.ok(
+          serverPacks.some((id) => local.includes(id)),
+          "a server pack arrived whole",
+        );
         assert.deepEqual(b.readObject(small[42]!), a.readObject(small[42]!));
       } finally {
         await remote.close();
