@@ -444,42 +444,46 @@ async function main(): Promise<void> {
         runs.set(row.backend, [...(runs.get(row.backend) ?? []), row]);
       }
     }
-  } finally {
-    if (!keep) removeTree(work);
-  }
-  const rows = [...runs.values()].map(medianRow);
-  const n = spec.smallFileCount.toLocaleString("en");
-  const mib = Math.round(spec.bigFileBytes / (1 << 20));
-  console.log(
-    `Remote transfer on loopback — ${n} × 1 KiB files, one ${mib} MiB file; median of ${repeat} run(s) per cell; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)} at the end\n`,
-  );
-  console.log(
-    `| backend | push ${n} small | no-op push | fetch ${n} small | pull ${n} small | push ${mib} MiB | pull ${mib} MiB |`,
-  );
-  console.log("| --- | --- | --- | --- | --- | --- | --- |");
-  for (const r of rows) {
-    if (r.error)
-      console.log(`| ${r.backend} | error: ${r.error.replace(/\|/g, "/").slice(0, 200)} | | | | | |`);
-    else
-      console.log(
-        `| ${r.backend} | ${fmt(r.pushSmall)} | ${fmt(r.noopPush)} | ${fmt(r.fetchSmall)} | ${fmt(r.pullSmall)} | ${fmt(r.pushBig)} | ${fmt(r.pullBig)} |`,
-      );
-  }
-  const ok = (name: string) => rows.find((r) => r.backend === name && !r.error);
-  const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(1)}×` : "—");
-  const pairs: Array<[string, string]> = [
-    ["mtrack local", "dvc local"],
-    ["mtrack s3", "dvc s3"],
-    ["mtrack http", "dvc local"],
-    ["mtrack http", "dvc s3"],
-  ];
-  for (const [m, d] of pairs) {
-    const mine = ok(m);
-    const theirs = ok(d);
-    if (!mine || !theirs) continue;
+    // Reported before the trees go: deleting ~1.5M files takes minutes here.
+    const rows = [...runs.values()].map(medianRow);
+    const n = spec.smallFileCount.toLocaleString("en");
+    const mib = Math.round(spec.bigFileBytes / (1 << 20));
     console.log(
-      `\n${m} vs ${d} (DVC time / mtrack time): push small ${ratio(theirs.pushSmall, mine.pushSmall)}, no-op ${ratio(theirs.noopPush, mine.noopPush)}, pull small ${ratio(theirs.pullSmall, mine.pullSmall)}, push big ${ratio(theirs.pushBig, mine.pushBig)}, pull big ${ratio(theirs.pullBig, mine.pullBig)}`,
+      `Remote transfer on loopback — ${n} × 1 KiB files, one ${mib} MiB file; median of ${repeat} run(s) per cell; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)} at the end\n`,
     );
+    console.log(
+      `| backend | push ${n} small | no-op push | fetch ${n} small | pull ${n} small | push ${mib} MiB | pull ${mib} MiB |`,
+    );
+    console.log("| --- | --- | --- | --- | --- | --- | --- |");
+    for (const r of rows) {
+      if (r.error)
+        console.log(`| ${r.backend} | error: ${r.error.replace(/\|/g, "/").slice(0, 200)} | | | | | |`);
+      else
+        console.log(
+          `| ${r.backend} | ${fmt(r.pushSmall)} | ${fmt(r.noopPush)} | ${fmt(r.fetchSmall)} | ${fmt(r.pullSmall)} | ${fmt(r.pushBig)} | ${fmt(r.pullBig)} |`,
+        );
+    }
+    const ok = (name: string) => rows.find((r) => r.backend === name && !r.error);
+    const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(1)}×` : "—");
+    const pairs: Array<[string, string]> = [
+      ["mtrack local", "dvc local"],
+      ["mtrack s3", "dvc s3"],
+      ["mtrack http", "dvc local"],
+      ["mtrack http", "dvc s3"],
+    ];
+    for (const [m, d] of pairs) {
+      const mine = ok(m);
+      const theirs = ok(d);
+      if (!mine || !theirs) continue;
+      console.log(
+        `\n${m} vs ${d} (DVC time / mtrack time): push small ${ratio(theirs.pushSmall, mine.pushSmall)}, no-op ${ratio(theirs.noopPush, mine.noopPush)}, pull small ${ratio(theirs.pullSmall, mine.pullSmall)}, push big ${ratio(theirs.pushBig, mine.pushBig)}, pull big ${ratio(theirs.pullBig, mine.pullBig)}`,
+      );
+    }
+  } finally {
+    if (!keep) {
+      console.error("bench: removing the trees...");
+      removeTree(work);
+    }
   }
 }
 

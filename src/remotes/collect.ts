@@ -105,7 +105,9 @@ export function planCollect(
   now: number,
 ): CollectPlan {
   const cutoff = now - Math.max(0, options.keepNewerMs);
-  const isYoung = (mtimeMs: number) => mtimeMs > cutoff;
+  // No grace period means none: a file time can carry sub-millisecond digits past `now` (Date.now()
+  // truncates), which made something written in the same millisecond look young.
+  const isYoung = (mtimeMs: number) => options.keepNewerMs > 0 && mtimeMs > cutoff;
   const remaining = new Set<Hash>();
   const youngOnly = new Set<Hash>();
   const gone = new Set<Hash>();

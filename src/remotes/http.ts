@@ -7,11 +7,12 @@ import * as nodeFs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
+import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { MtrackError } from "../errors.js";
 import { PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
-import { writeAll } from "../util/fs.js";
+import { writeAll, writeFileAtomic } from "../util/fs.js";
 import type { CollectOptions, CollectResult } from "./collect.js";
 import { remoteError, withRetry } from "./errors.js";
 import { checkRefName, isRefKind } from "./names.js";
@@ -28,6 +29,11 @@ export interface HttpRemoteOptions {
   jobs?: number;
   /** Attempts per request (default 5). */
   attempts?: number;
+  /**
+   * Where the server's pack indexes are cached (`.mtrack/state/remotes/<id>`): packs are named by their
+   * index checksum, so a cached index never goes stale, and a fetch downloads only the new ones.
+   */
+  cacheDir?: string;
 }
 
 /** Hashes per has/get request: 1.6 MB of ids, well under the server's limit. */
@@ -93,6 +99,7 @@ export class HttpRemote implements Remote {
   private readonly agent: http.Agent;
   private readonly attempts: number;
   private readonly jobs: number;
+  private readonly cacheDir: string | undefined;
 
   constructor(options: HttpRemoteOptions) {
     this.url = options.url.replace(/\/+$/, "");
@@ -100,6 +107,7 @@ export class HttpRemote implements Remote {
     this.token = options.token;
     this.attempts = options.attempts ?? 5;
     this.jobs = options.jobs ?? 8;
+    this.cacheDir = options.cacheDir;
     const agentOptions = { keepAlive: true, maxSockets: options.jobs ?? 8 };
     this.agent =
       this.base.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -290,12 +298,46 @@ export class HttpRemote implements Remote {
     return true;
   }
 
-  /** Index bytes of the server's packs as last listed (copyPack hands them out with the data). */
-  private readonly packIndexes = new Map<string, Buffer>();
+  /** The server's packs as last listed (copyPack hands out their index bytes with the data). */
+  private readonly listedPacks = new Map<string, PackFile>();
 
   /**
-   * The server's packs, from their indexes (48 bytes per object: 4.8 MB for 100k). A server without the
-   * pack routes (404) or a damaged index just means no whole packs: the objects go in batches.
+   * A pack's index: from the cache when there (and sound), else from the server (then cached). Undefined
+   * when the server no longer has it or sent a damaged one (its objects then go in batches).
+   */
+  private async packIndex(id: string): Promise<PackFile | undefined> {
+    const where = `${this.url} pack ${id}`;
+    const file = this.cacheDir && path.join(this.cacheDir, "packs", `pack-${id}.idx`);
+    if (file) {
+      try {
+        return PackFile.fromIndex(nodeFs, "", id, nodeFs.readFileSync(file), where);
+      } catch {
+        // not cached yet, or damaged: download it
+      }
+    }
+    const idx = await this.callBytes("GET", `/v1/packs/${id}.idx`, undefined, true);
+    if (!idx) return undefined;
+    let pack: PackFile;
+    try {
+      pack = PackFile.fromIndex(nodeFs, "", id, idx, where);
+    } catch {
+      return undefined;
+    }
+    if (file) {
+      try {
+        nodeFs.mkdirSync(path.dirname(file), { recursive: true });
+        writeFileAtomic(file, idx);
+      } catch {
+        // a cache that cannot be written only costs a download next time
+      }
+    }
+    return pack;
+  }
+
+  /**
+   * The server's packs, from their indexes (48 bytes per object: 4.8 MB for 100k; cached, see cacheDir).
+   * A server without the pack routes (404) or a damaged index just means no whole packs: the objects go
+   * in batches.
    */
   async packList(): Promise<PackContents[]> {
     const listing = await this.callBytes("GET", "/v1/packs", undefined, true);
@@ -312,27 +354,23 @@ export class HttpRemote implements Remote {
     const loaded = new Map<string, PackFile>();
     await runPool(
       ids.map((id) => async () => {
-        const idx = await this.callBytes("GET", `/v1/packs/${id}.idx`, undefined, true);
-        if (!idx) return;
-        try {
-          loaded.set(id, PackFile.fromIndex(nodeFs, "", id, idx, `${this.url} pack ${id}`));
-          this.packIndexes.set(id, idx);
-        } catch {
-          // a damaged index: its objects go in batches
-        }
+        const pack = await this.packIndex(id);
+        if (pack) loaded.set(id, pack);
       }),
       this.jobs,
     );
     const map = new Map<Hash, PackedLocation>();
     for (const id of ids) {
       const pack = loaded.get(id);
-      if (pack) addPack(map, pack);
+      if (!pack) continue;
+      addPack(map, pack);
+      this.listedPacks.set(id, pack);
     }
     return [...packContents(map)].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes }));
   }
 
   async copyPack(id: string, dest: string): Promise<Buffer | undefined> {
-    const idx = this.packIndexes.get(id);
+    const idx = this.listedPacks.get(id)?.indexBytes();
     if (!idx) return undefined;
     const fd = nodeFs.openSync(dest, "wx");
     try {

@@ -23,27 +23,32 @@ export async function openRemote(
   options: { stateDir: string; jobs?: number },
 ): Promise<Remote> {
   const jobs = options.jobs ?? spec.jobs;
+  // Keyed by url and endpoint: two remotes on one bucket name but different services never share.
+  const cacheDir = () =>
+    path.join(
+      options.stateDir,
+      "remotes",
+      crypto
+        .createHash("sha256")
+        .update(`${spec.endpoint ?? ""} ${spec.url}`)
+        .digest("hex")
+        .slice(0, 16),
+    );
   switch (spec.kind) {
     case "local":
       return LocalRemote.open({ dir: spec.url });
     case "http":
-      return new HttpRemote({ url: spec.url, token: spec.token, jobs });
+      return new HttpRemote({ url: spec.url, token: spec.token, jobs, cacheDir: cacheDir() });
     case "s3": {
       // The AWS SDK takes a noticeable part of a second to load: only S3 remotes pay for it.
       const { S3Remote } = await import("./s3.js");
-      // Keyed by url and endpoint: two remotes on one bucket name but different services never share.
-      const id = crypto
-        .createHash("sha256")
-        .update(`${spec.endpoint ?? ""} ${spec.url}`)
-        .digest("hex")
-        .slice(0, 16);
       return new S3Remote({
         url: spec.url,
         endpoint: spec.endpoint,
         region: spec.region,
         profile: spec.profile,
         jobs,
-        cacheDir: path.join(options.stateDir, "remotes", id),
+        cacheDir: cacheDir(),
       });
     }
   }

@@ -82,6 +82,11 @@ export class PackFile {
     return new PackFile(fs, dir, id, idx);
   }
 
+  /** The index's bytes as loaded (do not modify). */
+  indexBytes(): Buffer {
+    return this.idx;
+  }
+
   /** The first 4 bytes of every entry's hash (big-endian), built on the first lookup. */
   private prefixes: Uint32Array | undefined;
 

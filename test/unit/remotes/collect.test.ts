@@ -88,6 +88,19 @@ test("planCollect: what goes and in which form", () => {
   assert.deepEqual(all.deletePacks.map((p) => p.id).sort(), ["dead", "young", "young2"]);
   assert.equal(all.result.removed, 8);
   assert.equal(all.deleteLeftovers.length, 2);
+  // ...even one whose file time has sub-millisecond digits past `now` (written in the same millisecond).
+  const sameMs = planCollect(
+    { packs: [pack("now", now + 0.4, [30])], loose: [], leftovers: [] },
+    new Set(),
+    {
+      keepNewerMs: 0,
+    },
+    now,
+  );
+  assert.deepEqual(
+    sameMs.deletePacks.map((p) => p.id),
+    ["now"],
+  );
 });
 
 test("parseDuration", () => {

@@ -98,7 +98,8 @@ test("http remote against mtrack server", async (t) => {
     await t.test("a fetch of many small objects copies the server's packs whole", async () => {
       const { dir, server, token } = await serve();
       const work = makeTempDir();
-      const remote = new HttpRemote({ url: server.url, token, attempts: 2 });
+      const cacheDir = path.join(work, "cache");
+      const remote = new HttpRemote({ url: server.url, token, attempts: 2, cacheDir });
       try {
         const a = makeStore(path.join(work, "a"));
         const { roots, small } = await fillStore(a, work, { count: 1500 });
@@ -116,6 +117,17 @@ test("http remote against mtrack server", async (t) => {
           "a server pack arrived whole",
         );
         assert.deepEqual(b.readObject(small[42]!), a.readObject(small[42]!));
+        // Indexes are cached by pack id; a damaged cached copy is downloaded again.
+        const cached = fs.readdirSync(path.join(cacheDir, "packs")).sort();
+        assert.deepEqual(cached, serverPacks.map((id) => `pack-${id}.idx`).sort());
+        fs.writeFileSync(path.join(cacheDir, "packs", cached[0]!), "damaged");
+        const again = new HttpRemote({ url: server.url, token, attempts: 2, cacheDir });
+        assert.deepEqual((await again.packList()).map((p) => p.id).sort(), [...serverPacks].sort());
+        await again.close();
+        assert.deepEqual(
+          fs.readFileSync(path.join(cacheDir, "packs", cached[0]!)),
+          fs.readFileSync(path.join(dir, "packs", cached[0]!)),
+        );
       } finally {
         await remote.close();
         removeTempDir(work);
