@@ -271,7 +271,7 @@ const VERIFY_WINDOW = 8 << 20;
  * Checks a pack that arrived from elsewhere (a fetch's copy of a remote's pack) in `packTmp`: the index is
  * whole, the pack is named by its index checksum, the data starts with the pack header, and every object
  * lies inside the data and hashes to the name its entry gives. The data is read sequentially, in
- * index-offset order, a window at a time. Returns the entries that failed (none: installForeignPack may
+ * index-offset order, a window at a time. Returns the entries that failed (none: installPack may
  * install it once the data is durable); throws ERR_MTRACK_OBJECT_CORRUPT for a damaged or misnamed index.
  *
  * @example
@@ -352,11 +352,13 @@ export function verifyForeignPack(
 }
 
 /**
- * Installs a verified foreign pack (verifyForeignPack found nothing bad) whose data in `packTmp` the
- * caller has made durable: the data is renamed in, then the index written and renamed in last. A pack
- * the store already has is left as it is (`packTmp` is deleted).
+ * Installs a pack whose data sits complete and fsynced in `packTmp`: the pack is renamed in, then its
+ * index is written to tmp/ and renamed in last, which is what makes the pack visible. A pack already in
+ * `dir` under the same id is left as it is (`packTmp` is deleted): the id is the index's checksum, so it
+ * names the same objects at the same places. Also for a fetch's foreign pack once verifyForeignPack
+ * found nothing bad.
  */
-export function installForeignPack(
+export function installPack(
   fs: FsLike,
   dir: string,
   tmpDir: string,
@@ -368,21 +370,6 @@ export function installForeignPack(
     safeUnlink(packTmp, fs);
     return;
   }
-  installPack(fs, dir, tmpDir, packTmp, idx, id);
-}
-
-/**
- * Installs a pack whose data sits complete and fsynced in `packTmp`: the pack is renamed in, then its
- * index is written to tmp/ and renamed in last, which is what makes the pack visible.
- */
-function installPack(
-  fs: FsLike,
-  dir: string,
-  tmpDir: string,
-  packTmp: string,
-  idx: Buffer,
-  id: string,
-): void {
   const idxTmp = tmpName(tmpDir, "idx");
   const packPath = path.join(dir, `pack-${id}.pack`);
   try {

@@ -11,7 +11,7 @@ import { looseObjects } from "../remotes/loose.js";
 import { addPack, type PackedLocation, packContents, readPacked } from "../remotes/pack-map.js";
 import type { ObjectData, ObjectSpec, Remote } from "../remotes/types.js";
 import { hashBytes, hashFileSync } from "../store/hash.js";
-import { installForeignPack, type PackFile, verifyForeignPack, writePack } from "../store/pack.js";
+import { installPack, type PackFile, verifyForeignPack, writePack } from "../store/pack.js";
 import type { Store } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
@@ -454,7 +454,7 @@ async function fetchWholePacks(
         } finally {
           await handle.close();
         }
-        installForeignPack(fs, store.packsDir, store.tmpDir, tmp, idx, pack.id);
+        installPack(fs, store.packsDir, store.tmpDir, tmp, idx, pack.id);
         let objects = 0;
         for (const h of pack.hashes) {
           if (!wanted.has(h) || covered.has(h)) continue;

@@ -6,14 +6,15 @@
  * Build first: `npm run build`.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { LocalRemote } from "../../src/remotes/local.js";
 import { hashBytes } from "../../src/store/hash.js";
-import { errorCode, runCli, startCli } from "../helpers/cli.js";
+import { errorCode, runCli } from "../helpers/cli.js";
 import { makeTempGitRepo } from "../helpers/git-repo.js";
+import { startServerProcess, stopProcess } from "../helpers/server.js";
 import { makeTempDir, removeTempDir } from "../helpers/tmp.js";
 
 interface CloudResult {
@@ -30,37 +31,6 @@ async function onRemote(dir: string, hashes: string[]): Promise<Set<string>> {
   } finally {
     await remote.close();
   }
-}
-
-async function startServerProcess(
-  storeDir: string,
-  env: NodeJS.ProcessEnv,
-  options: { port?: string; readOnly?: boolean } = {},
-): Promise<{ url: string; child: ChildProcess }> {
-  const args = ["server", "--store", storeDir, "--port", options.port ?? "0"];
-  if (options.readOnly) args.push("--read-only");
-  const child = startCli(args, { cwd: storeDir, env });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", () => reject(new Error(`server exited: ${out}`)));
-  });
-  return { url, child };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await done;
 }
 
 describe("gc --cloud end to end", { concurrency: 2 }, () => {
@@ -212,7 +182,7 @@ describe("gc --cloud end to end", { concurrency: 2 }, () => {
         assert.deepEqual(packs(), before);
       }
 
-      await stop(server.child);
+      await stopProcess(server.child);
       server = await startServerProcess(storeDir, env, {
         port: new URL(server.url).port,
         readOnly: true,
@@ -223,7 +193,7 @@ describe("gc --cloud end to end", { concurrency: 2 }, () => {
       assert.match(JSON.stringify(ro.json), /read-only/);
       assert.deepEqual(packs(), before);
 
-      await stop(server.child);
+      await stopProcess(server.child);
       server = await startServerProcess(storeDir, env, { port: new URL(server.url).port });
       const r = await cli(["gc", "--cloud", "--keep-newer", "0", "--json"]);
       assert.equal(r.code, 0, r.stderr);
@@ -232,7 +202,7 @@ describe("gc --cloud end to end", { concurrency: 2 }, () => {
       assert.equal((await onRemote(storeDir, [dropped])).size, 0);
       assert.equal((await onRemote(storeDir, [hashBytes(Buffer.from("kept\n"))])).size, 1);
     } finally {
-      await stop(server.child);
+      await stopProcess(server.child);
       a.cleanup();
       removeTempDir(storeDir);
     }

@@ -5,7 +5,6 @@
  * Build first: `npx tsc -p tsconfig.json && npx oclif manifest`.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -14,6 +13,7 @@ import { describe, test } from "node:test";
 import { Store } from "../../src/store/store.js";
 import { type CliResult, errorCode, runCli, startCli, waitCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
+import { startServerProcess, stopProcess } from "../helpers/server.js";
 import { makeTempDir, removeTempDir } from "../helpers/tmp.js";
 import { corruptInStoreDir } from "../unit/remotes/contract.js";
 import { S3_ENV, startWeed, weedBinary } from "../unit/remotes/weed.js";
@@ -78,36 +78,6 @@ async function shareThrough(w: World): Promise<void> {
     list.map((r) => [r.name, r.params.lr]),
     [["shared-run", "0.1"]],
   );
-}
-
-/** Starts `mtrack server` and waits for its "listening on" line. */
-async function startServerProcess(
-  storeDir: string,
-  env: NodeJS.ProcessEnv,
-  port = 0,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = startCli(["server", "--store", storeDir, "--port", String(port)], { cwd: storeDir, env });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", () => reject(new Error(`server exited: ${out}`)));
-  });
-  return { url, child };
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise((r) => child.once("exit", r));
-  child.kill(signal);
-  await done;
 }
 
 async function createToken(storeDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<string> {
@@ -202,10 +172,10 @@ describe("remotes end to end", { concurrency: 3 }, () => {
           while (Date.now() < deadline && fs.readdirSync(path.join(storeDir, "tmp")).length === 0) {
             await new Promise((r) => setTimeout(r, 5));
           }
-          await stop(server.child, "SIGKILL");
+          await stopProcess(server.child, "SIGKILL");
           const interrupted = await waitCli(pushing);
           assert.equal(interrupted.code, 2);
-          server = await startServerProcess(storeDir, env, port);
+          server = await startServerProcess(storeDir, env, { port });
           const rerun = await w.cli(["push", "--json"], w.a.dir);
           assert.equal(rerun.code, 0, rerun.stderr);
           assert.ok((rerun.json as { objects: { objects: number } }).objects.objects >= 1);
@@ -249,7 +219,7 @@ describe("remotes end to end", { concurrency: 3 }, () => {
         }
       });
     } finally {
-      await stop(server.child);
+      await stopProcess(server.child);
       w.cleanup();
       removeTempDir(storeDir);
     }
