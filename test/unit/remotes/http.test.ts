@@ -95,6 +95,65 @@ test("http remote against mtrack server", async (t) => {
       }
     });
 
+    await t.test(
+      "a pack download cut off mid-body fails the fetch (rerun to resume), leaves nothing, and the rerun completes",
+      async () => {
+        const { server, token } = await serve();
+        const work = makeTempDir();
+        let cut = true;
+        let cuts = 0;
+        // Forwards everything to the real server, but halves the body of pack data while `cut` holds.
+        const proxy = await plainServer((req, res) => {
+          const up = http.request(
+            new URL(req.url ?? "/", server.url),
+            { method: req.method, headers: req.headers },
+            (r) => {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+              if (!(cut && /^\/v1\/packs\/[0-9a-f]{32}\.pack$/.test(req.url ?? ""))) {
+                r.pipe(res);
+                return;
+              }
+              cuts++;
+              const chunks: Buffer[] = [];
+              r.on("data", (c: Buffer) => chunks.push(c));
+              r.on("end", () => {
+                const all = Buffer.concat(chunks);
+                res.write(all.subarray(0, all.length >> 1), () => res.socket?.destroy());
+              });
+            },
+          );
+          req.pipe(up);
+        });
+        const remote = new HttpRemote({ url: proxy.url, token, attempts: 1 });
+        try {
+          const a = makeStore(path.join(work, "a"));
+          const { roots, small } = await fillStore(a, work, { count: 1500 });
+          await pushObjects(a, remote, roots);
+          const b = makeStore(path.join(work, "b"));
+          await assert.rejects(
+            fetchObjects(b, remote, roots),
+            (err: { message: string; data: { reason: string } }) => {
+              assert.match(err.message, /cut off; rerun to resume/);
+              assert.equal(err.data.reason, "unreachable");
+              return true;
+            },
+          );
+          assert.ok(cuts >= 1);
+          assert.equal(b.has(small[10]!), false);
+          assert.deepEqual(fs.readdirSync(b.tmpDir), []);
+          cut = false;
+          const rerun = await fetchObjects(b, remote, roots);
+          assert.equal(fetchProblems(rerun), undefined);
+          for (const h of small) assert.equal(b.has(h), true);
+          assert.deepEqual(b.readObject(small[10]!), a.readObject(small[10]!));
+        } finally {
+          await remote.close();
+          await proxy.close();
+          removeTempDir(work);
+        }
+      },
+    );
+
     await t.test("a fetch of many small objects copies the server's packs whole", async () => {
       const { dir, server, token } = await serve();
       const work = makeTempDir();
