@@ -17,6 +17,7 @@ import { loadPipeline } from "../src/pipeline/load.js";
 import { reproduce } from "../src/pipeline/run.js";
 import { WorkspaceIO } from "../src/pipeline/workspace-io.js";
 import { Repo } from "../src/repo.js";
+import { BENCH_ENV } from "./env.js";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const MTRACK = path.join(path.dirname(BENCH_DIR), "bin", "run.js");
@@ -31,14 +32,7 @@ const RUNS = opt("--runs", 7);
 const FILES = opt("--files", 100_000);
 const WITH_DVC = !argv.includes("--no-dvc") && fs.existsSync(DVC);
 
-const ENV: NodeJS.ProcessEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "bench",
-  GIT_AUTHOR_EMAIL: "bench@example.invalid",
-  GIT_COMMITTER_NAME: "bench",
-  GIT_COMMITTER_EMAIL: "bench@example.invalid",
-  DVC_NO_ANALYTICS: "1",
-};
+const ENV = BENCH_ENV;
 
 /** Runs a command; returns its wall time in seconds, throwing with its output when it fails. */
 function run(cmd: string, args: string[], cwd: string): number {

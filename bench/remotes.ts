@@ -29,6 +29,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { BENCH_WORK_DIR, dataSpec, ensureData } from "./data.js";
+import { BENCH_ENV } from "./env.js";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
@@ -37,13 +38,7 @@ const DVC = path.join(BENCH_DIR, ".venv", "bin", "dvc");
 const WEED = path.join(REPO_DIR, ".venv-test", "bin", "weed");
 
 const ENV: NodeJS.ProcessEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "bench",
-  GIT_AUTHOR_EMAIL: "bench@example.invalid",
-  GIT_COMMITTER_NAME: "bench",
-  GIT_COMMITTER_EMAIL: "bench@example.invalid",
-  GIT_TERMINAL_PROMPT: "0",
-  DVC_NO_ANALYTICS: "1",
+  ...BENCH_ENV,
   AWS_ACCESS_KEY_ID: "bench",
   AWS_SECRET_ACCESS_KEY: "bench-secret",
   AWS_REGION: "us-east-1",

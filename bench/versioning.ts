@@ -18,6 +18,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { BENCH_WORK_DIR, type DataSet, dataSpec, ensureData, verifyData, warmData } from "./data.js";
+import { BENCH_ENV } from "./env.js";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.dirname(BENCH_DIR);
@@ -32,16 +33,7 @@ type LinkMode = "copy" | "hardlink";
 // ---------------------------------------------------------------------------------------------------
 // Running commands
 
-/** Every command runs with a fixed identity and no telemetry, whatever the caller's environment. */
-const ENV: NodeJS.ProcessEnv = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "bench",
-  GIT_AUTHOR_EMAIL: "bench@example.invalid",
-  GIT_COMMITTER_NAME: "bench",
-  GIT_COMMITTER_EMAIL: "bench@example.invalid",
-  GIT_TERMINAL_PROMPT: "0",
-  DVC_NO_ANALYTICS: "1",
-};
+const ENV = BENCH_ENV;
 
 class CommandFailed extends Error {}
 
