@@ -5,6 +5,7 @@
  * touches the filesystem, and every uploaded object is hashed before it is stored.
  */
 import * as nodeFs from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { errnoCode } from "../errors.js";
@@ -52,22 +53,14 @@ function badId(what: string): HttpError {
  */
 const SEND_CHUNK = 2 << 20;
 
-/**
- * An object's size and a stream of its bytes, or undefined when absent. A loose object (every large one)
- * is opened once and sized from its descriptor, with large reads; a packed one comes from the remote.
- */
-async function openObject(
-  remote: LocalRemote,
-  hash: Hash,
-): Promise<{ size: number; body: Readable } | undefined> {
+/** A file's size (from its open descriptor) and a stream of its bytes in SEND_CHUNK reads; undefined when absent. */
+function openFile(file: string): { size: number; body: Readable } | undefined {
   let fd: number;
   try {
-    fd = nodeFs.openSync(remote.store.loosePath(hash), "r");
+    fd = nodeFs.openSync(file, "r");
   } catch (err) {
-    if (errnoCode(err) !== "ENOENT") throw err;
-    const size = remote.sizeOf(hash);
-    const body = size === undefined ? undefined : await remote.open(hash);
-    return size === undefined || !body ? undefined : { size, body };
+    if (errnoCode(err) === "ENOENT") return undefined;
+    throw err;
   }
   try {
     const size = nodeFs.fstatSync(fd).size;
@@ -76,6 +69,36 @@ async function openObject(
     nodeFs.closeSync(fd);
     throw err;
   }
+}
+
+/**
+ * An object's size and a stream of its bytes, or undefined when absent. A loose object (every large one)
+ * is opened once and sized from its descriptor, with large reads; a packed one comes from the remote.
+ */
+async function openObject(
+  remote: LocalRemote,
+  hash: Hash,
+): Promise<{ size: number; body: Readable } | undefined> {
+  const loose = openFile(remote.store.loosePath(hash));
+  if (loose) return loose;
+  const size = remote.sizeOf(hash);
+  const body = size === undefined ? undefined : await remote.open(hash);
+  return size === undefined || !body ? undefined : { size, body };
+}
+
+/** Answers 200 with a stream's bytes (HEAD: only the length). */
+async function sendStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  { size, body }: { size: number; body: Readable },
+): Promise<void> {
+  res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
+  if (req.method === "HEAD") {
+    body.destroy();
+    res.end();
+    return;
+  }
+  await pipeline(body, res);
 }
 
 /**
@@ -148,16 +171,9 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     handler: async ({ req, res, params }) => {
       const hash = params.hash ?? "";
       if (!isHash(hash)) throw badId("object id");
-      const { size, body } = (await openObject(remote, hash)) ?? {};
-      if (size === undefined || !body)
-        throw new HttpError(404, `No object ${hash}.`, "ERR_MTRACK_OBJECT_MISSING");
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
-      if (req.method === "HEAD") {
-        body.destroy();
-        res.end();
-        return;
-      }
-      await pipeline(body, res);
+      const object = await openObject(remote, hash);
+      if (!object) throw new HttpError(404, `No object ${hash}.`, "ERR_MTRACK_OBJECT_MISSING");
+      await sendStream(req, res, object);
     },
   });
   router.add({
@@ -228,24 +244,9 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
       const m = /^([0-9a-f]{32})\.(pack|idx)$/.exec(params.file ?? "");
       const file = m && remote.packFilePath(m[1]!, m[2] as "pack" | "idx");
       if (!file) throw badId("pack file name");
-      let fd: number;
-      try {
-        fd = nodeFs.openSync(file, "r");
-      } catch (err) {
-        if (errnoCode(err) !== "ENOENT") throw err;
-        throw new HttpError(404, `No pack file ${params.file}.`, "ERR_MTRACK_OBJECT_MISSING");
-      }
-      const body = nodeFs.createReadStream("", { fd, highWaterMark: SEND_CHUNK });
-      res.writeHead(200, {
-        "content-type": "application/octet-stream",
-        "content-length": nodeFs.fstatSync(fd).size,
-      });
-      if (req.method === "HEAD") {
-        body.destroy();
-        res.end();
-        return;
-      }
-      await pipeline(body, res);
+      const pack = openFile(file);
+      if (!pack) throw new HttpError(404, `No pack file ${params.file}.`, "ERR_MTRACK_OBJECT_MISSING");
+      await sendStream(req, res, pack);
     },
   });
   router.add({
