@@ -219,11 +219,23 @@ export function writePack(
     objects.map((o, i) => ({ raw: o.raw, offset: offsets[i]!, length: o.data.length })),
   );
 
+  const packTmp = writeTempPack(fs, tmpDir, (fd) =>
+    writeObjectData(fs, fd, objects, offset - PACK_MAGIC.length),
+  );
+  installPack(fs, dir, tmpDir, packTmp, idx, id);
+  return id;
+}
+
+/**
+ * Writes a pack's data to a new temp file in `tmpDir`: the pack header, then whatever `write` puts after
+ * it, then an fsync. Returns the temp file's path; on any failure the file is gone and the error thrown.
+ */
+function writeTempPack(fs: FsLike, tmpDir: string, write: (fd: number) => void): string {
   const packTmp = tmpName(tmpDir, "pack");
   const fd = fs.openSync(packTmp, "wx", 0o444);
   try {
     writeAll(fs, fd, PACK_MAGIC);
-    writeObjectData(fs, fd, objects, offset - PACK_MAGIC.length);
+    write(fd);
     fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
@@ -231,8 +243,7 @@ export function writePack(
     throw err;
   }
   fs.closeSync(fd);
-  installPack(fs, dir, tmpDir, packTmp, idx, id);
-  return id;
+  return packTmp;
 }
 
 /**
@@ -424,11 +435,8 @@ export function mergePacks(
   const taken = new Set<Hash>();
   const merged: PackFile[] = [];
   const skipped: Array<{ id: string; error: string }> = [];
-  const packTmp = tmpName(tmpDir, "pack");
-  const fd = fs.openSync(packTmp, "wx", 0o444);
   let pos = PACK_MAGIC.length;
-  try {
-    writeAll(fs, fd, PACK_MAGIC);
+  const packTmp = writeTempPack(fs, tmpDir, (fd) => {
     // Bytes for file positions [batchAt, batchAt + used); written with positional writes, so a source
     // that fails half-way is undone by moving `pos` back (the file is truncated to `pos` at the end).
     const batch = Buffer.allocUnsafe(WRITE_BATCH);
@@ -485,13 +493,7 @@ export function mergePacks(
     }
     flushBatch();
     fs.ftruncateSync(fd, pos);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    safeUnlink(packTmp, fs);
-    throw err;
-  }
-  fs.closeSync(fd);
+  });
   if (merged.length < 2) {
     safeUnlink(packTmp, fs);
     return undefined;
