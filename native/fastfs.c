@@ -126,6 +126,15 @@ static char *join(const char *prefix, size_t plen, const char *name, size_t *out
   return p;
 }
 
+/* The `threads` argument, clamped to 1..MAX_THREADS. */
+static int threads_arg(napi_env env, napi_value v) {
+  int32_t threads = 1;
+  napi_get_value_int32(env, v, &threads);
+  if (threads < 1) threads = 1;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  return threads;
+}
+
 static double ms(const struct timespec *t) {
   /* The same arithmetic as Node's Stats (sec * 1e3 + nsec / 1e6), so both walks agree to the bit. */
   return (double)t->tv_sec * 1000.0 + (double)t->tv_nsec / 1e6;
@@ -283,10 +292,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
     napi_get_value_string_utf8(env, v, s, l + 1, &l);
     w.skip[w.nskip++] = s;
   }
-  int32_t threads = 1;
-  napi_get_value_int32(env, argv[2], &threads);
-  if (threads < 1) threads = 1;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  int threads = threads_arg(env, argv[2]);
 
   w.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (w.rootfd < 0) {
@@ -482,10 +488,7 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   if (napi_get_typedarray_info(env, argv[1], &tt, &tlen, &tdata, NULL, NULL) != napi_ok ||
       tt != napi_float64_array || tlen != n)
     return throw_type(env, "sizes must be a Float64Array, one per path");
-  int32_t threads = 1;
-  napi_get_value_int32(env, argv[2], &threads);
-  if (threads < 1) threads = 1;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  int threads = threads_arg(env, argv[2]);
 
   readjob_t j;
   memset(&j, 0, sizeof j);
@@ -602,35 +605,90 @@ static size_t *dir_groups(char **paths, size_t n, size_t *ngroups) {
   return starts;
 }
 
-typedef struct {
-  char **paths;
-  const unsigned char *data;
-  const double *offsets;
-  const double *lengths;
-  const uint32_t *modes;
-  double *meta;
-  size_t n;
+/*
+ * A batch of per-path work grouped by directory (dir_groups): threads take one group at a time and call
+ * `each` for its items with an open descriptor of the group's directory. writeFiles and linkFiles differ
+ * only in `each` and in what `ctx` holds.
+ */
+typedef struct groupjob {
+  char **paths; /* the names created (their directories group the work) */
+  double *meta; /* WRITE_FIELDS numbers per item */
   size_t *groups;
   size_t ngroups;
   size_t next;
   pthread_mutex_t mu;
-} writejob_t;
+  void (*each)(struct groupjob *j, size_t i, int dfd, const char *name);
+  void *ctx;
+} groupjob_t;
 
-/* Writes item i; `dfd` is an open descriptor of its directory (or -1: use the full path). */
-static void write_one(writejob_t *j, size_t i, int dfd) {
-  double *m = j->meta + i * WRITE_FIELDS;
-  if (!j->paths[i]) {
-    m[0] = ENOMEM;
-    return;
+static void *group_worker(void *p) {
+  groupjob_t *j = p;
+  for (;;) {
+    pthread_mutex_lock(&j->mu);
+    size_t g = j->next++;
+    pthread_mutex_unlock(&j->mu);
+    if (g >= j->ngroups) return NULL;
+    /* One lookup of the directory per group instead of one (or two) per file. */
+    int dfd = open_parent(j->paths[j->groups[g]]);
+    for (size_t i = j->groups[g]; i < j->groups[g + 1]; i++) {
+      if (!j->paths[i]) {
+        j->meta[i * WRITE_FIELDS] = ENOMEM;
+        continue;
+      }
+      const char *name = dfd >= 0 ? j->paths[i] + parent_len(j->paths[i]) + 1 : j->paths[i];
+      j->each(j, i, dfd >= 0 ? dfd : AT_FDCWD, name);
+    }
+    if (dfd >= 0) close(dfd);
   }
-  const char *name = dfd >= 0 ? j->paths[i] + parent_len(j->paths[i]) + 1 : j->paths[i];
-  int fd = openat(dfd >= 0 ? dfd : AT_FDCWD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)j->modes[i]);
+}
+
+/* The WRITE_FIELDS numbers of a new file: errno 0, then its stat. */
+static void created(double *m, const struct stat *s) {
+  m[0] = 0;
+  m[1] = (double)s->st_size;
+  m[2] = ms(&s->st_mtim);
+  m[3] = ms(&s->st_ctim);
+  m[4] = (double)s->st_ino;
+}
+
+/*
+ * Runs a grouped job over `n` items (j->paths, j->each and j->ctx set by the caller) and returns its
+ * Float64Array of WRITE_FIELDS numbers per item, or NULL when out of memory.
+ */
+static napi_value run_grouped(napi_env env, groupjob_t *j, size_t n, int threads) {
+  napi_value metaab, meta;
+  void *metadata = NULL;
+  if (napi_create_arraybuffer(env, n * WRITE_FIELDS * sizeof(double), &metadata, &metaab) != napi_ok) return NULL;
+  j->meta = metadata;
+  j->groups = dir_groups(j->paths, n, &j->ngroups);
+  if (!j->groups) return NULL;
+  j->next = 0;
+  pthread_mutex_init(&j->mu, NULL);
+  run_pool(threads, j->ngroups, group_worker, j);
+  pthread_mutex_destroy(&j->mu);
+  free(j->groups);
+  napi_create_typedarray(env, napi_float64_array, n * WRITE_FIELDS, metaab, 0, &meta);
+  return meta;
+}
+
+typedef struct {
+  const unsigned char *data;
+  const double *offsets;
+  const double *lengths;
+  const uint32_t *modes;
+} writectx_t;
+
+/* Creates item i (O_EXCL) in directory `at` and writes its bytes; a failed write leaves no file. */
+static void write_one(groupjob_t *j, size_t i, int at, const char *name) {
+  const writectx_t *c = j->ctx;
+  double *m = j->meta + i * WRITE_FIELDS;
+  int fd = openat(at, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)c->modes[i]);
   if (fd < 0) {
     m[0] = errno;
     return;
   }
-  const unsigned char *src = j->data + (size_t)j->offsets[i];
-  size_t len = (size_t)j->lengths[i];
+  const unsigned char *src = c->data + (size_t)c->offsets[i];
+  size_t len = (size_t)c->lengths[i];
   size_t done = 0;
   while (done < len) {
     ssize_t w = write(fd, src + done, len - done);
@@ -638,7 +696,7 @@ static void write_one(writejob_t *j, size_t i, int dfd) {
       if (errno == EINTR) continue;
       m[0] = errno;
       close(fd);
-      unlinkat(dfd >= 0 ? dfd : AT_FDCWD, name, 0); /* never leave a short file behind */
+      unlinkat(at, name, 0); /* never leave a short file behind */
       return;
     }
     done += (size_t)w;
@@ -651,28 +709,10 @@ static void write_one(writejob_t *j, size_t i, int dfd) {
   }
   if (close(fd) != 0) {
     m[0] = errno;
-    unlinkat(dfd >= 0 ? dfd : AT_FDCWD, name, 0);
+    unlinkat(at, name, 0);
     return;
   }
-  m[0] = 0;
-  m[1] = (double)s.st_size;
-  m[2] = ms(&s.st_mtim);
-  m[3] = ms(&s.st_ctim);
-  m[4] = (double)s.st_ino;
-}
-
-static void *write_worker(void *p) {
-  writejob_t *j = p;
-  for (;;) {
-    pthread_mutex_lock(&j->mu);
-    size_t g = j->next++;
-    pthread_mutex_unlock(&j->mu);
-    if (g >= j->ngroups) return NULL;
-    /* One lookup of the directory per group instead of one per file. */
-    int dfd = open_parent(j->paths[j->groups[g]]);
-    for (size_t i = j->groups[g]; i < j->groups[g + 1]; i++) write_one(j, i, dfd);
-    if (dfd >= 0) close(dfd);
-  }
+  created(m, &s);
 }
 
 static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t n, void **out) {
@@ -688,9 +728,6 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
     return throw_type(env, "writeFiles(paths, data, offsets, lengths, modes, threads)");
   uint32_t n = 0;
   if (napi_get_array_length(env, argv[0], &n) != napi_ok) return throw_type(env, "paths must be an array");
-  writejob_t j;
-  memset(&j, 0, sizeof j);
-  j.n = n;
   void *data;
   size_t datalen;
   if (napi_get_buffer_info(env, argv[1], &data, &datalen) != napi_ok) return throw_type(env, "data must be a Buffer");
@@ -698,35 +735,20 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[2], napi_float64_array, n, &offsets) || !typed(env, argv[3], napi_float64_array, n, &lengths) ||
       !typed(env, argv[4], napi_uint32_array, n, &modes))
     return throw_type(env, "offsets, lengths (Float64Array) and modes (Uint32Array) need one entry per path");
-  j.data = data;
-  j.offsets = offsets;
-  j.lengths = lengths;
-  j.modes = modes;
+  writectx_t c = {data, offsets, lengths, modes};
   for (uint32_t i = 0; i < n; i++)
-    if (j.offsets[i] < 0 || j.lengths[i] < 0 || j.offsets[i] + j.lengths[i] > (double)datalen)
+    if (c.offsets[i] < 0 || c.lengths[i] < 0 || c.offsets[i] + c.lengths[i] > (double)datalen)
       return throw_type(env, "a file's bytes lie outside data");
-  int32_t threads = 1;
-  napi_get_value_int32(env, argv[5], &threads);
-  if (threads < 1) threads = 1;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  int threads = threads_arg(env, argv[5]);
+  groupjob_t j;
+  memset(&j, 0, sizeof j);
+  j.each = write_one;
+  j.ctx = &c;
   j.paths = string_array(env, argv[0], n);
   if (!j.paths) return throw_type(env, "out of memory");
-  napi_value metaab, meta;
-  void *metadata = NULL;
-  napi_create_arraybuffer(env, (size_t)n * WRITE_FIELDS * sizeof(double), &metadata, &metaab);
-  j.meta = metadata;
-  j.groups = dir_groups(j.paths, n, &j.ngroups);
-  if (!j.groups) {
-    free_strings(j.paths, n);
-    return throw_type(env, "out of memory");
-  }
-  pthread_mutex_init(&j.mu, NULL);
-  run_pool(threads, j.ngroups, write_worker, &j);
-  pthread_mutex_destroy(&j.mu);
-  free(j.groups);
+  napi_value meta = run_grouped(env, &j, n, threads);
   free_strings(j.paths, n);
-  napi_create_typedarray(env, napi_float64_array, (size_t)n * WRITE_FIELDS, metaab, 0, &meta);
-  return meta;
+  return meta ? meta : throw_type(env, "out of memory");
 }
 
 /*
@@ -734,56 +756,19 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
  *   Hard-links each source to its destination (never over an existing file) and returns WRITE_FIELDS
  *   numbers per link, as writeFiles: errno (0 = ok), then the stat of the new name.
  */
-typedef struct {
-  char **src;
-  char **dst;
-  double *meta;
-  size_t n;
-  size_t *groups;
-  size_t ngroups;
-  size_t next;
-  pthread_mutex_t mu;
-} linkjob_t;
-
-/* Links item i; `dfd` is an open descriptor of its destination's directory (or -1: use the full path). */
-static void link_one(linkjob_t *j, size_t i, int dfd) {
+static void link_one(groupjob_t *j, size_t i, int at, const char *name) {
+  char **src = j->ctx;
   double *m = j->meta + i * WRITE_FIELDS;
-  if (!j->src[i] || !j->dst[i]) {
+  if (!src[i]) {
     m[0] = ENOMEM;
     return;
   }
-  const char *name = j->dst[i];
-  if (dfd >= 0) name += parent_len(j->dst[i]) + 1;
-  int at = dfd >= 0 ? dfd : AT_FDCWD;
-  if (linkat(AT_FDCWD, j->src[i], at, name, 0) != 0) {
-    m[0] = errno;
-    return;
-  }
   struct stat s;
-  if (fstatat(at, name, &s, 0) != 0) {
+  if (linkat(AT_FDCWD, src[i], at, name, 0) != 0 || fstatat(at, name, &s, 0) != 0) {
     m[0] = errno;
     return;
   }
-  m[0] = 0;
-  m[1] = (double)s.st_size;
-  m[2] = ms(&s.st_mtim);
-  m[3] = ms(&s.st_ctim);
-  m[4] = (double)s.st_ino;
-}
-
-static void *link_worker(void *p) {
-  linkjob_t *j = p;
-  for (;;) {
-    pthread_mutex_lock(&j->mu);
-    size_t g = j->next++;
-    pthread_mutex_unlock(&j->mu);
-    if (g >= j->ngroups) return NULL;
-    /* One lookup of the destination directory per group instead of two per file. */
-    size_t first = j->groups[g];
-    int dfd = open_parent(j->dst[first]);
-    for (size_t i = first; i < j->groups[g + 1]; i++) link_one(j, i, dfd);
-    if (dfd >= 0) close(dfd);
-  }
+  created(m, &s);
 }
 
 static napi_value link_files(napi_env env, napi_callback_info info) {
@@ -795,38 +780,17 @@ static napi_value link_files(napi_env env, napi_callback_info info) {
   if (napi_get_array_length(env, argv[0], &n) != napi_ok || napi_get_array_length(env, argv[1], &n2) != napi_ok ||
       n != n2)
     return throw_type(env, "sources and dests must be arrays of the same length");
-  int32_t threads = 1;
-  napi_get_value_int32(env, argv[2], &threads);
-  if (threads < 1) threads = 1;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  linkjob_t j;
+  int threads = threads_arg(env, argv[2]);
+  char **src = string_array(env, argv[0], n);
+  groupjob_t j;
   memset(&j, 0, sizeof j);
-  j.n = n;
-  j.src = string_array(env, argv[0], n);
-  j.dst = string_array(env, argv[1], n);
-  if (!j.src || !j.dst) {
-    free_strings(j.src, n);
-    free_strings(j.dst, n);
-    return throw_type(env, "out of memory");
-  }
-  napi_value metaab, meta;
-  void *metadata = NULL;
-  napi_create_arraybuffer(env, (size_t)n * WRITE_FIELDS * sizeof(double), &metadata, &metaab);
-  j.meta = metadata;
-  j.groups = dir_groups(j.dst, n, &j.ngroups);
-  if (!j.groups) {
-    free_strings(j.src, n);
-    free_strings(j.dst, n);
-    return throw_type(env, "out of memory");
-  }
-  pthread_mutex_init(&j.mu, NULL);
-  run_pool(threads, j.ngroups, link_worker, &j);
-  pthread_mutex_destroy(&j.mu);
-  free(j.groups);
-  free_strings(j.src, n);
-  free_strings(j.dst, n);
-  napi_create_typedarray(env, napi_float64_array, (size_t)n * WRITE_FIELDS, metaab, 0, &meta);
-  return meta;
+  j.each = link_one;
+  j.ctx = src;
+  j.paths = string_array(env, argv[1], n);
+  napi_value meta = src && j.paths ? run_grouped(env, &j, n, threads) : NULL;
+  free_strings(src, n);
+  free_strings(j.paths, n);
+  return meta ? meta : throw_type(env, "out of memory");
 }
 
 NAPI_MODULE_INIT() {
