@@ -68,7 +68,7 @@ export function* readPacked(
 
 /**
  * The packs of a map with the objects the map attributes to each (an object in two packs belongs to the
- * first): what wholePacks and fetchablePacks plan with.
+ * first): what wholePacks plans with.
  *
  * @example
  * for (const [pack, hashes] of packContents(map)) if (hashes.length === pack.count) ...

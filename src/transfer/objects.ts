@@ -18,7 +18,6 @@ import type { Hash } from "../store/types.js";
 import { safeUnlink, tmpName } from "../util/fs.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import {
-  fetchablePacks,
   planTransfer,
   runPool,
   safeWholePacks,
@@ -415,7 +414,7 @@ function verifiedPacker(store: Store, fs: typeof nodeFs, rank: ReadonlyMap<Hash,
 const WHOLE_PACKS_FROM = 1024;
 
 /**
- * Copies whole remote packs that hold (nearly) only wanted objects (see fetchablePacks), when the remote
+ * Copies whole remote packs that hold (nearly) only wanted objects (see wholePacks), when the remote
  * can copy files: a kernel copy, then one sequential read that hashes every object against its name,
  * then the pack is installed as it is. A pack that fails any check is not installed and its objects are
  * left to the batches, which report each bad object by name. Returns the objects now local.
@@ -436,7 +435,7 @@ async function fetchWholePacks(
   for (const b of batches) for (const o of b) wanted.add(o.hash);
   if (wanted.size < WHOLE_PACKS_FROM) return covered;
   const packs = await list();
-  const chosen = new Set(fetchablePacks(packs, wanted, (h) => store.has(h)));
+  const chosen = new Set(wholePacks(packs, wanted, (h) => store.has(h)));
   // Two at a time: one pack's kernel copy and fsync overlap the other's hashing.
   const tasks = packs
     .filter((p) => chosen.has(p.id))

@@ -67,40 +67,30 @@ export function planTransfer(
 }
 
 /**
- * The packs that can travel whole: every object in them is to be sent. Copying such a pack as it is
- * replaces unpacking, hashing and repacking it; a pack holding even one object the destination has (or
- * that is not wanted) is left to the batches, so nothing moves that need not.
+ * The packs that can travel whole: every object in them is to be sent, except objects the destination
+ * already has (`there`; a fetch finds a pushed directory's manifest, fetched just before, sharing its
+ * entries' pack), which must stay a minority. Copying such a pack as it is replaces unpacking, hashing
+ * and repacking it; a pack holding an object that is neither wanted nor there is left to the batches,
+ * so nothing moves that need not. A push passes no `there`: a pack goes whole only if all of it is to
+ * be sent.
  *
  * @example
  * wholePacks([{ id: "p1", count: 2, hashes: [a, b] }, { id: "p2", count: 2, hashes: [c, d] }], new Set([a, b, c]))
  * // ["p1"]
+ * wholePacks([{ id: "p", count: 3, hashes: [tree, a, b] }], new Set([a, b]), (h) => h === tree) // ["p"]
  */
-export function wholePacks(packs: readonly PackContents[], toSend: ReadonlySet<Hash>): string[] {
-  return packs
-    .filter((p) => p.count > 0 && p.hashes.length === p.count && p.hashes.every((h) => toSend.has(h)))
-    .map((p) => p.id);
-}
-
-/**
- * The packs a fetch copies whole: each holds nothing the fetch does not want except objects already
- * local (a pushed directory's manifest often shares its entries' pack and is fetched first), and more
- * wanted objects than already-local ones. The rest of the wanted objects travel in batches.
- *
- * @example
- * fetchablePacks([{ id: "p", count: 3, hashes: [tree, a, b] }], new Set([a, b]), (h) => h === tree) // ["p"]
- */
-export function fetchablePacks(
+export function wholePacks(
   packs: readonly PackContents[],
-  wanted: ReadonlySet<Hash>,
-  isLocal: (hash: Hash) => boolean,
+  toSend: ReadonlySet<Hash>,
+  there: (hash: Hash) => boolean = () => false,
 ): string[] {
   return packs
     .filter((p) => {
       if (p.count === 0 || p.hashes.length !== p.count) return false;
       let extra = 0;
       for (const h of p.hashes) {
-        if (wanted.has(h)) continue;
-        if (!isLocal(h)) return false;
+        if (toSend.has(h)) continue;
+        if (!there(h)) return false;
         extra++;
       }
       return extra * 2 < p.count;

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { looseObjects } from "../../../src/remotes/loose.js";
-import { fetchablePacks, safeWholePacks, wholePacks, withoutCovered } from "../../../src/transfer/plan.js";
+import { safeWholePacks, wholePacks, withoutCovered } from "../../../src/transfer/plan.js";
 import { withTempDir } from "../../helpers/tmp.js";
 
 const h = (n: number) => n.toString(16).padStart(64, "0");
@@ -74,7 +74,7 @@ test("safeWholePacks: a manifest's pack travels whole only if no entry sits in a
   );
 });
 
-test("fetchablePacks: packs of wanted objects, allowing a minority of objects already local", () => {
+test("wholePacks for a fetch: packs of wanted objects, allowing a minority of objects already local", () => {
   const packs = [
     { id: "all-wanted", count: 2, hashes: [h(1), h(2)] },
     { id: "manifest-local", count: 3, hashes: [h(3), h(4), h(9)] },
@@ -85,7 +85,7 @@ test("fetchablePacks: packs of wanted objects, allowing a minority of objects al
   const wanted = new Set([h(1), h(2), h(3), h(4), h(5), h(6), h(7), h(8)]);
   const local = new Set([h(9), h(10), h(11)]);
   assert.deepEqual(
-    fetchablePacks(packs, wanted, (x) => local.has(x)),
+    wholePacks(packs, wanted, (x) => local.has(x)),
     ["all-wanted", "manifest-local"],
   );
 });
