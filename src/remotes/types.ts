@@ -76,14 +76,14 @@ export interface Remote {
    */
   getBatch(hashes: readonly Hash[], onObject: (object: ObjectData) => void | Promise<void>): Promise<Hash[]>;
   /**
-   * Optional (directory, S3): the remote's packs and the small objects each holds. A fetch that wants all
+   * Optional (directory, S3, `mtrack server`): the remote's packs and the small objects each holds. A fetch that wants all
    * of a pack (but for objects it already has) copies it whole with copyPack instead of having its
    * objects read, sent and repacked one by one.
    */
   packList?(): Promise<PackContents[]>;
   /**
    * Optional, with packList(): copies pack `id`'s data into the new local file `dest` (a directory: by
-   * the kernel; S3: one streamed GET) and returns the pack's index bytes; both unverified. Undefined when
+   * the kernel; S3 and `mtrack server`: one streamed GET) and returns the pack's index bytes; both unverified. Undefined when
    * the pack is gone (another process consolidated or collected it).
    */
   copyPack?(id: string, dest: string): Promise<Buffer | undefined>;

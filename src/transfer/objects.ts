@@ -415,8 +415,8 @@ const WHOLE_PACKS_FROM = 1024;
 
 /**
  * Copies whole remote packs that hold (nearly) only wanted objects (see wholePacks), when the remote
- * can copy files: a kernel copy, then one sequential read that hashes every object against its name,
- * then the pack is installed as it is. A pack that fails any check is not installed and its objects are
+ * can list and copy its packs (a directory by the kernel, S3 and `mtrack server` by one download each),
+ * then one sequential read hashes every object against its name, then the pack is installed as it is. A pack that fails any check is not installed and its objects are
  * left to the batches, which report each bad object by name. Returns the objects now local.
  */
 async function fetchWholePacks(
@@ -436,6 +436,8 @@ async function fetchWholePacks(
   if (wanted.size < WHOLE_PACKS_FROM) return covered;
   const packs = await list();
   const chosen = new Set(wholePacks(packs, wanted, (h) => store.has(h)));
+  if (chosen.size === 0) return covered;
+  fs.mkdirSync(store.packsDir, { recursive: true });
   // Two at a time: one pack's kernel copy and fsync overlap the other's hashing.
   const tasks = packs
     .filter((p) => chosen.has(p.id))
@@ -501,7 +503,6 @@ async function download(
     if (!rank.has(w.hash)) rank.set(w.hash, i);
   });
   const packer = verifiedPacker(store, fs, rank);
-  fs.mkdirSync(store.packsDir, { recursive: true });
   const covered = await fetchWholePacks(store, remote, plan.batches, summary, tick, fs);
   const batches = covered.size > 0 ? withoutCovered(plan.batches, covered) : plan.batches;
   const tasks: Array<() => Promise<void>> = batches.map((batch) => async () => {
