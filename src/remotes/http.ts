@@ -16,7 +16,7 @@ import { writeAll, writeFileAtomic } from "../util/fs.js";
 import type { CollectOptions, CollectResult } from "./collect.js";
 import { remoteError, withRetry } from "./errors.js";
 import { checkRefName, isRefKind } from "./names.js";
-import { addPack, type PackedLocation, packContents } from "./pack-map.js";
+import { addPack, type PackedLocation, packListing } from "./pack-map.js";
 import { runPool } from "./pool.js";
 import type { ObjectData, ObjectSpec, PackContents, Remote } from "./types.js";
 import { BatchStatus, decodeBatch, encodeBatch, encodeHashList } from "./wire.js";
@@ -366,7 +366,7 @@ export class HttpRemote implements Remote {
       addPack(map, pack);
       this.listedPacks.set(id, pack);
     }
-    return [...packContents(map)].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes }));
+    return packListing(map);
   }
 
   async copyPack(id: string, dest: string): Promise<Buffer | undefined> {

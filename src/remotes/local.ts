@@ -25,7 +25,7 @@ import {
 import { remoteError } from "./errors.js";
 import { looseObjects } from "./loose.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
-import { addPack, type PackedLocation, packContents, readPacked } from "./pack-map.js";
+import { addPack, type PackedLocation, packListing, readPacked } from "./pack-map.js";
 import {
   type ObjectData,
   type ObjectSpec,
@@ -258,11 +258,7 @@ export class LocalRemote implements Remote {
   }
 
   async packList(): Promise<PackContents[]> {
-    return [...packContents(this.packedMap())].map(([pack, hashes]) => ({
-      id: pack.id,
-      count: pack.count,
-      hashes,
-    }));
+    return packListing(this.packedMap());
   }
 
   /** A kernel copy of the pack's data (a reflink where the filesystem can), then its index's bytes. */

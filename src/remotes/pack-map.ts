@@ -5,6 +5,7 @@
  */
 import type { PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
+import type { PackContents } from "./types.js";
 
 /** Where one packed object is. */
 export interface PackedLocation {
@@ -81,4 +82,14 @@ export function packContents(map: ReadonlyMap<Hash, PackedLocation>): Map<PackFi
     list.push(hash);
   }
   return out;
+}
+
+/**
+ * packContents as the Remote interface's pack listing (`packList`).
+ *
+ * @example
+ * async packList() { return packListing(this.packedMap()); }
+ */
+export function packListing(map: ReadonlyMap<Hash, PackedLocation>): PackContents[] {
+  return [...packContents(map)].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes }));
 }

@@ -43,7 +43,7 @@ import {
 import { countedReadStream } from "./counted.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
-import { addPack, type PackedLocation, packContents } from "./pack-map.js";
+import { addPack, type PackedLocation, packListing } from "./pack-map.js";
 import { runPool } from "./pool.js";
 import type { ObjectData, ObjectSpec, PackContents, PackSource, Remote } from "./types.js";
 import { SMALL_OBJECT_LIMIT } from "./types.js";
@@ -421,11 +421,7 @@ export class S3Remote implements Remote {
 
   async packList(): Promise<PackContents[]> {
     await this.refreshPacks();
-    return [...packContents(this.packed)].map(([pack, hashes]) => ({
-      id: pack.id,
-      count: pack.count,
-      hashes,
-    }));
+    return packListing(this.packed);
   }
 
   /** The pack's data streamed by one GET into `dest`; its index from the local cache of indexes. */
