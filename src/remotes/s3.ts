@@ -195,39 +195,21 @@ export class S3Remote implements Remote {
     this.bucketChecked = true;
   }
 
-  /** Loads the indexes of packs pushed since last time (from the disk cache, else from the bucket). */
-  private async refreshPacks(): Promise<void> {
+  /**
+   * Loads the indexes of packs pushed since last time (from the disk cache, else from the bucket) and
+   * forgets packs gone from the bucket. `listing` is a listing of `packs/` the caller already made.
+   */
+  private async refreshPacks(listing?: ReadonlyArray<{ key: string }>): Promise<void> {
     const ids: string[] = [];
     const listed = new Set<string>();
-    let token: string | undefined;
-    do {
-      const page = await this.send("listing packs", () =>
-        this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.key("packs/"),
-            ContinuationToken: token,
-          }),
-        ),
-      );
-      for (const o of page.Contents ?? []) {
-        const m = /pack-([0-9a-f]+)\.idx$/.exec(o.Key ?? "");
-        if (!m?.[1]) continue;
-        listed.add(m[1]);
-        if (!this.packs.has(m[1])) ids.push(m[1]);
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    // A pack gone from the bucket (`gc --cloud` from any clone) no longer counts as holding anything.
-    const gone = [...this.packs.keys()].filter((id) => !listed.has(id));
-    if (gone.length > 0) {
-      for (const id of gone) {
-        this.packs.get(id)?.close();
-        this.packs.delete(id);
-      }
-      this.packed.clear();
-      for (const p of this.packs.values()) addPack(this.packed, p);
+    for (const o of listing ?? (await this.listKeys("packs/"))) {
+      const m = /pack-([0-9a-f]+)\.idx$/.exec(o.key);
+      if (!m?.[1]) continue;
+      listed.add(m[1]);
+      if (!this.packs.has(m[1])) ids.push(m[1]);
     }
+    // A pack gone from the bucket (`gc --cloud` from any clone) no longer counts as holding anything.
+    this.forgetPacks([...this.packs.keys()].filter((id) => !listed.has(id)));
     const dir = path.join(this.cacheDir, "packs");
     nodeFs.mkdirSync(dir, { recursive: true });
     await runPool(
@@ -252,6 +234,17 @@ export class S3Remote implements Remote {
       }),
       this.jobs,
     );
+  }
+
+  /** Drops packs from the loaded set (closing them) and rebuilds the map of packed objects. */
+  private forgetPacks(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    for (const id of ids) {
+      this.packs.get(id)?.close();
+      this.packs.delete(id);
+    }
+    this.packed.clear();
+    for (const p of this.packs.values()) addPack(this.packed, p);
   }
 
   private loadPack(pack: PackFile): void {
@@ -480,25 +473,14 @@ export class S3Remote implements Remote {
 
   async listRefs(kind: string): Promise<string[]> {
     if (!isRefKind(kind)) return [];
-    const out: string[] = [];
-    let token: string | undefined;
     const prefix = this.key(`refs/${kind}/`);
-    do {
-      const page = await this.send("listing refs", () =>
-        this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-        ),
-      );
-      for (const o of page.Contents ?? []) {
-        const name = `${kind}/${(o.Key ?? "").slice(prefix.length)}`;
-        if (isRefName(name)) out.push(name);
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out.sort();
+    return (await this.listKeys(`refs/${kind}/`))
+      .map((o) => `${kind}/${o.key.slice(prefix.length)}`)
+      .filter(isRefName)
+      .sort();
   }
 
-  /** Every key under `rel` (e.g. "packs/") with its size and LastModified. */
+  /** Every key under `rel` (e.g. "packs/"), page by page, with its size and LastModified. */
   private async listKeys(rel: string): Promise<Array<{ key: string; size: number; mtimeMs: number }>> {
     const out: Array<{ key: string; size: number; mtimeMs: number }> = [];
     let token: string | undefined;
@@ -551,7 +533,7 @@ export class S3Remote implements Remote {
     const objectKeys = await this.listKeys("objects/");
     const now = Date.now();
     // Indexes of every pack listed above (new ones are downloaded; a damaged one is left out, untouched).
-    await this.refreshPacks();
+    await this.refreshPacks(packKeys);
     const files = new Map<string, { pack?: (typeof packKeys)[number]; idx?: (typeof packKeys)[number] }>();
     for (const k of packKeys) {
       const m = /^pack-([0-9a-f]+)\.(pack|idx)$/.exec(k.key.slice(this.key("packs/").length));
@@ -613,13 +595,8 @@ export class S3Remote implements Remote {
       ...plan.deleteLeftovers.map((l) => l.name),
     ]);
     const cache = path.join(this.cacheDir, "packs");
-    for (const p of gone) {
-      this.packs.get(p.id)?.close();
-      this.packs.delete(p.id);
-      safeUnlink(path.join(cache, `pack-${p.id}.idx`));
-    }
-    this.packed.clear();
-    for (const p of this.packs.values()) addPack(this.packed, p);
+    for (const p of gone) safeUnlink(path.join(cache, `pack-${p.id}.idx`));
+    this.forgetPacks(gone.map((p) => p.id));
     return plan.result;
   }
 
