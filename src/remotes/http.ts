@@ -10,13 +10,13 @@ import * as net from "node:net";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { MtrackError } from "../errors.js";
-import { PackFile } from "../store/pack.js";
+import type { PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
-import { writeAll, writeFileAtomic } from "../util/fs.js";
+import { writeAll } from "../util/fs.js";
 import type { CollectOptions, CollectResult } from "./collect.js";
 import { remoteError, withRetry } from "./errors.js";
 import { checkRefName, isRefKind } from "./names.js";
-import { addPack, type PackedLocation, packListing } from "./pack-map.js";
+import { addPack, cachedPackIndex, type PackedLocation, packListing } from "./pack-map.js";
 import { runPool } from "./pool.js";
 import type { ObjectData, ObjectSpec, PackContents, Remote } from "./types.js";
 import { BatchStatus, decodeBatch, encodeBatch, encodeHashList } from "./wire.js";
@@ -302,39 +302,6 @@ export class HttpRemote implements Remote {
   private readonly listedPacks = new Map<string, PackFile>();
 
   /**
-   * A pack's index: from the cache when there (and sound), else from the server (then cached). Undefined
-   * when the server no longer has it or sent a damaged one (its objects then go in batches).
-   */
-  private async packIndex(id: string): Promise<PackFile | undefined> {
-    const where = `${this.url} pack ${id}`;
-    const file = this.cacheDir && path.join(this.cacheDir, "packs", `pack-${id}.idx`);
-    if (file) {
-      try {
-        return PackFile.fromIndex(nodeFs, "", id, nodeFs.readFileSync(file), where);
-      } catch {
-        // not cached yet, or damaged: download it
-      }
-    }
-    const idx = await this.callBytes("GET", `/v1/packs/${id}.idx`, undefined, true);
-    if (!idx) return undefined;
-    let pack: PackFile;
-    try {
-      pack = PackFile.fromIndex(nodeFs, "", id, idx, where);
-    } catch {
-      return undefined;
-    }
-    if (file) {
-      try {
-        nodeFs.mkdirSync(path.dirname(file), { recursive: true });
-        writeFileAtomic(file, idx);
-      } catch {
-        // a cache that cannot be written only costs a download next time
-      }
-    }
-    return pack;
-  }
-
-  /**
    * The server's packs, from their indexes (48 bytes per object: 4.8 MB for 100k; cached, see cacheDir).
    * A server without the pack routes (404) or a damaged index just means no whole packs: the objects go
    * in batches.
@@ -354,7 +321,12 @@ export class HttpRemote implements Remote {
     const loaded = new Map<string, PackFile>();
     await runPool(
       ids.map((id) => async () => {
-        const pack = await this.packIndex(id);
+        const pack = await cachedPackIndex(
+          this.cacheDir && path.join(this.cacheDir, "packs"),
+          id,
+          `${this.url} pack ${id}`,
+          () => this.callBytes("GET", `/v1/packs/${id}.idx`, undefined, true),
+        );
         if (pack) loaded.set(id, pack);
       }),
       this.jobs,

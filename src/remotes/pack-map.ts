@@ -3,8 +3,11 @@
  * binary search, but a remote holds many packs (one per pushed batch) and a push asks about 100k objects
  * at once: one map built per set of packs turns 100k × packs × log(n) buffer compares into 100k lookups.
  */
-import type { PackFile } from "../store/pack.js";
+import * as nodeFs from "node:fs";
+import * as path from "node:path";
+import { PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
+import { writeFileAtomic } from "../util/fs.js";
 import type { PackContents } from "./types.js";
 
 /** Where one packed object is. */
@@ -92,4 +95,47 @@ export function packContents(map: ReadonlyMap<Hash, PackedLocation>): Map<PackFi
  */
 export function packListing(map: ReadonlyMap<Hash, PackedLocation>): PackContents[] {
   return [...packContents(map)].map(([pack, hashes]) => ({ id: pack.id, count: pack.count, hashes }));
+}
+
+/**
+ * A remote pack's index through a local cache, `<dir>/pack-<id>.idx` (S3 and `mtrack server` keep one per
+ * remote): packs are named by their index checksum, so a cached index never goes stale. A cached copy that
+ * does not load is downloaded again; a downloaded one is checked before it is cached. Undefined when the
+ * remote has no such index or sends a damaged one (its objects then count as absent). Without `dir`,
+ * nothing is cached.
+ *
+ * @example
+ * const pack = await cachedPackIndex(cacheDir, id, `${url} pack ${id}`, () => get(`packs/pack-${id}.idx`));
+ */
+export async function cachedPackIndex(
+  dir: string | undefined,
+  id: string,
+  where: string,
+  download: () => Promise<Buffer | undefined>,
+): Promise<PackFile | undefined> {
+  const file = dir && path.join(dir, `pack-${id}.idx`);
+  if (file) {
+    try {
+      return PackFile.fromIndex(nodeFs, dir, id, nodeFs.readFileSync(file), where);
+    } catch {
+      // not cached yet, or damaged: download it
+    }
+  }
+  const idx = await download();
+  if (!idx) return undefined;
+  let pack: PackFile;
+  try {
+    pack = PackFile.fromIndex(nodeFs, dir ?? "", id, idx, where);
+  } catch {
+    return undefined;
+  }
+  if (file) {
+    try {
+      nodeFs.mkdirSync(dir, { recursive: true });
+      writeFileAtomic(file, idx);
+    } catch {
+      // a cache that cannot be written only costs a download next time
+    }
+  }
+  return pack;
 }

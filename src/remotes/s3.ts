@@ -31,7 +31,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { MtrackError } from "../errors.js";
 import { PackFile, writePack } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
-import { safeUnlink, writeFileAtomic } from "../util/fs.js";
+import { safeUnlink } from "../util/fs.js";
 import {
   type CollectOptions,
   type CollectResult,
@@ -43,7 +43,7 @@ import {
 import { countedReadStream } from "./counted.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
-import { addPack, type PackedLocation, packListing } from "./pack-map.js";
+import { addPack, cachedPackIndex, type PackedLocation, packListing } from "./pack-map.js";
 import { runPool } from "./pool.js";
 import type { ObjectData, ObjectSpec, PackContents, PackSource, Remote } from "./types.js";
 import { SMALL_OBJECT_LIMIT } from "./types.js";
@@ -211,26 +211,18 @@ export class S3Remote implements Remote {
     // A pack gone from the bucket (`gc --cloud` from any clone) no longer counts as holding anything.
     this.forgetPacks([...this.packs.keys()].filter((id) => !listed.has(id)));
     const dir = path.join(this.cacheDir, "packs");
-    nodeFs.mkdirSync(dir, { recursive: true });
     await runPool(
       ids.map((id) => async () => {
-        const file = path.join(dir, `pack-${id}.idx`);
-        if (!nodeFs.existsSync(file)) {
-          const body = await this.send("reading a pack index", async () => {
+        // A damaged index is left out: its objects count as absent and get pushed again in a new pack.
+        const pack = await cachedPackIndex(dir, id, `${this.url} pack ${id}`, () =>
+          this.send("reading a pack index", async () => {
             const r = await this.client.send(
               new GetObjectCommand({ Bucket: this.bucket, Key: this.key(`packs/pack-${id}.idx`) }),
             );
             return Buffer.from(await r.Body!.transformToByteArray());
-          });
-          writeFileAtomic(file, body);
-        }
-        try {
-          this.loadPack(PackFile.open(nodeFs, dir, id));
-        } catch {
-          // A damaged index (checksum mismatch) is ignored: its objects count as absent and get pushed
-          // again in a new pack.
-          safeUnlink(file);
-        }
+          }),
+        );
+        if (pack) this.loadPack(pack);
       }),
       this.jobs,
     );
@@ -419,9 +411,8 @@ export class S3Remote implements Remote {
 
   /** The pack's data streamed by one GET into `dest`; its index from the local cache of indexes. */
   async copyPack(id: string, dest: string): Promise<Buffer | undefined> {
-    const pack = this.packs.get(id);
-    if (!pack) return undefined;
-    const idx = nodeFs.readFileSync(pack.idxPath);
+    const idx = this.packs.get(id)?.indexBytes();
+    if (!idx) return undefined;
     await this.checkBucket();
     try {
       const res = await this.client.send(

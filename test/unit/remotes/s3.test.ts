@@ -110,6 +110,20 @@ test("s3 remote against SeaweedFS", {
       assert.equal(present.size, small.length);
       await r1.close();
       await r2.close();
+      // A damaged cached index is downloaded again: the objects are still found, and the cache mended.
+      const cache = path.join(dir, "other-client", "packs");
+      const [cached] = fs.readdirSync(cache);
+      assert.ok(cached);
+      const good = fs.readFileSync(path.join(cache, cached));
+      fs.writeFileSync(path.join(cache, cached), "damaged");
+      const r3 = new S3Remote({
+        url: r1.url,
+        endpoint: weed.endpoint,
+        cacheDir: path.join(dir, "other-client"),
+      });
+      assert.equal((await r3.has(small.map((hash) => ({ hash, size: 10 })))).size, small.length);
+      assert.deepEqual(fs.readFileSync(path.join(cache, cached)), good);
+      await r3.close();
     });
   } finally {
     await weed.stop();
