@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { MtrackError } from "../errors.js";
-import type { PackFile } from "../store/pack.js";
+import { isPackId, type PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
 import { writeAll } from "../util/fs.js";
 import type { CollectOptions, CollectResult } from "./collect.js";
@@ -312,9 +312,7 @@ export class HttpRemote implements Remote {
     let ids: string[];
     try {
       const packs = (JSON.parse(listing.toString("utf8")) as { packs?: unknown }).packs;
-      ids = (Array.isArray(packs) ? packs : []).filter(
-        (id): id is string => typeof id === "string" && /^[0-9a-f]{32}$/.test(id),
-      );
+      ids = (Array.isArray(packs) ? packs : []).filter(isPackId);
     } catch {
       throw remoteError("protocol", `${this.url} sent a malformed pack listing.`, { url: this.url });
     }

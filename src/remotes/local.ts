@@ -9,7 +9,7 @@ import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
-import { listPackIds, PackFile, writePack } from "../store/pack.js";
+import { isPackId, listPackIds, PackFile, writePack } from "../store/pack.js";
 import { Store } from "../store/store.js";
 import type { Hash } from "../store/types.js";
 import { type FsLike, fsyncDir, safeUnlink, tmpName, writeFileAtomic } from "../util/fs.js";
@@ -254,7 +254,7 @@ export class LocalRemote implements Remote {
 
   /** The path of one of a pack's two files (the id checked: nothing outside packs/ can be named). */
   packFilePath(id: string, ext: "pack" | "idx"): string | undefined {
-    return /^[0-9a-f]{32}$/.test(id) ? path.join(this.store.packsDir, `pack-${id}.${ext}`) : undefined;
+    return isPackId(id) ? path.join(this.store.packsDir, `pack-${id}.${ext}`) : undefined;
   }
 
   async packList(): Promise<PackContents[]> {

@@ -241,7 +241,7 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     pattern: "/packs/:file",
     access: "read",
     handler: async ({ req, res, params }) => {
-      const m = /^([0-9a-f]{32})\.(pack|idx)$/.exec(params.file ?? "");
+      const m = /^(.*)\.(pack|idx)$/.exec(params.file ?? "");
       const file = m && remote.packFilePath(m[1]!, m[2] as "pack" | "idx");
       if (!file) throw badId("pack file name");
       const pack = openFile(file);

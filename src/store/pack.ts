@@ -24,6 +24,11 @@ const WRITE_BATCH = 8 << 20;
 /** How much a sequential reader (a checkout in pack order) reads ahead per system call. */
 const READ_AHEAD = 1 << 20;
 
+/** Whether `value` can name a pack written by writePack (32 hex digits: half its index checksum). */
+export function isPackId(value: unknown): value is string {
+  return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
+}
+
 /** Throws ERR_MTRACK_OBJECT_CORRUPT unless `idx` is a whole pack index (header, length, checksum). */
 function checkIndex(idx: Buffer, where: string): void {
   const bad = (why: string) =>
