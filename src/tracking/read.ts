@@ -461,33 +461,51 @@ export function restoreRun(dir: string, idOrPrefix: string): string {
  */
 export function runsReferencedObjects(dir: string, store: ObjectStore): Set<Hash> {
   const keep = new Set<Hash>();
-  const addDir = (hash: Hash) => {
-    keep.add(hash);
-    if (!store.has(hash)) return;
-    for (const e of newPackr().unpack(store.readObject(hash)) as DirEntry[]) keep.add(e.hash);
-  };
-  const addRefs = (artifacts: Iterable<ArtifactRef>, models: Iterable<{ hash: Hash }>) => {
-    for (const a of artifacts) {
-      if (a.hash === "") continue;
-      if (a.kind === "dir") addDir(a.hash);
-      else keep.add(a.hash);
+  const add = (run: Parameters<typeof runReferences>[0]) => {
+    const { objects, dirs } = runReferences(run);
+    for (const h of objects) keep.add(h);
+    for (const h of dirs) {
+      keep.add(h);
+      if (!store.has(h)) continue;
+      for (const e of newPackr().unpack(store.readObject(h)) as DirEntry[]) keep.add(e.hash);
     }
-    for (const m of models) addDir(m.hash);
   };
   for (const runId of listDir(trackingPaths(dir).refs).filter(isRunId)) {
     const hash = readRef(dir, runId);
     if (hash === undefined) continue;
     keep.add(hash);
     if (!store.has(hash)) continue;
-    const record = loadRecord(store, hash, runId);
-    for (const m of Object.values(record.metrics)) keep.add(m.hash);
-    addRefs(record.artifacts, record.models);
+    add(loadRecord(store, hash, runId));
   }
   for (const runId of activeRunIds(dir)) {
     const state = readActiveLog(dir, runId);
-    if (state !== undefined) addRefs(state.artifacts.values(), state.models.values());
+    if (state !== undefined) add({ artifacts: state.artifacts.values(), models: state.models.values() });
   }
   return keep;
+}
+
+/**
+ * What one run names in the store: plain objects (metric series, file artifacts) and directory manifests
+ * (directory artifacts, models) whose entries it needs too. The one reading of a run record's references,
+ * for local gc and push (runsReferencedObjects) and for `gc --cloud` (records read from a remote).
+ *
+ * @example
+ * const { objects, dirs } = runReferences(record);
+ */
+export function runReferences(run: {
+  metrics?: Record<string, { hash: Hash }>;
+  artifacts: Iterable<ArtifactRef>;
+  models: Iterable<{ hash: Hash }>;
+}): { objects: Hash[]; dirs: Hash[] } {
+  const objects: Hash[] = [];
+  const dirs: Hash[] = [];
+  for (const m of Object.values(run.metrics ?? {})) objects.push(m.hash);
+  for (const a of run.artifacts) {
+    if (a.hash === "") continue;
+    (a.kind === "dir" ? dirs : objects).push(a.hash);
+  }
+  for (const m of run.models) dirs.push(m.hash);
+  return { objects, dirs };
 }
 
 /**

@@ -19,6 +19,7 @@ import type { Store } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { newPackr } from "../tracking/frames.js";
+import { runReferences } from "../tracking/read.js";
 import type { RootSource } from "../workspace/gc.js";
 
 /** What a root names: an object, a directory manifest, a run record, or a run's directory artifact. */
@@ -141,27 +142,22 @@ async function readObjects(
   return out;
 }
 
-/** What a run record names: objects kept as they are, and directory artifacts (manifests) to expand. */
+/**
+ * What a run record read from the store or a remote names (runReferences), every reference checked to be
+ * an object id: a damaged record throws.
+ */
 function runRecordRefs(bytes: Buffer): { objects: Hash[]; dirs: Hash[] } {
-  const record = newPackr().unpack(bytes) as {
-    metrics?: Record<string, { hash?: unknown }>;
-    artifacts?: Array<{ kind?: unknown; hash?: unknown }>;
-    models?: Array<{ hash?: unknown }>;
-  };
+  const record = newPackr().unpack(bytes) as Partial<Parameters<typeof runReferences>[0]> | null;
   if (typeof record !== "object" || record === null) throw new Error("not a run record");
-  const objects: Hash[] = [];
-  const dirs: Hash[] = [];
-  const hashOf = (v: unknown): Hash => {
-    if (typeof v !== "string" || !isHash(v)) throw new Error("a reference is not an object id");
-    return v;
-  };
-  for (const m of Object.values(record.metrics ?? {})) objects.push(hashOf(m.hash));
-  for (const a of record.artifacts ?? []) {
-    if (a.hash === "") continue;
-    (a.kind === "dir" ? dirs : objects).push(hashOf(a.hash));
+  const refs = runReferences({
+    metrics: record.metrics,
+    artifacts: record.artifacts ?? [],
+    models: record.models ?? [],
+  });
+  for (const h of [...refs.objects, ...refs.dirs]) {
+    if (typeof h !== "string" || !isHash(h)) throw new Error("a reference is not an object id");
   }
-  for (const m of record.models ?? []) dirs.push(hashOf(m.hash));
-  return { objects, dirs };
+  return refs;
 }
 
 /** The entries of a run's directory artifact (a DirEntry[] manifest). */
