@@ -63,7 +63,14 @@ export function toFileEntries(outs: readonly RunCacheOutput[]): FileEntry[] {
   });
 }
 
-function parseEntry(text: string): RunCacheEntry | undefined {
+/**
+ * A run-cache entry from its JSON text, or undefined when it is not one of this version (damaged,
+ * hand-edited, foreign): the one check for entries read from disk and from remotes.
+ *
+ * @example
+ * const entry = parseRunCacheEntry(body.toString("utf8"));
+ */
+export function parseRunCacheEntry(text: string): RunCacheEntry | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -119,7 +126,7 @@ export class RunCacheStore {
       if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return undefined;
       throw ioError(err, `reading run-cache entry ${key}`);
     }
-    return parseEntry(text);
+    return parseRunCacheEntry(text);
   }
 
   /** True when an entry exists for `key`. */
@@ -166,7 +173,7 @@ export class RunCacheStore {
 }
 
 /** The gc roots of a list of outputs: directories keep their manifest and every file in it. */
-function rootsOf(outs: ReadonlyArray<{ hash: Hash; files?: number; type?: string }>): GcRoot[] {
+export function rootsOf(outs: ReadonlyArray<{ hash: Hash; files?: number; type?: string }>): GcRoot[] {
   return outs.map((o) => ({ hash: o.hash, tree: o.type === "directory" || o.files !== undefined }));
 }
 

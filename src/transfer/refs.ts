@@ -5,7 +5,7 @@
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
-import { type RunCacheEntry, RunCacheStore } from "../pipeline/runcache.js";
+import { parseRunCacheEntry, type RunCacheEntry, RunCacheStore } from "../pipeline/runcache.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import { isHash } from "../store/hash.js";
@@ -195,13 +195,9 @@ export async function fetchRunCache(
   for (const name of names) {
     const body = await remote.readRef(name);
     if (!body) continue;
-    try {
-      const entry = JSON.parse(body.toString("utf8")) as RunCacheEntry;
-      if (Array.isArray(entry.outs) && entry.outs.every((o) => isHash(o.hash)))
-        entries.push([name.slice("runcache/".length), entry]);
-    } catch {
-      // A damaged remote entry is skipped: the stage simply runs.
-    }
+    // A damaged remote entry is skipped: the stage simply runs.
+    const entry = parseRunCacheEntry(body.toString("utf8"));
+    if (entry) entries.push([name.slice("runcache/".length), entry]);
   }
   const objects = await fetchObjects(
     repo.store,

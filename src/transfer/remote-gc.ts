@@ -9,6 +9,7 @@
  * could not see the roots of.
  */
 import { MtrackError } from "../errors.js";
+import { parseRunCacheEntry, rootsOf } from "../pipeline/runcache.js";
 import type { CollectResult } from "../remotes/collect.js";
 import { resolveRemote } from "../remotes/config.js";
 import { openRemote } from "../remotes/index.js";
@@ -84,22 +85,13 @@ export function remoteRunCacheRoots(remote: Remote): RemoteRootSource {
       const out: RemoteRoot[] = [];
       for (const name of await remote.listRefs("runcache")) {
         const label = `${name} on the remote`;
-        const body = await remote.readRef(name);
-        let outs: Array<{ hash?: unknown; type?: unknown; files?: unknown }> | undefined;
-        try {
-          const entry = JSON.parse(body?.toString("utf8") ?? "") as { outs?: unknown };
-          if (Array.isArray(entry.outs)) outs = entry.outs;
-        } catch {
-          outs = undefined;
-        }
-        if (!outs?.every((o) => typeof o.hash === "string" && isHash(o.hash))) {
+        const entry = parseRunCacheEntry((await remote.readRef(name))?.toString("utf8") ?? "");
+        if (!entry) {
           unreadable.push({ label, reason: "the run-cache entry could not be read" });
           continue;
         }
-        for (const o of outs) {
-          const tree = o.type === "directory" || o.files !== undefined;
-          out.push({ hash: o.hash as Hash, kind: tree ? "tree" : "object", label });
-        }
+        for (const r of rootsOf(entry.outs))
+          out.push({ hash: r.hash, kind: r.tree ? "tree" : "object", label });
       }
       return out;
     },
