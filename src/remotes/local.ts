@@ -365,8 +365,7 @@ export class LocalRemote implements Remote {
     const mtime = (file: string) => fs.statSync(file).mtimeMs;
     const packs: PackInfo[] = [];
     const open: PackFile[] = [];
-    const ids = listPackIds(fs, packsDir);
-    for (const id of ids.complete) {
+    for (const id of listPackIds(fs, packsDir).complete) {
       try {
         const pack = PackFile.open(fs, packsDir, id);
         open.push(pack);
@@ -407,20 +406,15 @@ export class LocalRemote implements Remote {
         }
       }
     }
+    // The same leftovers the local gc finds in a store: packs without an index, temp files.
     const leftovers: LeftoverInfo[] = [];
-    const addLeftover = (file: string) => {
+    for (const file of this.store.leftovers()) {
       try {
         const st = fs.statSync(file);
         leftovers.push({ name: file, size: st.size, mtimeMs: st.mtimeMs });
       } catch {
         // gone meanwhile
       }
-    };
-    for (const id of ids.orphans) addLeftover(path.join(packsDir, `pack-${id}.pack`));
-    try {
-      for (const n of fs.readdirSync(this.store.tmpDir)) addLeftover(path.join(this.store.tmpDir, n));
-    } catch {
-      // no tmp dir yet
     }
     return { inventory: { packs, loose, leftovers }, open };
   }
