@@ -313,7 +313,7 @@ export function getMetricHistory(
 }
 
 /** A directory manifest; every entry name is re-validated so a crafted manifest cannot escape `dest`. */
-function readManifest(store: ObjectStore, hash: Hash): DirEntry[] {
+export function readManifest(store: ObjectStore, hash: Hash): DirEntry[] {
   const entries = newPackr().unpack(store.readObject(hash)) as DirEntry[];
   for (const e of entries) validateArtifactName(e.name);
   return entries;
