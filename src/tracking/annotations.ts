@@ -230,11 +230,15 @@ export function annotateRun(
       hint: "List runs with `mtrack runs list`.",
     });
   }
+  const checked = checkAnnotationChange(change);
+  // Later than every annotation of the run already here, so two made in the same millisecond still
+  // apply in the order they were made (ids only break ties between clones).
+  const last = readAnnotations(dir).get(runId)?.at(-1)?.time ?? Number.NEGATIVE_INFINITY;
   const annotation: Annotation = {
     id: crypto.randomBytes(16).toString("hex"),
     runId,
-    time: (options.clock ?? Date.now)(),
-    ...checkAnnotationChange(change),
+    time: Math.max((options.clock ?? Date.now)(), last + 1),
+    ...checked,
   };
   appendAnnotations(dir, [annotation]);
   return annotation;

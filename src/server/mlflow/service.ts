@@ -82,6 +82,8 @@ export interface MlflowServiceOptions {
   /** Where uploads are staged before they go into the store; default the OS temp dir. */
   tmpDir?: string;
   liveness?: Liveness;
+  /** The runs listing to search (default: a new one); `mtrack server` shares its own with the web UI. */
+  listing?: RunListing;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
@@ -181,7 +183,7 @@ export class MlflowService {
     this.#mtrackVersion = options.mtrackVersion ?? "unknown";
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
     this.#liveness = options.liveness;
-    this.#listing = new RunListing(this.#dir, this.#store, options.liveness);
+    this.#listing = options.listing ?? new RunListing(this.#dir, this.#store, options.liveness);
     const changed = () => this.#listing.invalidate();
     this.experiments = new MlflowExperiments({ dir: this.#dir, clock: this.#clock, changed });
     this.annotations = new MlflowRunAnnotations({

@@ -147,3 +147,13 @@ test("a RUNNING run's deleteTags and setTags apply in log order", async () => {
   assert.equal(sealed.tags.a, undefined);
   assert.equal(sealed.tags.b, "3");
 });
+
+test("annotations made in the same millisecond apply in the order they were made", async () => {
+  const id = await endedRun({ k: "0" });
+  for (let i = 1; i <= 20; i++) {
+    annotateRun(dir, id, i % 2 === 0 ? { tags: { k: String(i) } } : { deleteTags: ["k"] }, {
+      clock: () => 5,
+    });
+  }
+  assert.equal(getRun(dir, store, id).tags.k, "20");
+});
