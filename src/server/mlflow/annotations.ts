@@ -1,9 +1,10 @@
 /**
  * The run endpoints that add to a run beyond metrics and params: tags on runs that have ended
  * (set-tag, log-batch with only tags, delete-tag, a rename), dataset and model inputs (log-inputs) and
- * model outputs (log-outputs). A run still in its log takes tags there; once it has ended (sealed or not)
- * they become annotations beside it (src/tracking/annotations.ts), merged into every read. Inputs and
- * outputs are always annotations, so they look the same however late they are logged.
+ * model outputs (runs/outputs, the client's log_outputs). A run still in its log takes tags there; once
+ * it has ended (sealed or not) they become annotations beside it (src/tracking/annotations.ts), merged
+ * into every read. Inputs and outputs are always annotations, so they look the same however late they
+ * are logged.
  */
 import { isMtrackError } from "../../errors.js";
 import { type AnnotationChange, annotateRun } from "../../tracking/annotations.js";
@@ -99,7 +100,7 @@ export class MlflowRunAnnotations {
     return {};
   }
 
-  /** runs/log-outputs → `{}`: links a run to the logged models it produced (`{model_id, step}`). */
+  /** runs/outputs (the client's log_outputs) → `{}`: links a run to the models it produced. */
   logOutputs(msg: Message): Message {
     const id = this.#ctx.activeRun(runIdField(msg));
     const models = modelRefs(msg);

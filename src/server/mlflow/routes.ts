@@ -130,7 +130,7 @@ function endpoints(s: MlflowService): Endpoint[] {
     { path: "/runs/delete-tag", methods: ["POST"], access: "write", call: (m) => s.annotations.deleteTag(m) },
     { path: "/runs/log-inputs", methods: ["POST"], access: "write", call: (m) => s.annotations.logInputs(m) },
     {
-      path: "/runs/log-outputs",
+      path: "/runs/outputs",
       methods: ["POST"],
       access: "write",
       call: (m) => s.annotations.logOutputs(m),

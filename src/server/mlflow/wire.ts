@@ -372,7 +372,7 @@ export function datasetInputs(msg: Message): DatasetInput[] {
   });
 }
 
-/** The `models` of a runs/log-inputs (`[{model_id}]`) or runs/log-outputs (`[{model_id, step}]`) request. */
+/** The `models` of a runs/log-inputs (`[{model_id}]`) or runs/outputs (`[{model_id, step}]`) request. */
 export function modelRefs(msg: Message): { modelId: string; step: number }[] {
   return listField(msg, "models").map((e, i) => {
     if (typeof e !== "object" || e === null) throw invalidParam(`models[${i}] must be an object.`);
