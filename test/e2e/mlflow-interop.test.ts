@@ -64,6 +64,26 @@ async function startServer(repo: TempGitRepo): Promise<{ child: ChildProcess; ur
   return { child, url };
 }
 
+/**
+ * Runs a fixture script against the server with the client's retries off; returns its stdout lines, the
+ * last of which is the JSON of what the client saw.
+ */
+async function runClient(repo: TempGitRepo, script: string, url: string, write: string): Promise<string[]> {
+  const py = await run(testPython(), [script], {
+    cwd: repo.dir,
+    env: {
+      ...repo.env,
+      MLFLOW_TRACKING_URI: url,
+      MLFLOW_TRACKING_TOKEN: write,
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
+      MLFLOW_HTTP_REQUEST_TIMEOUT: "30",
+    },
+    maxBuffer: 16 << 20,
+    timeout: 240_000,
+  });
+  return py.stdout.trim().split("\n");
+}
+
 /** What train.py prints: what the client saw. */
 interface Seen {
   train: string;
@@ -162,19 +182,7 @@ test("the mlflow client logs through mtrack server and mtrack's CLI sees every r
     server = await startServer(repo);
     const { url } = server;
 
-    const py = await run(testPython(), ["train.py"], {
-      cwd: repo.dir,
-      env: {
-        ...repo.env,
-        MLFLOW_TRACKING_URI: url,
-        MLFLOW_TRACKING_TOKEN: write,
-        MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
-        MLFLOW_HTTP_REQUEST_TIMEOUT: "30",
-      },
-      maxBuffer: 16 << 20,
-      timeout: 240_000,
-    });
-    const seen = JSON.parse(py.stdout.trim().split("\n").pop() ?? "{}") as Seen;
+    const seen = JSON.parse((await runClient(repo, "train.py", url, write)).pop() ?? "{}") as Seen;
 
     // What the client saw.
     assert.equal(seen.param_change, "INVALID_PARAMETER_VALUE");
@@ -457,19 +465,7 @@ test("datasets, tags after the end, experiment lifecycle and the View run link, 
     const read = await token(repo, "reader", true);
     server = await startServer(repo);
     const { url } = server;
-    const py = await run(testPython(), ["track.py"], {
-      cwd: repo.dir,
-      env: {
-        ...repo.env,
-        MLFLOW_TRACKING_URI: url,
-        MLFLOW_TRACKING_TOKEN: write,
-        MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
-        MLFLOW_HTTP_REQUEST_TIMEOUT: "30",
-      },
-      maxBuffer: 16 << 20,
-      timeout: 240_000,
-    });
-    const lines = py.stdout.trim().split("\n");
+    const lines = await runClient(repo, "track.py", url, write);
     const seen = JSON.parse(lines.pop() ?? "{}") as SeenTracked;
     const id = seen.run;
 

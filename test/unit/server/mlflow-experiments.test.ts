@@ -1,39 +1,20 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
-import { toMlflowError } from "../../../src/server/mlflow/errors.js";
-import { MlflowService } from "../../../src/server/mlflow/service.js";
+import type { MlflowService } from "../../../src/server/mlflow/service.js";
 import { getRun, listExperiments } from "../../../src/tracking/read.js";
-import { FakeStore } from "../tracking/fake-store.js";
+import { outcome, type TempService, tempService } from "./mlflow-fixture.js";
 
-let tmp: string;
+let t: TempService;
 let dir: string;
-let store: FakeStore;
+let store: TempService["store"];
 let service: MlflowService;
 
 beforeEach(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-mlflow-exp-"));
-  dir = path.join(tmp, ".mtrack", "runs");
-  store = new FakeStore(path.join(tmp, "objects"));
   let now = 1_700_000_000_000;
-  service = new MlflowService({ tracking: { dir, store }, tmpDir: path.join(tmp, "up"), clock: () => now++ });
+  t = tempService({ clock: () => now++ });
+  ({ dir, store, service } = t);
 });
-afterEach(async () => {
-  await service.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-async function outcome(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    const { status, body } = toMlflowError(err);
-    return `${status} ${body.error_code}`;
-  }
-  return "ok";
-}
+afterEach(() => t.close());
 
 type ExpMsg = {
   experiment_id: string;
