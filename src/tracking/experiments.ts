@@ -206,8 +206,9 @@ export function deleteExperimentTag(
  */
 export function deleteExperiment(dir: string, id: string, options: ExperimentChangeOptions = {}): Experiment {
   activeExperiment(dir, id);
-  append(dir, [{ op: "delete", id, time: (options.clock ?? Date.now)() }]);
+  // Runs first: a crash in between leaves the experiment active, and deleting it again finishes the job.
   for (const runId of experimentRunIds(dir, id)) deleteRun(dir, runId);
+  append(dir, [{ op: "delete", id, time: (options.clock ?? Date.now)() }]);
   return getExperiment(dir, id);
 }
 
@@ -233,7 +234,8 @@ export function restoreExperiment(
       },
     );
   }
-  append(dir, [{ op: "restore", id, time: (options.clock ?? Date.now)() }]);
+  // Runs first, for the same reason as in deleteExperiment: restoring again finishes an interrupted one.
   for (const runId of experimentRunIds(dir, id)) restoreRun(dir, runId);
+  append(dir, [{ op: "restore", id, time: (options.clock ?? Date.now)() }]);
   return getExperiment(dir, id);
 }
