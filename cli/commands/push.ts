@@ -40,7 +40,7 @@ export function describeSync(verb: string, r: SyncResult): string[] {
   for (const refs of [r.runs, r.runCache]) {
     if (refs)
       lines.push(
-        `${verb} ${refs.transferred} ${refs.kind === "runs" ? "run(s)" : "run-cache entr(ies)"}, ${refs.objects.objects} object(s)`,
+        `${verb} ${refs.transferred} ${refs.kind === "runs" ? "run(s)" : "run-cache entr(ies)"}, ${refs.objects.objects} object(s)${refs.annotations ? `, ${refs.annotations} annotation(s)` : ""}`,
       );
   }
   if (o.missingLocal.length) {

@@ -8,7 +8,7 @@ export default class Server extends MtrackCommand {
   static override summary =
     "Serve a store over HTTP for push, fetch and pull, and this repository's runs to MLflow clients.";
   static override description =
-    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Inside a repository (no --store) it also serves an MLflow-compatible tracking API: point MLFLOW_TRACKING_URI at the server and MLFLOW_TRACKING_TOKEN at a token, and runs logged with the `mlflow` client become mtrack runs (see docs/mlflow-api.md); runs still open when the server stops end as KILLED. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.";
+    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Inside a repository (no --store) it also serves an MLflow-compatible tracking API: point MLFLOW_TRACKING_URI at the server and MLFLOW_TRACKING_TOKEN at a token, and runs logged with the `mlflow` client become mtrack runs (see docs/mlflow-api.md); runs still open when the server stops end as KILLED. It also serves the web UI of `mtrack ui` at / (read-only, with the same read-token rule: a browser asks for the token as the password), so the View run links the mlflow client prints open the run. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.";
   static override examples = [
     "<%= config.bin %> server --store /srv/mtrack --port 8080",
     "<%= config.bin %> server --store /srv/mtrack --host 0.0.0.0 --public-read",
@@ -36,6 +36,7 @@ export default class Server extends MtrackCommand {
     const server = await startServer({
       storeDir,
       tracking: repo ? openTracking(repo) : undefined,
+      repoRoot: repo?.root,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,
@@ -44,7 +45,7 @@ export default class Server extends MtrackCommand {
       limits: flags["max-object-bytes"] ? { objectBytes: flags["max-object-bytes"] } : {},
     });
     this.log(
-      `mtrack server listening on ${server.url} (store ${storeDir}, tokens ${tokensFileOf(storeDir)}${repo ? `, MLflow API at ${server.url}` : ""})`,
+      `mtrack server listening on ${server.url} (store ${storeDir}, tokens ${tokensFileOf(storeDir)}${repo ? `, MLflow API and web UI at ${server.url}` : ""})`,
     );
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -6,8 +6,11 @@ import { MtrackError } from "../errors.js";
 import { isHash } from "../store/hash.js";
 import type { Hash } from "../store/types.js";
 
-/** The kinds of refs that travel (one folder each on the remote). */
-export const REF_KINDS = ["runs", "runcache"] as const;
+/**
+ * The kinds of refs that travel (one folder each on the remote). `annotations/<runId>.<id>` holds one
+ * annotation of a sealed run (tags and inputs added after it ended, src/tracking/annotations.ts).
+ */
+export const REF_KINDS = ["runs", "runcache", "annotations"] as const;
 export type RefKind = (typeof REF_KINDS)[number];
 
 const REF_ID = /^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$/;

@@ -61,9 +61,14 @@ export class Router {
     return this;
   }
 
-  /** Mounts every route of another router under a prefix (e.g. a future `/api/tracking`). */
-  mount(prefix: string, other: Router): this {
-    for (const r of other.routes) this.routes.push({ ...r, pattern: prefix + r.pattern });
+  /**
+   * Mounts every route of another router under a prefix; `access` replaces the routes' own (e.g. the
+   * web UI's routes, public in `mtrack ui`, need a read token in `mtrack server`).
+   */
+  mount(prefix: string, other: Router, access?: Access): this {
+    for (const r of other.routes) {
+      this.routes.push({ ...r, pattern: prefix + r.pattern, access: access ?? r.access });
+    }
     return this;
   }
 

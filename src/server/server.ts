@@ -9,6 +9,8 @@ import * as path from "node:path";
 import { isMtrackError } from "../errors.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
+import { RunListing } from "../tracking/listing.js";
+import { isUiPath, sendUiError, uiRoutes } from "../ui/server.js";
 import { sendError, sendJson } from "./http-util.js";
 import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
 import { mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
@@ -40,6 +42,10 @@ export interface ServerOptions {
   tracking?: Pick<Tracking, "dir" | "store">;
   /** Recorded as the mtrack version of runs created through the MLflow API. */
   mtrackVersion?: string;
+  /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
+  repoRoot?: string;
+  /** The built web page (default: dist/ui of this package). */
+  uiDir?: string;
 }
 
 /** A running server. */
@@ -71,9 +77,17 @@ export function createHandler(options: ServerOptions): {
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
   router.mount("/v1", storeApi(remote, { ...DEFAULT_LIMITS, ...options.limits }));
+  // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
+  const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.tracking
-    ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion })
+    ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion, listing })
     : undefined;
+  if (options.tracking) {
+    // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
+    const { dir, store } = options.tracking;
+    const ui = uiRoutes({ dir, store, listing, repoRoot: options.repoRoot ?? "", uiDir: options.uiDir });
+    router.mount("", ui, "read");
+  }
   router.mount(
     "",
     mlflow ? mlflowApi(mlflow, { openObject: (hash) => remote.open(hash) }) : mlflowUnavailable(),
@@ -107,7 +121,13 @@ export function createHandler(options: ServerOptions): {
       }
       await match.route.handler({ req, res, params: match.params, url });
     })().catch((err: unknown) => {
-      if (isMlflowPath(pathname)) {
+      if (options.tracking && isUiPath(pathname)) {
+        // A browser asks for credentials on a Basic challenge: the token goes in as the password.
+        if (err instanceof HttpError && err.status === 401 && !res.headersSent) {
+          res.setHeader("www-authenticate", 'Basic realm="mtrack", charset="UTF-8"');
+        }
+        sendUiError(res, err);
+      } else if (isMlflowPath(pathname)) {
         const { status, body } = toMlflowError(err);
         sendMlflowError(res, status, body);
       } else if (err instanceof HttpError) sendError(res, err.status, err.code, err.message);

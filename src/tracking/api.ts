@@ -14,7 +14,13 @@ import path from "node:path";
 import { ioError, MtrackError } from "../errors.js";
 import type { ObjectStore, PutResult } from "../store/types.js";
 import { encodeFrame, frameParts, newPackr, writeAllSync } from "./frames.js";
-import { activeLogPath, DEFAULT_EXPERIMENT, ensureExperiment, ensureTrackingDirs } from "./layout.js";
+import {
+  activeLogPath,
+  DEFAULT_EXPERIMENT,
+  ensureExperiment,
+  ensureTrackingDirs,
+  readExperiments,
+} from "./layout.js";
 import {
   MAX_PARAM_VALUE_LENGTH,
   MAX_TAG_VALUE_LENGTH,
@@ -411,6 +417,18 @@ export class Run {
   }
 
   /**
+   * Removes tags (keys the run does not have are ignored); in log order with `setTags`.
+   *
+   * @example
+   * run.deleteTags(["wip"]);
+   */
+  deleteTags(keys: string[]): void {
+    this.#assertActive();
+    for (const key of keys) validateKey("tag", key);
+    this.#queue({ t: "untags", k: [...keys] });
+  }
+
+  /**
    * Logs a text artifact; with `append`, adds to it (e.g. a training log written line by line).
    *
    * @example
@@ -647,7 +665,17 @@ export async function startRun(options: StartRunOptions): Promise<Run> {
   const name = options.name ?? `run-${runId.slice(0, 8)}`;
   validateDisplayName("run", name);
   ensureTrackingDirs(dir);
-  const exp = experiment === undefined ? DEFAULT_EXPERIMENT : ensureExperiment(dir, experiment, clock);
+  const exp =
+    experiment === undefined
+      ? (readExperiments(dir)[0] ?? DEFAULT_EXPERIMENT)
+      : ensureExperiment(dir, experiment, clock);
+  if (exp.lifecycleStage !== "active") {
+    throw new MtrackError(
+      "ERR_MTRACK_EXPERIMENT_NOT_ACTIVE",
+      `Experiment ${exp.name} (${exp.id}) is deleted: runs cannot start in it.`,
+      { data: { experiment: exp.id }, hint: "Restore the experiment, or use another one." },
+    );
+  }
   const git = await gitInfo();
   const start: StartRecord = {
     t: "start",

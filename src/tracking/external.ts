@@ -171,6 +171,17 @@ export class LiveRun {
   }
 
   /**
+   * Removes tags (keys the run does not have are ignored).
+   *
+   * @example
+   * live.deleteTags(["wip"]);
+   */
+  deleteTags(keys: string[]): void {
+    for (const key of keys) validateKey("tag", key);
+    this.#append(this.#record({ t: "untags", k: [...keys] }));
+  }
+
+  /**
    * Logs a text artifact, or appends to it.
    *
    * @example

@@ -1,7 +1,7 @@
 /**
  * The runs listing behind `mtrack ui` and the MLflow API's searches, cached so a filter or sort round trip over 10,000 runs costs
  * milliseconds: the sealed runs are re-read only when a cheap fingerprint of the tracking dir changes (the
- * index files' size and mtime, and the mtimes of the refs/, deleted/ and experiments files), while runs
+ * index files' size and mtime, and the mtimes of the refs/, deleted/, experiments and annotations files), while runs
  * still in their active logs are re-read on every call — a RUNNING run changes between polls — unless
  * their log file is unchanged and they have ended.
  */
@@ -10,7 +10,7 @@ import nodeFs from "node:fs";
 import type { ObjectStore } from "../store/types.js";
 import { type Experiment, listDir, readExperiments, trackingPaths } from "./layout.js";
 import { isRunId } from "./names.js";
-import { listRuns } from "./read.js";
+import { annotateRows, listRuns } from "./read.js";
 import type { Liveness } from "./runlog.js";
 import { summaryFromState } from "./runlog.js";
 import { localLiveness, readActiveLog } from "./seal.js";
@@ -78,7 +78,9 @@ export class RunListing {
   /** The fingerprint of everything sealed runs are read from. */
   private fingerprint(): string {
     const p = trackingPaths(this.dir);
-    return [p.index, p.indexSnapshot, p.experiments, p.refs, p.deleted].map(statStamp).join("|");
+    return [p.index, p.indexSnapshot, p.experiments, p.refs, p.deleted, p.annotations]
+      .map(statStamp)
+      .join("|");
   }
 
   private loadSealed(fingerprint: string): SealedState {
@@ -126,7 +128,8 @@ export class RunListing {
     if (key !== this.lastKey) {
       this.lastKey = key;
       this.version++;
-      this.lastRuns = mergeNewestFirst(rows, state.sealed);
+      // Sealed rows come annotated from listRuns; active ones get theirs here.
+      this.lastRuns = mergeNewestFirst(annotateRows(this.dir, rows), state.sealed);
     }
     const runs = this.lastRuns;
     return { runs, experiments: state.experiments, version: this.version };

@@ -8,13 +8,16 @@ import fs from "node:fs";
 import path from "node:path";
 import { ioError, MtrackError } from "../errors.js";
 import type { Hash, ObjectStore } from "../store/types.js";
+import { applyAnnotations, readAnnotations } from "./annotations.js";
 import { newPackr } from "./frames.js";
 import {
+  currentExperimentName,
   deletedPath,
   type Experiment,
   ensureTrackingDirs,
   findExperiment,
   listDir,
+  readExperimentRegistry,
   readExperiments,
   trackingPaths,
 } from "./layout.js";
@@ -119,7 +122,38 @@ function collectSummaries(dir: string, store: ObjectStore | undefined, liveness:
     const summary = state && summaryFromState(state, liveness, deleted.has(runId));
     if (summary !== undefined) out.push(summary);
   }
-  return out;
+  return annotateRows(dir, out);
+}
+
+/**
+ * What runs look like now, beyond what they recorded: their annotations applied and the current name of
+ * an experiment renamed since they started. Rows are updated in place (they were decoded for this call).
+ *
+ * @example
+ * const rows = annotateRows(dir, summaries);
+ */
+export function annotateRows(dir: string, rows: RunSummary[]): RunSummary[] {
+  const annotations = readAnnotations(dir);
+  const registry = readExperimentRegistry(dir);
+  if (annotations.size === 0 && registry.formerNames.size === 0) return rows;
+  for (let i = 0; i < rows.length; i++) {
+    const row = applyAnnotations(rows[i]!, annotations.get(rows[i]!.runId));
+    row.experimentName = currentExperimentName(registry, row.experimentId, row.experimentName);
+    rows[i] = row;
+  }
+  return rows;
+}
+
+/**
+ * Ids of every run of an experiment, deleted ones included (what deleting an experiment soft-deletes).
+ *
+ * @example
+ * experimentRunIds(dir, "1"); // ["3f2a…", ...]
+ */
+export function experimentRunIds(dir: string, experimentId: string, options: ReadOptions = {}): string[] {
+  return collectSummaries(dir, undefined, options.liveness ?? localLiveness())
+    .filter((r) => r.experimentId === experimentId)
+    .map((r) => r.runId);
 }
 
 /**
@@ -240,7 +274,7 @@ export function getRun(
         count: m.count,
       };
     }
-    return {
+    return withAnnotations(dir, {
       ...summaryFromRecord(r, deleted),
       metrics,
       artifacts: r.artifacts,
@@ -252,7 +286,7 @@ export function getRun(
       mtrackVersion: r.mtrackVersion,
       error: r.error,
       recordHash: found.hash,
-    };
+    });
   }
   const state = found.state;
   const start = state.start!;
@@ -266,7 +300,7 @@ export function getRun(
   for (const [name, text] of state.texts) {
     artifacts.set(name, { name, kind: "file", hash: "", size: Buffer.byteLength(text) });
   }
-  return {
+  return withAnnotations(dir, {
     ...summary,
     metrics,
     artifacts: [...artifacts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
@@ -278,7 +312,12 @@ export function getRun(
     mtrackVersion: start.mtrackVersion,
     error: state.end?.error ?? null,
     recordHash: null,
-  };
+  });
+}
+
+/** One run's details with its annotations and current experiment name (see `annotateRows`). */
+function withAnnotations(dir: string, run: RunDetails): RunDetails {
+  return annotateRows(dir, [run])[0] as RunDetails;
 }
 
 function metricNotFound(runId: string, key: string): MtrackError {

@@ -38,6 +38,7 @@ export type LogRecord =
   | StartRecord
   | { t: "params"; p: Record<string, string> }
   | { t: "tags"; p: Record<string, string> }
+  | { t: "untags"; k: string[] }
   | { t: "text"; n: string; x: string; a: boolean }
   | { t: "artifact"; a: ArtifactRef }
   | { t: "model"; m: ModelRef }
@@ -153,6 +154,9 @@ export function replayRunLog(bytes: Buffer, packr: Packr): RunLogState {
         break;
       case "tags":
         Object.assign(state.tags, rec.p);
+        break;
+      case "untags":
+        for (const k of rec.k) delete state.tags[k];
         break;
       case "text":
         state.texts.set(rec.n, rec.a ? (state.texts.get(rec.n) ?? "") + rec.x : rec.x);

@@ -57,6 +57,40 @@ export interface RunSummary {
   deleted: boolean;
   /** True when the run never ended properly (its process died); such runs are reported as KILLED. */
   unfinished?: boolean;
+  /** What the run read: datasets and models (MLflow's run inputs); absent when none were logged. */
+  inputs?: RunInputs;
+  /** What the run produced: models (MLflow's run outputs); absent when none were logged. */
+  outputs?: RunOutputs;
+}
+
+/**
+ * A dataset a run used, as MLflow's client describes it (`mlflow.log_input`): `digest` identifies the
+ * content, `source` (JSON) says where it came from, `schema` and `profile` (JSON) what it holds.
+ */
+export interface Dataset {
+  name: string;
+  digest: string;
+  sourceType: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+/** One dataset input of a run, with its input tags (e.g. `mlflow.data.context` = "training"). */
+export interface DatasetInput {
+  dataset: Dataset;
+  tags: Record<string, string>;
+}
+
+/** Run inputs: datasets, and logged models the run used (by id; the models live elsewhere). */
+export interface RunInputs {
+  datasets: DatasetInput[];
+  models: { modelId: string }[];
+}
+
+/** Run outputs: logged models the run produced, with the step they were logged at. */
+export interface RunOutputs {
+  models: { modelId: string; step: number }[];
 }
 
 /** What the git seam tells a run about the worktree it starts in. */

@@ -1,7 +1,9 @@
 /**
- * Refs that travel with the data: sealed runs (`runs/<runId>`, the run-record hash) and run-cache entries
- * (`runcache/<key>`, a small JSON naming stage outputs). Every kind moves the same way: first the objects
- * its content names, then the ref itself, so a ref on either side never names an absent object.
+ * Refs that travel with the data: sealed runs (`runs/<runId>`, the run-record hash), their annotations
+ * (`annotations/<runId>.<annotationId>`, one JSON annotation each, written after the run's ref) and
+ * run-cache entries (`runcache/<key>`, a small JSON naming stage outputs). Every kind moves the same way:
+ * first the objects its content names, then the ref itself, so a ref on either side never names an
+ * absent object (or, for an annotation, an absent run).
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
@@ -10,6 +12,12 @@ import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import { isHash } from "../store/hash.js";
 import type { Hash } from "../store/types.js";
+import {
+  type Annotation,
+  appendAnnotations,
+  parseAnnotation,
+  readAnnotations,
+} from "../tracking/annotations.js";
 import { refPath, trackingPaths } from "../tracking/layout.js";
 import { isRunId } from "../tracking/names.js";
 import { runsReferencedObjects } from "../tracking/read.js";
@@ -25,6 +33,8 @@ export interface RefsSummary {
   /** Refs the destination already had. */
   present: number;
   objects: TransferSummary;
+  /** For runs: annotations written on the destination (tags and inputs added after runs ended). */
+  annotations?: number;
 }
 
 function localRunIds(runsDir: string): string[] {
@@ -68,13 +78,65 @@ export async function pushRuns(
   }));
   const objects = await pushObjects(repo.store, remote, roots, options);
   let transferred = 0;
+  const onRemote = new Set([...remoteRefs].map((n) => n.slice("runs/".length)));
   for (const runId of todo) {
     const hash = readLocalRef(dir, runId);
     if (!hash || !repo.store.has(hash)) continue;
     await remote.writeRef(`runs/${runId}`, Buffer.from(`${hash}\n`));
+    onRemote.add(runId);
     transferred++;
   }
-  return { kind: "runs", transferred, present: remoteRefs.size, objects };
+  const annotations = await pushAnnotations(dir, remote, onRemote);
+  return { kind: "runs", transferred, present: remoteRefs.size, objects, annotations };
+}
+
+/** The ref name of one annotation: `annotations/<runId>.<annotationId>`. */
+function annotationRef(a: Pick<Annotation, "runId" | "id">): string {
+  return `annotations/${a.runId}.${a.id}`;
+}
+
+/** Pushes the annotations the remote lacks of runs it holds (after their run refs). */
+async function pushAnnotations(dir: string, remote: Remote, runsOnRemote: Set<string>): Promise<number> {
+  const local = readAnnotations(dir);
+  if (local.size === 0) return 0;
+  const there = new Set(await remote.listRefs("annotations"));
+  let written = 0;
+  for (const [runId, list] of local) {
+    if (!runsOnRemote.has(runId)) continue; // pushed with the run, once it is sealed and pushed
+    for (const a of list) {
+      if (there.has(annotationRef(a))) continue;
+      await remote.writeRef(annotationRef(a), Buffer.from(`${JSON.stringify(a)}\n`));
+      written++;
+    }
+  }
+  return written;
+}
+
+/**
+ * Fetches the annotations of local sealed runs this clone lacks and appends them; a damaged or foreign
+ * ref (its body not an annotation of the run and id its name says) is skipped.
+ */
+async function fetchAnnotations(dir: string, remote: Remote): Promise<number> {
+  const sealed = new Set(localRunIds(dir));
+  const known = new Set<string>();
+  for (const list of readAnnotations(dir).values()) for (const a of list) known.add(a.id);
+  const fetched: Annotation[] = [];
+  for (const name of await remote.listRefs("annotations")) {
+    const m = /^annotations\/([0-9a-f]{32})\.([0-9a-f]{32})$/.exec(name);
+    if (!m || known.has(m[2]!) || !sealed.has(m[1]!)) continue;
+    const body = await remote.readRef(name);
+    let a: Annotation | undefined;
+    try {
+      a = body ? parseAnnotation(JSON.parse(body.toString("utf8"))) : undefined;
+    } catch {
+      a = undefined;
+    }
+    if (a === undefined || a.runId !== m[1] || a.id !== m[2]) continue;
+    known.add(a.id);
+    fetched.push(a);
+  }
+  appendAnnotations(dir, fetched);
+  return fetched.length;
 }
 
 /**
@@ -127,7 +189,9 @@ export async function fetchRuns(
       writeFileAtomic(refPath(dir, runId), `${hash}\n`);
       transferred++;
     }
-    return { kind: "runs", transferred, present: local.size, objects: summary };
+    // After the runs: an annotation is taken only for a run this clone holds.
+    const annotations = await fetchAnnotations(dir, remote);
+    return { kind: "runs", transferred, present: local.size, objects: summary, annotations };
   } finally {
     nodeFs.rmSync(staging, { recursive: true, force: true });
   }

@@ -208,5 +208,19 @@ export function runDetailsJson(r: RunDetails): RunInfo {
     stage: tag(STAGE_TAG),
     reproId: tag(REPRO_ID_TAG),
     parentRunId: tag(PARENT_RUN_TAG) ?? tag("mlflow.parentRunId"),
+    datasets: (r.inputs?.datasets ?? []).map((d) => ({
+      name: d.dataset.name,
+      digest: d.dataset.digest,
+      sourceType: d.dataset.sourceType,
+      context: d.tags["mlflow.data.context"] ?? null,
+    })),
+    loggedModels: [
+      ...(r.inputs?.models ?? []).map((m) => ({ modelId: m.modelId, role: "input" as const, step: null })),
+      ...(r.outputs?.models ?? []).map((m) => ({
+        modelId: m.modelId,
+        role: "output" as const,
+        step: m.step,
+      })),
+    ],
   };
 }

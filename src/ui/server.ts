@@ -7,7 +7,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ErrorCode, errnoCode, isMtrackError, MtrackError } from "../errors.js";
-import { HttpError, Router } from "../server/router.js";
+import { type Handler, HttpError, Router } from "../server/router.js";
 import { RunListing } from "../tracking/listing.js";
 import { sendUiJson, type UiApiOptions, uiApi } from "./api.js";
 import { defaultUiDir, serveAsset, serveIndex } from "./static.js";
@@ -60,7 +60,14 @@ export function statusForCode(code: ErrorCode): number {
   return 500;
 }
 
-function sendUiError(res: http.ServerResponse, err: unknown): void {
+/**
+ * Sends an error the way the UI's API answers it: `{ error: { code, message, hint?, data? } }` with a
+ * status from the code.
+ *
+ * @example
+ * sendUiError(res, new MtrackError("ERR_MTRACK_RUN_NOT_FOUND", "No run 3f2a.")); // 404
+ */
+export function sendUiError(res: http.ServerResponse, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -129,6 +136,40 @@ export function createUiHandler(options: UiServerOptions): http.RequestListener 
       }
     })().catch((err: unknown) => sendUiError(res, err));
   };
+}
+
+/**
+ * The page, its assets and its JSON API as routes of the server's Router (`/`, `/index.html`,
+ * `/assets/*`, `/api/v1/...`), for `mtrack server` to serve the UI beside its other APIs. Every route is
+ * a GET; mount them with the access the server wants (a read token, or `--public-read`).
+ *
+ * @example
+ * router.mount("", uiRoutes({ dir, store, repoRoot }), "read");
+ */
+export function uiRoutes(options: UiServerOptions): Router {
+  const uiDir = options.uiDir ?? defaultUiDir();
+  const router = new Router();
+  const page: Handler = async ({ req, res }) => serveIndex(uiDir, req, res);
+  router.add({ method: "GET", pattern: "/", access: "public", handler: page });
+  router.add({ method: "GET", pattern: "/index.html", access: "public", handler: page });
+  router.add({
+    method: "GET",
+    pattern: "/assets/*rest",
+    access: "public",
+    handler: async ({ req, res, params }) => serveAsset(uiDir, params.rest ?? "", req, res),
+  });
+  router.mount("/api/v1", uiApi(options));
+  return router;
+}
+
+/** True for the paths `uiRoutes` serves (their errors use the UI's error body). */
+export function isUiPath(pathname: string): boolean {
+  return (
+    pathname === "/" ||
+    pathname === "/index.html" ||
+    pathname.startsWith("/assets/") ||
+    pathname.startsWith("/api/v1/")
+  );
 }
 
 /**

@@ -75,6 +75,10 @@ export interface RunInfo extends RunRow {
   stage: string | null;
   reproId: string | null;
   parentRunId: string | null;
+  /** Datasets the run used (MLflow's dataset inputs), with their context (`mlflow.data.context`). */
+  datasets: { name: string; digest: string; sourceType: string; context: string | null }[];
+  /** Logged models the run used (`input`) or produced (`output`, with the step), by id. */
+  loggedModels: { modelId: string; role: "input" | "output"; step: number | null }[];
 }
 
 /** One (possibly downsampled) series of GET /series. */

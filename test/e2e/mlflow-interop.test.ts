@@ -13,6 +13,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { parseRoute } from "../../ui/src/route.js";
 import { runCli, startCli, waitCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 import { pythonHas, testPython } from "../helpers/python.js";
@@ -61,6 +62,26 @@ async function startServer(repo: TempGitRepo): Promise<{ child: ChildProcess; ur
     child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
   });
   return { child, url };
+}
+
+/**
+ * Runs a fixture script against the server with the client's retries off; returns its stdout lines, the
+ * last of which is the JSON of what the client saw.
+ */
+async function runClient(repo: TempGitRepo, script: string, url: string, write: string): Promise<string[]> {
+  const py = await run(testPython(), [script], {
+    cwd: repo.dir,
+    env: {
+      ...repo.env,
+      MLFLOW_TRACKING_URI: url,
+      MLFLOW_TRACKING_TOKEN: write,
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
+      MLFLOW_HTTP_REQUEST_TIMEOUT: "30",
+    },
+    maxBuffer: 16 << 20,
+    timeout: 240_000,
+  });
+  return py.stdout.trim().split("\n");
 }
 
 /** What train.py prints: what the client saw. */
@@ -161,19 +182,7 @@ test("the mlflow client logs through mtrack server and mtrack's CLI sees every r
     server = await startServer(repo);
     const { url } = server;
 
-    const py = await run(testPython(), ["train.py"], {
-      cwd: repo.dir,
-      env: {
-        ...repo.env,
-        MLFLOW_TRACKING_URI: url,
-        MLFLOW_TRACKING_TOKEN: write,
-        MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
-        MLFLOW_HTTP_REQUEST_TIMEOUT: "30",
-      },
-      maxBuffer: 16 << 20,
-      timeout: 240_000,
-    });
-    const seen = JSON.parse(py.stdout.trim().split("\n").pop() ?? "{}") as Seen;
+    const seen = JSON.parse((await runClient(repo, "train.py", url, write)).pop() ?? "{}") as Seen;
 
     // What the client saw.
     assert.equal(seen.param_change, "INVALID_PARAMETER_VALUE");
@@ -398,6 +407,214 @@ test("the mlflow client logs through mtrack server and mtrack's CLI sees every r
       await waitCli(server.child, 10_000).catch(() => undefined);
     }
     repo.cleanup();
+  }
+});
+
+/** What track.py prints: datasets, tags after the end, the experiment lifecycle as the client saw them. */
+interface SeenTracked {
+  exp_id: string;
+  run: string;
+  param_after_end: string;
+  delete_missing_tag: string;
+  unknown_run_tag: string;
+  inputs: {
+    name: string;
+    digest: string;
+    source_type: string;
+    has_schema: boolean;
+    has_profile: boolean;
+    tags: Record<string, string>;
+  }[];
+  outputs: [string, number][];
+  tags: Record<string, string>;
+  search: [string, number][];
+  experiment: { name: string; tags: Record<string, string>; stage: string };
+  by_name: string;
+  rename_taken: string;
+  unknown_experiment: string;
+  rename_unknown: string;
+  run_in_deleted: string;
+  deleted_stage: string;
+  deleted_run_stage: string;
+  active: string[];
+  deleted: string[];
+  all: string[];
+  create_in_deleted: string;
+  set_deleted: string;
+  restored_stage: string;
+}
+
+interface CliExperiment {
+  id: string;
+  name: string;
+  lifecycleStage: string;
+  tags: Record<string, string>;
+  runCount: number;
+}
+
+test("datasets, tags after the end, experiment lifecycle and the View run link, with the real client", async (t) => {
+  if (!pythonHas(["mlflow", "numpy", "pandas"], t)) return;
+  const repo = makeTempGitRepo();
+  const other = makeTempGitRepo();
+  let server: { child: ChildProcess; url: string } | undefined;
+  try {
+    repo.write({ "track.py": fs.readFileSync(path.join(path.dirname(fixture), "track.py"), "utf8") });
+    assert.equal((await runCli(["init"], { cwd: repo.dir, env: repo.env })).code, 0);
+    repo.commit("tracking code");
+    const write = await token(repo, "trainer");
+    const read = await token(repo, "reader", true);
+    server = await startServer(repo);
+    const { url } = server;
+    const lines = await runClient(repo, "track.py", url, write);
+    const seen = JSON.parse(lines.pop() ?? "{}") as SeenTracked;
+    const id = seen.run;
+
+    // What the client saw: datasets with their context, tags after the end, model outputs.
+    assert.deepEqual(
+      seen.inputs.map((d) => [
+        d.name,
+        d.source_type,
+        d.tags["mlflow.data.context"],
+        d.has_schema,
+        d.has_profile,
+      ]),
+      [
+        ["grid", "code", "training", true, true],
+        ["frame", "code", "eval", true, true],
+      ],
+    );
+    assert.ok(seen.inputs.every((d) => d.digest.length > 0));
+    assert.deepEqual(seen.outputs, [["m-0123456789abcdef", 7]]);
+    assert.equal(seen.tags.reviewed, "yes");
+    assert.equal(seen.tags.batch, "1");
+    assert.equal(seen.tags["mlflow.note.content"], "the best run so far");
+    assert.equal(seen.tags.wip, undefined);
+    assert.deepEqual(seen.search, [[id, 2]]);
+    assert.equal(seen.param_after_end, "INVALID_PARAMETER_VALUE");
+    assert.equal(seen.delete_missing_tag, "RESOURCE_DOES_NOT_EXIST");
+    assert.equal(seen.unknown_run_tag, "RESOURCE_DOES_NOT_EXIST");
+    // Experiments: create kept the tags, rename, tags, delete/restore, view types.
+    assert.deepEqual(seen.experiment, {
+      name: "tracked-v2",
+      tags: { "mlflow.note.content": "about", stage: "dev" },
+      stage: "active",
+    });
+    assert.equal(seen.by_name, seen.exp_id);
+    assert.equal(seen.rename_taken, "RESOURCE_ALREADY_EXISTS");
+    assert.equal(seen.unknown_experiment, "RESOURCE_DOES_NOT_EXIST");
+    assert.equal(seen.rename_unknown, "RESOURCE_DOES_NOT_EXIST");
+    assert.equal(seen.deleted_stage, "deleted");
+    assert.equal(seen.deleted_run_stage, "deleted");
+    assert.deepEqual(seen.active, ["Default", "tracked-v2"]);
+    assert.deepEqual(seen.deleted, ["to-delete"]);
+    assert.deepEqual(seen.all, ["Default", "to-delete", "tracked-v2"]);
+    assert.equal(seen.create_in_deleted, "INVALID_PARAMETER_VALUE");
+    assert.equal(seen.set_deleted, "refused");
+    assert.equal(seen.restored_stage, "active");
+
+    // The "View run" link the client printed opens this run in the page mtrack server serves.
+    const link = lines.map((l) => /View run with-data at: (\S+)/.exec(l)?.[1]).find((l) => l !== undefined);
+    assert.equal(link, `${url}/#/experiments/${seen.exp_id}/runs/${id}`);
+    const [base, hash] = link!.split("#");
+    assert.deepEqual(parseRoute(`#${hash}`), { view: "run", id });
+    const experimentLink = lines.map((l) => /View experiment at: (\S+)/.exec(l)?.[1]).find((l) => l);
+    assert.deepEqual(parseRoute(`#${experimentLink?.split("#")[1]}`), {
+      view: "runs",
+      experiments: [seen.exp_id],
+      filter: "",
+      cols: [],
+    });
+    assert.equal((await fetch(base!)).status, 401);
+    const auth = { authorization: `Bearer ${read}` };
+    const page = await fetch(base!, { headers: auth });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await page.text(), /<script[^>]+assets\//);
+    const uiRun = (await (await fetch(`${url}/api/v1/runs/${id}`, { headers: auth })).json()) as {
+      tags: Record<string, string>;
+      datasets: { name: string; context: string | null }[];
+    };
+    assert.deepEqual(
+      uiRun.datasets.map((d) => [d.name, d.context]),
+      [
+        ["grid", "training"],
+        ["frame", "eval"],
+      ],
+    );
+    assert.equal(uiRun.tags.reviewed, "yes");
+    const ghost = await call(url, "POST", "/api/2.0/mlflow/experiments/update", {
+      token: write,
+      body: { experiment_id: "4242", new_name: "x" },
+    });
+    assertError(ghost, 404, "RESOURCE_DOES_NOT_EXIST", "renaming an unknown experiment");
+    const taken = await call(url, "POST", "/api/2.0/mlflow/experiments/create", {
+      token: write,
+      body: { name: "to-delete" },
+    });
+    assertError(taken, 400, "RESOURCE_ALREADY_EXISTS", "a name held by a deleted experiment");
+    server.child.kill("SIGTERM");
+    await waitCli(server.child, 30_000);
+    server = undefined;
+
+    // What mtrack's CLI shows.
+    const shown = await cliJson<
+      CliRun & {
+        experimentName: string;
+        inputs: { datasets: { dataset: { name: string }; tags: Record<string, string> }[] };
+        outputs: { models: { modelId: string; step: number }[] };
+      }
+    >(repo, ["runs", "show", id]);
+    assert.equal(shown.experimentName, "tracked-v2");
+    assert.deepEqual(
+      shown.inputs.datasets.map((d) => [d.dataset.name, d.tags["mlflow.data.context"]]),
+      [
+        ["grid", "training"],
+        ["frame", "eval"],
+      ],
+    );
+    assert.deepEqual(shown.outputs.models, [{ modelId: "m-0123456789abcdef", step: 7 }]);
+    assert.equal(shown.tags["mlflow.note.content"], "the best run so far");
+    assert.equal(shown.tags.wip, undefined);
+    assert.equal(typeof shown.recordHash, "string");
+    const text = await runCli(["runs", "show", id], { cwd: repo.dir, env: repo.env });
+    assert.match(text.stdout, /Inputs[\s\S]*grid[\s\S]*training/);
+    assert.match(text.stdout, /reviewed\s+yes/);
+    const filtered = (await cliJson(repo, ["runs", "list", "--filter", "tags.reviewed = 'yes'"]))
+      .runs as CliRun[];
+    assert.deepEqual(
+      filtered.map((r) => r.runId),
+      [id],
+    );
+    const experiments = (await cliJson(repo, ["experiments", "list"])).experiments as CliExperiment[];
+    const byName = new Map(experiments.map((e) => [e.name, e]));
+    assert.equal(byName.get("tracked-v2")?.lifecycleStage, "active");
+    assert.deepEqual(byName.get("tracked-v2")?.tags, { "mlflow.note.content": "about", stage: "dev" });
+    assert.equal(byName.get("to-delete")?.lifecycleStage, "deleted");
+    const table = await runCli(["experiments", "list"], { cwd: repo.dir, env: repo.env });
+    assert.match(table.stdout, /to-delete\s.*deleted/);
+    const all = (await cliJson(repo, ["runs", "list", "--all"])).runs as CliRun[];
+    assert.equal(all.find((r) => r.runId === seen.run_in_deleted)?.deleted, true);
+
+    // The annotations travel with the runs to another clone.
+    const remoteDir = path.join(repo.home, "remote");
+    fs.mkdirSync(remoteDir);
+    await cliJson(repo, ["remote", "add", "origin", remoteDir, "--default"]);
+    const pushed = await cliJson<{ runs: { annotations: number } }>(repo, ["push", "--runs"]);
+    assert.ok(pushed.runs.annotations >= 5, JSON.stringify(pushed.runs));
+    assert.equal((await runCli(["init"], { cwd: other.dir, env: other.env })).code, 0);
+    await cliJson(other, ["remote", "add", "origin", remoteDir, "--default"]);
+    await cliJson(other, ["fetch", "--runs"]);
+    const there = await cliJson<CliRun & { inputs: { datasets: unknown[] } }>(other, ["runs", "show", id]);
+    assert.equal(there.tags.reviewed, "yes");
+    assert.equal(there.tags.wip, undefined);
+    assert.equal(there.inputs.datasets.length, 2);
+  } finally {
+    if (server) {
+      server.child.kill("SIGKILL");
+      await waitCli(server.child, 10_000).catch(() => undefined);
+    }
+    repo.cleanup();
+    other.cleanup();
   }
 });
 

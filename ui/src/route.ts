@@ -1,7 +1,8 @@
 /**
  * Hash routes, so every view is a link: `#/runs?experiment=0&filter=...&sort=...&cols=...`,
  * `#/run/<id>`, `#/compare?runs=a,b&x=step&log=1&smooth=0.6&pattern=seed/*` + `/alpha`,
- * `#/bands?group=params.lr&key=val_acc`. Pure: parse and format only.
+ * `#/bands?group=params.lr&key=val_acc`; MLflow's own `#/experiments/<id>/runs/<run id>` and
+ * `#/experiments/<id>` (the links the mlflow client prints) are read too. Pure: parse and format only.
  */
 
 import type { XMode } from "./model.js";
@@ -65,6 +66,12 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(q < 0 ? "" : raw.slice(q + 1));
   const parts = path.split("/").filter((s) => s.length > 0);
   if (parts[0] === "run" && parts[1]) return { view: "run", id: decodeURIComponent(parts[1]) };
+  // The links the MLflow client prints ("View run at <uri>/#/experiments/<id>/runs/<run id>",
+  // "View experiment at <uri>/#/experiments/<id>") open the same run page / runs table here.
+  if (parts[0] === "experiments" && parts[1]) {
+    if (parts[2] === "runs" && parts[3]) return { view: "run", id: decodeURIComponent(parts[3]) };
+    return { view: "runs", experiments: [decodeURIComponent(parts[1])], filter: "", cols: [] };
+  }
   if (parts[0] === "compare") {
     const x = params.get("x") as XMode | null;
     const smooth = Number(params.get("smooth") ?? "0");

@@ -160,12 +160,45 @@ export function runView(ctx: AppContext, route: RunRoute): View {
           ),
       ),
     );
+    const table = (cls: string, headers: string[], rows: string[][]) =>
+      h(
+        "table",
+        { class: cls },
+        h("thead", {}, h("tr", {}, ...headers.map((c) => h("th", {}, c)))),
+        h("tbody", {}, ...rows.map((row) => h("tr", {}, ...row.map((c) => h("td", {}, c))))),
+      );
+    const datasets = r.datasets ?? [];
+    const models = r.loggedModels ?? [];
     replace(
       info,
       h("div", { class: "panel" }, h("h2", {}, "Run"), provenance),
       h("div", { class: "panel" }, h("h2", {}, "Params"), params),
       h("div", { class: "panel" }, h("h2", {}, "Tags"), tags),
       h("div", { class: "panel wide" }, h("h2", {}, "Metrics"), metrics),
+      datasets.length === 0
+        ? null
+        : h(
+            "div",
+            { class: "panel wide" },
+            h("h2", {}, "Datasets"),
+            table(
+              "datasets",
+              ["dataset", "digest", "source", "context"],
+              datasets.map((d) => [d.name, d.digest, d.sourceType, d.context ?? "—"]),
+            ),
+          ),
+      models.length === 0
+        ? null
+        : h(
+            "div",
+            { class: "panel wide" },
+            h("h2", {}, "Logged models"),
+            table(
+              "logged-models",
+              ["model id", "role", "step"],
+              models.map((m) => [m.modelId, m.role, m.step === null ? "—" : String(m.step)]),
+            ),
+          ),
     );
   }
 

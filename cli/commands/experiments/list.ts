@@ -4,7 +4,8 @@ import { MtrackCommand } from "../../base.js";
 import { formatTime, renderTable } from "../../table.js";
 
 export default class ExperimentsList extends MtrackCommand {
-  static override summary = "List experiments with their number of runs.";
+  static override summary =
+    "List experiments with their number of runs, lifecycle stage (active or deleted) and tags.";
   static override examples = ["<%= config.bin %> experiments list"];
 
   async run() {
@@ -13,12 +14,16 @@ export default class ExperimentsList extends MtrackCommand {
     const experiments = listExperiments(dir);
     this.say(
       renderTable({
-        headers: ["id", "name", "runs", "created (UTC)"],
+        headers: ["id", "name", "runs", "created (UTC)", "lifecycle", "tags"],
         rows: experiments.map((e) => [
           e.id,
           e.name,
           String(e.runCount),
           e.creationTime ? formatTime(e.creationTime) : "",
+          e.lifecycleStage,
+          Object.entries(e.tags)
+            .map(([k, v]) => `${k}=${v.length > 40 ? `${v.slice(0, 39)}…` : v}`)
+            .join(", "),
         ]),
       }),
     );

@@ -7,7 +7,7 @@ import { formatCommand, formatDuration, formatNumber, formatTime, renderTable } 
 
 export default class RunsShow extends MtrackCommand {
   static override summary =
-    "Show one run: params, metrics (last/min/max), tags, artifacts, git link, command.";
+    "Show one run: params, metrics (last/min/max), tags, dataset inputs, artifacts, git link, command.";
   static override examples = ["<%= config.bin %> runs show 3f2a"];
   static override args = { id: Args.string({ description: "run id or unique prefix", required: true }) };
 
@@ -64,6 +64,24 @@ export default class RunsShow extends MtrackCommand {
       Object.entries(r.tags)
         .sort()
         .map(([k, v]) => [k, v]),
+    );
+    section(
+      "Inputs",
+      ["dataset", "digest", "source", "context"],
+      (r.inputs?.datasets ?? []).map((d) => [
+        d.dataset.name,
+        d.dataset.digest,
+        d.dataset.sourceType,
+        d.tags["mlflow.data.context"] ?? "",
+      ]),
+    );
+    section(
+      "Models",
+      ["model id", "role", "step"],
+      [
+        ...(r.inputs?.models ?? []).map((m) => [m.modelId, "input", ""]),
+        ...(r.outputs?.models ?? []).map((m) => [m.modelId, "output", String(m.step)]),
+      ],
     );
     section(
       "Artifacts",

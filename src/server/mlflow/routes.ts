@@ -106,6 +106,35 @@ function endpoints(s: MlflowService): Endpoint[] {
     { path: "/runs/delete", methods: ["POST"], access: "write", call: (m) => s.deleteRun(m) },
     { path: "/runs/restore", methods: ["POST"], access: "write", call: (m) => s.restoreRun(m) },
     { path: "/metrics/get-history", methods: ["GET"], access: "read", call: (m) => s.getMetricHistory(m) },
+    // Experiment lifecycle and tags (experiments.ts); run tags after the end, inputs, outputs (annotations.ts).
+    { path: "/experiments/update", methods: ["POST"], access: "write", call: (m) => s.experiments.update(m) },
+    { path: "/experiments/delete", methods: ["POST"], access: "write", call: (m) => s.experiments.delete(m) },
+    {
+      path: "/experiments/restore",
+      methods: ["POST"],
+      access: "write",
+      call: (m) => s.experiments.restore(m),
+    },
+    {
+      path: "/experiments/set-experiment-tag",
+      methods: ["POST"],
+      access: "write",
+      call: (m) => s.experiments.setTag(m),
+    },
+    {
+      path: "/experiments/delete-experiment-tag",
+      methods: ["POST"],
+      access: "write",
+      call: (m) => s.experiments.deleteTag(m),
+    },
+    { path: "/runs/delete-tag", methods: ["POST"], access: "write", call: (m) => s.annotations.deleteTag(m) },
+    { path: "/runs/log-inputs", methods: ["POST"], access: "write", call: (m) => s.annotations.logInputs(m) },
+    {
+      path: "/runs/outputs",
+      methods: ["POST"],
+      access: "write",
+      call: (m) => s.annotations.logOutputs(m),
+    },
     { path: "/artifacts/list", methods: ["GET"], access: "read", call: (m) => s.listArtifacts(m) },
     // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts; mtrack has none.
     { path: "/logged-models/search", methods: ["POST"], access: "read", call: () => ({ models: [] }) },

@@ -20,7 +20,6 @@ import {
   DEFAULT_EXPERIMENT,
   deletedPath,
   type Experiment,
-  ensureExperiment,
   readExperiments,
   refPath,
 } from "../../tracking/layout.js";
@@ -38,7 +37,9 @@ import type { Liveness } from "../../tracking/runlog.js";
 import { likeMatch, searchRuns } from "../../tracking/search.js";
 import { RUN_STATUSES, type RunStatus, type RunSummary } from "../../tracking/types.js";
 import { safeUnlink, tmpName } from "../../util/fs.js";
+import { MlflowRunAnnotations } from "./annotations.js";
 import { invalidParam, MlflowApiError } from "./errors.js";
+import { MlflowExperiments } from "./experiments.js";
 import {
   artifactUri,
   DEFAULT_SEARCH_RESULTS,
@@ -81,10 +82,12 @@ export interface MlflowServiceOptions {
   /** Where uploads are staged before they go into the store; default the OS temp dir. */
   tmpDir?: string;
   liveness?: Liveness;
+  /** The runs listing to search (default: a new one); `mtrack server` shares its own with the web UI. */
+  listing?: RunListing;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
-type Writable = Pick<Run, "logParams" | "setTags" | "logArtifact"> & {
+type Writable = Pick<Run, "logParams" | "setTags" | "deleteTags" | "logArtifact"> & {
   logMetric(key: string, value: number, options: { step: number; timestamp: number }): void;
 };
 
@@ -168,6 +171,10 @@ export class MlflowService {
   readonly #foreign = new Map<string, LiveRun>();
   readonly #listing: RunListing;
   #closed = false;
+  /** Experiment changes: create with tags, rename, delete/restore, experiment tags (experiments.ts). */
+  readonly experiments: MlflowExperiments;
+  /** Tags of ended runs, delete-tag, inputs and outputs (annotations.ts). */
+  readonly annotations: MlflowRunAnnotations;
 
   constructor(options: MlflowServiceOptions) {
     this.#dir = options.tracking.dir;
@@ -176,7 +183,17 @@ export class MlflowService {
     this.#mtrackVersion = options.mtrackVersion ?? "unknown";
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
     this.#liveness = options.liveness;
-    this.#listing = new RunListing(this.#dir, this.#store, options.liveness);
+    this.#listing = options.listing ?? new RunListing(this.#dir, this.#store, options.liveness);
+    const changed = () => this.#listing.invalidate();
+    this.experiments = new MlflowExperiments({ dir: this.#dir, clock: this.#clock, changed });
+    this.annotations = new MlflowRunAnnotations({
+      dir: this.#dir,
+      clock: this.#clock,
+      changed,
+      activeRun: (id) => this.#activeRun(id),
+      writer: (id) => this.#writable(id),
+      tags: (id) => this.#summary(id).tags,
+    });
   }
 
   /** Ids of the runs this server owns (still open). */
@@ -195,11 +212,7 @@ export class MlflowService {
 
   /** experiments/create → `{experiment_id}`; RESOURCE_ALREADY_EXISTS for a taken name. */
   createExperiment(msg: Message): Message {
-    const name = stringField(msg, "name", true);
-    if (readExperiments(this.#dir).some((e) => e.name === name)) {
-      throw new MlflowApiError("RESOURCE_ALREADY_EXISTS", `Experiment '${name}' already exists.`);
-    }
-    return { experiment_id: ensureExperiment(this.#dir, name, this.#clock).id };
+    return this.experiments.create(msg);
   }
 
   /** experiments/get-by-name → `{experiment}`; RESOURCE_DOES_NOT_EXIST when there is none. */
@@ -223,8 +236,9 @@ export class MlflowService {
     const view = viewTypeField(msg, "view_type");
     const max = maxResultsField(msg, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS);
     const offset = decodePageToken(stringField(msg, "page_token"));
-    // mtrack experiments cannot be deleted, so DELETED_ONLY is always empty.
-    const all = view === "DELETED_ONLY" ? [] : readExperiments(this.#dir).filter(keep);
+    const all = readExperiments(this.#dir).filter(
+      (e) => keep(e) && (view === "ALL" || (e.lifecycleStage === "deleted") === (view === "DELETED_ONLY")),
+    );
     all.sort((a, b) => b.creationTime - a.creationTime || Number(a.id) - Number(b.id));
     const page = all.slice(offset, offset + max);
     const out: Message = { experiments: page.map(experimentJson) };
@@ -300,8 +314,13 @@ export class MlflowService {
     }
     const current = this.#summary(runId);
     const terminal = status === undefined || (status !== "RUNNING" && status !== "SCHEDULED");
+    // Renaming an ended run (MLflow allows it): the name tag becomes an annotation.
+    if (current.status !== "RUNNING" && terminal && newName !== undefined) {
+      this.annotations.setTags(runId, { [RUN_NAME_TAG]: newName });
+      return { run_info: runInfoJson(this.#summary(runId)) };
+    }
     // Ending an already ended run again (a client retry) is answered with its state; anything else
-    // would need to reopen or rename a sealed run, which mtrack does not do.
+    // would need to reopen a sealed run, which mtrack does not do.
     if (current.status !== "RUNNING" && terminal && newName === undefined)
       return { run_info: runInfoJson(current) };
     throw invalidParam(
@@ -331,12 +350,12 @@ export class MlflowService {
     return {};
   }
 
-  /** runs/set-tag → `{}`. */
+  /** runs/set-tag → `{}`; on an ended run the tag is an annotation beside the sealed run. */
   setTag(msg: Message): Message {
     const runId = runIdField(msg);
     const key = stringField(msg, "key", true);
     const raw = msg.value ?? "";
-    this.#writable(runId).setTags({ [key]: typeof raw === "string" ? raw : String(raw) });
+    this.annotations.setTags(runId, { [key]: typeof raw === "string" ? raw : String(raw) });
     return {};
   }
 
@@ -346,6 +365,14 @@ export class MlflowService {
    */
   logBatch(msg: Message): Message {
     const batch = readBatch(msg, this.#clock());
+    // Tags alone (what `mlflow.set_tags` sends) also reach an ended run, as annotations.
+    if (batch.metrics.length === 0 && batch.params.length === 0) {
+      if (batch.tags.length > 0) {
+        for (const t of batch.tags) validateKey("tag", t.key);
+        this.annotations.setTags(batch.runId, Object.fromEntries(batch.tags.map((t) => [t.key, t.value])));
+      } else this.#activeRun(batch.runId);
+      return {};
+    }
     const run = this.#writable(batch.runId);
     for (const m of batch.metrics) validateKey("metric", m.key);
     if (batch.params.length > 0) {
@@ -503,14 +530,21 @@ export class MlflowService {
     throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' not found`);
   }
 
-  /** The run to write to: ours, or one another live process owns; refused when ended or deleted. */
-  #writable(runId: string): Writable {
-    const owned = this.#open.get(runId);
-    if (owned !== undefined) return owned.run;
+  /** A run that exists and is not soft-deleted (MLflow's lifecycle_stage "active"). */
+  #activeRun(runId: string): string {
+    if (this.#open.has(runId)) return runId;
     const id = this.#existing(runId);
     if (fs.existsSync(deletedPath(this.#dir, id))) {
       throw invalidParam(`The run ${id} must be in the 'active' state. Current state is deleted.`);
     }
+    return id;
+  }
+
+  /** The run to write to: ours, or one another live process owns; refused when ended or deleted. */
+  #writable(runId: string): Writable {
+    const owned = this.#open.get(runId);
+    if (owned !== undefined) return owned.run;
+    const id = this.#activeRun(runId);
     let live = this.#foreign.get(id);
     if (live === undefined) {
       live = openLiveRun(this.#dir, this.#store, id, this.#liveness ? { liveness: this.#liveness } : {});

@@ -4,7 +4,7 @@
  * query strings), and shaping mtrack's runs and experiments as MLflow's JSON messages (service.proto).
  */
 import type { Experiment } from "../../tracking/layout.js";
-import type { RunSummary } from "../../tracking/types.js";
+import type { DatasetInput, RunInputs, RunSummary } from "../../tracking/types.js";
 import { invalidParam } from "./errors.js";
 
 /** A request message as parsed JSON (POST) or query parameters (GET). */
@@ -278,7 +278,8 @@ export function runInfoJson(run: RunSummary): Message {
   const info: Message = {
     run_id: run.runId,
     run_uuid: run.runId,
-    run_name: run.name,
+    // A run renamed after it started (MLflow sets this tag) shows its new name, as in MLflow.
+    run_name: run.tags["mlflow.runName"] || run.name,
     experiment_id: run.experimentId,
     status: run.status,
     start_time: run.startTime,
@@ -297,11 +298,89 @@ export function runInfoJson(run: RunSummary): Message {
  * @example
  * runJson(getRun(dir, store, id)).data.metrics; // [{ key: "loss", value: 0.1, timestamp, step }]
  */
-export function runJson(run: RunSummary): { info: Message; data: Message; inputs: Message } {
+export function runJson(run: RunSummary): {
+  info: Message;
+  data: Message;
+  inputs: Message;
+  outputs?: Message;
+} {
   const metrics = Object.entries(run.metrics).map(([key, m]) => metricJson(key, m.last, m.timestamp, m.step));
   const params = Object.entries(run.params).map(([key, value]) => ({ key, value }));
   const tags = Object.entries(run.tags).map(([key, value]) => ({ key, value }));
-  return { info: runInfoJson(run), data: { metrics, params, tags }, inputs: {} };
+  const out: { info: Message; data: Message; inputs: Message; outputs?: Message } = {
+    info: runInfoJson(run),
+    data: { metrics, params, tags },
+    inputs: runInputsJson(run.inputs),
+  };
+  if (run.outputs !== undefined && run.outputs.models.length > 0) {
+    out.outputs = {
+      model_outputs: run.outputs.models.map((m) => ({ model_id: m.modelId, step: m.step })),
+    };
+  }
+  return out;
+}
+
+/** MLflow's RunInputs message (`{}` when the run has none, as MLflow answers). */
+export function runInputsJson(inputs: RunInputs | undefined): Message {
+  const out: Message = {};
+  if (inputs === undefined) return out;
+  if (inputs.datasets.length > 0) {
+    out.dataset_inputs = inputs.datasets.map((d) => {
+      const dataset: Message = {
+        name: d.dataset.name,
+        digest: d.dataset.digest,
+        source_type: d.dataset.sourceType,
+        source: d.dataset.source,
+      };
+      if (d.dataset.schema !== undefined) dataset.schema = d.dataset.schema;
+      if (d.dataset.profile !== undefined) dataset.profile = d.dataset.profile;
+      return { tags: Object.entries(d.tags).map(([key, value]) => ({ key, value })), dataset };
+    });
+  }
+  if (inputs.models.length > 0) out.model_inputs = inputs.models.map((m) => ({ model_id: m.modelId }));
+  return out;
+}
+
+/**
+ * The dataset inputs of a runs/log-inputs request (`datasets: [{tags, dataset}]`), in mtrack's shape;
+ * limits are checked by the tracking layer.
+ *
+ * @example
+ * datasetInputs({ datasets: [{ tags: [{ key: "mlflow.data.context", value: "train" }],
+ *   dataset: { name: "iris", digest: "4f1b", source_type: "code", source: "{}" } }] });
+ */
+export function datasetInputs(msg: Message): DatasetInput[] {
+  return listField(msg, "datasets").map((e, i) => {
+    if (typeof e !== "object" || e === null) throw invalidParam(`datasets[${i}] must be an object.`);
+    const entry = e as Message;
+    const d = entry.dataset;
+    if (typeof d !== "object" || d === null) throw invalidParam(`datasets[${i}].dataset is required.`);
+    const ds = d as Message;
+    const dataset: DatasetInput["dataset"] = {
+      name: stringField(ds, "name", true),
+      digest: stringField(ds, "digest", true),
+      sourceType: stringField(ds, "source_type", true),
+      source: stringField(ds, "source", true),
+    };
+    const schema = stringField(ds, "schema");
+    const profile = stringField(ds, "profile");
+    if (schema !== undefined) dataset.schema = schema;
+    if (profile !== undefined) dataset.profile = profile;
+    const tags: Record<string, string> = {};
+    for (const t of keyValues(entry, "tags")) tags[t.key] = t.value;
+    return { dataset, tags };
+  });
+}
+
+/** The `models` of a runs/log-inputs (`[{model_id}]`) or runs/outputs (`[{model_id, step}]`) request. */
+export function modelRefs(msg: Message): { modelId: string; step: number }[] {
+  return listField(msg, "models").map((e, i) => {
+    if (typeof e !== "object" || e === null) throw invalidParam(`models[${i}] must be an object.`);
+    return {
+      modelId: stringField(e as Message, "model_id", true),
+      step: int64Field(e as Message, "step") ?? 0,
+    };
+  });
 }
 
 /** MLflow's Experiment message. */
@@ -310,10 +389,10 @@ export function experimentJson(e: Experiment): Message {
     experiment_id: e.id,
     name: e.name,
     artifact_location: `mlflow-artifacts:/${e.id}`,
-    lifecycle_stage: "active",
+    lifecycle_stage: e.lifecycleStage,
     creation_time: e.creationTime,
-    last_update_time: e.creationTime,
-    tags: [],
+    last_update_time: e.lastUpdateTime,
+    tags: Object.entries(e.tags).map(([key, value]) => ({ key, value })),
   };
 }
 

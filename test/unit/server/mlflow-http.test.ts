@@ -135,9 +135,9 @@ test("fault answers: malformed JSON, over-limit batches, unknown ids, unsupporte
   assert.deepEqual([unknown.status, unknown.body.error_code], [404, "RESOURCE_DOES_NOT_EXIST"]);
   const missing = await call("GET", `${API}/runs/get`, { token: read });
   assert.deepEqual([missing.status, missing.body.error_code], [400, "INVALID_PARAMETER_VALUE"]);
-  const unsupported = await call("POST", `${API}/experiments/delete`, {
+  const unsupported = await call("POST", `${API}/metrics/get-history-bulk-interval`, {
     token: write,
-    body: { experiment_id: "0" },
+    body: { run_ids: [id] },
   });
   assert.deepEqual([unsupported.status, unsupported.body.error_code], [501, "NOT_IMPLEMENTED"]);
   const mpu = await call("POST", "/api/2.0/mlflow-artifacts/mpu/create/0/x/artifacts/a", {

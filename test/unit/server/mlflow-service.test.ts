@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, test } from "node:test";
-import { toMlflowError } from "../../../src/server/mlflow/errors.js";
 import { MlflowService } from "../../../src/server/mlflow/service.js";
 import { getRun, listRuns } from "../../../src/tracking/read.js";
 import { FakeStore } from "../tracking/fake-store.js";
+import { outcome } from "./mlflow-fixture.js";
 
 let tmp: string;
 let dir: string;
@@ -27,17 +27,6 @@ afterEach(async () => {
   await service.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-/** The MLflow error code (and status) a call fails with, or "ok". */
-async function outcome(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    const { status, body } = toMlflowError(err);
-    return `${status} ${body.error_code}`;
-  }
-  return "ok";
-}
 
 type RunMsg = {
   info: Record<string, unknown>;

@@ -36,3 +36,15 @@ test("unknown or empty hashes show the runs table; bad compare settings fall bac
     pattern: "",
   });
 });
+
+test("the links the MLflow client prints open the run page and the experiment's runs table", () => {
+  const id = "3f2a".padEnd(32, "0");
+  assert.deepEqual(parseRoute(`#/experiments/1/runs/${id}`), { view: "run", id });
+  assert.deepEqual(parseRoute("#/experiments/7"), { view: "runs", experiments: ["7"], filter: "", cols: [] });
+  assert.deepEqual(parseRoute("#/experiments/7/runs"), {
+    view: "runs",
+    experiments: ["7"],
+    filter: "",
+    cols: [],
+  });
+});
