@@ -448,7 +448,8 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
       }),
     );
     if (registered) stdout.write(`${registered}\n`);
-    else if (registerAs !== undefined) stderr.write(`Not registered as ${registerAs}: the run was not tracked.\n`);
+    else if (registerAs !== undefined)
+      stderr.write(`Not registered as ${registerAs}: the run was not tracked.\n`);
     return 0;
   } catch (err) {
     if (sink) {
