@@ -372,8 +372,11 @@ test("the README's library example runs as written: startRun finds the repositor
     assert.equal((await runCli(["init"], { cwd: repo.dir, env: repo.env })).code, 0);
     repo.write({ "results/metrics.json": '{"acc": 1}\n' });
     const readme = fs.readFileSync(path.join(packageRoot(), "README.md"), "utf8");
-    const snippet = /## Experiment tracking[^]*?```ts\n([^]*?)```/.exec(readme)?.[1];
-    assert.ok(snippet !== undefined && snippet.includes("startRun({ experiment"), "README's example changed shape; update this test");
+    const snippet = /## Experiment tracking[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(
+      snippet !== undefined && snippet.includes("startRun({ experiment"),
+      "README's example changed shape; update this test",
+    );
     const entry = pathToFileURL(path.join(packageRoot(), "dist", "src", "index.js")).href;
     const script = snippet.replace('from "mtrack"', `from ${JSON.stringify(entry)}`);
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
