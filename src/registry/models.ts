@@ -515,6 +515,9 @@ export class ModelRegistry {
   private async resolveSource(source: string): Promise<ResolvedModel & { source: string }> {
     if (isModelUri(source)) {
       const r = this.resolve(source);
+      // Artifacts under a run's path prefix are collected into a new manifest, staged in memory until a
+      // flush: it must be durable before an event names it, or other processes find no manifest.
+      await this.repo.store.flush();
       return { ...r, source };
     }
     const abs = path.resolve(this.repo.root, source);
