@@ -18,7 +18,13 @@ import type { ModelContent } from "../../../src/registry/types.js";
 import { startServer, tokensFileOf } from "../../../src/server/server.js";
 import { createToken } from "../../../src/server/tokens.js";
 import { startRun } from "../../../src/tracking/api.js";
-import { modelSummary, registryDirBeside, versionInfo, versionsOfRun } from "../../../src/ui/models.js";
+import {
+  looseObjectOpener,
+  modelSummary,
+  registryDirBeside,
+  versionInfo,
+  versionsOfRun,
+} from "../../../src/ui/models.js";
 import { createUiHandler, type UiServerOptions } from "../../../src/ui/server.js";
 import { FakeStore, fakeGit } from "../tracking/fake-store.js";
 
@@ -245,6 +251,18 @@ test("with a streaming opener the file is piped from it, not read whole", async 
   assert.equal(r.status, 200);
   assert.deepEqual([...r.bytes], [1, 2, 3, 4]);
   assert.equal(opened.length, 1);
+});
+
+test("the loose-object opener streams a loose file and leaves packed objects to be read whole", async () => {
+  const loose = path.join(tmp, "loose-object");
+  fs.writeFileSync(loose, "bytes");
+  const open = looseObjectOpener({ loosePath: (hash) => (hash === "aa" ? loose : path.join(tmp, "none")) });
+  const stream = await open("aa");
+  assert.ok(stream);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), "bytes");
+  assert.equal(await open("bb"), undefined);
 });
 
 test("under mtrack server the registry's routes need a read token (or --public-read)", async () => {
