@@ -85,7 +85,14 @@ export function createHandler(options: ServerOptions): {
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
     const { dir, store } = options.tracking;
-    const ui = uiRoutes({ dir, store, listing, repoRoot: options.repoRoot ?? "", uiDir: options.uiDir });
+    const ui = uiRoutes({
+      dir,
+      store,
+      listing,
+      repoRoot: options.repoRoot ?? "",
+      uiDir: options.uiDir,
+      openObject: (hash) => remote.open(hash),
+    });
     router.mount("", ui, "read");
   }
   router.mount(
