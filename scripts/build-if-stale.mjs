@@ -13,7 +13,16 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const stamp = path.join(root, "dist", ".build-stamp");
-const INPUTS = ["src", "cli", "ui", "native", "scripts", "package.json", "package-lock.json", "tsconfig.json"];
+const INPUTS = [
+  "src",
+  "cli",
+  "ui",
+  "native",
+  "scripts",
+  "package.json",
+  "package-lock.json",
+  "tsconfig.json",
+];
 
 if (process.argv.includes("--stamp")) {
   fs.mkdirSync(path.dirname(stamp), { recursive: true });
