@@ -3,7 +3,8 @@
  * a child process, SeaweedFS S3): versions registered in one clone reach another with `push --models` /
  * `pull --models` (and with `--runs`), a deleted version's files are freed by gc and gc --cloud while a
  * fresh clone still gets every live version, and fsck names a corrupt object and a damaged event file.
- * Events are written with the Registry class (as `mtrack models register` does) in the test process.
+ * Versions are registered with `mtrack models register`; the MLflow logged model is written with the
+ * Registry class in the test process (only the MLflow API creates those).
  * Build first: `npx tsc -p tsconfig.json && npx oclif manifest`.
  */
 import assert from "node:assert/strict";
@@ -11,16 +12,15 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { contentFromPath, materializeModel } from "../../src/registry/content.js";
 import { registryNeeds } from "../../src/registry/gc.js";
 import { Registry } from "../../src/registry/registry.js";
-import type { ModelContent, RegistryState } from "../../src/registry/types.js";
+import type { RegistryState } from "../../src/registry/types.js";
 import { Repo } from "../../src/repo.js";
 import { hashBytes } from "../../src/store/hash.js";
 import { type CliResult, runCli } from "../helpers/cli.js";
 import { makeTempGitRepo } from "../helpers/git-repo.js";
 import { startServerProcess, stopProcess } from "../helpers/server.js";
-import { makeTempDir, readTree, removeTempDir, writeTree } from "../helpers/tmp.js";
+import { makeTempDir, readTree, removeTempDir } from "../helpers/tmp.js";
 import { corruptInStoreDir } from "../unit/remotes/contract.js";
 import { S3_ENV, startWeed, weedBinary } from "../unit/remotes/weed.js";
 
@@ -28,38 +28,6 @@ const LOGGED = `m-${"7".repeat(32)}`;
 
 function registryIn(root: string): Registry {
   return new Registry({ dir: path.join(root, ".mtrack", "registry"), user: "e2e" });
-}
-
-/** Stores `files` as a model folder in the clone at `root` and registers it as version `n` of `name`. */
-async function register(
-  root: string,
-  name: string,
-  n: number,
-  files: Record<string, string>,
-): Promise<ModelContent> {
-  const repo = Repo.open({ cwd: root });
-  try {
-    const src = path.join(repo.paths.tmpDir, `model-${n}`);
-    writeTree(src, files);
-    const content = await contentFromPath(repo.store, src);
-    await repo.store.flush();
-    fs.rmSync(src, { recursive: true, force: true });
-    await registryIn(root).write({
-      op: "version.create",
-      name,
-      version: n,
-      source: "results/model",
-      runId: null,
-      modelId: null,
-      commit: null,
-      content,
-      signature: null,
-      flavor: "files",
-    });
-    return content;
-  } finally {
-    repo.store.close();
-  }
 }
 
 function canon(s: RegistryState): string {
@@ -104,11 +72,15 @@ async function scenario(remoteUrl: string, extra: string[][], env: NodeJS.Proces
     const b = path.join(a.home, "clone-b");
     execFileSync("git", ["clone", "-q", a.dir, b], { env: a.env, stdio: "ignore" });
 
+    a.write(Object.fromEntries(Object.entries(V1).map(([k, v]) => [`models/v1/${k}`, v])));
+    a.write(Object.fromEntries(Object.entries(V2).map(([k, v]) => [`models/v2/${k}`, v])));
+    await ok(["models", "register", "spirals", "models/v1"], a.dir);
+    await ok(["models", "register", "spirals", "models/v2"], a.dir);
+    await ok(["models", "alias", "spirals", "champion", "2"], a.dir);
     const reg = registryIn(a.dir);
-    await reg.write({ op: "model.create", name: "spirals" });
-    const v1 = await register(a.dir, "spirals", 1, V1);
-    const v2 = await register(a.dir, "spirals", 2, V2);
-    await reg.write({ op: "alias.set", name: "spirals", alias: "champion", version: 2 });
+    const versions = reg.state().models.get("spirals")!.versions;
+    const v1 = versions.get(1)!.content;
+    const v2 = versions.get(2)!.content;
     await reg.write({
       op: "logged.create",
       modelId: LOGGED,
@@ -136,16 +108,14 @@ async function scenario(remoteUrl: string, extra: string[][], env: NodeJS.Proces
     assert.equal(canon(registryIn(b).state()), canon(registryIn(a.dir).state()));
     assertComplete(b);
     const out = path.join(a.home, "out-v2");
-    const repoB = Repo.open({ cwd: b });
-    materializeModel(repoB.store, v2, out);
-    repoB.store.close();
+    await ok(["models", "get", "models:/spirals@champion", "-o", out], b);
     assert.deepEqual(
       Object.fromEntries(Object.entries(readTree(out)).map(([k, v]) => [k, v.toString("utf8")])),
       V2,
     );
 
     // Version 2 deleted in A travels with --runs; gc frees its files here and on the remote.
-    await reg.write({ op: "version.delete", name: "spirals", version: 2 });
+    await ok(["models", "delete", "spirals/2"], a.dir);
     const second = (await ok(["push", "--runs", "--json"], a.dir)).json as Sync;
     assert.equal(second.registry.transferred, 1);
     assert.equal(((await ok(["fetch", "--runs", "--json"], b)).json as Sync).registry.transferred, 1);
