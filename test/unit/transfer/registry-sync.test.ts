@@ -355,3 +355,28 @@ test("fsck reports damaged event files, missing or corrupt objects of live versi
     removeTempDir(dir);
   }
 });
+
+test("push holds back an event whose live version's files this clone lacks", async () => {
+  const dir = makeTempDir();
+  try {
+    const a = repoIn(path.join(dir, "a"));
+    const remote = LocalRemote.open({ dir: path.join(dir, "remote"), create: true });
+    const { v2 } = await populate(a);
+    const weights = readManifest(a.store, v2.hash).find((e) => e.name === "weights.bin")!.hash;
+    a.store.delete(new Set([weights]));
+    const pushed = await pushRegistry(a, remote);
+    const v2Event = registryOf(a)
+      .events()
+      .find((e) => e.op === "version.create" && e.version === 2)!;
+    assert.deepEqual(pushed.held, [{ event: v2Event.id, missing: [weights] }]);
+    assert.deepEqual(
+      pushed.objects.missingLocal.map((p) => [p.hash, p.label]),
+      [[weights, "models:/clf/2/weights.bin"]],
+    );
+    assert.equal(pushed.transferred, 5);
+    assert.ok(!(await remote.listRefs("registry")).includes(`registry/${v2Event.id}`));
+    await remote.close();
+  } finally {
+    removeTempDir(dir);
+  }
+});
