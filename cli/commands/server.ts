@@ -1,3 +1,4 @@
+import * as os from "node:os";
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
@@ -37,6 +38,8 @@ export default class Server extends MtrackCommand {
       storeDir,
       tracking: repo ? openTracking(repo) : undefined,
       repoRoot: repo?.root,
+      registryDir: repo ? path.join(repo.paths.mtrackDir, "registry") : undefined,
+      user: os.userInfo().username,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,

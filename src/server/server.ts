@@ -7,6 +7,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { isMtrackError } from "../errors.js";
+import { Registry } from "../registry/registry.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
@@ -40,6 +41,13 @@ export interface ServerOptions {
    * Without it the MLflow paths answer NOT_IMPLEMENTED.
    */
   tracking?: Pick<Tracking, "dir" | "store">;
+  /**
+   * The repository's model registry directory (`.mtrack/registry`), with `tracking`: MLflow 3's logged
+   * models and the model registry endpoints work over it.
+   */
+  registryDir?: string;
+  /** Who the registry records as making the changes made through the MLflow API. */
+  user?: string;
   /** Recorded as the mtrack version of runs created through the MLflow API. */
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
@@ -80,7 +88,14 @@ export function createHandler(options: ServerOptions): {
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.tracking
-    ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion, listing })
+    ? new MlflowService({
+        tracking: options.tracking,
+        mtrackVersion: options.mtrackVersion,
+        listing,
+        ...(options.registryDir
+          ? { registry: new Registry({ dir: options.registryDir, user: options.user ?? "" }) }
+          : {}),
+      })
     : undefined;
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.

@@ -9,6 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { readBody, sendJson } from "../http-util.js";
 import { type Access, Router } from "../router.js";
 import { MlflowApiError } from "./errors.js";
+import { parseLoggedModelPath } from "./logged-models.js";
 import type { MlflowService } from "./service.js";
 import { BATCH_LIMITS, type Message, parseArtifactPath, queryMessage } from "./wire.js";
 
@@ -136,8 +137,40 @@ function endpoints(s: MlflowService): Endpoint[] {
       call: (m) => s.annotations.logOutputs(m),
     },
     { path: "/artifacts/list", methods: ["GET"], access: "read", call: (m) => s.listArtifacts(m) },
-    // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts; mtrack has none.
-    { path: "/logged-models/search", methods: ["POST"], access: "read", call: () => ({ models: [] }) },
+    ...loggedModelEndpoints(s),
+  ];
+}
+
+/** MLflow 3's logged models (logged-models.ts); only an empty search without a registry. */
+function loggedModelEndpoints(s: MlflowService): Endpoint[] {
+  const lm = s.loggedModels;
+  if (lm === undefined) {
+    // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts.
+    return [
+      { path: "/logged-models/search", methods: ["POST"], access: "read", call: () => ({ models: [] }) },
+    ];
+  }
+  const base = "/logged-models";
+  return [
+    { path: `${base}/search`, methods: ["POST"], access: "read", call: (m) => lm.search(m) },
+    { path: base, methods: ["POST"], access: "write", call: (m) => lm.create(m) },
+    { path: `${base}/:model_id`, methods: ["GET"], access: "read", call: (m) => lm.get(m) },
+    { path: `${base}/:model_id`, methods: ["PATCH"], access: "write", call: (m) => lm.finalize(m) },
+    { path: `${base}/:model_id`, methods: ["DELETE"], access: "write", call: (m) => lm.delete(m) },
+    { path: `${base}/:model_id/tags`, methods: ["PATCH"], access: "write", call: (m) => lm.setTags(m) },
+    {
+      path: `${base}/:model_id/tags/*tag_key`,
+      methods: ["DELETE"],
+      access: "write",
+      call: (m) => lm.deleteTag(m),
+    },
+    { path: `${base}/:model_id/params`, methods: ["POST"], access: "write", call: (m) => lm.logParams(m) },
+    {
+      path: `${base}/:model_id/artifacts/directories`,
+      methods: ["GET"],
+      access: "read",
+      call: (m) => lm.listArtifacts(m),
+    },
   ];
 }
 
@@ -163,7 +196,7 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
           method,
           pattern: prefix + e.path,
           access: e.access,
-          handler: async ({ req, res, url }) => {
+          handler: async ({ req, res, url, params }) => {
             const limit = e.maxBytes ?? limits.jsonBytes;
             const declared = Number(req.headers["content-length"]);
             // MLflow answers an oversized batch with INVALID_PARAMETER_VALUE, not 413.
@@ -174,7 +207,9 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
                 `Batched logging API requests must be at most ${e.maxBytes} bytes, got a request of ${declared} bytes.`,
               );
             }
-            sendJson(res, 200, await e.call(await requestMessage(req, url, limit)));
+            // Path parameters (logged-models/{model_id}) win over same-named body fields.
+            const msg = { ...(await requestMessage(req, url, limit)), ...params };
+            sendJson(res, 200, await e.call(msg));
           },
         });
       }
@@ -201,15 +236,22 @@ async function drain(req: IncomingMessage, limit: number): Promise<void> {
   }
 }
 
-function runPath(p: string): { runId: string; name: string } {
+/** What a proxy path names: a run's artifact, or a logged model's file. */
+type ArtifactTarget =
+  | { kind: "run"; runId: string; name: string }
+  | { kind: "logged"; modelId: string; name: string };
+
+function artifactTarget(p: string, service: MlflowService): ArtifactTarget {
+  const logged = parseLoggedModelPath(p);
+  if (logged !== undefined && service.loggedModels !== undefined) return { kind: "logged", ...logged };
   const parsed = parseArtifactPath(p);
   if (parsed === undefined) {
     throw new MlflowApiError(
       "INVALID_PARAMETER_VALUE",
-      `Artifact path ${JSON.stringify(p)} is not of the form <experiment_id>/<run_id>/artifacts/<path>.`,
+      `Artifact path ${JSON.stringify(p)} is not of the form <experiment_id>/<run_id>/artifacts/<path> or <experiment_id>/models/<model_id>/artifacts/<path>.`,
     );
   }
-  return parsed;
+  return { kind: "run", ...parsed };
 }
 
 function artifactHeaders(name: string, size: number): Record<string, string | number> {
@@ -233,9 +275,12 @@ function addArtifactRoutes(
     pattern: `${prefix}/artifacts`,
     access: "read",
     handler: async ({ res, url }) => {
-      const p = url.searchParams.get("path") ?? "";
-      const { runId, name } = runPath(p);
-      sendJson(res, 200, { files: service.listArtifactDir(runId, name) });
+      const t = artifactTarget(url.searchParams.get("path") ?? "", service);
+      const files =
+        t.kind === "logged"
+          ? service.loggedModels!.listArtifactDir(t.modelId, t.name)
+          : service.listArtifactDir(t.runId, t.name);
+      sendJson(res, 200, { files });
     },
   });
   router.add({
@@ -243,12 +288,23 @@ function addArtifactRoutes(
     pattern: `${prefix}/artifacts/*path`,
     access: "read",
     handler: async ({ req, res, params }) => {
-      const { runId, name } = runPath(params.path ?? "");
+      const t = artifactTarget(params.path ?? "", service);
       const head = req.method === "HEAD";
-      const file = openObject ? service.artifactFile(runId, name) : undefined;
+      const file =
+        t.kind === "logged"
+          ? service.loggedModels!.artifactFile(t.modelId, t.name)
+          : openObject
+            ? service.artifactFile(t.runId, t.name)
+            : undefined;
+      if (t.kind === "logged" && file === undefined) {
+        throw new MlflowApiError(
+          "RESOURCE_DOES_NOT_EXIST",
+          `Logged model ${t.modelId} has no file ${t.name}.`,
+        );
+      }
       const stream = file && openObject ? await openObject(file.hash) : undefined;
       if (file && stream) {
-        res.writeHead(200, artifactHeaders(name, file.size));
+        res.writeHead(200, artifactHeaders(t.name, file.size));
         if (head) {
           stream.destroy();
           res.end();
@@ -257,8 +313,9 @@ function addArtifactRoutes(
         }
         return;
       }
-      const body = service.readArtifact(runId, name);
-      res.writeHead(200, artifactHeaders(name, body.length));
+      const body =
+        t.kind === "logged" ? service.readObject(file!.hash) : service.readArtifact(t.runId, t.name);
+      res.writeHead(200, artifactHeaders(t.name, body.length));
       res.end(head ? undefined : body);
     },
   });
@@ -267,8 +324,9 @@ function addArtifactRoutes(
     pattern: `${prefix}/artifacts/*path`,
     access: "write",
     handler: async ({ req, res, params }) => {
-      const { runId, name } = runPath(params.path ?? "");
-      await service.putArtifact(runId, name, req);
+      const t = artifactTarget(params.path ?? "", service);
+      if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, req);
+      else await service.putArtifact(t.runId, t.name, req);
       sendJson(res, 200, {});
     },
   });

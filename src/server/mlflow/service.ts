@@ -12,6 +12,8 @@ import fs from "node:fs";
 import os from "node:os";
 import { pipeline } from "node:stream/promises";
 import { isMtrackError } from "../../errors.js";
+import { LoggedModels } from "../../registry/logged.js";
+import type { Registry } from "../../registry/registry.js";
 import { type Run, startRun } from "../../tracking/api.js";
 import type { Tracking } from "../../tracking/context.js";
 import { type LiveRun, openLiveRun } from "../../tracking/external.js";
@@ -40,6 +42,7 @@ import { safeUnlink, tmpName } from "../../util/fs.js";
 import { MlflowRunAnnotations } from "./annotations.js";
 import { invalidParam, MlflowApiError } from "./errors.js";
 import { MlflowExperiments } from "./experiments.js";
+import { MlflowLoggedModels } from "./logged-models.js";
 import {
   artifactUri,
   DEFAULT_SEARCH_RESULTS,
@@ -84,6 +87,12 @@ export interface MlflowServiceOptions {
   liveness?: Liveness;
   /** The runs listing to search (default: a new one); `mtrack server` shares its own with the web UI. */
   listing?: RunListing;
+  /**
+   * The repository's model registry log (`.mtrack/registry`): MLflow 3's logged models (and, through
+   * the model registry, registered models) live there. Without it the logged-model endpoints answer
+   * NOT_IMPLEMENTED and logged-models/search finds nothing.
+   */
+  registry?: Registry;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
@@ -175,6 +184,8 @@ export class MlflowService {
   readonly experiments: MlflowExperiments;
   /** Tags of ended runs, delete-tag, inputs and outputs (annotations.ts). */
   readonly annotations: MlflowRunAnnotations;
+  /** MLflow 3's logged models and their artifacts (logged-models.ts); undefined without a registry. */
+  readonly loggedModels: MlflowLoggedModels | undefined;
 
   constructor(options: MlflowServiceOptions) {
     this.#dir = options.tracking.dir;
@@ -194,6 +205,17 @@ export class MlflowService {
       writer: (id) => this.#writable(id),
       tags: (id) => this.#summary(id).tags,
     });
+    const registry = options.registry;
+    this.loggedModels = registry
+      ? new MlflowLoggedModels({
+          logged: new LoggedModels({ registry, store: this.#store }),
+          state: () => registry.state(),
+          experiment: (id) => {
+            this.#experimentById(id);
+          },
+          tmpDir: this.#tmpDir,
+        })
+      : undefined;
   }
 
   /** Ids of the runs this server owns (still open). */
@@ -468,6 +490,11 @@ export class MlflowService {
     const id = this.#existing(runId);
     const file = this.#artifactFiles(id).find((f) => f.name === name);
     return file && file.hash !== "" ? { hash: file.hash, size: file.size } : undefined;
+  }
+
+  /** The bytes of one stored object (a logged model's file, when no streaming opener is given). */
+  readObject(hash: string): Buffer {
+    return this.#store.readObject(hash);
   }
 
   /** The bytes of one artifact file of a run. */
