@@ -1,9 +1,9 @@
-import * as os from "node:os";
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
 import { mtrackVersion, openTracking } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
+import { openModels } from "../models.js";
 
 export default class Server extends MtrackCommand {
   static override summary =
@@ -38,8 +38,7 @@ export default class Server extends MtrackCommand {
       storeDir,
       tracking: repo ? openTracking(repo) : undefined,
       repoRoot: repo?.root,
-      registryDir: repo ? path.join(repo.paths.mtrackDir, "registry") : undefined,
-      user: os.userInfo().username,
+      models: repo ? openModels(repo) : undefined,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,

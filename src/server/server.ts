@@ -7,7 +7,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { isMtrackError } from "../errors.js";
-import { Registry } from "../registry/registry.js";
+import type { ModelRegistry } from "../registry/models.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
@@ -42,12 +42,10 @@ export interface ServerOptions {
    */
   tracking?: Pick<Tracking, "dir" | "store">;
   /**
-   * The repository's model registry directory (`.mtrack/registry`), with `tracking`: MLflow 3's logged
-   * models and the model registry endpoints work over it.
+   * The repository's model registry (`ModelRegistry.open(repo)`), with `tracking`: MLflow 3's logged
+   * models and the registered-models / model-versions endpoints work over it.
    */
-  registryDir?: string;
-  /** Who the registry records as making the changes made through the MLflow API. */
-  user?: string;
+  models?: ModelRegistry;
   /** Recorded as the mtrack version of runs created through the MLflow API. */
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
@@ -92,9 +90,7 @@ export function createHandler(options: ServerOptions): {
         tracking: options.tracking,
         mtrackVersion: options.mtrackVersion,
         listing,
-        ...(options.registryDir
-          ? { registry: new Registry({ dir: options.registryDir, user: options.user ?? "" }) }
-          : {}),
+        ...(options.models ? { models: options.models } : {}),
       })
     : undefined;
   if (options.tracking) {

@@ -10,7 +10,8 @@ import { readBody, sendJson } from "../http-util.js";
 import { type Access, Router } from "../router.js";
 import { MlflowApiError } from "./errors.js";
 import { parseLoggedModelPath } from "./logged-models.js";
-import type { MlflowService } from "./service.js";
+import { parseVersionContentPath } from "./model-registry.js";
+import { artifactChildren, type FileInfo, type MlflowService } from "./service.js";
 import { BATCH_LIMITS, type Message, parseArtifactPath, queryMessage } from "./wire.js";
 
 /** Body limits of the MLflow API. */
@@ -138,6 +139,48 @@ function endpoints(s: MlflowService): Endpoint[] {
     },
     { path: "/artifacts/list", methods: ["GET"], access: "read", call: (m) => s.listArtifacts(m) },
     ...loggedModelEndpoints(s),
+    ...registryEndpoints(s),
+  ];
+}
+
+/** The model registry (model-registry.ts); absent without one (the catch-all answers NOT_IMPLEMENTED). */
+function registryEndpoints(s: MlflowService): Endpoint[] {
+  const r = s.modelRegistry;
+  if (r === undefined) return [];
+  const rm = "/registered-models";
+  const mv = "/model-versions";
+  return [
+    { path: `${rm}/create`, methods: ["POST"], access: "write", call: (m) => r.createModel(m) },
+    { path: `${rm}/get`, methods: ["GET"], access: "read", call: (m) => r.getModel(m) },
+    { path: `${rm}/update`, methods: ["PATCH"], access: "write", call: (m) => r.updateModel(m) },
+    { path: `${rm}/rename`, methods: ["POST"], access: "write", call: (m) => r.renameModel(m) },
+    { path: `${rm}/delete`, methods: ["DELETE"], access: "write", call: (m) => r.deleteModel(m) },
+    { path: `${rm}/search`, methods: ["GET"], access: "read", call: (m) => r.searchModels(m) },
+    {
+      path: `${rm}/get-latest-versions`,
+      methods: ["POST", "GET"],
+      access: "read",
+      call: (m) => r.latestVersions(m),
+    },
+    { path: `${rm}/set-tag`, methods: ["POST"], access: "write", call: (m) => r.setModelTag(m) },
+    { path: `${rm}/delete-tag`, methods: ["DELETE"], access: "write", call: (m) => r.deleteModelTag(m) },
+    { path: `${rm}/alias`, methods: ["POST"], access: "write", call: (m) => r.setAlias(m) },
+    { path: `${rm}/alias`, methods: ["DELETE"], access: "write", call: (m) => r.deleteAlias(m) },
+    { path: `${rm}/alias`, methods: ["GET"], access: "read", call: (m) => r.getByAlias(m) },
+    { path: `${mv}/create`, methods: ["POST"], access: "write", call: (m) => r.createVersion(m) },
+    { path: `${mv}/get`, methods: ["GET"], access: "read", call: (m) => r.getVersion(m) },
+    { path: `${mv}/update`, methods: ["PATCH"], access: "write", call: (m) => r.updateVersion(m) },
+    { path: `${mv}/delete`, methods: ["DELETE"], access: "write", call: (m) => r.deleteVersion(m) },
+    {
+      path: `${mv}/transition-stage`,
+      methods: ["POST"],
+      access: "write",
+      call: (m) => r.transitionStage(m),
+    },
+    { path: `${mv}/search`, methods: ["GET"], access: "read", call: (m) => r.searchVersions(m) },
+    { path: `${mv}/get-download-uri`, methods: ["GET"], access: "read", call: (m) => r.downloadUri(m) },
+    { path: `${mv}/set-tag`, methods: ["POST"], access: "write", call: (m) => r.setVersionTag(m) },
+    { path: `${mv}/delete-tag`, methods: ["DELETE"], access: "write", call: (m) => r.deleteVersionTag(m) },
   ];
 }
 
@@ -236,14 +279,17 @@ async function drain(req: IncomingMessage, limit: number): Promise<void> {
   }
 }
 
-/** What a proxy path names: a run's artifact, or a logged model's file. */
+/** What a proxy path names: a run's artifact, a logged model's file, or a registered version's file. */
 type ArtifactTarget =
   | { kind: "run"; runId: string; name: string }
-  | { kind: "logged"; modelId: string; name: string };
+  | { kind: "logged"; modelId: string; name: string }
+  | { kind: "version"; hash: string; name: string };
 
 function artifactTarget(p: string, service: MlflowService): ArtifactTarget {
   const logged = parseLoggedModelPath(p);
   if (logged !== undefined && service.loggedModels !== undefined) return { kind: "logged", ...logged };
+  const version = parseVersionContentPath(p);
+  if (version !== undefined && service.modelRegistry !== undefined) return { kind: "version", ...version };
   const parsed = parseArtifactPath(p);
   if (parsed === undefined) {
     throw new MlflowApiError(
@@ -252,6 +298,32 @@ function artifactTarget(p: string, service: MlflowService): ArtifactTarget {
     );
   }
   return { kind: "run", ...parsed };
+}
+
+/** The proxy's listing of one directory of a target (base names). */
+function listTarget(t: ArtifactTarget, service: MlflowService): FileInfo[] {
+  if (t.kind === "logged") return service.loggedModels!.listArtifactDir(t.modelId, t.name);
+  if (t.kind === "version")
+    return artifactChildren(service.modelRegistry!.contentFiles(t.hash), t.name, false);
+  return service.listArtifactDir(t.runId, t.name);
+}
+
+/**
+ * The stored object of one file of a target; RESOURCE_DOES_NOT_EXIST for a model file that is not
+ * there. A run's artifacts are looked up only when they can be streamed (`readArtifact` serves the rest).
+ */
+function storedFile(
+  t: ArtifactTarget,
+  service: MlflowService,
+  streaming: boolean,
+): { hash: string; size: number } | undefined {
+  if (t.kind === "run") return streaming ? service.artifactFile(t.runId, t.name) : undefined;
+  const file =
+    t.kind === "logged"
+      ? service.loggedModels!.artifactFile(t.modelId, t.name)
+      : service.modelRegistry!.contentFiles(t.hash).find((f) => f.name === t.name);
+  if (file === undefined) throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `No model file ${t.name}.`);
+  return file;
 }
 
 function artifactHeaders(name: string, size: number): Record<string, string | number> {
@@ -275,12 +347,9 @@ function addArtifactRoutes(
     pattern: `${prefix}/artifacts`,
     access: "read",
     handler: async ({ res, url }) => {
-      const t = artifactTarget(url.searchParams.get("path") ?? "", service);
-      const files =
-        t.kind === "logged"
-          ? service.loggedModels!.listArtifactDir(t.modelId, t.name)
-          : service.listArtifactDir(t.runId, t.name);
-      sendJson(res, 200, { files });
+      sendJson(res, 200, {
+        files: listTarget(artifactTarget(url.searchParams.get("path") ?? "", service), service),
+      });
     },
   });
   router.add({
@@ -290,18 +359,7 @@ function addArtifactRoutes(
     handler: async ({ req, res, params }) => {
       const t = artifactTarget(params.path ?? "", service);
       const head = req.method === "HEAD";
-      const file =
-        t.kind === "logged"
-          ? service.loggedModels!.artifactFile(t.modelId, t.name)
-          : openObject
-            ? service.artifactFile(t.runId, t.name)
-            : undefined;
-      if (t.kind === "logged" && file === undefined) {
-        throw new MlflowApiError(
-          "RESOURCE_DOES_NOT_EXIST",
-          `Logged model ${t.modelId} has no file ${t.name}.`,
-        );
-      }
+      const file = storedFile(t, service, openObject !== undefined);
       const stream = file && openObject ? await openObject(file.hash) : undefined;
       if (file && stream) {
         res.writeHead(200, artifactHeaders(t.name, file.size));
@@ -313,8 +371,8 @@ function addArtifactRoutes(
         }
         return;
       }
-      const body =
-        t.kind === "logged" ? service.readObject(file!.hash) : service.readArtifact(t.runId, t.name);
+      // Not streamable (no opener, or an object still staged in this process): read it whole.
+      const body = t.kind === "run" ? service.readArtifact(t.runId, t.name) : service.readObject(file!.hash);
       res.writeHead(200, artifactHeaders(t.name, body.length));
       res.end(head ? undefined : body);
     },
@@ -325,6 +383,13 @@ function addArtifactRoutes(
     access: "write",
     handler: async ({ req, res, params }) => {
       const t = artifactTarget(params.path ?? "", service);
+      if (t.kind === "version") {
+        await drain(req, Number.MAX_SAFE_INTEGER);
+        throw new MlflowApiError(
+          "INVALID_PARAMETER_VALUE",
+          "A registered model version's files are read-only.",
+        );
+      }
       if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, req);
       else await service.putArtifact(t.runId, t.name, req);
       sendJson(res, 200, {});

@@ -13,6 +13,7 @@ import os from "node:os";
 import { pipeline } from "node:stream/promises";
 import { isMtrackError } from "../../errors.js";
 import { LoggedModels } from "../../registry/logged.js";
+import type { ModelRegistry } from "../../registry/models.js";
 import type { Registry } from "../../registry/registry.js";
 import { type Run, startRun } from "../../tracking/api.js";
 import type { Tracking } from "../../tracking/context.js";
@@ -43,6 +44,7 @@ import { MlflowRunAnnotations } from "./annotations.js";
 import { invalidParam, MlflowApiError } from "./errors.js";
 import { MlflowExperiments } from "./experiments.js";
 import { MlflowLoggedModels } from "./logged-models.js";
+import { MlflowModelRegistry } from "./model-registry.js";
 import {
   artifactUri,
   DEFAULT_SEARCH_RESULTS,
@@ -93,6 +95,11 @@ export interface MlflowServiceOptions {
    * NOT_IMPLEMENTED and logged-models/search finds nothing.
    */
   registry?: Registry;
+  /**
+   * The repository's model registry: serves the registered-models and model-versions endpoints, and
+   * (when `registry` is not given) its log holds the logged models.
+   */
+  models?: ModelRegistry;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
@@ -186,6 +193,8 @@ export class MlflowService {
   readonly annotations: MlflowRunAnnotations;
   /** MLflow 3's logged models and their artifacts (logged-models.ts); undefined without a registry. */
   readonly loggedModels: MlflowLoggedModels | undefined;
+  /** Registered models and versions (model-registry.ts); undefined without a model registry. */
+  readonly modelRegistry: MlflowModelRegistry | undefined;
 
   constructor(options: MlflowServiceOptions) {
     this.#dir = options.tracking.dir;
@@ -205,7 +214,7 @@ export class MlflowService {
       writer: (id) => this.#writable(id),
       tags: (id) => this.#summary(id).tags,
     });
-    const registry = options.registry;
+    const registry = options.registry ?? options.models?.log;
     this.loggedModels = registry
       ? new MlflowLoggedModels({
           logged: new LoggedModels({ registry, store: this.#store }),
@@ -215,6 +224,10 @@ export class MlflowService {
           },
           tmpDir: this.#tmpDir,
         })
+      : undefined;
+    const store = this.#store;
+    this.modelRegistry = options.models
+      ? new MlflowModelRegistry(options.models, () => store.flush())
       : undefined;
   }
 
