@@ -153,7 +153,8 @@ function test(clause: RegistryClause, x: string | number | null): boolean {
 }
 
 /**
- * True when an item matches every clause; a missing tag or param fails its clause (also `!=`).
+ * True when an item matches every clause. A missing tag or param fails its clause, except `!=` and
+ * NOT IN, which it passes; a missing (null) attribute fails every clause.
  *
  * @example
  * matchesRegistryFilter(clauses, { attribute: (n) => (n === "name" ? "clf" : null), tags: {} });
@@ -166,6 +167,9 @@ export function matchesRegistryFilter(clauses: readonly RegistryClause[], item: 
         : c.kind === "tag"
           ? (item.tags[c.name] ?? null)
           : (item.params?.[c.name] ?? null);
+    // A missing tag or param is "not equal" to every value: that is how MLflow's client keeps prompts
+    // out of registered-model searches (`tag.\`mlflow.prompt.is_prompt\` != 'true'`).
+    if (x === null && c.kind !== "attribute" && (c.op === "!=" || c.op === "NOT IN")) continue;
     if (!test(c, x)) return false;
   }
   return true;
