@@ -1,5 +1,6 @@
 import { Flags } from "@oclif/core";
 import { pipelineLockRoots, runCacheRoots } from "../../src/pipeline/runcache.js";
+import { registryRoots } from "../../src/registry/roots.js";
 import type { Repo } from "../../src/repo.js";
 import { activeRunsSince, runRoots } from "../../src/tracking/context.js";
 import { gcRemote } from "../../src/transfer/remote-gc.js";
@@ -24,6 +25,7 @@ function rootSources(repo: Repo, history: boolean): RootSource[] {
     pipelineLockRoots(repo, { history }),
     runRoots(repo),
     runCacheRoots(repo),
+    registryRoots(repo),
   ];
   if (history) sources.push(gitHistoryRoots(repo));
   return sources;
@@ -35,7 +37,8 @@ export default class Gc extends MtrackCommand {
   static override description = `Keeps every object named by:
   - the workspace's pointer files and pipeline.lock,
   - the pointer files and pipeline.lock of every commit of every branch and tag (unless --workspace-only),
-  - tracked runs (params, metrics, artifacts, models) and the run-cache.
+  - tracked runs (params, metrics, artifacts, models) and the run-cache,
+  - the model registry (registered versions and MLflow logged models).
 Everything else is deleted. While a run is still being written, objects younger than it are kept too.
 Use --dry to see what would go.
 
