@@ -442,12 +442,20 @@ export class ModelRegistry {
         return this.fromLogged(uri, lm);
       }
       case "run": {
-        const fromRun = contentFromRun(this.repo.paths.runsDir, this.repo.store, u.runId, u.path);
-        const entries = fromRun ? readManifest(this.repo.store, fromRun.content.hash) : [];
+        // MLflow 3 logs a model as a logged model linked to the run (its files are not run artifacts).
         const lm = [...this.state().loggedModels.values()]
-          .filter((m) => !m.deleted && m.sourceRunId?.startsWith(u.runId) && m.name === u.path)
+          .filter(
+            (m) => !m.deleted && m.sourceRunId?.startsWith(u.runId) && m.name === u.path && m.files.size > 0,
+          )
           .sort((a, b) => b.createdAt - a.createdAt)[0];
-        if (fromRun === undefined || (entries.length === 0 && lm !== undefined)) {
+        let fromRun: ReturnType<typeof contentFromRun>;
+        try {
+          fromRun = contentFromRun(this.repo.paths.runsDir, this.repo.store, u.runId, u.path);
+        } catch (err) {
+          if (lm !== undefined) return this.fromLogged(uri, lm);
+          throw err;
+        }
+        if (fromRun === undefined) {
           if (lm !== undefined) return this.fromLogged(uri, lm);
           throw new MtrackError(
             "ERR_MTRACK_MODEL_SOURCE_NOT_FOUND",
@@ -458,6 +466,7 @@ export class ModelRegistry {
             },
           );
         }
+        const entries = readManifest(this.repo.store, fromRun.content.hash);
         const kind = inspectModel(this.repo.store, entries);
         return {
           uri,
