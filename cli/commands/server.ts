@@ -1,9 +1,9 @@
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
+import { ModelRegistry } from "../../src/registry/models.js";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
 import { mtrackVersion, openTracking } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
-import { openModels } from "../models.js";
 
 export default class Server extends MtrackCommand {
   static override summary =
@@ -38,7 +38,8 @@ export default class Server extends MtrackCommand {
       storeDir,
       tracking: repo ? openTracking(repo) : undefined,
       repoRoot: repo?.root,
-      models: repo ? openModels(repo) : undefined,
+      // Changes through the MLflow API are recorded as the name of the token that made them.
+      openModels: repo ? (user) => ModelRegistry.open(repo, { user }) : undefined,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,

@@ -18,7 +18,7 @@ import { mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
 import { HttpError, Router } from "./router.js";
 import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
-import { checkToken } from "./tokens.js";
+import { findToken, type TokenRecord } from "./tokens.js";
 
 /** The token file of a served store directory. */
 export function tokensFileOf(storeDir: string): string {
@@ -42,10 +42,11 @@ export interface ServerOptions {
    */
   tracking?: Pick<Tracking, "dir" | "store">;
   /**
-   * The repository's model registry (`ModelRegistry.open(repo)`), with `tracking`: MLflow 3's logged
-   * models and the registered-models / model-versions endpoints work over it.
+   * Opens the repository's model registry as a user (`(user) => ModelRegistry.open(repo, { user })`),
+   * with `tracking`: MLflow 3's logged models and the registered-models / model-versions endpoints work
+   * over it, each change recorded as the name of the token that made it.
    */
-  models?: ModelRegistry;
+  openModels?: (user: string) => ModelRegistry;
   /** Recorded as the mtrack version of runs created through the MLflow API. */
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
@@ -90,7 +91,7 @@ export function createHandler(options: ServerOptions): {
         tracking: options.tracking,
         mtrackVersion: options.mtrackVersion,
         listing,
-        ...(options.models ? { models: options.models } : {}),
+        ...(options.openModels ? { openModels: options.openModels } : {}),
       })
     : undefined;
   if (options.tracking) {
@@ -118,10 +119,12 @@ export function createHandler(options: ServerOptions): {
       if (match === "method") throw new HttpError(405, "Method not allowed.");
       if (!match) throw new HttpError(404, "No such endpoint.", "ERR_MTRACK_PATH_NOT_FOUND");
       const access = match.route.access;
+      let found: TokenRecord | undefined;
       if (access !== "public") {
         const auth = req.headers.authorization ?? "";
         const token = bearerOrBasicToken(auth);
-        const scope = token ? checkToken(tokensFile, token) : undefined;
+        found = token ? findToken(tokensFile, token) : undefined;
+        const scope = found?.scope;
         if (access === "write") {
           if (!scope) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
           if (scope !== "write") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
@@ -130,7 +133,8 @@ export function createHandler(options: ServerOptions): {
           throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
         }
       }
-      await match.route.handler({ req, res, params: match.params, url });
+      const user = found?.name;
+      await match.route.handler({ req, res, params: match.params, url, ...(user ? { user } : {}) });
     })().catch((err: unknown) => {
       if (options.tracking && isUiPath(pathname)) {
         // A browser asks for credentials on a Basic challenge: the token goes in as the password.

@@ -101,7 +101,8 @@ function record(msg: Message, field: string): Record<string, string> {
 
 /** What the logged-model endpoints need. */
 export interface MlflowLoggedModelsContext {
-  logged: LoggedModels;
+  /** The logged models, changes recorded as `user` (the request's token name). */
+  logged: (user: string) => LoggedModels;
   /** The registry's state (for `registrations`). */
   state: () => RegistryState;
   /** Checks that an experiment exists (RESOURCE_DOES_NOT_EXIST otherwise). */
@@ -130,10 +131,10 @@ export class MlflowLoggedModels {
   }
 
   /** POST logged-models → `{model}` (PENDING). */
-  async create(msg: Message): Promise<Message> {
+  async create(msg: Message, user = ""): Promise<Message> {
     const experimentId = stringField(msg, "experiment_id", true);
     this.#ctx.experiment(experimentId);
-    const m = await this.#ctx.logged.create({
+    const m = await this.#ctx.logged(user).create({
       experimentId,
       name: stringField(msg, "name"),
       sourceRunId: stringField(msg, "source_run_id") ?? null,
@@ -147,36 +148,40 @@ export class MlflowLoggedModels {
   /** GET logged-models/{model_id} → `{model}`. */
   get(msg: Message): Message {
     const allowDeleted = String(msg.allow_deleted ?? "").toLowerCase() === "true";
-    return { model: this.#json(this.#ctx.logged.get(stringField(msg, "model_id", true), { allowDeleted })) };
+    return {
+      model: this.#json(this.#ctx.logged("").get(stringField(msg, "model_id", true), { allowDeleted })),
+    };
   }
 
   /** PATCH logged-models/{model_id} (finalize) → `{model}`. */
-  async finalize(msg: Message): Promise<Message> {
-    const m = await this.#ctx.logged.finalize(stringField(msg, "model_id", true), statusField(msg));
+  async finalize(msg: Message, user = ""): Promise<Message> {
+    const m = await this.#ctx.logged(user).finalize(stringField(msg, "model_id", true), statusField(msg));
     return { model: this.#json(m) };
   }
 
   /** DELETE logged-models/{model_id} → `{}`. */
-  async delete(msg: Message): Promise<Message> {
-    await this.#ctx.logged.delete(stringField(msg, "model_id", true));
+  async delete(msg: Message, user = ""): Promise<Message> {
+    await this.#ctx.logged(user).delete(stringField(msg, "model_id", true));
     return {};
   }
 
   /** PATCH logged-models/{model_id}/tags → `{}`. */
-  async setTags(msg: Message): Promise<Message> {
-    await this.#ctx.logged.setTags(stringField(msg, "model_id", true), record(msg, "tags"));
+  async setTags(msg: Message, user = ""): Promise<Message> {
+    await this.#ctx.logged(user).setTags(stringField(msg, "model_id", true), record(msg, "tags"));
     return {};
   }
 
   /** DELETE logged-models/{model_id}/tags/{tag_key} → `{}`. */
-  async deleteTag(msg: Message): Promise<Message> {
-    await this.#ctx.logged.deleteTag(stringField(msg, "model_id", true), stringField(msg, "tag_key", true));
+  async deleteTag(msg: Message, user = ""): Promise<Message> {
+    await this.#ctx
+      .logged(user)
+      .deleteTag(stringField(msg, "model_id", true), stringField(msg, "tag_key", true));
     return {};
   }
 
   /** POST logged-models/{model_id}/params → `{}`. */
-  async logParams(msg: Message): Promise<Message> {
-    await this.#ctx.logged.logParams(stringField(msg, "model_id", true), record(msg, "params"));
+  async logParams(msg: Message, user = ""): Promise<Message> {
+    await this.#ctx.logged(user).logParams(stringField(msg, "model_id", true), record(msg, "params"));
     return {};
   }
 
@@ -204,7 +209,7 @@ export class MlflowLoggedModels {
         throw invalidParam(`Invalid order_by field ${JSON.stringify(o.name)}.`);
       if (o.name === "creation_time") o.name = "creation_timestamp";
     }
-    const found = this.#ctx.logged.search({
+    const found = this.#ctx.logged("").search({
       experimentIds: listField(msg, "experiment_ids").map(String),
       filter: stringField(msg, "filter"),
       order,
@@ -219,13 +224,16 @@ export class MlflowLoggedModels {
 
   /** GET logged-models/{model_id}/artifacts/directories → `{root_uri, files}` (paths from the root). */
   listArtifacts(msg: Message): Message {
-    const m = this.#ctx.logged.get(stringField(msg, "model_id", true));
+    const m = this.#ctx.logged("").get(stringField(msg, "model_id", true));
     const dir = stringField(msg, "artifact_directory_path") ?? "";
     return { root_uri: loggedModelUri(m), files: this.#children(m.modelId, dir, true) };
   }
 
   #children(modelId: string, dir: string, full: boolean): FileInfo[] {
-    const files = this.#ctx.logged.files(modelId).map((f) => ({ name: f.path, size: f.size }));
+    const files = this.#ctx
+      .logged("")
+      .files(modelId)
+      .map((f) => ({ name: f.path, size: f.size }));
     return artifactChildren(files, dir, full);
   }
 
@@ -236,7 +244,10 @@ export class MlflowLoggedModels {
 
   /** The stored object of one file of a logged model, or undefined. */
   artifactFile(modelId: string, name: string): { hash: string; size: number } | undefined {
-    return this.#ctx.logged.files(modelId).find((f) => f.path === name);
+    return this.#ctx
+      .logged("")
+      .files(modelId)
+      .find((f) => f.path === name);
   }
 
   /** Stores an uploaded file as `name` of a logged model's artifacts (staged, then into the store). */
@@ -244,13 +255,14 @@ export class MlflowLoggedModels {
     modelId: string,
     name: string,
     body: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+    user = "",
   ): Promise<void> {
-    this.#ctx.logged.get(modelId);
+    this.#ctx.logged("").get(modelId);
     fs.mkdirSync(this.#ctx.tmpDir, { recursive: true });
     const tmp = tmpName(this.#ctx.tmpDir, "mlflow-model-upload");
     try {
       await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
-      await this.#ctx.logged.addFile(modelId, name, tmp);
+      await this.#ctx.logged(user).addFile(modelId, name, tmp);
     } finally {
       safeUnlink(tmp);
     }

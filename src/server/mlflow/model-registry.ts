@@ -182,21 +182,27 @@ function versionOf(msg: Message): number {
  * await r.createVersion({ name: "clf", source: "models:/m-0123...", model_id: "m-0123..." });
  */
 export class MlflowModelRegistry {
-  readonly #models: ModelRegistry;
+  /** The registry, changes recorded as `user` (the request's token name). */
+  readonly #open: (user: string) => ModelRegistry;
   /** Called after a registration, so staged manifests become durable. */
   readonly #flush: () => Promise<void>;
 
-  constructor(models: ModelRegistry, flush: () => Promise<void> = async () => undefined) {
-    this.#models = models;
+  constructor(open: (user: string) => ModelRegistry, flush: () => Promise<void> = async () => undefined) {
+    this.#open = open;
     this.#flush = flush;
+  }
+
+  /** For reads: whoever asks, the registry is the same. */
+  get #models(): ModelRegistry {
+    return this.#open("");
   }
 
   // ---- registered models ------------------------------------------------------------------------
 
   /** registered-models/create → `{registered_model}`; RESOURCE_ALREADY_EXISTS for a taken name. */
-  async createModel(msg: Message): Promise<Message> {
+  async createModel(msg: Message, user = ""): Promise<Message> {
     const name = stringField(msg, "name", true);
-    const m = await this.#models.createModel(name, {
+    const m = await this.#open(user).createModel(name, {
       description: stringField(msg, "description"),
       tags: tagsOf(msg),
     });
@@ -209,15 +215,17 @@ export class MlflowModelRegistry {
   }
 
   /** registered-models/update → `{registered_model}` (the description). */
-  async updateModel(msg: Message): Promise<Message> {
+  async updateModel(msg: Message, user = ""): Promise<Message> {
     const name = stringField(msg, "name", true);
-    const m = await this.#models.updateModel(name, { description: stringField(msg, "description") ?? "" });
+    const m = await this.#open(user).updateModel(name, {
+      description: stringField(msg, "description") ?? "",
+    });
     return { registered_model: registeredModelJson(m) };
   }
 
   /** registered-models/rename → `{registered_model}`. */
-  async renameModel(msg: Message): Promise<Message> {
-    const m = await this.#models.renameModel(
+  async renameModel(msg: Message, user = ""): Promise<Message> {
+    const m = await this.#open(user).renameModel(
       stringField(msg, "name", true),
       stringField(msg, "new_name", true),
     );
@@ -225,8 +233,8 @@ export class MlflowModelRegistry {
   }
 
   /** registered-models/delete → `{}`. */
-  async deleteModel(msg: Message): Promise<Message> {
-    await this.#models.deleteModel(stringField(msg, "name", true));
+  async deleteModel(msg: Message, user = ""): Promise<Message> {
+    await this.#open(user).deleteModel(stringField(msg, "name", true));
     return {};
   }
 
@@ -254,9 +262,9 @@ export class MlflowModelRegistry {
   }
 
   /** registered-models/set-tag → `{}`. */
-  async setModelTag(msg: Message): Promise<Message> {
+  async setModelTag(msg: Message, user = ""): Promise<Message> {
     const raw = msg.value ?? "";
-    await this.#models.setModelTag(
+    await this.#open(user).setModelTag(
       stringField(msg, "name", true),
       stringField(msg, "key", true),
       String(raw),
@@ -265,14 +273,14 @@ export class MlflowModelRegistry {
   }
 
   /** registered-models/delete-tag → `{}`. */
-  async deleteModelTag(msg: Message): Promise<Message> {
-    await this.#models.setModelTag(stringField(msg, "name", true), stringField(msg, "key", true), null);
+  async deleteModelTag(msg: Message, user = ""): Promise<Message> {
+    await this.#open(user).setModelTag(stringField(msg, "name", true), stringField(msg, "key", true), null);
     return {};
   }
 
   /** registered-models/alias (POST) → `{}`. */
-  async setAlias(msg: Message): Promise<Message> {
-    await this.#models.setAlias(
+  async setAlias(msg: Message, user = ""): Promise<Message> {
+    await this.#open(user).setAlias(
       stringField(msg, "name", true),
       stringField(msg, "alias", true),
       versionOf(msg),
@@ -281,8 +289,8 @@ export class MlflowModelRegistry {
   }
 
   /** registered-models/alias (DELETE) → `{}`. */
-  async deleteAlias(msg: Message): Promise<Message> {
-    await this.#models.deleteAlias(stringField(msg, "name", true), stringField(msg, "alias", true));
+  async deleteAlias(msg: Message, user = ""): Promise<Message> {
+    await this.#open(user).deleteAlias(stringField(msg, "name", true), stringField(msg, "alias", true));
     return {};
   }
 
@@ -300,11 +308,11 @@ export class MlflowModelRegistry {
    * `models:/m-<id>` (what MLflow 3's register_model sends, with model_id), `runs:/<run>/<path>`, or
    * another version.
    */
-  async createVersion(msg: Message): Promise<Message> {
+  async createVersion(msg: Message, user = ""): Promise<Message> {
     const name = stringField(msg, "name", true);
     const modelId = stringField(msg, "model_id");
     let source = stringField(msg, "source", true);
-    this.#models.getModel(name);
+    this.#open(user).getModel(name);
     // A logged model's artifact location (mlflow-artifacts:/<exp>/models/<id>/artifacts) names it too.
     // A run's artifact location (what the client sends for a run holding an MLmodel) is that run's path.
     if (modelId !== undefined && !source.startsWith("models:/") && !source.startsWith("runs:/"))
@@ -313,7 +321,7 @@ export class MlflowModelRegistry {
       const a = parseArtifactPath(source.slice("mlflow-artifacts:/".length));
       if (a !== undefined) source = `runs:/${a.runId}/${a.name}`;
     }
-    const { value } = await this.#models.register(name, source, {
+    const { value } = await this.#open(user).register(name, source, {
       description: stringField(msg, "description"),
       tags: tagsOf(msg),
       runId: stringField(msg, "run_id") ?? null,
@@ -332,16 +340,16 @@ export class MlflowModelRegistry {
   }
 
   /** model-versions/update → `{model_version}` (the description). */
-  async updateVersion(msg: Message): Promise<Message> {
-    const v = await this.#models.updateVersion(stringField(msg, "name", true), versionOf(msg), {
+  async updateVersion(msg: Message, user = ""): Promise<Message> {
+    const v = await this.#open(user).updateVersion(stringField(msg, "name", true), versionOf(msg), {
       description: stringField(msg, "description") ?? "",
     });
     return { model_version: modelVersionJson(v) };
   }
 
   /** model-versions/delete → `{}`. */
-  async deleteVersion(msg: Message): Promise<Message> {
-    await this.#models.deleteVersion(stringField(msg, "name", true), versionOf(msg));
+  async deleteVersion(msg: Message, user = ""): Promise<Message> {
+    await this.#open(user).deleteVersion(stringField(msg, "name", true), versionOf(msg));
     return {};
   }
 
@@ -350,9 +358,9 @@ export class MlflowModelRegistry {
    * `production` alias to the version (one version per stage, so `archive_existing_versions` changes
    * nothing more); None and Archived take both aliases off it.
    */
-  async transitionStage(msg: Message): Promise<Message> {
+  async transitionStage(msg: Message, user = ""): Promise<Message> {
     const stage = stringField(msg, "stage", true);
-    const { value } = await this.#models.transitionStage(
+    const { value } = await this.#open(user).transitionStage(
       stringField(msg, "name", true),
       versionOf(msg),
       stage,
@@ -384,9 +392,9 @@ export class MlflowModelRegistry {
   }
 
   /** model-versions/set-tag → `{}`. */
-  async setVersionTag(msg: Message): Promise<Message> {
+  async setVersionTag(msg: Message, user = ""): Promise<Message> {
     const raw = msg.value ?? "";
-    await this.#models.setVersionTag(
+    await this.#open(user).setVersionTag(
       stringField(msg, "name", true),
       versionOf(msg),
       stringField(msg, "key", true),
@@ -396,8 +404,8 @@ export class MlflowModelRegistry {
   }
 
   /** model-versions/delete-tag → `{}`. */
-  async deleteVersionTag(msg: Message): Promise<Message> {
-    await this.#models.setVersionTag(
+  async deleteVersionTag(msg: Message, user = ""): Promise<Message> {
+    await this.#open(user).setVersionTag(
       stringField(msg, "name", true),
       versionOf(msg),
       stringField(msg, "key", true),

@@ -72,7 +72,8 @@ type Endpoint = {
   access: Access;
   /** Body limit for this endpoint, when smaller than the default. */
   maxBytes?: number;
-  call: (msg: Message) => Message | Promise<Message>;
+  /** `user`: the name of the request's token, recorded with registry changes. */
+  call: (msg: Message, user: string) => Message | Promise<Message>;
 };
 
 function endpoints(s: MlflowService): Endpoint[] {
@@ -150,11 +151,11 @@ function registryEndpoints(s: MlflowService): Endpoint[] {
   const rm = "/registered-models";
   const mv = "/model-versions";
   return [
-    { path: `${rm}/create`, methods: ["POST"], access: "write", call: (m) => r.createModel(m) },
+    { path: `${rm}/create`, methods: ["POST"], access: "write", call: (m, u) => r.createModel(m, u) },
     { path: `${rm}/get`, methods: ["GET"], access: "read", call: (m) => r.getModel(m) },
-    { path: `${rm}/update`, methods: ["PATCH"], access: "write", call: (m) => r.updateModel(m) },
-    { path: `${rm}/rename`, methods: ["POST"], access: "write", call: (m) => r.renameModel(m) },
-    { path: `${rm}/delete`, methods: ["DELETE"], access: "write", call: (m) => r.deleteModel(m) },
+    { path: `${rm}/update`, methods: ["PATCH"], access: "write", call: (m, u) => r.updateModel(m, u) },
+    { path: `${rm}/rename`, methods: ["POST"], access: "write", call: (m, u) => r.renameModel(m, u) },
+    { path: `${rm}/delete`, methods: ["DELETE"], access: "write", call: (m, u) => r.deleteModel(m, u) },
     { path: `${rm}/search`, methods: ["GET"], access: "read", call: (m) => r.searchModels(m) },
     {
       path: `${rm}/get-latest-versions`,
@@ -162,25 +163,35 @@ function registryEndpoints(s: MlflowService): Endpoint[] {
       access: "read",
       call: (m) => r.latestVersions(m),
     },
-    { path: `${rm}/set-tag`, methods: ["POST"], access: "write", call: (m) => r.setModelTag(m) },
-    { path: `${rm}/delete-tag`, methods: ["DELETE"], access: "write", call: (m) => r.deleteModelTag(m) },
-    { path: `${rm}/alias`, methods: ["POST"], access: "write", call: (m) => r.setAlias(m) },
-    { path: `${rm}/alias`, methods: ["DELETE"], access: "write", call: (m) => r.deleteAlias(m) },
+    { path: `${rm}/set-tag`, methods: ["POST"], access: "write", call: (m, u) => r.setModelTag(m, u) },
+    {
+      path: `${rm}/delete-tag`,
+      methods: ["DELETE"],
+      access: "write",
+      call: (m, u) => r.deleteModelTag(m, u),
+    },
+    { path: `${rm}/alias`, methods: ["POST"], access: "write", call: (m, u) => r.setAlias(m, u) },
+    { path: `${rm}/alias`, methods: ["DELETE"], access: "write", call: (m, u) => r.deleteAlias(m, u) },
     { path: `${rm}/alias`, methods: ["GET"], access: "read", call: (m) => r.getByAlias(m) },
-    { path: `${mv}/create`, methods: ["POST"], access: "write", call: (m) => r.createVersion(m) },
+    { path: `${mv}/create`, methods: ["POST"], access: "write", call: (m, u) => r.createVersion(m, u) },
     { path: `${mv}/get`, methods: ["GET"], access: "read", call: (m) => r.getVersion(m) },
-    { path: `${mv}/update`, methods: ["PATCH"], access: "write", call: (m) => r.updateVersion(m) },
-    { path: `${mv}/delete`, methods: ["DELETE"], access: "write", call: (m) => r.deleteVersion(m) },
+    { path: `${mv}/update`, methods: ["PATCH"], access: "write", call: (m, u) => r.updateVersion(m, u) },
+    { path: `${mv}/delete`, methods: ["DELETE"], access: "write", call: (m, u) => r.deleteVersion(m, u) },
     {
       path: `${mv}/transition-stage`,
       methods: ["POST"],
       access: "write",
-      call: (m) => r.transitionStage(m),
+      call: (m, u) => r.transitionStage(m, u),
     },
     { path: `${mv}/search`, methods: ["GET"], access: "read", call: (m) => r.searchVersions(m) },
     { path: `${mv}/get-download-uri`, methods: ["GET"], access: "read", call: (m) => r.downloadUri(m) },
-    { path: `${mv}/set-tag`, methods: ["POST"], access: "write", call: (m) => r.setVersionTag(m) },
-    { path: `${mv}/delete-tag`, methods: ["DELETE"], access: "write", call: (m) => r.deleteVersionTag(m) },
+    { path: `${mv}/set-tag`, methods: ["POST"], access: "write", call: (m, u) => r.setVersionTag(m, u) },
+    {
+      path: `${mv}/delete-tag`,
+      methods: ["DELETE"],
+      access: "write",
+      call: (m, u) => r.deleteVersionTag(m, u),
+    },
   ];
 }
 
@@ -196,18 +207,23 @@ function loggedModelEndpoints(s: MlflowService): Endpoint[] {
   const base = "/logged-models";
   return [
     { path: `${base}/search`, methods: ["POST"], access: "read", call: (m) => lm.search(m) },
-    { path: base, methods: ["POST"], access: "write", call: (m) => lm.create(m) },
+    { path: base, methods: ["POST"], access: "write", call: (m, u) => lm.create(m, u) },
     { path: `${base}/:model_id`, methods: ["GET"], access: "read", call: (m) => lm.get(m) },
-    { path: `${base}/:model_id`, methods: ["PATCH"], access: "write", call: (m) => lm.finalize(m) },
-    { path: `${base}/:model_id`, methods: ["DELETE"], access: "write", call: (m) => lm.delete(m) },
-    { path: `${base}/:model_id/tags`, methods: ["PATCH"], access: "write", call: (m) => lm.setTags(m) },
+    { path: `${base}/:model_id`, methods: ["PATCH"], access: "write", call: (m, u) => lm.finalize(m, u) },
+    { path: `${base}/:model_id`, methods: ["DELETE"], access: "write", call: (m, u) => lm.delete(m, u) },
+    { path: `${base}/:model_id/tags`, methods: ["PATCH"], access: "write", call: (m, u) => lm.setTags(m, u) },
     {
       path: `${base}/:model_id/tags/*tag_key`,
       methods: ["DELETE"],
       access: "write",
-      call: (m) => lm.deleteTag(m),
+      call: (m, u) => lm.deleteTag(m, u),
     },
-    { path: `${base}/:model_id/params`, methods: ["POST"], access: "write", call: (m) => lm.logParams(m) },
+    {
+      path: `${base}/:model_id/params`,
+      methods: ["POST"],
+      access: "write",
+      call: (m, u) => lm.logParams(m, u),
+    },
     {
       path: `${base}/:model_id/artifacts/directories`,
       methods: ["GET"],
@@ -239,7 +255,7 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
           method,
           pattern: prefix + e.path,
           access: e.access,
-          handler: async ({ req, res, url, params }) => {
+          handler: async ({ req, res, url, params, user }) => {
             const limit = e.maxBytes ?? limits.jsonBytes;
             const declared = Number(req.headers["content-length"]);
             // MLflow answers an oversized batch with INVALID_PARAMETER_VALUE, not 413.
@@ -252,7 +268,7 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
             }
             // Path parameters (logged-models/{model_id}) win over same-named body fields.
             const msg = { ...(await requestMessage(req, url, limit)), ...params };
-            sendJson(res, 200, await e.call(msg));
+            sendJson(res, 200, await e.call(msg, user ?? ""));
           },
         });
       }
@@ -381,7 +397,7 @@ function addArtifactRoutes(
     method: "PUT",
     pattern: `${prefix}/artifacts/*path`,
     access: "write",
-    handler: async ({ req, res, params }) => {
+    handler: async ({ req, res, params, user }) => {
       const t = artifactTarget(params.path ?? "", service);
       if (t.kind === "version") {
         await drain(req, Number.MAX_SAFE_INTEGER);
@@ -390,7 +406,7 @@ function addArtifactRoutes(
           "A registered model version's files are read-only.",
         );
       }
-      if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, req);
+      if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, req, user ?? "");
       else await service.putArtifact(t.runId, t.name, req);
       sendJson(res, 200, {});
     },

@@ -96,10 +96,11 @@ export interface MlflowServiceOptions {
    */
   registry?: Registry;
   /**
-   * The repository's model registry: serves the registered-models and model-versions endpoints, and
-   * (when `registry` is not given) its log holds the logged models.
+   * Opens the repository's model registry with the user its changes are recorded as (the name of the
+   * request's token): serves the registered-models and model-versions endpoints, and (when `registry`
+   * is not given) its log holds the logged models.
    */
-  models?: ModelRegistry;
+  openModels?: (user: string) => ModelRegistry;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
@@ -214,11 +215,27 @@ export class MlflowService {
       writer: (id) => this.#writable(id),
       tags: (id) => this.#summary(id).tags,
     });
-    const registry = options.registry ?? options.models?.log;
-    this.loggedModels = registry
+    const open = options.openModels;
+    // One registry per user: every event records who made it (a Registry's user is fixed).
+    const byUser = new Map<string, ModelRegistry>();
+    const modelsFor = (user: string): ModelRegistry => {
+      let m = byUser.get(user);
+      if (m === undefined && open !== undefined) byUser.set(user, (m = open(user)));
+      return m as ModelRegistry;
+    };
+    const fixed = options.registry;
+    const logFor = fixed ? () => fixed : open ? (user: string) => modelsFor(user).log : undefined;
+    const loggedByUser = new Map<string, LoggedModels>();
+    const loggedFor = (user: string): LoggedModels => {
+      let l = loggedByUser.get(user);
+      if (l === undefined && logFor !== undefined)
+        loggedByUser.set(user, (l = new LoggedModels({ registry: logFor(user), store: this.#store })));
+      return l as LoggedModels;
+    };
+    this.loggedModels = logFor
       ? new MlflowLoggedModels({
-          logged: new LoggedModels({ registry, store: this.#store }),
-          state: () => registry.state(),
+          logged: loggedFor,
+          state: () => logFor("").state(),
           experiment: (id) => {
             this.#experimentById(id);
           },
@@ -226,9 +243,7 @@ export class MlflowService {
         })
       : undefined;
     const store = this.#store;
-    this.modelRegistry = options.models
-      ? new MlflowModelRegistry(options.models, () => store.flush())
-      : undefined;
+    this.modelRegistry = open ? new MlflowModelRegistry(modelsFor, () => store.flush()) : undefined;
   }
 
   /** Ids of the runs this server owns (still open). */

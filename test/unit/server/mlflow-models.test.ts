@@ -26,7 +26,7 @@ function setup() {
   const models = ModelRegistry.open(repo, { user: "me", gitTags: false });
   const service = new MlflowService({
     tracking: openTracking(repo),
-    models,
+    openModels: (user) => ModelRegistry.open(repo, { user, gitTags: false }),
     tmpDir: path.join(git.dir, ".mtrack", "tmp", "up"),
   });
   return { git, repo, models, service };
@@ -143,7 +143,7 @@ test("HTTP: path parameters, the artifact proxy for logged models and versions, 
   const server = await startServer({
     storeDir,
     tracking: openTracking(repo),
-    models,
+    openModels: (user) => ModelRegistry.open(repo, { user, gitTags: false }),
     host: "127.0.0.1",
     port: 0,
   });
@@ -187,6 +187,9 @@ test("HTTP: path parameters, the artifact proxy for logged models and versions, 
     assert.deepEqual((got.json.model as { info: { tags: unknown } }).info.tags, []);
 
     assert.equal((await call("POST", `${api}/registered-models/create`, { name: "clf" })).status, 200);
+    // Changes are recorded as the name of the token that made them.
+    assert.equal(models.getModel("clf").user, "w");
+    assert.equal(models.state().loggedModels.get(id)?.user, "w");
     const v = await call("POST", `${api}/model-versions/create`, {
       name: "clf",
       source: `models:/${id}`,
