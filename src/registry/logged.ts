@@ -251,6 +251,8 @@ export class LoggedModels {
     validateArtifactName(filePath);
     this.get(modelId);
     const put = await this.#store.putFile(file);
+    // The event must never name an object that is only staged in this process: a crash would leave the
+    // registry pointing at nothing.
     await this.#store.flush();
     await this.#registry.write(
       { op: "logged.file", modelId, path: filePath, hash: put.hash, size: put.size },

@@ -242,10 +242,12 @@ test("the mlflow client logs, loads, registers and serves models through mtrack 
     const listed = (await cliJson(repo, ["models", "list"])) as unknown as { models: { name: string }[] };
     assert.deepEqual(listed.models.map((m) => m.name).sort(), ["alpha", "beta2", "clf"]);
     const shown = await cliJson<{
+      user: string;
       aliases: Record<string, number>;
       versions: { version: number; stage: string }[];
     }>(repo, ["models", "show", "clf"]);
     assert.deepEqual(shown.aliases, { champion: 2, production: 2 });
+    assert.equal(shown.user, "client", "changes are recorded as the token's name");
     assert.deepEqual(
       shown.versions.map((v) => [v.version, v.stage]),
       [

@@ -6,9 +6,10 @@
  */
 import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
-import type { LoggedModels } from "../../registry/logged.js";
+import { LOGGED_MODEL_SEARCH, type LoggedModels } from "../../registry/logged.js";
 import type { RegistryOrder } from "../../registry/search.js";
 import type { LoggedModel, RegistryState } from "../../registry/types.js";
+import { validateArtifactName } from "../../tracking/names.js";
 import { safeUnlink, tmpName } from "../../util/fs.js";
 import { invalidParam } from "./errors.js";
 import { artifactChildren, type FileInfo } from "./service.js";
@@ -51,18 +52,30 @@ export function parseLoggedModelPath(p: string): { modelId: string; name: string
   return { modelId: parts[2]!, name: parts.slice(4).join("/") };
 }
 
+/** The registered versions made from each logged model, as LoggedModelRegistrationInfo messages. */
+export function registrationsOf(state: RegistryState): Map<string, Message[]> {
+  const out = new Map<string, Message[]>();
+  for (const rm of state.models.values()) {
+    for (const v of rm.versions.values()) {
+      if (v.modelId === null) continue;
+      const list = out.get(v.modelId) ?? [];
+      list.push({ name: rm.name, version: String(v.version) });
+      out.set(v.modelId, list);
+    }
+  }
+  return out;
+}
+
 /**
  * MLflow's LoggedModel message; `registrations` lists the registered versions made from it.
  *
  * @example
- * loggedModelJson(model, state).info.status; // "LOGGED_MODEL_READY"
+ * loggedModelJson(model, registrationsOf(state)).info.status; // "LOGGED_MODEL_READY"
  */
-export function loggedModelJson(m: LoggedModel, state?: RegistryState): { info: Message; data: Message } {
-  const registrations: Message[] = [];
-  for (const rm of state?.models.values() ?? []) {
-    for (const v of rm.versions.values())
-      if (v.modelId === m.modelId) registrations.push({ name: rm.name, version: String(v.version) });
-  }
+export function loggedModelJson(
+  m: LoggedModel,
+  registrations: ReadonlyMap<string, Message[]> = new Map(),
+): { info: Message; data: Message } {
   const info: Message = {
     model_id: m.modelId,
     experiment_id: m.experimentId,
@@ -72,7 +85,7 @@ export function loggedModelJson(m: LoggedModel, state?: RegistryState): { info: 
     artifact_uri: loggedModelUri(m),
     status: STATUS_JSON[m.status],
     tags: Object.entries(m.tags).map(([key, value]) => ({ key, value })),
-    registrations,
+    registrations: registrations.get(m.modelId) ?? [],
   };
   if (m.modelType) info.model_type = m.modelType;
   if (m.sourceRunId) info.source_run_id = m.sourceRunId;
@@ -127,7 +140,7 @@ export class MlflowLoggedModels {
   }
 
   #json(m: LoggedModel): Message {
-    return loggedModelJson(m, this.#ctx.state());
+    return loggedModelJson(m, registrationsOf(this.#ctx.state()));
   }
 
   /** POST logged-models → `{model}` (PENDING). */
@@ -194,20 +207,9 @@ export class MlflowLoggedModels {
       return { name: field, ascending: e.ascending !== false && e.ascending !== "false" };
     });
     for (const o of order) {
-      if (
-        ![
-          "name",
-          "model_id",
-          "model_type",
-          "status",
-          "source_run_id",
-          "creation_timestamp",
-          "creation_time",
-          "last_updated_timestamp",
-        ].includes(o.name)
-      )
+      o.name = LOGGED_MODEL_SEARCH.aliases?.[o.name] ?? o.name;
+      if (LOGGED_MODEL_SEARCH.attributes[o.name] === undefined)
         throw invalidParam(`Invalid order_by field ${JSON.stringify(o.name)}.`);
-      if (o.name === "creation_time") o.name = "creation_timestamp";
     }
     const found = this.#ctx.logged("").search({
       experimentIds: listField(msg, "experiment_ids").map(String),
@@ -216,8 +218,8 @@ export class MlflowLoggedModels {
     });
     const max = maxResultsField(msg, SEARCH_DEFAULT, SEARCH_MAX);
     const offset = decodePageToken(stringField(msg, "page_token"));
-    const state = this.#ctx.state();
-    const out: Message = { models: found.slice(offset, offset + max).map((m) => loggedModelJson(m, state)) };
+    const regs = registrationsOf(this.#ctx.state());
+    const out: Message = { models: found.slice(offset, offset + max).map((m) => loggedModelJson(m, regs)) };
     if (offset + max < found.length) out.next_page_token = encodePageToken(offset + max);
     return out;
   }
@@ -257,6 +259,8 @@ export class MlflowLoggedModels {
     body: AsyncIterable<Buffer> | NodeJS.ReadableStream,
     user = "",
   ): Promise<void> {
+    // Refused before the body is staged: a bad path or unknown model costs no upload.
+    validateArtifactName(name);
     this.#ctx.logged("").get(modelId);
     fs.mkdirSync(this.#ctx.tmpDir, { recursive: true });
     const tmp = tmpName(this.#ctx.tmpDir, "mlflow-model-upload");
