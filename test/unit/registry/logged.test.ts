@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { putManifest } from "../../../src/registry/content.js";
 import { LoggedModels, searchLoggedModels } from "../../../src/registry/logged.js";
 import { Registry } from "../../../src/registry/registry.js";
 import { registryReferencedObjects } from "../../../src/registry/roots.js";
@@ -159,4 +160,29 @@ test("registry filters: LIKE/ILIKE, IN, backticked keys, a missing tag passes !=
     { name: "version_number", ascending: true },
   ]);
   assert.throws(() => parseRegistryOrderBy(["colour"], schema), { code: "ERR_MTRACK_SEARCH_SYNTAX" });
+});
+
+test("gc references: a version's manifest and every file it lists, a logged model's files", async () => {
+  const { dir, registry, store } = setup();
+  try {
+    const file = store.putBuffer(Buffer.from("weights"));
+    const content = putManifest(store, [{ name: "w.bin", hash: file.hash, size: 7 }]);
+    await registry.write({ op: "model.create", name: "clf" });
+    await registry.write({
+      op: "version.create",
+      name: "clf",
+      version: 1,
+      source: "w.bin",
+      runId: null,
+      modelId: null,
+      commit: null,
+      content,
+      signature: null,
+      flavor: "files",
+    });
+    const keep = registryReferencedObjects(registry.state(), store);
+    assert.deepEqual([...keep].sort(), [content.hash, file.hash].sort());
+  } finally {
+    removeTempDir(dir);
+  }
 });
