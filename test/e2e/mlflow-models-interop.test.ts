@@ -68,6 +68,17 @@ interface SeenModels {
   deleted: string;
   alias_gone: string;
   version_deleted: string;
+  direct: {
+    version: string;
+    last_logged: boolean;
+    flavors: string[];
+    downloaded: string[];
+    listed: string[];
+    newest_first: boolean;
+  };
+  copied: string[];
+  logged_deleted: string;
+  deleted_logged_version_predict: number[];
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -190,6 +201,17 @@ test("the mlflow client logs, loads, registers and serves models through mtrack 
     for (const code of [seen.old_name, seen.deleted, seen.alias_gone, seen.version_deleted])
       assert.equal(code, "RESOURCE_DOES_NOT_EXIST");
 
+    // log_model(registered_model_name=...), model info, downloads, listings, copies, a deleted logged model.
+    assert.equal(seen.direct.version, "1");
+    assert.equal(seen.direct.last_logged, true);
+    assert.deepEqual(seen.direct.flavors, ["python_function", "sklearn"]);
+    assert.ok(seen.direct.downloaded.includes("MLmodel"), seen.direct.downloaded.join());
+    assert.ok(seen.direct.listed.includes("MLmodel"), seen.direct.listed.join());
+    assert.equal(seen.direct.newest_first, true);
+    assert.deepEqual(seen.copied, ["1"]);
+    assert.equal(seen.logged_deleted, "RESOURCE_DOES_NOT_EXIST");
+    assert.deepEqual(seen.deleted_logged_version_predict, seen.expected);
+
     // `mlflow models serve` loads models:/clf@champion from the server and answers predictions.
     const port = await freePort();
     serve = spawn(
@@ -240,7 +262,7 @@ test("the mlflow client logs, loads, registers and serves models through mtrack 
 
     // mtrack's CLI sees what the client registered.
     const listed = (await cliJson(repo, ["models", "list"])) as unknown as { models: { name: string }[] };
-    assert.deepEqual(listed.models.map((m) => m.name).sort(), ["alpha", "beta2", "clf"]);
+    assert.deepEqual(listed.models.map((m) => m.name).sort(), ["alpha", "beta2", "clf", "copied", "direct"]);
     const shown = await cliJson<{
       user: string;
       aliases: Record<string, number>;
