@@ -6,16 +6,14 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { parseRoute } from "../../ui/src/route.js";
 import { runCli, startCli, waitCli } from "../helpers/cli.js";
-import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
+import { makeTempGitRepo } from "../helpers/git-repo.js";
 import { cliJson, runClient, startServer, token } from "../helpers/mlflow.js";
 import { pythonHas } from "../helpers/python.js";
 
