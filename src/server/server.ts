@@ -7,6 +7,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { errnoCode, isMtrackError, MtrackError } from "../errors.js";
+import type { ModelRegistry } from "../registry/models.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
@@ -17,7 +18,7 @@ import { mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
 import { HttpError, Router } from "./router.js";
 import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
-import { checkToken } from "./tokens.js";
+import { findToken, type TokenRecord } from "./tokens.js";
 
 /** The token file of a served store directory. */
 export function tokensFileOf(storeDir: string): string {
@@ -40,6 +41,12 @@ export interface ServerOptions {
    * Without it the MLflow paths answer NOT_IMPLEMENTED.
    */
   tracking?: Pick<Tracking, "dir" | "store">;
+  /**
+   * Opens the repository's model registry as a user (`(user) => ModelRegistry.open(repo, { user })`),
+   * with `tracking`: MLflow 3's logged models and the registered-models / model-versions endpoints work
+   * over it, each change recorded as the name of the token that made it.
+   */
+  openModels?: (user: string) => ModelRegistry;
   /** Recorded as the mtrack version of runs created through the MLflow API. */
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
@@ -80,7 +87,12 @@ export function createHandler(options: ServerOptions): {
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.tracking
-    ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion, listing })
+    ? new MlflowService({
+        tracking: options.tracking,
+        mtrackVersion: options.mtrackVersion,
+        listing,
+        ...(options.openModels ? { openModels: options.openModels } : {}),
+      })
     : undefined;
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
@@ -114,10 +126,12 @@ export function createHandler(options: ServerOptions): {
       if (match === "method") throw new HttpError(405, "Method not allowed.");
       if (!match) throw new HttpError(404, "No such endpoint.", "ERR_MTRACK_PATH_NOT_FOUND");
       const access = match.route.access;
+      let found: TokenRecord | undefined;
       if (access !== "public") {
         const auth = req.headers.authorization ?? "";
         const token = bearerOrBasicToken(auth);
-        const scope = token ? checkToken(tokensFile, token) : undefined;
+        found = token ? findToken(tokensFile, token) : undefined;
+        const scope = found?.scope;
         if (access === "write") {
           if (!scope) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
           if (scope !== "write") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
@@ -126,7 +140,8 @@ export function createHandler(options: ServerOptions): {
           throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
         }
       }
-      await match.route.handler({ req, res, params: match.params, url });
+      const user = found?.name;
+      await match.route.handler({ req, res, params: match.params, url, ...(user ? { user } : {}) });
     })().catch((err: unknown) => {
       if (options.tracking && isUiPath(pathname)) {
         // A browser asks for credentials on a Basic challenge: the token goes in as the password.
