@@ -36,3 +36,14 @@ if ! "$VENV/bin/python" -c "import numpy, pandas, tensorboard, mlflow, sklearn, 
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PKGS[@]}"
 fi
 "$VENV/bin/python" -c "import numpy, tensorboard; print('test venv ready: numpy', numpy.__version__, '| tensorboard', tensorboard.__version__)"
+# A second client, mlflow 2.x (skinny: the client API without the server), for the registry interop test
+# of the 2.x protocol (test/e2e/mlflow2-interop.test.ts).
+VENV2=.venv-mlflow2
+if [ ! -x "$VENV2/bin/python" ]; then
+  python3 -m venv "$VENV2"
+fi
+if ! "$VENV2/bin/python" -c "import mlflow, sklearn, pandas; assert mlflow.__version__.startswith('2.')" >/dev/null 2>&1; then
+  "$VENV2/bin/python" -m pip install --quiet --disable-pip-version-check "mlflow-skinny>=2.20,<3" scikit-learn pandas 2>&1 \
+    | grep -v "^WARNING: Location" || true
+fi
+"$VENV2/bin/python" -c "import mlflow; print('mlflow 2.x venv ready:', mlflow.__version__)"
