@@ -1,0 +1,123 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Args, Flags } from "@oclif/core";
+import { MtrackError } from "../../../src/errors.js";
+import { isModelUri } from "../../../src/registry/uri.js";
+import { loadPredictor } from "../../../src/serving/predictor.js";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type ScoringEvent,
+  startScoringServer,
+} from "../../../src/serving/server.js";
+import { mtrackVersion } from "../../../src/tracking/context.js";
+import { MtrackCommand } from "../../base.js";
+
+/** Where the files of the model to serve are, and how to let go of them when the server stops. */
+export interface ServeTarget {
+  /** The directory holding model.json and weights.bin. */
+  dir: string;
+  /** How the model is named in messages (the argument as given). */
+  label: string;
+  /** Removes whatever resolving created (nothing for a workspace path). */
+  cleanup(): void;
+}
+
+/**
+ * The model directory `arg` names: for now a directory path, relative to `cwd`. (Model URIs,
+ * `models:/name@alias` and `runs:/<id>/model`, come with the model registry.)
+ *
+ * @example
+ * (await resolveServeTarget(process.cwd(), "results/model")).dir; // "/repo/results/model"
+ */
+export async function resolveServeTarget(cwd: string, arg: string): Promise<ServeTarget> {
+  if (isModelUri(arg)) {
+    throw new MtrackError(
+      "ERR_MTRACK_INVALID_ARGUMENT",
+      `Serving a model URI (${arg}) is not supported yet.`,
+      {
+        hint: "Serve the model's directory, e.g. `mtrack runs get <run> model -o model && mtrack models serve model`.",
+        data: { uri: arg },
+      },
+    );
+  }
+  const dir = path.resolve(cwd, arg);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new MtrackError("ERR_MTRACK_PATH_NOT_FOUND", `${arg} does not exist.`, {
+      hint: "Name the directory the model was saved to, e.g. results/model.",
+      data: { path: dir },
+    });
+  }
+  // A model.json named directly means its folder.
+  const modelDir = st.isFile() && path.basename(dir) === "model.json" ? path.dirname(dir) : dir;
+  return { dir: modelDir, label: arg, cleanup: () => {} };
+}
+
+export default class ModelsServe extends MtrackCommand {
+  static override summary = "Serve a model over HTTP with MLflow's scoring protocol.";
+  static override description =
+    'Loads a model the engine saved (a directory with model.json and weights.bin, e.g. results/model) and answers POST /invocations like `mlflow models serve`: JSON bodies with "inputs" or "instances" (a list of rows, or an object of columns), "dataframe_split" or "dataframe_records", or text/csv (a header line is optional); the answer is {"predictions": [class index per row]}. Every request is checked against the model\'s input width: a wrong number of features, a non-numeric value, ragged rows or an empty input answer 400 with {"error_code": "BAD_REQUEST", "message"} naming the row and column; other content types 415; bodies over --max-body-bytes 413. GET /ping and /health answer 200, /version the mtrack version. Listens on 127.0.0.1 unless --host says otherwise; stops on Ctrl-C or SIGTERM.';
+  static override examples = [
+    "<%= config.bin %> models serve results/model",
+    "<%= config.bin %> models serve results/model --port 8000 --host 0.0.0.0",
+    `curl -s -H 'Content-Type: application/json' -d '{"inputs": [[0.5, -1.2, 0.3]]}' http://127.0.0.1:5001/invocations`,
+  ];
+  static override enableJsonFlag = false;
+  static override args = {
+    model: Args.string({ description: "the model's directory (e.g. results/model)", required: true }),
+  };
+  static override flags = {
+    port: Flags.integer({
+      char: "p",
+      default: 5001,
+      min: 0,
+      max: 65535,
+      description: "port (0 picks a free one)",
+    }),
+    host: Flags.string({ default: "127.0.0.1", description: "address to listen on" }),
+    "max-body-bytes": Flags.integer({
+      min: 1,
+      default: DEFAULT_MAX_BODY_BYTES,
+      description: "largest request body accepted (larger ones answer 413)",
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ModelsServe);
+    const target = await resolveServeTarget(process.cwd(), args.model);
+    try {
+      const predictor = await loadPredictor(target.dir);
+      try {
+        const server = await startScoringServer({
+          predictor,
+          host: flags.host,
+          port: flags.port,
+          maxBodyBytes: flags["max-body-bytes"],
+          version: mtrackVersion(),
+          logger: (e: ScoringEvent) => {
+            // Client mistakes are the client's to read in the answer; only server faults are logged.
+            if (e.status >= 500) this.logToStderr(`${e.method} ${e.path} ${e.status}: ${e.error ?? ""}`);
+          },
+        });
+        this.log(
+          `Serving ${target.label} on ${server.url} (flavor ${predictor.flavor}, ${predictor.inputDim} inputs, backend ${predictor.backend})`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            void server.close().then(resolve);
+          };
+          process.on("SIGINT", stop);
+          process.on("SIGTERM", stop);
+        });
+      } finally {
+        predictor.dispose();
+      }
+    } finally {
+      target.cleanup();
+    }
+  }
+}
