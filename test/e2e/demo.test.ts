@@ -13,6 +13,7 @@ import { datasetFromArrays } from "../../src/engine/datasets.js";
 import { decodeNpz } from "../../src/formats/npz.js";
 import { readEventFile } from "../../src/formats/tfevents.js";
 import { parseLock } from "../../src/pipeline/lockfile.js";
+import { ModelRegistry } from "../../src/registry/models.js";
 import { Repo } from "../../src/repo.js";
 import { openTracking } from "../../src/tracking/context.js";
 import { findRunsByTag, getRun, listRuns } from "../../src/tracking/read.js";
@@ -138,6 +139,14 @@ test("the repo's pipeline on reduced params: data, metrics, TensorBoard, a track
     assert.equal(run.models[0]?.name, "model");
     assert.equal(run.models[0]?.metadata["input_dim"], 3);
 
+    // The train stage registers its model: morphogenetic-<problem_type>, version 1, from the run.
+    const registered = (name: string) => ModelRegistry.open(Repo.open({ cwd: repo.dir })).getModel(name);
+    const v1 = registered("morphogenetic-spirals").versions.get(1);
+    assert.equal(v1?.source, `runs:/${run.runId}/model`);
+    assert.equal(v1?.runId, run.runId);
+    assert.equal(v1?.flavor, "tfjs-morphogenetic");
+    assert.equal(v1?.content.hash, run.models[0]?.hash, "the version is the run's model, not a copy");
+
     r = await mtrack(repo, "repro");
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(ran(r), [], "a second repro runs nothing");
@@ -146,12 +155,14 @@ test("the repo's pipeline on reduced params: data, metrics, TensorBoard, a track
     r = await mtrack(repo, "repro");
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(ran(r), ["train"], "a run key reruns only train");
+    assert.equal(registered("morphogenetic-spirals").latestVersion, 2);
 
     repo.write({ "params.yaml": params.replace("problem_type: spirals", "problem_type: moons") });
     r = await mtrack(repo, "repro");
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(ran(r), ["generate_data", "train"], "a new problem type reruns both");
     assert.ok(fs.existsSync(repo.abs("data/moons.npz")));
+    assert.equal(registered("morphogenetic-moons").versions.get(1)?.flavor, "tfjs-morphogenetic");
     const experiments = listRuns(dir, store, {})
       .map((x) => x.experimentName)
       .sort();

@@ -11,6 +11,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { errnoCode, ioError, isMtrackError, MtrackError } from "../../errors.js";
 import { decodeNpz } from "../../formats/npz.js";
+import { ModelRegistry } from "../../registry/models.js";
+import { validateModelName } from "../../registry/names.js";
 import { Repo } from "../../repo.js";
 import { type Env, startRun } from "../../tracking/context.js";
 import {
@@ -25,7 +27,7 @@ import {
 import { datasetFromArrays } from "../datasets.js";
 import { exportModel, type ModelArtifact } from "../export.js";
 import type { RunStatus, TrainingLogger } from "../logger.js";
-import { MtrackLogger, type TrackingRun } from "../mtrack-logger.js";
+import { MODEL_NAME, MtrackLogger, type TrackingRun } from "../mtrack-logger.js";
 import { formatResultsLog, metricsJson } from "../results.js";
 import { SWEEP_TAG, TRIAL_TAG } from "../sweep.js";
 import { type TrainResult, trainExperiment } from "../train.js";
@@ -148,6 +150,12 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     kind: "boolean",
     optional: true,
     help: "Do not log a run to mtrack, even inside an mtrack repository.",
+  },
+  {
+    name: "register",
+    kind: "string",
+    optional: true,
+    help: "Register the trained model as a new version of this registered model (runs:/<run>/model).",
   },
   ...(
     [
@@ -307,6 +315,17 @@ async function openSink(
 }
 
 /**
+ * Registers the run's model as the next version of `name`; returns the line that says so.
+ */
+async function registerTrained(cwd: string, name: string, runId: string, env: Env): Promise<string> {
+  const user = env["USER"] ?? env["LOGNAME"] ?? "";
+  const models = ModelRegistry.open(Repo.open({ cwd }), { user });
+  const { value: v, git } = await models.register(name, `runs:/${runId}/${MODEL_NAME}`);
+  const tag = git.flatMap((g) => g.tags)[0];
+  return `Registered: ${v.name} version ${v.version} (models:/${v.name}/${v.version}${tag ? `, git tag ${tag}` : ""})`;
+}
+
+/**
  * Runs the program; returns the exit code (0 ok, 2 bad arguments/data, 130 interrupted, 1 unexpected).
  *
  * @example
@@ -343,6 +362,8 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
     }
     const config = configFromFlags(values);
     validateExperimentConfig(config);
+    const registerAs = typeof values["register"] === "string" ? values["register"] : undefined;
+    if (registerAs !== undefined) validateModelName(registerAs);
     const dataPath = path.resolve(
       cwd,
       typeof values["data"] === "string" ? values["data"] : `data/${config.problem_type}.npz`,
@@ -412,6 +433,10 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
       throw ioError(err, `writing results to ${resultsDir}`);
     }
     await sink?.finish({ resultsLog: logFile, modelDir, modelMetadata });
+    const registered =
+      registerAs !== undefined && sink?.run !== undefined
+        ? await registerTrained(cwd, registerAs, sink.run.id, io.env ?? process.env)
+        : undefined;
     const shown = (p: string) => path.relative(cwd, p) || ".";
     stdout.write(
       summary(result, {
@@ -422,6 +447,8 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
         runId: sink?.run?.id,
       }),
     );
+    if (registered) stdout.write(`${registered}\n`);
+    else if (registerAs !== undefined) stderr.write(`Not registered as ${registerAs}: the run was not tracked.\n`);
     return 0;
   } catch (err) {
     if (sink) {
