@@ -135,14 +135,22 @@ export async function loadPredictor(dir: string, options: LoadPredictorOptions =
           { data: { problem: "feature_count" } },
         );
       }
-      const classes = tf.tidy(() =>
-        tf.argMax(model.forward(tf.tensor2d(input.values, [input.rows, inputDim])), 1),
-      );
+      const logits = tf.tidy(() => model.forward(tf.tensor2d(input.values, [input.rows, inputDim])));
+      let scores: Float32Array;
       try {
-        return Array.from(classes.dataSync());
+        scores = logits.dataSync() as Float32Array;
       } finally {
-        classes.dispose();
+        logits.dispose();
       }
+      // The argmax here rather than as one more TF.js op: an op costs more than this loop for any batch.
+      const k = logits.shape[1] ?? 1;
+      const out = new Array<number>(input.rows);
+      for (let r = 0; r < input.rows; r++) {
+        let best = 0;
+        for (let c = 1; c < k; c++) if (scores[r * k + c]! > scores[r * k + best]!) best = c;
+        out[r] = best;
+      }
+      return out;
     },
     dispose: () => model.dispose(),
   };

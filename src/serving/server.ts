@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { ioError, isMtrackError } from "../errors.js";
 import { readBody } from "../server/http-util.js";
 import { HttpError } from "../server/router.js";
+import { Batcher } from "./batcher.js";
 import { parseScoringRequest } from "./input.js";
 import type { Predictor } from "./predictor.js";
 
@@ -35,6 +36,8 @@ export interface ScoringServerOptions {
   logger?: (event: ScoringEvent) => void;
   /** Milliseconds, for the events' `ms`; default `performance.now`. */
   clock?: () => number;
+  /** Score requests that arrive together in one forward pass (see batcher.ts); default true. */
+  batching?: boolean;
 }
 
 /** 16 MiB: ~100k rows of 10 features in JSON. */
@@ -108,6 +111,7 @@ export function createScoringHandler(options: ScoringServerOptions): http.Reques
   const clock = options.clock ?? (() => performance.now());
   const logger = options.logger;
   const versionBody = JSON.stringify(options.version ?? "");
+  const batcher = options.batching === false ? undefined : new Batcher(predictor);
 
   return (req, res) => {
     const started = logger ? clock() : 0;
@@ -133,7 +137,7 @@ export function createScoringHandler(options: ScoringServerOptions): http.Reques
         void (async () => {
           const body = await readBody(req, limit);
           const input = parseScoringRequest(body, req.headers["content-type"], predictor.inputDim);
-          const predictions = predictor.predict(input);
+          const predictions = batcher ? await batcher.predict(input) : predictor.predict(input);
           rows = input.rows;
           send(res, 200, `{"predictions":${JSON.stringify(predictions)}}`);
           done(200);

@@ -136,7 +136,10 @@ test("JSON input errors say what is wrong and where", () => {
   rejects(() => parseJsonInput({ inputs: [[1, null]] }, 2), "not_numeric", { row: 0, column: 1 });
   rejects(() => parseJsonInput({ inputs: [[true, 1]] }, 2), "not_numeric", { row: 0, column: 0 });
   rejects(() => parseJsonInput({ inputs: [[[1], 1]] }, 2), "not_numeric", { row: 0, column: 0 });
-  rejects(() => parseJsonInput({ inputs: [[Number.POSITIVE_INFINITY, 1]] }, 2), "not_numeric", { row: 0, column: 0 }); // JSON.parse gives Infinity for 1e400
+  rejects(() => parseJsonInput({ inputs: [[Number.POSITIVE_INFINITY, 1]] }, 2), "not_numeric", {
+    row: 0,
+    column: 0,
+  }); // JSON.parse gives Infinity for 1e400
   rejects(
     () =>
       parseJsonInput(
