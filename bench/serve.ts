@@ -271,7 +271,10 @@ async function main(): Promise<void> {
   );
   const mlflowVersion = execFileSync(
     python,
-    ["-c", "import mlflow, sklearn; print(mlflow.__version__, sklearn.__version__)"],
+    [
+      "-c",
+      "import mlflow, sklearn; print(f'mlflow {mlflow.__version__}, scikit-learn {sklearn.__version__}')",
+    ],
     {
       encoding: "utf8",
     },
@@ -289,7 +292,7 @@ async function main(): Promise<void> {
     await startServer(
       "mtrack models serve",
       process.execPath,
-      [mtrackBin, "models", "serve", mtrackModel, "--port", String(pm)],
+      [mtrackBin, "models", "serve", path.relative(root, mtrackModel), "--port", String(pm)],
       env,
       pm,
     ),
@@ -402,7 +405,7 @@ async function main(): Promise<void> {
   const load1 = loadavg.map((l) => l[0]!);
   const doc = `# Model serving: \`mtrack models serve\` vs \`mlflow models serve\`
 
-${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, build of commit ${commit}. Machine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, ${fmt(os.totalmem() / 2 ** 30)} GiB, shared with other work (1-minute load average ${fmt(Math.min(...load1), 1)}–${fmt(Math.max(...load1), 1)} during the timed runs); Node ${process.version}; mlflow and scikit-learn ${mlflowVersion} (\`${path.relative(root, python)}\`).
+${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, build of commit ${commit}. Machine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, ${fmt(os.totalmem() / 2 ** 30)} GiB, shared with other work (1-minute load average ${fmt(Math.min(...load1), 1)}–${fmt(Math.max(...load1), 1)} during the timed runs); Node ${process.version}; ${mlflowVersion} (\`${path.relative(root, python)}\`).
 
 - **mtrack**: \`mtrack models serve <dir>\` of an engine model of the demo's shape (${inputDim} inputs → ${hidden} → ${numLayers} × (${hidden} → ${hidden}, 2 dormant seeds) → 2 logits; random weights, built by this script). Startup line: \`${startupLine}\`.
 - **mlflow**: \`mlflow models serve -m <dir> --env-manager local -w 1\` (uvicorn, one worker) of an sklearn \`MLPClassifier(hidden_layer_sizes=(${Array(
