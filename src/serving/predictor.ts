@@ -22,6 +22,11 @@ export interface Predictor {
   classes: number;
   /** The TF.js backend it runs on. */
   backend: BackendName;
+  /**
+   * True when the model carries its training scaler (`preprocessing.standard_scaler` in model.json):
+   * requests then send raw features, standardised here as in training. Older models take them as given.
+   */
+  scalesInputs: boolean;
   /** The predicted class index of every row. */
   predict(input: ScoringInput): number[];
   /** Frees the model's tensors. */
@@ -122,11 +127,30 @@ export async function loadPredictor(dir: string, options: LoadPredictorOptions =
   const weights = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   const model = loadModel(modelJson, weights);
   const inputDim = modelJson.architecture.input_dim;
+  const scaler = modelJson.preprocessing?.standard_scaler;
+  if (scaler !== undefined) {
+    const ok = (xs: unknown, positive: boolean) =>
+      Array.isArray(xs) &&
+      xs.length === inputDim &&
+      xs.every((x) => typeof x === "number" && Number.isFinite(x) && (!positive || x > 0));
+    if (!ok(scaler.mean, false) || !ok(scaler.scale, true)) {
+      model.dispose();
+      throw new MtrackError(
+        "ERR_MTRACK_FORMAT_INVALID",
+        `model.json: preprocessing.standard_scaler needs ${inputDim} finite means and ${inputDim} positive scales.`,
+        { data: { path: dir }, hint: "Use the model.json written by the train stage." },
+      );
+    }
+  }
+  // Doubles and a division, as train.ts's standardScale computes it: served inputs match training's exactly.
+  const mean = scaler?.mean;
+  const scale = scaler?.scale;
   return {
     flavor: ENGINE_FLAVOR,
     inputDim,
     classes: modelJson.architecture.classes ?? 2,
     backend,
+    scalesInputs: scaler !== undefined,
     predict(input: ScoringInput): number[] {
       if (input.cols !== inputDim) {
         throw new MtrackError(
@@ -135,7 +159,15 @@ export async function loadPredictor(dir: string, options: LoadPredictorOptions =
           { data: { problem: "feature_count" } },
         );
       }
-      const logits = tf.tidy(() => model.forward(tf.tensor2d(input.values, [input.rows, inputDim])));
+      let x = input.values;
+      if (mean && scale) {
+        x = new Float32Array(x.length);
+        for (let i = 0; i < x.length; i++) {
+          const c = i % inputDim;
+          x[i] = (input.values[i]! - mean[c]!) / scale[c]!;
+        }
+      }
+      const logits = tf.tidy(() => model.forward(tf.tensor2d(x, [input.rows, inputDim])));
       let scores: Float32Array;
       try {
         scores = logits.dataSync() as Float32Array;

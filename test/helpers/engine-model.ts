@@ -9,15 +9,19 @@ import { initBackend } from "../../src/engine/backend.js";
 import { DEFAULT_DATASET_CONFIG, DEFAULT_EXPERIMENT_CONFIG } from "../../src/engine/config.js";
 import { generateDataset } from "../../src/engine/datasets.js";
 import { exportModel } from "../../src/engine/export.js";
-import { trainExperiment } from "../../src/engine/train.js";
+import { type StandardScaler, standardScale, trainExperiment } from "../../src/engine/train.js";
 
 export interface SavedModel {
   dir: string;
   inputDim: number;
-  /** The class index the trained network gave each of `probe`'s rows before saving (argmax of its logits). */
+  /**
+   * The class index the trained network gave each of `probe`'s rows before saving (argmax of its logits
+   * for the rows standardised with the training scaler, as training feeds them).
+   */
   expected: number[];
-  /** Rows to compare a loaded model with (row-major, `inputDim` per row). */
+  /** Raw rows to compare a loaded model with (`inputDim` per row). */
   probe: number[][];
+  scaler: StandardScaler;
 }
 
 /**
@@ -39,6 +43,7 @@ export async function saveTinyModel(dir: string, inputDim = 3): Promise<SavedMod
     Array.from({ length: inputDim }, (_, c) => Math.sin(r * 7 + c * 3) * 2),
   );
   let expected: number[] = [];
+  let fitted: StandardScaler | undefined;
   let artifact: ReturnType<typeof exportModel> | undefined;
   const config = {
     ...DEFAULT_EXPERIMENT_CONFIG,
@@ -55,17 +60,21 @@ export async function saveTinyModel(dir: string, inputDim = 3): Promise<SavedMod
   await trainExperiment({
     config,
     data,
-    onTrained: (model) => {
+    onTrained: (model, { scaler }) => {
       model.allSeeds[0]!.initializeChild();
       model.allSeeds[0]!.setState("active");
-      expected = tf.tidy(() => [...tf.argMax(model.forward(tf.tensor2d(probe)), 1).dataSync()]);
-      artifact = exportModel(model, { ...config });
+      const scaled = standardScale(new Float32Array(probe.flat()), probe.length, inputDim, scaler);
+      expected = tf.tidy(() => [
+        ...tf.argMax(model.forward(tf.tensor2d(scaled, [probe.length, inputDim])), 1).dataSync(),
+      ]);
+      artifact = exportModel(model, { ...config }, { scaler });
+      fitted = scaler;
     },
   });
-  if (!artifact) throw new Error("training produced no model");
+  if (!artifact || !fitted) throw new Error("training produced no model");
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "weights.bin"), artifact.weights);
   fs.writeFileSync(path.join(dir, "model.json"), JSON.stringify(artifact.modelJson));
   fs.writeFileSync(path.join(dir, "metadata.json"), JSON.stringify({ input_dim: inputDim, classes: 2 }));
-  return { dir, inputDim, expected, probe };
+  return { dir, inputDim, expected, probe, scaler: fitted };
 }

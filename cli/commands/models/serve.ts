@@ -149,7 +149,7 @@ export default class ModelsServe extends MtrackCommand {
             },
           });
           this.log(
-            `Serving ${target.label} on ${server.url} (flavor ${predictor.flavor}, ${predictor.inputDim} inputs, backend ${predictor.backend})`,
+            `Serving ${target.label} on ${server.url} (flavor ${predictor.flavor}, ${predictor.inputDim} inputs, ${predictor.scalesInputs ? "raw features, standardised with the training scaler" : "features as the model takes them (no scaler saved)"}, backend ${predictor.backend})`,
           );
           await stopped;
           await server.close();

@@ -396,8 +396,9 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
       data,
       logger,
       signal: io.signal ?? abort.signal,
-      onTrained: (model) => {
-        artifact = exportModel(model, { ...config });
+      onTrained: (model, { scaler }) => {
+        // The scaler goes with the model: it takes standardised features, and serving gets raw ones.
+        artifact = exportModel(model, { ...config }, { scaler });
       },
       onEpoch: (e) => {
         if (e.epoch % 10 === 0 || e.germinated || e.epoch === total) {
@@ -448,7 +449,8 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
       }),
     );
     if (registered) stdout.write(`${registered}\n`);
-    else if (registerAs !== undefined) stderr.write(`Not registered as ${registerAs}: the run was not tracked.\n`);
+    else if (registerAs !== undefined)
+      stderr.write(`Not registered as ${registerAs}: the run was not tracked.\n`);
     return 0;
   } catch (err) {
     if (sink) {

@@ -15,6 +15,7 @@ test("a saved engine model loads and predicts what the trained network predicted
     assert.equal(p.flavor, "tfjs-morphogenetic");
     assert.equal(p.inputDim, 3);
     assert.equal(p.classes, 2);
+    assert.equal(p.scalesInputs, true, "the train stage's scaler is saved with the model");
     const values = new Float32Array(m.probe.flat());
     assert.deepEqual(p.predict({ rows: m.probe.length, cols: 3, values }), m.expected);
     // An active seed keeps its latest drift scalar (one per seed, replaced on every call): count after that.
@@ -30,6 +31,27 @@ test("a saved engine model loads and predicts what the trained network predicted
       (e) => isMtrackError(e, "ERR_MTRACK_SCORING_INPUT_INVALID"),
     );
     p.dispose();
+  }));
+
+test("a model saved without a scaler takes its inputs as given; a broken scaler is refused", () =>
+  withTempDir(async (tmp) => {
+    const m = await saveTinyModel(path.join(tmp, "model"), 2);
+    const file = path.join(m.dir, "model.json");
+    const json = JSON.parse(fs.readFileSync(file, "utf8"));
+    assert.deepEqual(json.preprocessing.standard_scaler, m.scaler);
+    // Without the scaler, the same predictions need the rows standardised by the caller.
+    fs.writeFileSync(file, JSON.stringify({ ...json, preprocessing: undefined }));
+    const p = await loadPredictor(m.dir);
+    assert.equal(p.scalesInputs, false);
+    const scaled = m.probe.flatMap((row) => row.map((v, c) => (v - m.scaler.mean[c]!) / m.scaler.scale[c]!));
+    assert.deepEqual(
+      p.predict({ rows: m.probe.length, cols: 2, values: new Float32Array(scaled) }),
+      m.expected,
+    );
+    p.dispose();
+    const broken = { ...json, preprocessing: { standard_scaler: { mean: [0, 0], scale: [1, 0] } } };
+    fs.writeFileSync(file, JSON.stringify(broken));
+    await assert.rejects(loadPredictor(m.dir), (e) => isMtrackError(e, "ERR_MTRACK_FORMAT_INVALID"));
   }));
 
 test("directories that are not an engine model are refused with ERR_MTRACK_NOT_A_MODEL", () =>

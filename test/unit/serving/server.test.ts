@@ -10,6 +10,7 @@ const fakePredictor: Predictor = {
   inputDim: 2,
   classes: 2,
   backend: "cpu",
+  scalesInputs: false,
   predict: (i: ScoringInput) =>
     Array.from({ length: i.rows }, (_, r) => (i.values[r * 2]! + i.values[r * 2 + 1]! > 0 ? 1 : 0)),
   dispose: () => {},
