@@ -93,7 +93,8 @@ test("models serve: a trained engine model over MLflow's scoring protocol, by pa
       ...["--num_layers", "1", "--warm_up_epochs", "2", "--adaptation_epochs", "2", "--batch_size", "32"],
     ]);
     const modelDir = repo.abs("results/model");
-    assert.ok(fs.existsSync(path.join(modelDir, "model.json")));
+    const saved = JSON.parse(fs.readFileSync(path.join(modelDir, "model.json"), "utf8"));
+    assert.equal(saved.preprocessing.standard_scaler.mean.length, 3, "the train stage saves its scaler");
 
     // What the library predicts for some rows: every format must give exactly this.
     const rows = [
