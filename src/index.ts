@@ -21,6 +21,18 @@ export { EventFileWriter, type EventFileWriterOptions, readEventFile } from "./f
 export { findGitRoot, type GitFileEntry, type GitRefInfo, type GitRepo, openGitRepo } from "./git/index.js";
 // Pipelines
 export * from "./pipeline/index.js";
+// The model registry
+export {
+  type Changed,
+  ModelRegistry,
+  type ModelRegistryOptions,
+  modelJson,
+  type ResolvedModel,
+  registryDir,
+  versionJson,
+} from "./registry/models.js";
+export type { LoggedModel, ModelVersion, RegisteredModel } from "./registry/types.js";
+export { formatModelUri, isModelUri, type ModelUri, parseModelUri } from "./registry/uri.js";
 export { addRemote, listRemotes, modifyRemote, removeRemote } from "./remotes/config.js";
 // Remotes and the server (S3 support loads the AWS SDK only when an s3:// remote is opened)
 export {

@@ -25,6 +25,7 @@ export {
 export { KasminaMicro, type KasminaOptions } from "./controller.js";
 export { type Dataset, datasetFromArrays, datasetToArrays, generateDataset } from "./datasets.js";
 export { exportModel, loadModel, type ModelArtifact, type ModelJson } from "./export.js";
+export { loadModelByUri } from "./load-uri.js";
 export {
   type LoggerCall,
   noopLogger,

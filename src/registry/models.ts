@@ -78,13 +78,15 @@ function notFound(what: string, hint: string, data: Record<string, unknown>): Mt
   return new MtrackError("ERR_MTRACK_MODEL_NOT_FOUND", `${what} does not exist.`, { hint, data });
 }
 
-function modelNotFound(name: string): MtrackError {
+/** ERR_MTRACK_MODEL_NOT_FOUND for a registered model (shared with the UI's read-only API). */
+export function modelNotFound(name: string): MtrackError {
   return notFound(`Registered model ${JSON.stringify(name)}`, "List models with `mtrack models list`.", {
     name,
   });
 }
 
-function versionNotFound(name: string, version: number): MtrackError {
+/** ERR_MTRACK_MODEL_NOT_FOUND for a version of a model. */
+export function versionNotFound(name: string, version: number): MtrackError {
   return notFound(
     `Version ${version} of model ${JSON.stringify(name)}`,
     `List its versions with \`mtrack models show ${name}\`.`,
@@ -442,12 +444,20 @@ export class ModelRegistry {
         return this.fromLogged(uri, lm);
       }
       case "run": {
-        const fromRun = contentFromRun(this.repo.paths.runsDir, this.repo.store, u.runId, u.path);
-        const entries = fromRun ? readManifest(this.repo.store, fromRun.content.hash) : [];
+        // MLflow 3 logs a model as a logged model linked to the run (its files are not run artifacts).
         const lm = [...this.state().loggedModels.values()]
-          .filter((m) => !m.deleted && m.sourceRunId?.startsWith(u.runId) && m.name === u.path)
+          .filter(
+            (m) => !m.deleted && m.sourceRunId?.startsWith(u.runId) && m.name === u.path && m.files.size > 0,
+          )
           .sort((a, b) => b.createdAt - a.createdAt)[0];
-        if (fromRun === undefined || (entries.length === 0 && lm !== undefined)) {
+        let fromRun: ReturnType<typeof contentFromRun>;
+        try {
+          fromRun = contentFromRun(this.repo.paths.runsDir, this.repo.store, u.runId, u.path);
+        } catch (err) {
+          if (lm !== undefined) return this.fromLogged(uri, lm);
+          throw err;
+        }
+        if (fromRun === undefined) {
           if (lm !== undefined) return this.fromLogged(uri, lm);
           throw new MtrackError(
             "ERR_MTRACK_MODEL_SOURCE_NOT_FOUND",
@@ -458,6 +468,7 @@ export class ModelRegistry {
             },
           );
         }
+        const entries = readManifest(this.repo.store, fromRun.content.hash);
         const kind = inspectModel(this.repo.store, entries);
         return {
           uri,
@@ -513,6 +524,9 @@ export class ModelRegistry {
   private async resolveSource(source: string): Promise<ResolvedModel & { source: string }> {
     if (isModelUri(source)) {
       const r = this.resolve(source);
+      // Artifacts under a run's path prefix are collected into a new manifest, staged in memory until a
+      // flush: it must be durable before an event names it, or other processes find no manifest.
+      await this.repo.store.flush();
       return { ...r, source };
     }
     const abs = path.resolve(this.repo.root, source);

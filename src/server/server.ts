@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { isMtrackError } from "../errors.js";
+import { errnoCode, isMtrackError, MtrackError } from "../errors.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
@@ -85,7 +85,14 @@ export function createHandler(options: ServerOptions): {
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
     const { dir, store } = options.tracking;
-    const ui = uiRoutes({ dir, store, listing, repoRoot: options.repoRoot ?? "", uiDir: options.uiDir });
+    const ui = uiRoutes({
+      dir,
+      store,
+      listing,
+      repoRoot: options.repoRoot ?? "",
+      uiDir: options.uiDir,
+      openObject: (hash) => remote.open(hash),
+    });
     router.mount("", ui, "read");
   }
   router.mount(
@@ -155,6 +162,11 @@ function bearerOrBasicToken(auth: string): string | undefined {
   return colon < 0 ? undefined : decoded.slice(colon + 1) || undefined;
 }
 
+/** A connection with no traffic for this long is closed (a stalled upload, an idle client). */
+export const IDLE_TIMEOUT_MS = 120_000;
+/** Request headers must be complete within this time. */
+const HEADERS_TIMEOUT_MS = 60_000;
+
 /**
  * Starts the server on host:port (port 0 picks a free one).
  *
@@ -163,16 +175,39 @@ function bearerOrBasicToken(auth: string): string | undefined {
  * console.error(`listening on ${s.url}`);
  */
 export async function startServer(
-  options: ServerOptions & { host?: string; port?: number },
+  options: ServerOptions & { host?: string; port?: number; idleTimeoutMs?: number },
 ): Promise<RunningServer> {
   const { handler, remote, mlflow } = createHandler(options);
   const server = http.createServer({ keepAlive: true }, handler);
-  // Large uploads can take long on slow links; the default 5 min request timeout would cut them.
+  // Large uploads can take long on slow links; the default 5 min request timeout would cut them. A
+  // connection that sends nothing for IDLE_TIMEOUT_MS is closed instead, so stalled clients cannot hold
+  // sockets forever, and headers must arrive within HEADERS_TIMEOUT_MS.
   server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
-  });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.setTimeout(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket) => socket.destroy());
+  const port = options.port ?? 8080;
+  const host0 = options.host ?? "127.0.0.1";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host0, () => resolve());
+    });
+  } catch (err) {
+    const inUse = errnoCode(err) === "EADDRINUSE";
+    throw new MtrackError(
+      "ERR_MTRACK_IO",
+      inUse
+        ? `Port ${port} on ${host0} is already in use.`
+        : `Cannot listen on ${host0}:${port}: ${(err as Error).message}`,
+      {
+        hint: inUse
+          ? "Stop the other server, or pass another --port (0 picks a free one)."
+          : "Pass another --port (0 picks a free one) or --host.",
+        data: { host: host0, port, errno: errnoCode(err) },
+        cause: err,
+      },
+    );
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {

@@ -8,8 +8,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import * as tf from "@tensorflow/tfjs";
 import { EXPERIMENT_KEYS, experimentSlug } from "../../src/engine/config.js";
 import { datasetFromArrays } from "../../src/engine/datasets.js";
+import { loadModel } from "../../src/engine/export.js";
+import { loadModelByUri } from "../../src/engine/load-uri.js";
 import { decodeNpz } from "../../src/formats/npz.js";
 import { readEventFile } from "../../src/formats/tfevents.js";
 import { parseLock } from "../../src/pipeline/lockfile.js";
@@ -146,6 +149,19 @@ test("the repo's pipeline on reduced params: data, metrics, TensorBoard, a track
     assert.equal(v1?.runId, run.runId);
     assert.equal(v1?.flavor, "tfjs-morphogenetic");
     assert.equal(v1?.content.hash, run.models[0]?.hash, "the version is the run's model, not a copy");
+    // ...and loads by URI from the store: the same predictions as the model the stage wrote.
+    const byUri = await loadModelByUri("models:/morphogenetic-spirals/1", { cwd: repo.dir });
+    const onDisk = loadModel(
+      JSON.parse(fs.readFileSync(repo.abs("results/model/model.json"), "utf8")),
+      fs.readFileSync(repo.abs("results/model/weights.bin")),
+    );
+    const x = tf.tensor2d([
+      [0.1, -0.2, 0.3],
+      [1, 0.5, -1],
+    ]);
+    assert.deepEqual([...byUri.forward(x).dataSync()], [...onDisk.forward(x).dataSync()]);
+    byUri.dispose();
+    onDisk.dispose();
 
     r = await mtrack(repo, "repro");
     assert.equal(r.code, 0, r.stderr);
