@@ -114,6 +114,7 @@ async function startServer(name: string, cmd: string, args: string[], env: NodeJ
   try {
     await waitHealthy(url, child, 120_000);
   } catch (err) {
+    await stop({ name, url, child, log });
     throw new Error(`${name}: ${(err as Error).message}\n${log.join("")}`);
   }
   return { name, url, child, log } satisfies Server;
@@ -288,39 +289,44 @@ async function main(): Promise<void> {
     MLFLOW_TRACKING_URI: `file://${path.join(work, "mlruns")}`,
   };
   const [pm, pf] = [await freePort(), await freePort()];
-  const servers = [
-    await startServer(
-      "mtrack models serve",
-      process.execPath,
-      [mtrackBin, "models", "serve", path.relative(root, mtrackModel), "--port", String(pm)],
-      env,
-      pm,
-    ),
-    await startServer(
-      "mlflow models serve",
-      mlflowBin,
-      [
-        "models",
-        "serve",
-        "-m",
-        sklearnModel,
-        "--env-manager",
-        "local",
-        "-w",
-        "1",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(pf),
-      ],
-      env,
-      pf,
-    ),
-  ];
-  const startupLine = servers[0]!.log.join("").trim().split("\n")[0] ?? "";
+  const servers: Server[] = [];
   const results: Record<string, Record<string, Stat[]>> = {};
   const loadavg: number[][] = [];
+  let startupLine = "";
   try {
+    // Started inside the try: if the second fails to start, the first is stopped too.
+    servers.push(
+      await startServer(
+        "mtrack models serve",
+        process.execPath,
+        [mtrackBin, "models", "serve", path.relative(root, mtrackModel), "--port", String(pm)],
+        env,
+        pm,
+      ),
+    );
+    servers.push(
+      await startServer(
+        "mlflow models serve",
+        mlflowBin,
+        [
+          "models",
+          "serve",
+          "-m",
+          sklearnModel,
+          "--env-manager",
+          "local",
+          "-w",
+          "1",
+          "-h",
+          "127.0.0.1",
+          "-p",
+          String(pf),
+        ],
+        env,
+        pf,
+      ),
+    );
+    startupLine = servers[0]!.log.join("").trim().split("\n")[0] ?? "";
     for (const w of workloads) {
       const bodies = Array.from({ length: 64 }, (_, i) => rowsBody(w.rows, 1000 + i));
       // The answers agree in shape (one prediction per row) before anything is timed.
