@@ -1,0 +1,279 @@
+/**
+ * Gathering plots at one or more revisions (`mtrack plots show` / `plots diff`, the UI's plots view):
+ * each revision's pipeline says which plots exist, each plot file is read at each revision (the
+ * workspace, git, or the store through the pointer or lock hashes of that commit), and the pure
+ * functions of data.ts turn the rows into overlays. A file missing at a revision becomes a note on its
+ * plot, not an error.
+ */
+
+import path from "node:path";
+import { isMtrackError } from "../errors.js";
+import {
+  dataAtCommit,
+  type FlatFiles,
+  metricsAt,
+  openRev,
+  pipelineFilesAt,
+  type Rev,
+  type RevReader,
+} from "../pipeline/compare.js";
+import { DEFAULT_PIPELINE_FILE } from "../pipeline/load.js";
+import type { Repo } from "../repo.js";
+import { decodeTree } from "../store/tree.js";
+import { IMAGE_TYPES } from "../ui/artifacts.js";
+import {
+  confusionMatrices,
+  confusionPairs,
+  type LineTable,
+  lineTable,
+  type OverlayPart,
+  overlayLines,
+  type PlotNote,
+  parsePlotRows,
+  type ReportPlot,
+  ROW_FORMATS,
+} from "./data.js";
+import { isConfusionTemplate, PLOT_TEMPLATES, type PlotDefinition, plotDefinitions } from "./definitions.js";
+
+/** The name `plots diff` and the UI take for the working tree (as DVC does). */
+export const WORKSPACE = "workspace";
+
+/** One revision of a report. */
+export interface ReportRevision {
+  /** The name as given (`workspace`, `HEAD`, `main`, a commit id...). */
+  name: string;
+  /** Its commit; null for the workspace (or a repository without commits). */
+  commit: string | null;
+  /** Its metrics files, flattened. */
+  metrics: FlatFiles;
+  /** Set when that commit's pipeline or metrics could not be read; its plots are then the top-level ones. */
+  error?: { code: string; message: string };
+}
+
+/** Everything a plots report shows: the revisions, in the order given, and the plots over them. */
+export interface PlotsReport {
+  revisions: ReportRevision[];
+  generatedAt: number;
+  plots: ReportPlot[];
+}
+
+/**
+ * The revisions a list of names stands for: `workspace` is the working tree (null), anything else a
+ * git revision; none given means HEAD and the workspace, as `dvc plots diff` does. Names given twice
+ * are kept once.
+ *
+ * @example
+ * plotRevisions([]); // ["HEAD", null]
+ * plotRevisions(["main", "workspace"]); // ["main", null]
+ */
+export function plotRevisions(names: readonly string[]): Rev[] {
+  if (names.length === 0) return ["HEAD", null];
+  return [...new Set(names)].map((n) => (n === WORKSPACE ? null : n));
+}
+
+/** A file at one revision: its bytes, or why there are none. */
+type FileAt = { bytes: Buffer } | { reason: string };
+
+/** Reads repo-relative files at one revision as bytes. */
+type BytesReader = (rel: string) => Promise<FileAt>;
+
+const NOT_FOUND = "file not found";
+
+function workspaceBytes(repo: Repo): BytesReader {
+  return async (rel) => {
+    try {
+      return { bytes: repo.fs.readFileSync(repo.abs(rel)) as Buffer };
+    } catch {
+      return { reason: NOT_FOUND };
+    }
+  };
+}
+
+/**
+ * Files at a commit: committed to git, or tracked by mtrack (a pointer file, or an output in the
+ * commit's pipeline.lock, possibly a directory holding the file), read from the store.
+ */
+async function commitBytes(repo: Repo, reader: RevReader): Promise<BytesReader> {
+  const commit = reader.commit;
+  if (commit === null) return async () => ({ reason: NOT_FOUND });
+  const git = repo.git();
+  let tracked: Awaited<ReturnType<typeof dataAtCommit>> | undefined;
+  return async (rel) => {
+    const inGit = await git.readFileAtRev(commit, rel);
+    if (inGit !== null) return { bytes: inGit };
+    if (tracked === undefined) {
+      try {
+        tracked = await dataAtCommit(repo, reader);
+      } catch {
+        // A damaged lock in an old commit only means its tracked outputs are not found.
+        tracked = [];
+      }
+    }
+    const owner = tracked.find(
+      (s) => s.path === rel || (s.type === "directory" && rel.startsWith(`${s.path}/`)),
+    );
+    if (owner === undefined) return { reason: NOT_FOUND };
+    const store = repo.store;
+    const absent = { reason: `tracked (${owner.path}) but not in the local store; fetch it first` };
+    if (!store.has(owner.hash)) return absent;
+    if (owner.path === rel) {
+      return owner.type === "file" ? { bytes: store.readObject(owner.hash) } : { reason: "a directory" };
+    }
+    const inside = rel.slice(owner.path.length + 1);
+    const entry = decodeTree(store.readObject(owner.hash)).find((e) => e.path === inside);
+    if (entry === undefined) return { reason: NOT_FOUND };
+    return store.has(entry.hash) ? { bytes: store.readObject(entry.hash) } : absent;
+  };
+}
+
+interface RevisionState {
+  info: ReportRevision;
+  defs: PlotDefinition[];
+  read: BytesReader;
+}
+
+async function openRevision(repo: Repo, rev: Rev): Promise<RevisionState> {
+  const reader = await openRev(repo, rev);
+  const info: ReportRevision = { name: reader.label, commit: reader.commit, metrics: {} };
+  const text = (await reader.read(DEFAULT_PIPELINE_FILE)) ?? "";
+  let defs: PlotDefinition[];
+  try {
+    const files = await pipelineFilesAt(reader);
+    defs = plotDefinitions(text, files.pipeline?.stages.flatMap((s) => s.outs) ?? []);
+    info.metrics = await metricsAt(reader);
+  } catch (err) {
+    // The workspace's pipeline is the one being edited: its errors are the user's to see. An old
+    // commit's broken pipeline only leaves that revision with its top-level plots.
+    if (rev === null || !isMtrackError(err)) throw err;
+    info.error = { code: err.code, message: err.message };
+    defs = plotDefinitions(text, []);
+  }
+  return { info, defs, read: rev === null ? workspaceBytes(repo) : await commitBytes(repo, reader) };
+}
+
+/** Definitions of every revision by id; the newest (last) revision's definition of an id wins. */
+function mergeDefinitions(states: readonly RevisionState[]): PlotDefinition[] {
+  const defs = new Map<string, PlotDefinition>();
+  for (const s of [...states].reverse()) for (const d of s.defs) if (!defs.has(d.id)) defs.set(d.id, d);
+  return [...defs.values()];
+}
+
+function extOf(file: string): string {
+  return path.posix.extname(file).toLowerCase();
+}
+
+/** Draws one definition over the revisions. */
+async function plotOver(def: PlotDefinition, states: readonly RevisionState[]): Promise<ReportPlot> {
+  const base = { id: def.id, title: def.title ?? def.id, template: def.template };
+  const notes: PlotNote[] = [];
+  const missing = (reason: string): ReportPlot => ({ ...base, kind: "missing", reason, notes });
+  if (!(PLOT_TEMPLATES as readonly string[]).includes(def.template)) {
+    return missing(`unknown template ${def.template} (mtrack draws ${PLOT_TEMPLATES.join(", ")})`);
+  }
+  const reads: { rev: string; file: string; source: PlotDefinition["sources"][number]; bytes: Buffer }[] = [];
+  for (const s of states) {
+    for (const source of def.sources) {
+      const got = await s.read(source.file);
+      if ("reason" in got) notes.push({ rev: s.info.name, file: source.file, reason: got.reason });
+      else reads.push({ rev: s.info.name, file: source.file, source, bytes: got.bytes });
+    }
+  }
+  const images = reads.filter((r) => IMAGE_TYPES[extOf(r.file)] !== undefined);
+  if (images.length > 0 && images.length === reads.length) {
+    return {
+      ...base,
+      kind: "images",
+      notes,
+      images: images.map((r) => ({
+        rev: r.rev,
+        file: r.file,
+        dataUrl: `data:${IMAGE_TYPES[extOf(r.file)]};base64,${r.bytes.toString("base64")}`,
+      })),
+    };
+  }
+  const tables: {
+    rev: string;
+    file: string;
+    source: (typeof reads)[number]["source"];
+    rows: Record<string, unknown>[];
+  }[] = [];
+  for (const r of reads) {
+    const ext = extOf(r.file);
+    if (!ROW_FORMATS.includes(ext)) {
+      notes.push({ rev: r.rev, file: r.file, reason: `unsupported plot format ${ext || "(none)"}` });
+      continue;
+    }
+    try {
+      tables.push({ ...r, rows: parsePlotRows(r.bytes.toString("utf8"), r.file) });
+    } catch (err) {
+      notes.push({ rev: r.rev, file: r.file, reason: (err as Error).message });
+    }
+  }
+  if (tables.length === 0) {
+    const reasons = [...new Set(notes.map((n) => n.reason))];
+    return missing(reasons.length === 1 ? reasons[0]! : "no revision has a readable file for it");
+  }
+  if (isConfusionTemplate(def.template)) {
+    const xField = tables[0]!.source.x ?? "actual";
+    const yField = tables[0]!.source.y?.[0] ?? "predicted";
+    const { labels, matrices } = confusionMatrices(
+      tables.map((t) => ({
+        rev: t.rev,
+        file: t.file,
+        pairs: confusionPairs(t.rows, t.source.x ?? xField, t.source.y?.[0] ?? yField),
+      })),
+      def.template === "confusion_normalized",
+    );
+    return {
+      ...base,
+      kind: "confusion",
+      notes,
+      normalized: def.template === "confusion_normalized",
+      xLabel: def.xLabel ?? xField,
+      yLabel: def.yLabel ?? yField,
+      labels,
+      matrices,
+    };
+  }
+  const parts: OverlayPart[] = tables.map((t) => {
+    const table: LineTable = lineTable(t.rows, t.source);
+    return { rev: t.rev, file: t.file, table };
+  });
+  const overlay = overlayLines(parts);
+  const columns = [...new Set(overlay.series.map((s) => s.column))];
+  return {
+    ...base,
+    kind: "lines",
+    notes,
+    xLabel: def.xLabel ?? overlay.xLabel,
+    yLabel: def.yLabel ?? (columns.length === 1 ? columns[0]! : ""),
+    points: def.template === "scatter",
+    x: overlay.x,
+    series: overlay.series,
+  };
+}
+
+/**
+ * The plots of the pipeline at each revision (null: the workspace), overlaid: one line per revision (and
+ * per file and column), one confusion matrix or image per revision. Throws ERR_MTRACK_GIT_REV_NOT_FOUND
+ * for an unknown revision before reading anything.
+ *
+ * @example
+ * const report = await collectPlots(repo, ["HEAD", null]);
+ * report.plots[0]?.kind; // "lines"
+ */
+export async function collectPlots(
+  repo: Repo,
+  revs: readonly Rev[],
+  options: { clock?: () => number } = {},
+): Promise<PlotsReport> {
+  const states: RevisionState[] = [];
+  for (const rev of revs) states.push(await openRevision(repo, rev));
+  const plots: ReportPlot[] = [];
+  for (const def of mergeDefinitions(states)) plots.push(await plotOver(def, states));
+  return {
+    revisions: states.map((s) => s.info),
+    generatedAt: (options.clock ?? Date.now)(),
+    plots,
+  };
+}

@@ -1,0 +1,303 @@
+/**
+ * From rows to drawable plots, purely: parsing a plots file into rows, a line table per file, overlaying
+ * the tables of several files and revisions on one x axis, and confusion matrices. Reading files at a
+ * revision is collect.ts's job; drawing is the report's (src/ui/report.ts) and the UI's.
+ */
+
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { MtrackError } from "../errors.js";
+import { isMapping } from "../pipeline/params.js";
+
+/** Why a plot (or one file of it at one revision) is not drawn. */
+export interface PlotNote {
+  rev: string;
+  file: string;
+  reason: string;
+}
+
+interface PlotBase {
+  /** The definition's id: a file path, or a plot name. */
+  id: string;
+  title: string;
+  template: string;
+  /** Files that could not be read or drawn at some revision (the plot is drawn from the rest). */
+  notes: PlotNote[];
+}
+
+/** One line of an overlay: a column of one file at one revision. */
+export interface LineSeries {
+  /** The legend text: what tells this line apart from the others (revision, file, column). */
+  label: string;
+  rev: string;
+  file: string;
+  column: string;
+  /** Aligned with the plot's `x`; null where this line has no point. */
+  values: (number | null)[];
+}
+
+/** A line chart (or, for `scatter`, points): one shared x column and the lines over it. */
+export interface LinePlot extends PlotBase {
+  kind: "lines";
+  xLabel: string;
+  yLabel: string;
+  /** Draw points only (the `scatter` template). */
+  points: boolean;
+  x: number[];
+  series: LineSeries[];
+}
+
+/** One confusion matrix: `counts[i][j]` rows whose x (actual) is `labels[i]` and y (predicted) `labels[j]`. */
+export interface ConfusionMatrix {
+  rev: string;
+  file: string;
+  counts: number[][];
+  /** What a cell shows: the counts, or for `confusion_normalized` each count over its actual class's total. */
+  values: number[][];
+}
+
+/** Confusion matrices, one per revision and file, over one shared list of class labels. */
+export interface ConfusionPlot extends PlotBase {
+  kind: "confusion";
+  normalized: boolean;
+  /** The x field (actual class) and y field (predicted class), or the definition's axis labels. */
+  xLabel: string;
+  yLabel: string;
+  labels: string[];
+  matrices: ConfusionMatrix[];
+}
+
+/** Image plots (PNG, JPEG, GIF, WebP), one per revision, embedded as data: URLs. */
+export interface ImagesPlot extends PlotBase {
+  kind: "images";
+  images: { rev: string; file: string; dataUrl: string }[];
+}
+
+/** A declared plot with nothing to draw at any revision; the notes say why. */
+export interface MissingPlot extends PlotBase {
+  kind: "missing";
+  reason: string;
+}
+
+/** One entry of a report's plots section. */
+export type ReportPlot = LinePlot | ConfusionPlot | ImagesPlot | MissingPlot;
+
+function splitDelimited(text: string, sep: string): Record<string, unknown>[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  const header = lines[0]?.split(sep).map((h) => h.trim()) ?? [];
+  return lines.slice(1).map((line) => {
+    const cells = line.split(sep);
+    const row: Record<string, unknown> = {};
+    header.forEach((h, i) => {
+      row[h] = cells[i]?.trim() ?? "";
+    });
+    return row;
+  });
+}
+
+/** The formats parsed into rows. */
+export const ROW_FORMATS: readonly string[] = [".csv", ".tsv", ".json", ".yaml", ".yml"];
+
+/**
+ * The rows of a plots file: a CSV/TSV table with a header, or a JSON/YAML list of objects (or an object
+ * holding one such list, as DVC accepts).
+ *
+ * @example
+ * parsePlotRows("step,loss\n0,1\n1,0.5\n", "loss.csv"); // [{ step: "0", loss: "1" }, { step: "1", loss: "0.5" }]
+ */
+export function parsePlotRows(text: string, file: string): Record<string, unknown>[] {
+  const ext = path.posix.extname(file).toLowerCase();
+  if (ext === ".csv") return splitDelimited(text, ",");
+  if (ext === ".tsv") return splitDelimited(text, "\t");
+  let value: unknown;
+  try {
+    value = ext === ".json" ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new MtrackError(
+      "ERR_MTRACK_FORMAT_INVALID",
+      `${file} is not valid ${ext === ".json" ? "JSON" : "YAML"}.`,
+      {
+        hint: "Write plots files as CSV/TSV with a header, or as a JSON/YAML list of objects.",
+        data: { file },
+        cause: err,
+      },
+    );
+  }
+  if (isMapping(value)) {
+    const list = Object.values(value).find(Array.isArray);
+    if (list !== undefined) value = list;
+  }
+  if (!Array.isArray(value)) {
+    throw new MtrackError("ERR_MTRACK_FORMAT_INVALID", `${file} holds no list of rows.`, {
+      hint: "Write plots files as CSV/TSV with a header, or as a JSON/YAML list of objects.",
+      data: { file },
+    });
+  }
+  return value.filter(isMapping);
+}
+
+function toNumber(v: unknown): number | null {
+  if (typeof v === "number") return Number.isFinite(v) ? v : null;
+  if (typeof v === "string" && v.trim() !== "") {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : null;
+  }
+  return null;
+}
+
+/** A cell that leaves a gap in a numeric column: empty, or a NaN/infinity however it is spelled. */
+function isGap(v: unknown): boolean {
+  if (v === undefined || v === null || v === "") return true;
+  if (typeof v === "number") return !Number.isFinite(v);
+  return typeof v === "string" && /^\s*[+-]?(nan|inf|infinity)\s*$/i.test(v);
+}
+
+/** The columns of one file for a line chart, rows sorted by x. */
+export interface LineTable {
+  /** The x column, or `row` when x is the row index. */
+  xLabel: string;
+  x: number[];
+  columns: { column: string; values: (number | null)[] }[];
+}
+
+/**
+ * A file's rows as a line table: x is `x`, else `step`, else the first column (or the row index when that
+ * column is not numeric); one column per `y` entry, else per other column whose every non-empty value is
+ * a number. Rows are sorted by x.
+ *
+ * @example
+ * lineTable([{ step: 1, loss: 0.5 }, { step: 0, loss: 1 }], {}); // { xLabel: "step", x: [0, 1], columns: [{ column: "loss", values: [1, 0.5] }] }
+ */
+export function lineTable(
+  rows: readonly Record<string, unknown>[],
+  options: { x?: string; y?: readonly string[] },
+): LineTable {
+  const columns: string[] = [];
+  for (const row of rows) for (const k of Object.keys(row)) if (!columns.includes(k)) columns.push(k);
+  const xKey = options.x ?? (columns.includes("step") ? "step" : columns[0]);
+  const xNumeric = xKey !== undefined && rows.length > 0 && rows.every((r) => toNumber(r[xKey]) !== null);
+  const order = rows.map((_, i) => i);
+  if (xNumeric) order.sort((a, b) => toNumber(rows[a]![xKey!])! - toNumber(rows[b]![xKey!])! || a - b);
+  const numeric = (k: string) =>
+    rows.every((r) => toNumber(r[k]) !== null || isGap(r[k])) && rows.some((r) => toNumber(r[k]) !== null);
+  const yKeys = options.y ?? columns.filter((k) => k !== xKey && numeric(k));
+  return {
+    xLabel: xNumeric ? xKey! : "row",
+    x: order.map((i) => (xNumeric ? toNumber(rows[i]![xKey!])! : i)),
+    columns: yKeys.map((k) => ({ column: k, values: order.map((i) => toNumber(rows[i]![k])) })),
+  };
+}
+
+/** A line table of one file at one revision, ready to overlay. */
+export interface OverlayPart {
+  rev: string;
+  file: string;
+  table: LineTable;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * Overlays line tables (files × revisions) on one x axis: when every table has the same x, that x is kept
+ * as is (repeated x values too); otherwise x is the sorted union and each line has null where it has no
+ * point (the last row wins when a table repeats an x). Labels carry only what tells lines apart: the
+ * revision when there are several, the file when there are several, the column when a file gives several
+ * (or when nothing else would name the line).
+ *
+ * @example
+ * const t = (x: number[], v: number[]) => ({ xLabel: "step", x, columns: [{ column: "loss", values: v }] });
+ * const o = overlayLines([{ rev: "HEAD", file: "l.csv", table: t([0, 1], [1, 0.5]) },
+ *   { rev: "workspace", file: "l.csv", table: t([0, 2], [0.9, 0.2]) }]);
+ * // o.x = [0, 1, 2]; o.series = [{ label: "HEAD", values: [1, 0.5, null] }, { label: "workspace", values: [0.9, null, 0.2] }] (abridged)
+ */
+export function overlayLines(parts: readonly OverlayPart[]): {
+  xLabel: string;
+  x: number[];
+  series: LineSeries[];
+} {
+  const first = parts[0];
+  if (first === undefined) return { xLabel: "x", x: [], series: [] };
+  const shared = parts.every((p) => sameNumbers(p.table.x, first.table.x));
+  const x = shared ? [...first.table.x] : [...new Set(parts.flatMap((p) => p.table.x))].sort((a, b) => a - b);
+  const index = new Map(x.map((v, i) => [v, i]));
+  const revs = new Set(parts.map((p) => p.rev));
+  const files = new Set(parts.map((p) => p.file));
+  const series: LineSeries[] = [];
+  for (const p of parts) {
+    for (const c of p.table.columns) {
+      let values: (number | null)[];
+      if (shared) values = [...c.values];
+      else {
+        values = new Array<number | null>(x.length).fill(null);
+        p.table.x.forEach((xv, i) => {
+          values[index.get(xv)!] = c.values[i] ?? null;
+        });
+      }
+      const label: string[] = [];
+      if (revs.size > 1) label.push(p.rev);
+      if (files.size > 1) label.push(p.file);
+      if (p.table.columns.length > 1 || label.length === 0) label.push(c.column);
+      series.push({ label: label.join(" · "), rev: p.rev, file: p.file, column: c.column, values });
+    }
+  }
+  const xLabels = [...new Set(parts.map((p) => p.table.xLabel))];
+  return { xLabel: xLabels.join(" / "), x, series };
+}
+
+/** Class labels in a stable order: numerically when every label is a number, else as strings. */
+function sortLabels(labels: Iterable<string>): string[] {
+  const list = [...new Set(labels)];
+  if (list.every((l) => toNumber(l) !== null)) return list.sort((a, b) => toNumber(a)! - toNumber(b)!);
+  return list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function labelOf(v: unknown): string | null {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return null;
+}
+
+/** The (actual, predicted) pairs of a file's rows; rows lacking either field are skipped. */
+export function confusionPairs(
+  rows: readonly Record<string, unknown>[],
+  xField: string,
+  yField: string,
+): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const row of rows) {
+    const a = labelOf(row[xField]);
+    const p = labelOf(row[yField]);
+    if (a !== null && p !== null) pairs.push([a, p]);
+  }
+  return pairs;
+}
+
+/**
+ * Confusion matrices over one shared label list (the union over every file and revision, so matrices
+ * line up cell for cell). With `normalized`, each cell is its count over the total of its actual class
+ * (its row), so a row sums to 1.
+ *
+ * @example
+ * const m = confusionMatrices([{ rev: "HEAD", file: "c.csv", pairs: [["0", "0"], ["0", "1"], ["1", "1"]] }], true);
+ * // m.labels = ["0", "1"]; m.matrices[0].counts = [[1, 1], [0, 1]]; values = [[0.5, 0.5], [0, 1]]
+ */
+export function confusionMatrices(
+  parts: readonly { rev: string; file: string; pairs: readonly [string, string][] }[],
+  normalized: boolean,
+): { labels: string[]; matrices: ConfusionMatrix[] } {
+  const labels = sortLabels(parts.flatMap((p) => p.pairs.flat()));
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const matrices = parts.map((p) => {
+    const counts = labels.map(() => labels.map(() => 0));
+    for (const [a, pred] of p.pairs) counts[index.get(a)!]![index.get(pred)!]! += 1;
+    const values = counts.map((row) => {
+      if (!normalized) return [...row];
+      const total = row.reduce((s, v) => s + v, 0);
+      return row.map((v) => (total === 0 ? 0 : v / total));
+    });
+    return { rev: p.rev, file: p.file, counts, values };
+  });
+  return { labels, matrices };
+}
