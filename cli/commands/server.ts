@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
+import { plotsSource } from "../../src/plots/collect.js";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
 import { mtrackVersion, openTracking } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
@@ -37,6 +38,7 @@ export default class Server extends MtrackCommand {
       storeDir,
       tracking: repo ? openTracking(repo) : undefined,
       repoRoot: repo?.root,
+      plots: repo ? plotsSource(repo) : undefined,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,

@@ -10,7 +10,6 @@ import path from "node:path";
 import { isMtrackError } from "../errors.js";
 import {
   dataAtCommit,
-  type FlatFiles,
   metricsAt,
   openRev,
   pipelineFilesAt,
@@ -28,34 +27,16 @@ import {
   lineTable,
   type OverlayPart,
   overlayLines,
-  type PlotNote,
   parsePlotRows,
-  type ReportPlot,
   ROW_FORMATS,
 } from "./data.js";
 import { isConfusionTemplate, PLOT_TEMPLATES, type PlotDefinition, plotDefinitions } from "./definitions.js";
+import type { PlotNote, PlotsReport, ReportPlot, ReportRevision, RevisionChoice } from "./types.js";
+
+export type { PlotsReport, ReportRevision, RevisionChoice } from "./types.js";
 
 /** The name `plots diff` and the UI take for the working tree (as DVC does). */
 export const WORKSPACE = "workspace";
-
-/** One revision of a report. */
-export interface ReportRevision {
-  /** The name as given (`workspace`, `HEAD`, `main`, a commit id...). */
-  name: string;
-  /** Its commit; null for the workspace (or a repository without commits). */
-  commit: string | null;
-  /** Its metrics files, flattened. */
-  metrics: FlatFiles;
-  /** Set when that commit's pipeline or metrics could not be read; its plots are then the top-level ones. */
-  error?: { code: string; message: string };
-}
-
-/** Everything a plots report shows: the revisions, in the order given, and the plots over them. */
-export interface PlotsReport {
-  revisions: ReportRevision[];
-  generatedAt: number;
-  plots: ReportPlot[];
-}
 
 /**
  * The revisions a list of names stands for: `workspace` is the working tree (null), anything else a
@@ -275,5 +256,51 @@ export async function collectPlots(
     revisions: states.map((s) => s.info),
     generatedAt: (options.clock ?? Date.now)(),
     plots,
+  };
+}
+
+/**
+ * The revisions worth offering to overlay: the workspace, HEAD, branches, tags and the most recent
+ * commits behind HEAD (by short id).
+ *
+ * @example
+ * (await revisionChoices(repo)).map((c) => c.name); // ["workspace", "HEAD", "main", "v1", "3f2a9c1", ...]
+ */
+export async function revisionChoices(
+  repo: Repo,
+  options: { commits?: number } = {},
+): Promise<RevisionChoice[]> {
+  const git = repo.git();
+  const out: RevisionChoice[] = [{ name: WORKSPACE, kind: "workspace", commit: null }];
+  const head = await git.headCommit();
+  if (head === null) return out;
+  out.push({ name: "HEAD", kind: "head", commit: head });
+  for (const b of await git.listBranches()) out.push({ name: b.name, kind: "branch", commit: b.oid });
+  for (const t of await git.listTags()) out.push({ name: t.name, kind: "tag", commit: t.oid });
+  let left = options.commits ?? 20;
+  for await (const c of git.walkCommits([head])) {
+    if (left-- <= 0) break;
+    out.push({ name: c.slice(0, 10), kind: "commit", commit: c });
+  }
+  return out;
+}
+
+/** Plots at named revisions for a server: what the UI's /api/v1/plots routes call. */
+export interface PlotsSource {
+  /** The report over `names` (see {@link plotRevisions}; `workspace` is the working tree). */
+  report(names: readonly string[]): Promise<PlotsReport>;
+  revisions(): Promise<RevisionChoice[]>;
+}
+
+/**
+ * The plots of `repo` for the UI's API.
+ *
+ * @example
+ * startUiServer({ ...openTracking(repo), repoRoot: repo.root, plots: plotsSource(repo) });
+ */
+export function plotsSource(repo: Repo): PlotsSource {
+  return {
+    report: (names) => collectPlots(repo, plotRevisions(names)),
+    revisions: () => revisionChoices(repo),
   };
 }

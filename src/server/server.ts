@@ -7,6 +7,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { isMtrackError } from "../errors.js";
+import type { PlotsSource } from "../plots/collect.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
@@ -44,6 +45,8 @@ export interface ServerOptions {
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
   repoRoot?: string;
+  /** The repository's pipeline plots for the web UI's plots view; with `tracking`. */
+  plots?: PlotsSource;
   /** The built web page (default: dist/ui of this package). */
   uiDir?: string;
 }
@@ -85,7 +88,14 @@ export function createHandler(options: ServerOptions): {
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
     const { dir, store } = options.tracking;
-    const ui = uiRoutes({ dir, store, listing, repoRoot: options.repoRoot ?? "", uiDir: options.uiDir });
+    const ui = uiRoutes({
+      dir,
+      store,
+      listing,
+      repoRoot: options.repoRoot ?? "",
+      uiDir: options.uiDir,
+      plots: options.plots,
+    });
     router.mount("", ui, "read");
   }
   router.mount(

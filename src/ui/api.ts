@@ -6,6 +6,7 @@
 
 import type { ServerResponse } from "node:http";
 import { MtrackError } from "../errors.js";
+import type { PlotsSource } from "../plots/collect.js";
 import { Router } from "../server/router.js";
 import type { ObjectStore } from "../store/types.js";
 import { mtrackVersion } from "../tracking/context.js";
@@ -25,6 +26,8 @@ import { expandKeys, intParam, listParam, parseColumns, runDetailsJson, runRow, 
 export const POLL_MS = 2000;
 /** Most runs one /series request may name. */
 export const MAX_SERIES_RUNS = 50;
+/** Most revisions one /plots request may overlay (each costs a read of its pipeline and plot files). */
+export const MAX_PLOT_REVS = 20;
 
 /** What the API serves. */
 export interface UiApiOptions {
@@ -37,6 +40,8 @@ export interface UiApiOptions {
   liveness?: Liveness;
   /** The runs listing to serve from (default: a new one); pass one to warm it before the first request. */
   listing?: RunListing;
+  /** The repository's pipeline plots at revisions (GET /plots); absent when serving runs without a repository. */
+  plots?: PlotsSource;
 }
 
 /** Sends a JSON answer with the headers every UI answer carries. */
@@ -264,6 +269,46 @@ export function uiApi(options: UiApiOptions): Router {
         }
       }
       sendUiJson(res, 200, { series });
+    },
+  });
+
+  const plots = (): PlotsSource => {
+    if (options.plots === undefined) {
+      throw new MtrackError(
+        "ERR_MTRACK_PATH_NOT_FOUND",
+        "This server has no repository to read plots from.",
+        {
+          hint: "Run mtrack ui (or mtrack server) inside the repository.",
+        },
+      );
+    }
+    return options.plots;
+  };
+
+  // The pipeline's plots overlaid across revisions (`revs=HEAD,workspace`, or `rev` repeated; default
+  // HEAD and the workspace), the same report `mtrack plots diff --json` prints.
+  router.add({
+    method: "GET",
+    pattern: "/plots",
+    access: "public",
+    handler: async ({ res, url }) => {
+      const q = url.searchParams;
+      const names = [...listParam(q, "revs"), ...listParam(q, "rev")];
+      if (names.length > MAX_PLOT_REVS) {
+        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `At most ${MAX_PLOT_REVS} revisions at once.`, {
+          data: { parameter: "revs", count: names.length },
+        });
+      }
+      sendUiJson(res, 200, await plots().report(names));
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/plots/revisions",
+    access: "public",
+    handler: async ({ res }) => {
+      sendUiJson(res, 200, { revisions: await plots().revisions() });
     },
   });
 

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import type { Rev } from "../pipeline/compare.js";
 import { collectPlots, type PlotsReport } from "../plots/collect.js";
-import type { ReportPlot } from "../plots/data.js";
+import type { ReportPlot } from "../plots/types.js";
 import type { Repo } from "../repo.js";
 
 /** Everything a report shows (see {@link PlotsReport}): one revision for `plots show`, several for `plots diff`. */

@@ -257,7 +257,7 @@ test("plots diff: the overlay report draws one legend entry per revision in head
     await page.goto(`file://${repo.abs("out/index.html")}`);
     await page.waitForSelector(".uplot canvas", { timeout: 10_000 });
     assert.equal(await page.locator(".uplot").count(), 4, "four line plots");
-    const legend = await page.locator(".uplot").first().locator(".u-legend").innerText();
+    const legend = (await page.locator(".uplot").first().locator(".u-legend").textContent()) ?? "";
     assert.match(legend, /HEAD~1/);
     assert.match(legend, /HEAD\b/);
     assert.equal(await page.locator("table.confusion").count(), 4, "two confusion plots × two revisions");
