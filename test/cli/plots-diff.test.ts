@@ -3,12 +3,14 @@
  * plain CSV and JSON plot file, a pipeline output mtrack caches (read through each commit's lock), and
  * a file tracked with `mtrack add` (read through each commit's pointer), plus an uncommitted workspace
  * change: every plot is overlaid with one line (or matrix) per revision, a file missing at a revision is
- * a note, an unknown revision an error, and the report draws in headless Chromium. Needs a build.
+ * a note, an unknown revision an error, and the report draws in headless Chromium; the UI's
+ * /api/v1/plots answers the same overlay and its plots view draws it. Needs a build.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { test } from "node:test";
-import { launchBrowser } from "../helpers/browser.js";
+import { launchBrowser, screenshotDir, startUi } from "../helpers/browser.js";
 import { runCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 
@@ -264,6 +266,95 @@ test("plots diff: the overlay report draws one legend entry per revision in head
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
+    repo.cleanup();
+  }
+});
+
+test("UI: /api/v1/plots overlays revisions; /plots/revisions offers them; an unknown one is a 404", async () => {
+  const repo = await twoCommitRepo();
+  const ui = await startUi(repo.dir, repo.env);
+  try {
+    const get = async (p: string) => {
+      const res = await fetch(new URL(`api/v1${p}`, ui.url));
+      return { status: res.status, body: (await res.json()) as Json };
+    };
+    const r = await get("/plots?revs=HEAD~1,HEAD,workspace");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(
+      r.body.revisions.map((x: Json) => x.name),
+      ["HEAD~1", "HEAD", "workspace"],
+    );
+    assert.deepEqual(lines(byId(r.body)["eval/loss.csv"]), {
+      "HEAD~1": [1, 0.5, null],
+      HEAD: [0.8, 0.3, 0.1],
+      workspace: [0.8, 0.3, 0.1],
+    });
+    const byDefault = await get("/plots");
+    assert.deepEqual(
+      byDefault.body.revisions.map((x: Json) => x.name),
+      ["HEAD", "workspace"],
+    );
+    const repeated = await get("/plots?rev=HEAD~1&rev=HEAD");
+    assert.deepEqual(
+      repeated.body.revisions.map((x: Json) => x.name),
+      ["HEAD~1", "HEAD"],
+    );
+    const choices = await get("/plots/revisions");
+    assert.equal(choices.status, 200);
+    const names = choices.body.revisions.map((c: Json) => `${c.kind}:${c.name}`);
+    for (const n of ["workspace:workspace", "head:HEAD", "branch:main"]) assert.ok(names.includes(n), n);
+    assert.equal(names.filter((n: string) => n.startsWith("commit:")).length, 2);
+    const bad = await get("/plots?revs=HEAD,nope");
+    assert.equal(bad.status, 404);
+    assert.equal(bad.body.error.code, "ERR_MTRACK_GIT_REV_NOT_FOUND");
+  } finally {
+    await ui.stop();
+    repo.cleanup();
+  }
+});
+
+test("UI: the plots view overlays the revisions of its route, and the picker adds one", async (t) => {
+  const browser = await launchBrowser(t);
+  if (!browser) return;
+  const repo = await twoCommitRepo();
+  repo.git("branch", "v1-branch", "HEAD~1");
+  const ui = await startUi(repo.dir, repo.env);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (err) => errors.push(err.message));
+    await page.goto(`${ui.url}#/plots?revs=HEAD,workspace`);
+    await page.waitForSelector(".plots-view[data-drawn] .uplot canvas", { timeout: 15_000 });
+    assert.equal(await page.locator(".plots .uplot").count(), 4, "four line plots");
+    const legend = (await page.locator('[data-plot="eval/acc.json"] .u-legend').textContent()) ?? "";
+    assert.match(legend, /HEAD/);
+    assert.match(legend, /workspace/);
+    assert.equal(await page.locator("table.confusion").count(), 4, "two confusion plots × two revisions");
+    assert.equal(await page.locator('[data-plot="Confusion"] figure[data-rev="workspace"]').count(), 1);
+    await page.screenshot({ path: path.join(screenshotDir(), "plots-diff.png"), fullPage: true });
+
+    // The picker: a chip adds the branch, Overlay puts it in the URL and draws it.
+    await page.locator('.rev-chip[data-rev="v1-branch"]').click();
+    await page.locator("button.overlay").click();
+    await page.waitForFunction("location.hash.includes('v1-branch')");
+    await page.waitForSelector('.plots-view[data-drawn] [data-plot="eval/acc.json"] .uplot', {
+      timeout: 15_000,
+    });
+    const three = (await page.locator('[data-plot="eval/acc.json"] .u-legend').textContent()) ?? "";
+    assert.match(three, /v1-branch/);
+    assert.equal(await page.locator("table.confusion").count(), 6);
+
+    // An unknown revision: the view says so, with the error's code.
+    await page.goto(`${ui.url}#/plots?revs=nope`);
+    await page.waitForSelector(".plots-view[data-error]", { timeout: 15_000 });
+    assert.equal(
+      await page.locator(".plots-view").getAttribute("data-error"),
+      "ERR_MTRACK_GIT_REV_NOT_FOUND",
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await ui.stop();
     repo.cleanup();
   }
 });

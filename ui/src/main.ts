@@ -9,6 +9,7 @@ import type { AppContext, View } from "./app.js";
 import { bandsView } from "./bands-view.js";
 import { compareView } from "./compare-view.js";
 import { h, replace } from "./dom.js";
+import { plotsView } from "./plots-view.js";
 import { formatRoute, parseRoute, type Route } from "./route.js";
 import { runView } from "./run-view.js";
 import { runsView } from "./runs-view.js";
@@ -77,6 +78,8 @@ function start(): void {
         return compareView(ctx, route);
       case "bands":
         return bandsView(ctx, route);
+      case "plots":
+        return plotsView(ctx, route);
       case "runs":
         return runsView(ctx, route);
     }
@@ -102,6 +105,7 @@ function start(): void {
     document.querySelector("nav")!,
     h("a", { href: "#/runs", "data-view": "runs" }, "Runs"),
     h("a", { href: "#/bands", "data-view": "bands" }, "Group"),
+    h("a", { href: "#/plots", "data-view": "plots" }, "Plots"),
   );
   render();
 }

@@ -1,7 +1,7 @@
 /**
  * Hash routes, so every view is a link: `#/runs?experiment=0&filter=...&sort=...&cols=...`,
  * `#/run/<id>`, `#/compare?runs=a,b&x=step&log=1&smooth=0.6&pattern=seed/*` + `/alpha`,
- * `#/bands?group=params.lr&key=val_acc`; MLflow's own `#/experiments/<id>/runs/<run id>` and
+ * `#/bands?group=params.lr&key=val_acc`, `#/plots?revs=HEAD~1,HEAD,workspace`; MLflow's own `#/experiments/<id>/runs/<run id>` and
  * `#/experiments/<id>` (the links the mlflow client prints) are read too. Pure: parse and format only.
  */
 
@@ -44,8 +44,14 @@ export interface BandsRoute {
   key: string;
 }
 
+/** The pipeline's plots overlaid across git revisions (none: HEAD and the workspace). */
+export interface PlotsRoute {
+  view: "plots";
+  revs: string[];
+}
+
 /** Any route of the page. */
-export type Route = RunsRoute | RunRoute | CompareRoute | BandsRoute;
+export type Route = RunsRoute | RunRoute | CompareRoute | BandsRoute | PlotsRoute;
 
 const X_MODES: readonly XMode[] = ["step", "time", "relative"];
 
@@ -93,6 +99,7 @@ export function parseRoute(hash: string): Route {
       key: params.get("key") ?? "",
     };
   }
+  if (parts[0] === "plots") return { view: "plots", revs: list(params.get("revs")) };
   const sort = params.get("sort");
   const m = sort ? /^(.*?)(?: (asc|desc))?$/i.exec(sort) : null;
   return {
@@ -129,6 +136,9 @@ export function formatRoute(r: Route): string {
       if (r.group) p.set("group", r.group);
       if (r.key) p.set("key", r.key);
       return `#/bands?${p}`;
+    case "plots":
+      if (r.revs.length > 0) p.set("revs", r.revs.join(","));
+      return r.revs.length > 0 ? `#/plots?${p}` : "#/plots";
     case "runs": {
       for (const e of r.experiments) p.append("experiment", e);
       if (r.filter) p.set("filter", r.filter);
