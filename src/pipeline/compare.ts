@@ -35,8 +35,8 @@ export interface RevReader {
 }
 
 /**
- * The commit a revision name stands for: anything `git rev-parse` takes (a commit id, short or full, a
- * branch, a tag, `HEAD~2`, ...). Every command that reads files at a revision (diff, params/metrics
+ * The commit a revision name stands for: a commit id (short or full), a branch, a tag or HEAD, each
+ * optionally followed by `~N` / `^N` (`HEAD~2`). Every command that reads files at a revision (diff, params/metrics
  * diff, plots show/diff) resolves names here, so other kinds of names (experiments under `refs/exps/`)
  * are taught to all of them in this one function. Throws ERR_MTRACK_GIT_REV_NOT_FOUND for a name that
  * resolves to nothing.
