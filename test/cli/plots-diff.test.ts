@@ -42,6 +42,8 @@ const PIPELINE = [
   "      y:",
   "        eval/confusion.csv: predicted",
   "  - eval/new.csv",
+  "  - curves/pr.csv:",
+  "      x: recall",
   "",
 ].join("\n");
 
@@ -61,9 +63,11 @@ async function twoCommitRepo(): Promise<TempGitRepo> {
     ]),
     "eval/confusion.csv": "actual,predicted\ncat,cat\ncat,dog\ndog,dog\n",
     "reports/roc.csv": "fpr,tpr\n0,0\n1,1\n",
+    "curves/pr.csv": "recall,precision\n0,1\n1,0.5\n",
+    "curves/other.txt": "not a plot",
   });
   assert.equal((await cli(repo, ["init"])).code, 0);
-  let r = await cli(repo, ["add", "reports/roc.csv"]);
+  let r = await cli(repo, ["add", "reports/roc.csv", "curves"]);
   assert.equal(r.code, 0, r.stderr);
   r = await cli(repo, ["repro"]);
   assert.equal(r.code, 0, r.stderr);
@@ -77,8 +81,9 @@ async function twoCommitRepo(): Promise<TempGitRepo> {
     "eval/confusion.csv": "actual,predicted\ncat,cat\ncat,cat\ndog,dog\nbird,dog\n",
     "reports/roc.csv": "fpr,tpr\n0,0\n0.5,0.9\n1,1\n",
     "eval/new.csv": "step,score\n0,3\n",
+    "curves/pr.csv": "recall,precision\n0,1\n1,0.7\n",
   });
-  r = await cli(repo, ["add", "reports/roc.csv"]);
+  r = await cli(repo, ["add", "reports/roc.csv", "curves"]);
   assert.equal(r.code, 0, r.stderr);
   r = await cli(repo, ["repro"]);
   assert.equal(r.code, 0, r.stderr);
@@ -142,6 +147,12 @@ test("plots diff --json: each plot overlaid per revision, from git, the lock and
     assert.deepEqual(roc.x, [0, 0.5, 1]);
     assert.deepEqual(lines(roc)["HEAD~1"], [0, null, 1]);
     assert.deepEqual(lines(roc).HEAD, [0, 0.9, 1]);
+    // A file inside a directory tracked with mtrack add: read through the directory's manifest.
+    assert.deepEqual(lines(plots["curves/pr.csv"]), {
+      "HEAD~1": [1, 0.5],
+      HEAD: [1, 0.7],
+      workspace: [1, 0.7],
+    });
     // The confusion template: one matrix per revision over one label list.
     const conf = plots.Confusion;
     assert.equal(conf.kind, "confusion");
@@ -191,7 +202,7 @@ test("plots diff: HEAD vs workspace by default into mtrack_plots/index.html; -o 
   try {
     const r = await cli(repo, ["plots", "diff"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /mtrack_plots[/\\]index\.html \(HEAD, workspace: 6 of 6 plots\)/);
+    assert.match(r.stdout, /mtrack_plots[/\\]index\.html \(HEAD, workspace: 7 of 7 plots\)/);
     const html = fs.readFileSync(repo.abs("mtrack_plots/index.html"), "utf8");
     assert.match(html, /Revisions HEAD \([0-9a-f]{12}\) vs workspace/);
     const m = /<script type="application\/json" id="mtrack-report-data">([^<]*)<\/script>/.exec(html);
@@ -258,7 +269,7 @@ test("plots diff: the overlay report draws one legend entry per revision in head
     await page.route(/^https?:/, (route) => route.abort());
     await page.goto(`file://${repo.abs("out/index.html")}`);
     await page.waitForSelector(".uplot canvas", { timeout: 10_000 });
-    assert.equal(await page.locator(".uplot").count(), 4, "four line plots");
+    assert.equal(await page.locator(".uplot").count(), 5, "five line plots");
     const legend = (await page.locator(".uplot").first().locator(".u-legend").textContent()) ?? "";
     assert.match(legend, /HEAD~1/);
     assert.match(legend, /HEAD\b/);
@@ -325,7 +336,7 @@ test("UI: the plots view overlays the revisions of its route, and the picker add
     page.on("pageerror", (err) => errors.push(err.message));
     await page.goto(`${ui.url}#/plots?revs=HEAD,workspace`);
     await page.waitForSelector(".plots-view[data-drawn] .uplot canvas", { timeout: 15_000 });
-    assert.equal(await page.locator(".plots .uplot").count(), 4, "four line plots");
+    assert.equal(await page.locator(".plots .uplot").count(), 5, "five line plots");
     const legend = (await page.locator('[data-plot="eval/acc.json"] .u-legend').textContent()) ?? "";
     assert.match(legend, /HEAD/);
     assert.match(legend, /workspace/);
