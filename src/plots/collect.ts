@@ -220,7 +220,10 @@ async function plotOver(def: PlotDefinition, states: readonly RevisionState[]): 
     const table: LineTable = lineTable(t.rows, t.source);
     return { rev: t.rev, file: t.file, table };
   });
-  const overlay = overlayLines(parts);
+  const overlay = overlayLines(parts, {
+    revs: states.length,
+    files: new Set(def.sources.map((x) => x.file)).size,
+  });
   const columns = [...new Set(overlay.series.map((s) => s.column))];
   return {
     ...base,

@@ -132,7 +132,9 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
  * as is (repeated x values too); otherwise x is the sorted union and each line has null where it has no
  * point (the last row wins when a table repeats an x). Labels carry only what tells lines apart: the
  * revision when there are several, the file when there are several, the column when a file gives several
- * (or when nothing else would name the line).
+ * (or when nothing else would name the line). `among` gives how many revisions and files the plot is
+ * drawn over, when some of them have no table here (a file missing at a revision): a lone line of a
+ * two-revision overlay still says its revision.
  *
  * @example
  * const t = (x: number[], v: number[]) => ({ xLabel: "step", x, columns: [{ column: "loss", values: v }] });
@@ -140,7 +142,10 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
  *   { rev: "workspace", file: "l.csv", table: t([0, 2], [0.9, 0.2]) }]);
  * // o.x = [0, 1, 2]; o.series = [{ label: "HEAD", values: [1, 0.5, null] }, { label: "workspace", values: [0.9, null, 0.2] }] (abridged)
  */
-export function overlayLines(parts: readonly OverlayPart[]): {
+export function overlayLines(
+  parts: readonly OverlayPart[],
+  among: { revs?: number; files?: number } = {},
+): {
   xLabel: string;
   x: number[];
   series: LineSeries[];
@@ -164,8 +169,8 @@ export function overlayLines(parts: readonly OverlayPart[]): {
         });
       }
       const label: string[] = [];
-      if (revs.size > 1) label.push(p.rev);
-      if (files.size > 1) label.push(p.file);
+      if (Math.max(revs.size, among.revs ?? 0) > 1) label.push(p.rev);
+      if (Math.max(files.size, among.files ?? 0) > 1) label.push(p.file);
       if (p.table.columns.length > 1 || label.length === 0) label.push(c.column);
       series.push({ label: label.join(" · "), rev: p.rev, file: p.file, column: c.column, values });
     }

@@ -120,6 +120,12 @@ test("overlay labels name only what differs: revision, file, column", () => {
     ]),
     ["HEAD · train.csv", "HEAD · test.csv", "workspace · train.csv"],
   );
+  assert.deepEqual(
+    overlayLines([{ rev: "workspace", file: "a.csv", table: table([0], { loss: [1] }) }], { revs: 2 })
+      .series[0]!.label,
+    "workspace",
+    "a lone line of a two-revision overlay still names its revision",
+  );
   assert.deepEqual(overlayLines([]), { xLabel: "x", x: [], series: [] });
 });
 
