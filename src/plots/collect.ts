@@ -6,9 +6,11 @@
  * plot, not an error.
  */
 
+import type { Dirent } from "node:fs";
 import path from "node:path";
 import { isMtrackError } from "../errors.js";
 import {
+  type DataState,
   dataAtCommit,
   metricsAt,
   openRev,
@@ -20,6 +22,7 @@ import { DEFAULT_PIPELINE_FILE } from "../pipeline/load.js";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import { IMAGE_TYPES } from "../ui/artifacts.js";
+import { POINTER_SUFFIX } from "../workspace/pointer.js";
 import {
   confusionMatrices,
   confusionPairs,
@@ -55,62 +58,104 @@ export function plotRevisions(names: readonly string[]): Rev[] {
 /** A file at one revision: its bytes, or why there are none. */
 type FileAt = { bytes: Buffer } | { reason: string };
 
-/** Reads repo-relative files at one revision as bytes. */
-type BytesReader = (rel: string) => Promise<FileAt>;
+/** The files of one revision: a file's bytes, and the files under a directory (for directory plots). */
+interface RevisionFiles {
+  read(rel: string): Promise<FileAt>;
+  /** Repo-relative files under `dir` at this revision, sorted; empty when it is no directory. */
+  list(dir: string): Promise<string[]>;
+}
 
 const NOT_FOUND = "file not found";
 
-function workspaceBytes(repo: Repo): BytesReader {
-  return async (rel) => {
-    try {
-      return { bytes: repo.fs.readFileSync(repo.abs(rel)) as Buffer };
-    } catch {
-      return { reason: NOT_FOUND };
-    }
+function workspaceFiles(repo: Repo): RevisionFiles {
+  const fs = repo.fs;
+  return {
+    async read(rel) {
+      try {
+        return { bytes: fs.readFileSync(repo.abs(rel)) as Buffer };
+      } catch {
+        return { reason: NOT_FOUND };
+      }
+    },
+    async list(dir) {
+      const out: string[] = [];
+      const walk = (rel: string) => {
+        let entries: Dirent[];
+        try {
+          entries = fs.readdirSync(repo.abs(rel), { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          const child = `${rel}/${e.name}`;
+          if (e.isDirectory()) walk(child);
+          else if (e.isFile()) out.push(child);
+        }
+      };
+      walk(dir);
+      return out.sort();
+    },
   };
 }
+
+const isPointer = (p: string) => p.endsWith(POINTER_SUFFIX);
 
 /**
  * Files at a commit: committed to git, or tracked by mtrack (a pointer file, or an output in the
  * commit's pipeline.lock, possibly a directory holding the file), read from the store.
  */
-async function commitBytes(repo: Repo, reader: RevReader): Promise<BytesReader> {
+async function commitFiles(repo: Repo, reader: RevReader): Promise<RevisionFiles> {
   const commit = reader.commit;
-  if (commit === null) return async () => ({ reason: NOT_FOUND });
+  if (commit === null) return { read: async () => ({ reason: NOT_FOUND }), list: async () => [] };
   const git = repo.git();
-  let tracked: Awaited<ReturnType<typeof dataAtCommit>> | undefined;
-  return async (rel) => {
-    const inGit = await git.readFileAtRev(commit, rel);
-    if (inGit !== null) return { bytes: inGit };
-    if (tracked === undefined) {
-      try {
-        tracked = await dataAtCommit(repo, reader);
-      } catch {
-        // A damaged lock in an old commit only means its tracked outputs are not found.
-        tracked = [];
+  const store = repo.store;
+  let trackedAt: Promise<DataState[]> | undefined;
+  // A damaged lock in an old commit only means its tracked outputs are not found.
+  const tracked = () => (trackedAt ??= dataAtCommit(repo, reader).catch(() => []));
+  const entriesOf = (s: DataState) =>
+    s.type === "directory" && store.has(s.hash) ? decodeTree(store.readObject(s.hash)) : [];
+  return {
+    async read(rel) {
+      const inGit = await git.readFileAtRev(commit, rel);
+      if (inGit !== null) return { bytes: inGit };
+      const owner = (await tracked()).find(
+        (s) => s.path === rel || (s.type === "directory" && rel.startsWith(`${s.path}/`)),
+      );
+      if (owner === undefined) return { reason: NOT_FOUND };
+      const absent = { reason: `tracked (${owner.path}) but not in the local store; fetch it first` };
+      if (!store.has(owner.hash)) return absent;
+      if (owner.path === rel) {
+        return owner.type === "file" ? { bytes: store.readObject(owner.hash) } : { reason: "a directory" };
       }
-    }
-    const owner = tracked.find(
-      (s) => s.path === rel || (s.type === "directory" && rel.startsWith(`${s.path}/`)),
-    );
-    if (owner === undefined) return { reason: NOT_FOUND };
-    const store = repo.store;
-    const absent = { reason: `tracked (${owner.path}) but not in the local store; fetch it first` };
-    if (!store.has(owner.hash)) return absent;
-    if (owner.path === rel) {
-      return owner.type === "file" ? { bytes: store.readObject(owner.hash) } : { reason: "a directory" };
-    }
-    const inside = rel.slice(owner.path.length + 1);
-    const entry = decodeTree(store.readObject(owner.hash)).find((e) => e.path === inside);
-    if (entry === undefined) return { reason: NOT_FOUND };
-    return store.has(entry.hash) ? { bytes: store.readObject(entry.hash) } : absent;
+      const inside = rel.slice(owner.path.length + 1);
+      const entry = entriesOf(owner).find((e) => e.path === inside);
+      if (entry === undefined) return { reason: NOT_FOUND };
+      return store.has(entry.hash) ? { bytes: store.readObject(entry.hash) } : absent;
+    },
+    async list(dir) {
+      const prefix = `${dir}/`;
+      const files = new Set<string>();
+      for (const f of await git.findFilesInCommit(commit, (p) => p.startsWith(prefix) && !isPointer(p))) {
+        files.add(f.path);
+      }
+      for (const s of await tracked()) {
+        if (s.path.startsWith(prefix) && s.type === "file") files.add(s.path);
+        else if (s.path.startsWith(prefix) || s.path === dir || dir.startsWith(`${s.path}/`)) {
+          for (const e of entriesOf(s)) {
+            const rel = `${s.path}/${e.path}`;
+            if (rel.startsWith(prefix)) files.add(rel);
+          }
+        }
+      }
+      return [...files].sort();
+    },
   };
 }
 
 interface RevisionState {
   info: ReportRevision;
   defs: PlotDefinition[];
-  read: BytesReader;
+  files: RevisionFiles;
 }
 
 async function openRevision(repo: Repo, rev: Rev): Promise<RevisionState> {
@@ -129,7 +174,7 @@ async function openRevision(repo: Repo, rev: Rev): Promise<RevisionState> {
     info.error = { code: err.code, message: err.message };
     defs = plotDefinitions(text, []);
   }
-  return { info, defs, read: rev === null ? workspaceBytes(repo) : await commitBytes(repo, reader) };
+  return { info, defs, files: rev === null ? workspaceFiles(repo) : await commitFiles(repo, reader) };
 }
 
 /** Definitions of every revision by id; the newest (last) revision's definition of an id wins. */
@@ -143,6 +188,44 @@ function extOf(file: string): string {
   return path.posix.extname(file).toLowerCase();
 }
 
+function isPlotFile(file: string): boolean {
+  const ext = extOf(file);
+  return ROW_FORMATS.includes(ext) || IMAGE_TYPES[ext] !== undefined;
+}
+
+/**
+ * A plot naming a directory (DVC's `plots: - dvclive/plots/`) stands for each plots file under it at any
+ * of the revisions, with the directory's options; a plot over named files is left as it is.
+ */
+async function expandDirectories(
+  defs: readonly PlotDefinition[],
+  states: readonly RevisionState[],
+): Promise<PlotDefinition[]> {
+  const out = new Map<string, PlotDefinition>();
+  // A file given its own entry keeps it, whatever directory entry also covers it.
+  const named = new Set(defs.map((d) => d.id));
+  for (const d of defs) {
+    const only = d.sources.length === 1 && d.sources[0]!.file === d.id ? d.sources[0]! : undefined;
+    const dir = d.id.replace(/\/+$/, "");
+    const files = new Set<string>();
+    // A plots file's name is never a directory's: only other names cost a listing.
+    if (only !== undefined && !isPlotFile(dir)) {
+      for (const s of states) for (const f of await s.files.list(dir)) if (isPlotFile(f)) files.add(f);
+    }
+    if (files.size === 0) {
+      if (!out.has(d.id)) out.set(d.id, d);
+      continue;
+    }
+    for (const f of [...files].sort()) {
+      if (out.has(f) || named.has(f)) continue;
+      const def: PlotDefinition = { ...d, id: f, sources: [{ ...only!, file: f }] };
+      if (d.title !== undefined) def.title = `${d.title} · ${f.slice(dir.length + 1)}`;
+      out.set(f, def);
+    }
+  }
+  return [...out.values()];
+}
+
 /** Draws one definition over the revisions. */
 async function plotOver(def: PlotDefinition, states: readonly RevisionState[]): Promise<ReportPlot> {
   const base = { id: def.id, title: def.title ?? def.id, template: def.template };
@@ -154,7 +237,7 @@ async function plotOver(def: PlotDefinition, states: readonly RevisionState[]): 
   const reads: { rev: string; file: string; source: PlotDefinition["sources"][number]; bytes: Buffer }[] = [];
   for (const s of states) {
     for (const source of def.sources) {
-      const got = await s.read(source.file);
+      const got = await s.files.read(source.file);
       if ("reason" in got) notes.push({ rev: s.info.name, file: source.file, reason: got.reason });
       else reads.push({ rev: s.info.name, file: source.file, source, bytes: got.bytes });
     }
@@ -254,7 +337,9 @@ export async function collectPlots(
   const states: RevisionState[] = [];
   for (const rev of revs) states.push(await openRevision(repo, rev));
   const plots: ReportPlot[] = [];
-  for (const def of mergeDefinitions(states)) plots.push(await plotOver(def, states));
+  for (const def of await expandDirectories(mergeDefinitions(states), states)) {
+    plots.push(await plotOver(def, states));
+  }
   return {
     revisions: states.map((s) => s.info),
     generatedAt: (options.clock ?? Date.now)(),

@@ -42,6 +42,8 @@ const PIPELINE = [
   "      y:",
   "        eval/confusion.csv: predicted",
   "  - eval/new.csv",
+  "  - curves:",
+  "      title: Curves",
   "  - curves/pr.csv:",
   "      x: recall",
   "",
@@ -82,6 +84,10 @@ async function twoCommitRepo(): Promise<TempGitRepo> {
     "reports/roc.csv": "fpr,tpr\n0,0\n0.5,0.9\n1,1\n",
     "eval/new.csv": "step,score\n0,3\n",
     "curves/pr.csv": "recall,precision\n0,1\n1,0.7\n",
+    "curves/roc.json": JSON.stringify([
+      { fpr: 0, tpr: 0 },
+      { fpr: 1, tpr: 1 },
+    ]),
   });
   r = await cli(repo, ["add", "reports/roc.csv", "curves"]);
   assert.equal(r.code, 0, r.stderr);
@@ -153,6 +159,12 @@ test("plots diff --json: each plot overlaid per revision, from git, the lock and
       HEAD: [1, 0.7],
       workspace: [1, 0.7],
     });
+    // A directory entry stands for the plots files under it (the tracked directory's manifest at each
+    // commit); the file with its own entry keeps its own options.
+    assert.equal(plots["curves/pr.csv"].title, "curves/pr.csv");
+    assert.equal(plots["curves/roc.json"].title, "Curves · roc.json");
+    assert.deepEqual(Object.keys(lines(plots["curves/roc.json"])), ["HEAD", "workspace"]);
+    assert.equal(plots.curves, undefined);
     // The confusion template: one matrix per revision over one label list.
     const conf = plots.Confusion;
     assert.equal(conf.kind, "confusion");
@@ -202,7 +214,7 @@ test("plots diff: HEAD vs workspace by default into mtrack_plots/index.html; -o 
   try {
     const r = await cli(repo, ["plots", "diff"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /mtrack_plots[/\\]index\.html \(HEAD, workspace: 7 of 7 plots\)/);
+    assert.match(r.stdout, /mtrack_plots[/\\]index\.html \(HEAD, workspace: 8 of 8 plots\)/);
     const html = fs.readFileSync(repo.abs("mtrack_plots/index.html"), "utf8");
     assert.match(html, /Revisions HEAD \([0-9a-f]{12}\) vs workspace/);
     const m = /<script type="application\/json" id="mtrack-report-data">([^<]*)<\/script>/.exec(html);
@@ -269,7 +281,7 @@ test("plots diff: the overlay report draws one legend entry per revision in head
     await page.route(/^https?:/, (route) => route.abort());
     await page.goto(`file://${repo.abs("out/index.html")}`);
     await page.waitForSelector(".uplot canvas", { timeout: 10_000 });
-    assert.equal(await page.locator(".uplot").count(), 5, "five line plots");
+    assert.equal(await page.locator(".uplot").count(), 6, "six line plots");
     const legend = (await page.locator(".uplot").first().locator(".u-legend").textContent()) ?? "";
     assert.match(legend, /HEAD~1/);
     assert.match(legend, /HEAD\b/);
@@ -336,7 +348,7 @@ test("UI: the plots view overlays the revisions of its route, and the picker add
     page.on("pageerror", (err) => errors.push(err.message));
     await page.goto(`${ui.url}#/plots?revs=HEAD,workspace`);
     await page.waitForSelector(".plots-view[data-drawn] .uplot canvas", { timeout: 15_000 });
-    assert.equal(await page.locator(".plots .uplot").count(), 5, "five line plots");
+    assert.equal(await page.locator(".plots .uplot").count(), 6, "six line plots");
     const legend = (await page.locator('[data-plot="eval/acc.json"] .u-legend').textContent()) ?? "";
     assert.match(legend, /HEAD/);
     assert.match(legend, /workspace/);

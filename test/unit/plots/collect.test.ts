@@ -95,3 +95,35 @@ test("an unknown revision is ERR_MTRACK_GIT_REV_NOT_FOUND; the UI's source and c
   );
   assert.equal(choices[4]!.name.length, 10);
 });
+
+test("a plot naming a directory stands for each plots file under it, in the workspace and in git", async () => {
+  tmp.write({
+    "pipeline.yaml": "plots:\n  - live/plots/:\n      x: step\n      title: Live\n",
+    "live/plots/metrics/loss.tsv": "step\tloss\n0\t1\n1\t0.5\n",
+    "live/plots/metrics/acc.tsv": "step\tacc\n0\t0.1\n",
+    "live/plots/notes.txt": "not a plot",
+  });
+  tmp.commit("one");
+  tmp.write({ "live/plots/images/cm.png": Buffer.from("89504e470d0a1a0a", "hex") });
+  const r = await collectPlots(repo, ["HEAD", null]);
+  assert.deepEqual(
+    r.plots.map((p) => [p.id, p.title, p.kind]),
+    [
+      ["live/plots/images/cm.png", "Live · images/cm.png", "images"],
+      ["live/plots/metrics/acc.tsv", "Live · metrics/acc.tsv", "lines"],
+      ["live/plots/metrics/loss.tsv", "Live · metrics/loss.tsv", "lines"],
+    ],
+  );
+  const loss = r.plots[2]!;
+  if (loss.kind === "lines") {
+    assert.deepEqual(
+      loss.series.map((s) => s.label),
+      ["HEAD", "workspace"],
+    );
+  }
+  assert.deepEqual(
+    r.plots[0]!.notes.map((n) => n.rev),
+    ["HEAD"],
+    "the image is new in the workspace",
+  );
+});
