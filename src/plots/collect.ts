@@ -7,7 +7,6 @@
  */
 
 import type { Dirent } from "node:fs";
-import path from "node:path";
 import { isMtrackError } from "../errors.js";
 import {
   type DataState,
@@ -21,20 +20,10 @@ import {
 import { DEFAULT_PIPELINE_FILE } from "../pipeline/load.js";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
-import { IMAGE_TYPES } from "../ui/artifacts.js";
 import { POINTER_SUFFIX } from "../workspace/pointer.js";
-import {
-  confusionMatrices,
-  confusionPairs,
-  type LineTable,
-  lineTable,
-  type OverlayPart,
-  overlayLines,
-  parsePlotRows,
-  ROW_FORMATS,
-} from "./data.js";
-import { isConfusionTemplate, PLOT_TEMPLATES, type PlotDefinition, plotDefinitions } from "./definitions.js";
-import type { PlotNote, PlotsReport, ReportPlot, ReportRevision, RevisionChoice } from "./types.js";
+import { isPlotFile, type PlotFile, plotFromFiles } from "./data.js";
+import { type PlotDefinition, plotDefinitions } from "./definitions.js";
+import type { PlotsReport, ReportPlot, ReportRevision, RevisionChoice } from "./types.js";
 
 export type { PlotsReport, ReportRevision, RevisionChoice } from "./types.js";
 
@@ -184,15 +173,6 @@ function mergeDefinitions(states: readonly RevisionState[]): PlotDefinition[] {
   return [...defs.values()];
 }
 
-function extOf(file: string): string {
-  return path.posix.extname(file).toLowerCase();
-}
-
-function isPlotFile(file: string): boolean {
-  const ext = extOf(file);
-  return ROW_FORMATS.includes(ext) || IMAGE_TYPES[ext] !== undefined;
-}
-
 /**
  * A plot naming a directory (DVC's `plots: - dvclive/plots/`) stands for each plots file under it at any
  * of the revisions, with the directory's options; a plot over named files is left as it is.
@@ -226,104 +206,20 @@ async function expandDirectories(
   return [...out.values()];
 }
 
-/** Draws one definition over the revisions. */
+/** Reads one definition's files at every revision, then draws them ({@link plotFromFiles}). */
 async function plotOver(def: PlotDefinition, states: readonly RevisionState[]): Promise<ReportPlot> {
-  const base = { id: def.id, title: def.title ?? def.id, template: def.template };
-  const notes: PlotNote[] = [];
-  const missing = (reason: string): ReportPlot => ({ ...base, kind: "missing", reason, notes });
-  if (!(PLOT_TEMPLATES as readonly string[]).includes(def.template)) {
-    return missing(`unknown template ${def.template} (mtrack draws ${PLOT_TEMPLATES.join(", ")})`);
-  }
-  const reads: { rev: string; file: string; source: PlotDefinition["sources"][number]; bytes: Buffer }[] = [];
+  const files: PlotFile[] = [];
   for (const s of states) {
-    for (const source of def.sources) {
-      const got = await s.files.read(source.file);
-      if ("reason" in got) notes.push({ rev: s.info.name, file: source.file, reason: got.reason });
-      else reads.push({ rev: s.info.name, file: source.file, source, bytes: got.bytes });
-    }
+    for (const source of def.sources)
+      files.push({ rev: s.info.name, source, ...(await s.files.read(source.file)) });
   }
-  const images = reads.filter((r) => IMAGE_TYPES[extOf(r.file)] !== undefined);
-  if (images.length > 0 && images.length === reads.length) {
-    return {
-      ...base,
-      kind: "images",
-      notes,
-      images: images.map((r) => ({
-        rev: r.rev,
-        file: r.file,
-        dataUrl: `data:${IMAGE_TYPES[extOf(r.file)]};base64,${r.bytes.toString("base64")}`,
-      })),
-    };
-  }
-  const tables: {
-    rev: string;
-    file: string;
-    source: (typeof reads)[number]["source"];
-    rows: Record<string, unknown>[];
-  }[] = [];
-  for (const r of reads) {
-    const ext = extOf(r.file);
-    if (!ROW_FORMATS.includes(ext)) {
-      notes.push({ rev: r.rev, file: r.file, reason: `unsupported plot format ${ext || "(none)"}` });
-      continue;
-    }
-    try {
-      tables.push({ ...r, rows: parsePlotRows(r.bytes.toString("utf8"), r.file) });
-    } catch (err) {
-      notes.push({ rev: r.rev, file: r.file, reason: (err as Error).message });
-    }
-  }
-  if (tables.length === 0) {
-    const reasons = [...new Set(notes.map((n) => n.reason))];
-    return missing(reasons.length === 1 ? reasons[0]! : "no revision has a readable file for it");
-  }
-  if (isConfusionTemplate(def.template)) {
-    const xField = tables[0]!.source.x ?? "actual";
-    const yField = tables[0]!.source.y?.[0] ?? "predicted";
-    const { labels, matrices } = confusionMatrices(
-      tables.map((t) => ({
-        rev: t.rev,
-        file: t.file,
-        pairs: confusionPairs(t.rows, t.source.x ?? xField, t.source.y?.[0] ?? yField),
-      })),
-      def.template === "confusion_normalized",
-    );
-    return {
-      ...base,
-      kind: "confusion",
-      notes,
-      normalized: def.template === "confusion_normalized",
-      xLabel: def.xLabel ?? xField,
-      yLabel: def.yLabel ?? yField,
-      labels,
-      matrices,
-    };
-  }
-  const parts: OverlayPart[] = tables.map((t) => {
-    const table: LineTable = lineTable(t.rows, t.source);
-    return { rev: t.rev, file: t.file, table };
-  });
-  const overlay = overlayLines(parts, {
-    revs: states.length,
-    files: new Set(def.sources.map((x) => x.file)).size,
-  });
-  const columns = [...new Set(overlay.series.map((s) => s.column))];
-  return {
-    ...base,
-    kind: "lines",
-    notes,
-    xLabel: def.xLabel ?? overlay.xLabel,
-    yLabel: def.yLabel ?? (columns.length === 1 ? columns[0]! : ""),
-    points: def.template === "scatter",
-    x: overlay.x,
-    series: overlay.series,
-  };
+  return plotFromFiles(def, files, states.length);
 }
 
 /**
  * The plots of the pipeline at each revision (null: the workspace), overlaid: one line per revision (and
  * per file and column), one confusion matrix or image per revision. Throws ERR_MTRACK_GIT_REV_NOT_FOUND
- * for an unknown revision before reading anything.
+ * for an unknown revision before drawing anything.
  *
  * @example
  * const report = await collectPlots(repo, ["HEAD", null]);

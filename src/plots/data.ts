@@ -1,6 +1,7 @@
 /**
- * From rows to drawable plots, purely: parsing a plots file into rows, a line table per file, overlaying
- * the tables of several files and revisions on one x axis, and confusion matrices. Reading files at a
+ * From files to drawable plots, purely: parsing a plots file into rows, a line table per file, overlaying
+ * the tables of several files and revisions on one x axis, confusion matrices, and a whole plot from its
+ * files as read at each revision ({@link plotFromFiles}). Reading files at a
  * revision is collect.ts's job; drawing is the report's (src/ui/report.ts) and the UI's.
  */
 
@@ -8,7 +9,9 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { MtrackError } from "../errors.js";
 import { isMapping } from "../pipeline/params.js";
-import type { ConfusionMatrix, LineSeries } from "./types.js";
+import { IMAGE_TYPES } from "../ui/artifacts.js";
+import { isConfusionTemplate, PLOT_TEMPLATES, type PlotDefinition, type PlotSource } from "./definitions.js";
+import type { ConfusionMatrix, LineSeries, PlotNote, ReportPlot } from "./types.js";
 
 function splitDelimited(text: string, sep: string): Record<string, unknown>[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
@@ -233,4 +236,118 @@ export function confusionMatrices(
     return { rev: p.rev, file: p.file, counts, values };
   });
   return { labels, matrices };
+}
+
+/** One file of a plot at one revision, as read: its bytes, or why there are none. */
+export type PlotFile = { rev: string; source: PlotSource } & ({ bytes: Buffer } | { reason: string });
+
+function extOf(file: string): string {
+  return path.posix.extname(file).toLowerCase();
+}
+
+/**
+ * True for the files mtrack draws: rows (CSV, TSV, JSON, YAML) and images.
+ *
+ * @example
+ * isPlotFile("dvclive/plots/metrics/loss.tsv"); // true
+ */
+export function isPlotFile(file: string): boolean {
+  const ext = extOf(file);
+  return ROW_FORMATS.includes(ext) || IMAGE_TYPES[ext] !== undefined;
+}
+
+/**
+ * Draws a definition from its files as read at each revision (`revisions`: how many the report has):
+ * images when every file read is an image, confusion matrices for the confusion templates, else lines
+ * overlaid on one x axis. Files that are missing, unreadable or of an unknown format become notes; a plot
+ * left with nothing to draw is `missing`, with the reason.
+ *
+ * @example
+ * const def = { id: "l.csv", template: "linear", sources: [{ file: "l.csv" }] };
+ * plotFromFiles(def, [{ rev: "HEAD", source: def.sources[0]!, bytes: Buffer.from("step,v\n0,1\n") }], 1).kind; // "lines"
+ */
+export function plotFromFiles(
+  def: PlotDefinition,
+  files: readonly PlotFile[],
+  revisions: number,
+): ReportPlot {
+  const base = { id: def.id, title: def.title ?? def.id, template: def.template };
+  const notes: PlotNote[] = [];
+  const missing = (reason: string): ReportPlot => ({ ...base, kind: "missing", reason, notes });
+  if (!(PLOT_TEMPLATES as readonly string[]).includes(def.template)) {
+    return missing(`unknown template ${def.template} (mtrack draws ${PLOT_TEMPLATES.join(", ")})`);
+  }
+  const reads: { rev: string; file: string; source: PlotSource; bytes: Buffer }[] = [];
+  for (const f of files) {
+    if ("reason" in f) notes.push({ rev: f.rev, file: f.source.file, reason: f.reason });
+    else reads.push({ rev: f.rev, file: f.source.file, source: f.source, bytes: f.bytes });
+  }
+  const images = reads.filter((r) => IMAGE_TYPES[extOf(r.file)] !== undefined);
+  if (images.length > 0 && images.length === reads.length) {
+    return {
+      ...base,
+      kind: "images",
+      notes,
+      images: images.map((r) => ({
+        rev: r.rev,
+        file: r.file,
+        dataUrl: `data:${IMAGE_TYPES[extOf(r.file)]};base64,${r.bytes.toString("base64")}`,
+      })),
+    };
+  }
+  const tables: { rev: string; file: string; source: PlotSource; rows: Record<string, unknown>[] }[] = [];
+  for (const r of reads) {
+    const ext = extOf(r.file);
+    if (!ROW_FORMATS.includes(ext)) {
+      notes.push({ rev: r.rev, file: r.file, reason: `unsupported plot format ${ext || "(none)"}` });
+      continue;
+    }
+    try {
+      tables.push({ ...r, rows: parsePlotRows(r.bytes.toString("utf8"), r.file) });
+    } catch (err) {
+      notes.push({ rev: r.rev, file: r.file, reason: (err as Error).message });
+    }
+  }
+  if (tables.length === 0) {
+    const reasons = [...new Set(notes.map((n) => n.reason))];
+    return missing(reasons.length === 1 ? reasons[0]! : "no revision has a readable file for it");
+  }
+  if (isConfusionTemplate(def.template)) {
+    const xField = tables[0]!.source.x ?? "actual";
+    const yField = tables[0]!.source.y?.[0] ?? "predicted";
+    const normalized = def.template === "confusion_normalized";
+    const { labels, matrices } = confusionMatrices(
+      tables.map((t) => ({
+        rev: t.rev,
+        file: t.file,
+        pairs: confusionPairs(t.rows, t.source.x ?? xField, t.source.y?.[0] ?? yField),
+      })),
+      normalized,
+    );
+    return {
+      ...base,
+      kind: "confusion",
+      notes,
+      normalized,
+      xLabel: def.xLabel ?? xField,
+      yLabel: def.yLabel ?? yField,
+      labels,
+      matrices,
+    };
+  }
+  const overlay = overlayLines(
+    tables.map((t) => ({ rev: t.rev, file: t.file, table: lineTable(t.rows, t.source) })),
+    { revs: revisions, files: new Set(def.sources.map((x) => x.file)).size },
+  );
+  const columns = [...new Set(overlay.series.map((s) => s.column))];
+  return {
+    ...base,
+    kind: "lines",
+    notes,
+    xLabel: def.xLabel ?? overlay.xLabel,
+    yLabel: def.yLabel ?? (columns.length === 1 ? columns[0]! : ""),
+    points: def.template === "scatter",
+    x: overlay.x,
+    series: overlay.series,
+  };
 }

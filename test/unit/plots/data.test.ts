@@ -7,6 +7,7 @@ import {
   lineTable,
   overlayLines,
   parsePlotRows,
+  plotFromFiles,
 } from "../../../src/plots/data.js";
 
 test("plot rows from CSV, TSV, JSON lists, JSON objects holding a list, and YAML", () => {
@@ -165,4 +166,38 @@ test("confusion matrices share one label list across revisions; normalized rows 
     "cat",
     "dog",
   ]);
+});
+
+test("plotFromFiles: images per revision, notes for what is missing, lines otherwise", () => {
+  const png = { id: "p.png", template: "linear", sources: [{ file: "p.png" }] };
+  const img = plotFromFiles(
+    png,
+    [
+      { rev: "HEAD", source: png.sources[0]!, bytes: Buffer.from([1, 2]) },
+      { rev: "workspace", source: png.sources[0]!, reason: "file not found" },
+    ],
+    2,
+  );
+  assert.equal(img.kind, "images");
+  if (img.kind === "images")
+    assert.deepEqual(img.images, [{ rev: "HEAD", file: "p.png", dataUrl: "data:image/png;base64,AQI=" }]);
+  assert.deepEqual(img.notes, [{ rev: "workspace", file: "p.png", reason: "file not found" }]);
+  const csv = { id: "l.csv", template: "linear", sources: [{ file: "l.csv" }] };
+  const gone = plotFromFiles(csv, [{ rev: "HEAD", source: csv.sources[0]!, reason: "file not found" }], 1);
+  assert.equal(gone.kind, "missing");
+  if (gone.kind === "missing") assert.equal(gone.reason, "file not found");
+  const lines = plotFromFiles(
+    { ...csv, xLabel: "Epoch" },
+    [{ rev: "HEAD", source: csv.sources[0]!, bytes: Buffer.from("step,v\n0,1\n") }],
+    2,
+  );
+  assert.equal(lines.kind, "lines");
+  if (lines.kind === "lines") {
+    assert.equal(lines.xLabel, "Epoch");
+    assert.equal(lines.yLabel, "v");
+    assert.deepEqual(
+      lines.series.map((s) => s.label),
+      ["HEAD"],
+    );
+  }
 });
