@@ -96,6 +96,12 @@ function cellText(v: unknown): string {
 const RENDER_SCRIPT = `(() => {
   const data = JSON.parse(document.getElementById("mtrack-report-data").textContent);
   const palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const revs = data.revisions.map((r) => r.name);
+  // One line per revision: a revision keeps its colour in every plot, even where another lacks the file.
+  const colorOf = (plot, k) => {
+    const byRev = revs.length > 1 && new Set(plot.series.map((s) => s.rev)).size === plot.series.length;
+    return palette[(byRev ? revs.indexOf(plot.series[k].rev) : k) % palette.length];
+  };
   for (const [i, plot] of data.plots.entries()) {
     if (plot.kind !== "lines") continue;
     const el = document.getElementById("plot-" + i);
@@ -106,8 +112,8 @@ const RENDER_SCRIPT = `(() => {
       scales: { x: { time: false } },
       axes: [{ label: plot.xLabel }, { label: plot.yLabel || undefined }],
       series: [{ label: plot.xLabel }].concat(plot.series.map((s, k) => plot.points
-        ? { label: s.label, stroke: palette[k % palette.length], paths: () => null, points: { show: true, size: 6 } }
-        : { label: s.label, stroke: palette[k % palette.length], width: 1.5, spanGaps: true })),
+        ? { label: s.label, stroke: colorOf(plot, k), paths: () => null, points: { show: true, size: 6 } }
+        : { label: s.label, stroke: colorOf(plot, k), width: 1.5, spanGaps: true })),
     };
     new uPlot(opts, [plot.x].concat(plot.series.map((s) => s.values)), el);
   }

@@ -287,6 +287,7 @@ test("plots diff: the overlay report draws one legend entry per revision in head
     assert.match(legend, /HEAD\b/);
     assert.equal(await page.locator("table.confusion").count(), 4, "two confusion plots × two revisions");
     assert.deepEqual(errors, []);
+    await page.screenshot({ path: path.join(screenshotDir(), "plots-diff-report.png"), fullPage: true });
   } finally {
     await browser.close();
     repo.cleanup();

@@ -25,7 +25,16 @@ export function parseRevList(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).filter((s) => s !== ""))];
 }
 
-function lineChart(parent: HTMLElement, plot: LinePlot, width: number): uPlot {
+/**
+ * A line's colour: with one line per revision, the revision's (so it keeps its colour in every plot, even
+ * where another revision lacks the file); else the line's place.
+ */
+export function seriesColor(plot: LinePlot, k: number, revs: readonly string[]): string {
+  const byRev = revs.length > 1 && new Set(plot.series.map((s) => s.rev)).size === plot.series.length;
+  return colorAt(byRev ? Math.max(0, revs.indexOf(plot.series[k]?.rev ?? "")) : k);
+}
+
+function lineChart(parent: HTMLElement, plot: LinePlot, width: number, revs: readonly string[]): uPlot {
   const opts: uPlot.Options = {
     width,
     height: 300,
@@ -42,8 +51,19 @@ function lineChart(parent: HTMLElement, plot: LinePlot, width: number): uPlot {
       { label: plot.xLabel },
       ...plot.series.map((s, i) =>
         plot.points || plot.x.length < 2
-          ? { label: s.label, stroke: colorAt(i), paths: () => null, points: { show: true, size: 6 } }
-          : { label: s.label, stroke: colorAt(i), width: 1.5, spanGaps: true, points: { show: false } },
+          ? {
+              label: s.label,
+              stroke: seriesColor(plot, i, revs),
+              paths: () => null,
+              points: { show: true, size: 6 },
+            }
+          : {
+              label: s.label,
+              stroke: seriesColor(plot, i, revs),
+              width: 1.5,
+              spanGaps: true,
+              points: { show: false },
+            },
       ),
     ],
     legend: { live: true },
@@ -165,7 +185,8 @@ export function plotsView(ctx: AppContext, route: PlotsRoute): View {
     replace(choices, ...chips);
   }
 
-  function drawPlot(plot: ReportPlot, severalRevs: boolean): HTMLElement {
+  function drawPlot(plot: ReportPlot, revs: readonly string[]): HTMLElement {
+    const severalRevs = revs.length > 1;
     const box = h(
       "section",
       { class: `plot plot-${plot.kind}`, "data-plot": plot.id },
@@ -175,7 +196,7 @@ export function plotsView(ctx: AppContext, route: PlotsRoute): View {
     if (plot.kind === "lines") {
       const chart = h("div", { class: "chart" });
       box.append(chart);
-      charts.push(lineChart(chart, plot, chartWidth() * 2));
+      charts.push(lineChart(chart, plot, chartWidth() * 2, revs));
     } else if (plot.kind === "confusion") box.append(confusionTables(plot, severalRevs));
     else if (plot.kind === "images") {
       box.append(
@@ -220,8 +241,7 @@ export function plotsView(ctx: AppContext, route: PlotsRoute): View {
       report.plots.length === 0
         ? "No plots (declare them under plots: in pipeline.yaml)."
         : `${report.plots.length} plots over ${names.join(", ")}${broken.length > 0 ? ` — ${broken.join("; ")}` : ""}`;
-    const several = report.revisions.length > 1;
-    replace(body, ...report.plots.map((p) => drawPlot(p, several)));
+    replace(body, ...report.plots.map((p) => drawPlot(p, names)));
     el.dataset.drawn = "1";
   }
 
