@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
 import { plotsSource } from "../../src/plots/collect.js";
+import { ModelRegistry } from "../../src/registry/models.js";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
 import { mtrackVersion, openTracking } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
@@ -39,6 +40,8 @@ export default class Server extends MtrackCommand {
       tracking: repo ? openTracking(repo) : undefined,
       repoRoot: repo?.root,
       plots: repo ? plotsSource(repo) : undefined,
+      // Changes through the MLflow API are recorded as the name of the token that made them.
+      openModels: repo ? (user) => ModelRegistry.open(repo, { user }) : undefined,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,
