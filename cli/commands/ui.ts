@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { plotsSource } from "../../src/plots/collect.js";
 import { registryDir } from "../../src/registry/models.js";
 import { openTracking } from "../../src/tracking/context.js";
 import { looseObjectOpener } from "../../src/ui/models.js";
@@ -8,7 +9,7 @@ import { MtrackCommand } from "../base.js";
 export default class Ui extends MtrackCommand {
   static override summary = "Open a local web page to explore, chart and compare runs.";
   static override description =
-    "Serves a read-only single-page app and its JSON API (under /api/v1, see docs/ui.md) for this repository's runs: experiments, a fast runs table with the search grammar, metric charts comparing runs, grouped bands, run pages with artifacts, and the model registry (models, versions, their files and source runs). Listens on 127.0.0.1 unless --host says otherwise (there is no authentication). Stops on Ctrl-C.";
+    "Serves a read-only single-page app and its JSON API (under /api/v1, see docs/ui.md) for this repository's runs: experiments, a fast runs table with the search grammar, metric charts comparing runs, grouped bands, run pages with artifacts, the model registry (models, versions, their files and source runs), and the pipeline's plots overlaid across git revisions (#/plots?revs=HEAD,workspace). Listens on 127.0.0.1 unless --host says otherwise (there is no authentication). Stops on Ctrl-C.";
   static override examples = [
     "<%= config.bin %> ui",
     "<%= config.bin %> ui --port 8000",
@@ -41,6 +42,7 @@ export default class Ui extends MtrackCommand {
       repoRoot: repo.root,
       registryDir: registryDir(repo),
       openObject: looseObjectOpener(repo.store),
+      plots: plotsSource(repo),
       host: flags.host,
       port: flags.port,
     });

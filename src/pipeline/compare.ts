@@ -35,6 +35,20 @@ export interface RevReader {
 }
 
 /**
+ * The commit a revision name stands for: a commit id (short or full), a branch, a tag or HEAD, each
+ * optionally followed by `~N` / `^N` (`HEAD~2`). Every command that reads files at a revision (diff, params/metrics
+ * diff, plots show/diff) resolves names here, so other kinds of names (experiments under `refs/exps/`)
+ * are taught to all of them in this one function. Throws ERR_MTRACK_GIT_REV_NOT_FOUND for a name that
+ * resolves to nothing.
+ *
+ * @example
+ * await resolveRevision(repo, "HEAD~1"); // "3f2a…" (40 hex digits)
+ */
+export async function resolveRevision(repo: Repo, name: string): Promise<string> {
+  return repo.git().resolveRev(name);
+}
+
+/**
  * A reader for `rev` (null: the workspace). `HEAD` in a repository without commits reads as empty, so a
  * first `mtrack diff` shows everything as added.
  *
@@ -60,7 +74,7 @@ export async function openRev(repo: Repo, rev: Rev): Promise<RevReader> {
   if (rev === "HEAD" && (await git.headCommit()) === null) {
     return { label: rev, commit: null, read: async () => null };
   }
-  const commit = await git.resolveRev(rev);
+  const commit = await resolveRevision(repo, rev);
   return {
     label: rev,
     commit,
@@ -411,7 +425,7 @@ function lockOuts(text: string | null, lockFile: string): DataState[] {
 }
 
 /** Tracked data at a git revision: its pointer files and its pipeline.lock outputs. */
-async function dataAtCommit(repo: Repo, reader: RevReader): Promise<DataState[]> {
+export async function dataAtCommit(repo: Repo, reader: RevReader): Promise<DataState[]> {
   if (reader.commit === null) return [];
   const git = repo.git();
   const out: DataState[] = [];

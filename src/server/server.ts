@@ -7,6 +7,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { errnoCode, isMtrackError, MtrackError } from "../errors.js";
+import type { PlotsSource } from "../plots/collect.js";
 import type { ModelRegistry } from "../registry/models.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
@@ -51,6 +52,8 @@ export interface ServerOptions {
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
   repoRoot?: string;
+  /** The repository's pipeline plots for the web UI's plots view; with `tracking`. */
+  plots?: PlotsSource;
   /** The built web page (default: dist/ui of this package). */
   uiDir?: string;
 }
@@ -104,6 +107,7 @@ export function createHandler(options: ServerOptions): {
       repoRoot: options.repoRoot ?? "",
       uiDir: options.uiDir,
       openObject: (hash) => remote.open(hash),
+      plots: options.plots,
     });
     router.mount("", ui, "read");
   }

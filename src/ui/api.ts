@@ -5,6 +5,7 @@
  */
 
 import { MtrackError } from "../errors.js";
+import type { PlotsSource } from "../plots/collect.js";
 import { Registry } from "../registry/registry.js";
 import { Router } from "../server/router.js";
 import type { ObjectStore } from "../store/types.js";
@@ -29,6 +30,8 @@ export { sendUiJson } from "./respond.js";
 export const POLL_MS = 2000;
 /** Most runs one /series request may name. */
 export const MAX_SERIES_RUNS = 50;
+/** Most revisions one /plots request may overlay (each costs a read of its pipeline and plot files). */
+export const MAX_PLOT_REVS = 20;
 
 /** What the API serves. */
 export interface UiApiOptions {
@@ -45,6 +48,8 @@ export interface UiApiOptions {
   registryDir?: string;
   /** Streams a stored object (model file downloads); default: objects are read whole. */
   openObject?: OpenObject;
+  /** The repository's pipeline plots at revisions (GET /plots); absent when serving runs without a repository. */
+  plots?: PlotsSource;
 }
 
 /** Parses a filter or sort clause, reporting the 0-based column of a syntax error as the API promises. */
@@ -259,6 +264,46 @@ export function uiApi(options: UiApiOptions): Router {
         }
       }
       sendUiJson(res, 200, { series });
+    },
+  });
+
+  const plots = (): PlotsSource => {
+    if (options.plots === undefined) {
+      throw new MtrackError(
+        "ERR_MTRACK_PATH_NOT_FOUND",
+        "This server has no repository to read plots from.",
+        {
+          hint: "Run mtrack ui (or mtrack server) inside the repository.",
+        },
+      );
+    }
+    return options.plots;
+  };
+
+  // The pipeline's plots overlaid across revisions (`revs=HEAD,workspace`, or `rev` repeated; default
+  // HEAD and the workspace), the same report `mtrack plots diff --json` prints.
+  router.add({
+    method: "GET",
+    pattern: "/plots",
+    access: "public",
+    handler: async ({ res, url }) => {
+      const q = url.searchParams;
+      const names = [...listParam(q, "revs"), ...listParam(q, "rev")];
+      if (names.length > MAX_PLOT_REVS) {
+        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `At most ${MAX_PLOT_REVS} revisions at once.`, {
+          data: { parameter: "revs", count: names.length },
+        });
+      }
+      sendUiJson(res, 200, await plots().report(names));
+    },
+  });
+
+  router.add({
+    method: "GET",
+    pattern: "/plots/revisions",
+    access: "public",
+    handler: async ({ res }) => {
+      sendUiJson(res, 200, { revisions: await plots().revisions() });
     },
   });
 

@@ -7,296 +7,26 @@
 
 import fs from "node:fs";
 import { createRequire } from "node:module";
-import path from "node:path";
-import { parse as parseYaml } from "yaml";
-import { MtrackError } from "../errors.js";
-import { type FlatFiles, metricsAt, openRev, pipelineFilesAt, type Rev } from "../pipeline/compare.js";
-import { DEFAULT_PIPELINE_FILE, lockPathFor } from "../pipeline/load.js";
-import { parseLock } from "../pipeline/lockfile.js";
-import { isMapping } from "../pipeline/params.js";
+import type { Rev } from "../pipeline/compare.js";
+import { collectPlots, type PlotsReport } from "../plots/collect.js";
+import type { ReportPlot } from "../plots/types.js";
 import type { Repo } from "../repo.js";
-import { IMAGE_TYPES } from "./artifacts.js";
 
-/** A declared plots file and the options the pipeline gives it (DVC's `x`, `y`, `title`). */
-export interface PlotSpec {
-  file: string;
-  x?: string;
-  y?: string[];
-  title?: string;
-}
-
-/** A line chart: one x column and one series per numeric column. */
-export interface LinePlot {
-  kind: "lines";
-  file: string;
-  title: string;
-  xLabel: string;
-  x: number[];
-  series: { label: string; values: (number | null)[] }[];
-}
-
-/** An image plot (PNG, JPEG, GIF, WebP), embedded as a data: URL. */
-export interface ImagePlot {
-  kind: "image";
-  file: string;
-  title: string;
-  dataUrl: string;
-}
-
-/** A declared plot that could not be drawn, and why. */
-export interface MissingPlot {
-  kind: "missing";
-  file: string;
-  title: string;
-  reason: string;
-}
-
-/** One entry of the report's plots section. */
-export type ReportPlot = LinePlot | ImagePlot | MissingPlot;
-
-/** Everything a report shows. */
-export interface ReportData {
-  /** `workspace` or the revision as given. */
-  revision: string;
-  commit: string | null;
-  generatedAt: number;
-  metrics: FlatFiles;
-  plots: ReportPlot[];
-}
-
-function splitDelimited(text: string, sep: string): Record<string, unknown>[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
-  const header = lines[0]?.split(sep).map((h) => h.trim()) ?? [];
-  return lines.slice(1).map((line) => {
-    const cells = line.split(sep);
-    const row: Record<string, unknown> = {};
-    header.forEach((h, i) => {
-      row[h] = cells[i]?.trim() ?? "";
-    });
-    return row;
-  });
-}
+/** Everything a report shows (see {@link PlotsReport}): one revision for `plots show`, several for `plots diff`. */
+export type ReportData = PlotsReport;
 
 /**
- * The rows of a plots file: a CSV/TSV table with a header, or a JSON/YAML list of objects (or an object
- * holding one such list, as DVC accepts).
- *
- * @example
- * parsePlotRows("step,loss\n0,1\n1,0.5\n", "loss.csv"); // [{ step: "0", loss: "1" }, { step: "1", loss: "0.5" }]
- */
-export function parsePlotRows(text: string, file: string): Record<string, unknown>[] {
-  const ext = path.posix.extname(file).toLowerCase();
-  if (ext === ".csv") return splitDelimited(text, ",");
-  if (ext === ".tsv") return splitDelimited(text, "\t");
-  let value: unknown;
-  try {
-    value = ext === ".json" ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new MtrackError(
-      "ERR_MTRACK_FORMAT_INVALID",
-      `${file} is not valid ${ext === ".json" ? "JSON" : "YAML"}.`,
-      {
-        hint: "Write plots files as CSV/TSV with a header, or as a JSON/YAML list of objects.",
-        data: { file },
-        cause: err,
-      },
-    );
-  }
-  if (isMapping(value)) {
-    const list = Object.values(value).find(Array.isArray);
-    if (list !== undefined) value = list;
-  }
-  if (!Array.isArray(value)) {
-    throw new MtrackError("ERR_MTRACK_FORMAT_INVALID", `${file} holds no list of rows.`, {
-      hint: "Write plots files as CSV/TSV with a header, or as a JSON/YAML list of objects.",
-      data: { file },
-    });
-  }
-  return value.filter(isMapping);
-}
-
-function toNumber(v: unknown): number | null {
-  if (typeof v === "number") return Number.isFinite(v) ? v : null;
-  if (typeof v === "string" && v.trim() !== "") {
-    const n = Number(v);
-    return Number.isFinite(n) ? n : null;
-  }
-  return null;
-}
-
-/** A cell that leaves a gap in a numeric column: empty, or a NaN/infinity however it is spelled. */
-function isGap(v: unknown): boolean {
-  if (v === undefined || v === null || v === "") return true;
-  if (typeof v === "number") return !Number.isFinite(v);
-  return typeof v === "string" && /^\s*[+-]?(nan|inf|infinity)\s*$/i.test(v);
-}
-
-/**
- * A line chart from rows: x is the spec's `x`, else `step`, else the first column (or the row index when
- * that column is not numeric); one series per other column whose every non-empty value is a number
- * (or per column of the spec's `y`). Rows are sorted by x.
- *
- * @example
- * linePlotFromRows([{ step: 0, loss: 1 }, { step: 1, loss: 0.5 }], { file: "loss.json" }).series[0]?.label; // "loss"
- */
-export function linePlotFromRows(rows: readonly Record<string, unknown>[], spec: PlotSpec): LinePlot {
-  const columns: string[] = [];
-  for (const row of rows) for (const k of Object.keys(row)) if (!columns.includes(k)) columns.push(k);
-  const xKey = spec.x ?? (columns.includes("step") ? "step" : columns[0]);
-  const xNumeric = xKey !== undefined && rows.every((r) => toNumber(r[xKey]) !== null);
-  const order = rows.map((_, i) => i);
-  if (xNumeric) order.sort((a, b) => toNumber(rows[a]![xKey!])! - toNumber(rows[b]![xKey!])! || a - b);
-  const numeric = (k: string) =>
-    rows.every((r) => toNumber(r[k]) !== null || isGap(r[k])) && rows.some((r) => toNumber(r[k]) !== null);
-  const yKeys = spec.y ?? columns.filter((k) => k !== xKey && numeric(k));
-  return {
-    kind: "lines",
-    file: spec.file,
-    title: spec.title ?? spec.file,
-    xLabel: xNumeric ? xKey! : "row",
-    x: order.map((i) => (xNumeric ? toNumber(rows[i]![xKey!])! : i)),
-    series: yKeys.map((k) => ({ label: k, values: order.map((i) => toNumber(rows[i]![k])) })),
-  };
-}
-
-/** `y` as DVC writes it: a column, a list of columns, or `{ file: column(s) }`. */
-function yColumns(y: unknown, file: string): string[] | undefined {
-  if (typeof y === "string") return [y];
-  if (Array.isArray(y)) return y.filter((v): v is string => typeof v === "string");
-  if (isMapping(y) && Object.hasOwn(y, file)) return yColumns(y[file], file);
-  return undefined;
-}
-
-/**
- * The plots files of a pipeline file's text and its parsed stages: each stage's `plots:` outputs with
- * their options, then the top-level `plots:` list (strings, or `{ file: options }` entries).
- *
- * @example
- * plotSpecs("plots:\n  - eval/roc.csv\n", []); // [{ file: "eval/roc.csv" }]
- */
-export function plotSpecs(
-  pipelineText: string,
-  stageOuts: readonly { path: string; kind: string; options: Record<string, unknown> }[],
-): PlotSpec[] {
-  const specs = new Map<string, PlotSpec>();
-  const add = (file: string, options: Record<string, unknown>) => {
-    if (specs.has(file)) return;
-    const spec: PlotSpec = { file };
-    if (typeof options.x === "string") spec.x = options.x;
-    const y = yColumns(options.y, file);
-    if (y !== undefined) spec.y = y;
-    if (typeof options.title === "string") spec.title = options.title;
-    specs.set(file, spec);
-  };
-  for (const o of stageOuts) if (o.kind === "plots") add(o.path, o.options);
-  let doc: unknown;
-  try {
-    doc = parseYaml(pipelineText);
-  } catch {
-    doc = undefined;
-  }
-  const list = isMapping(doc) ? doc.plots : undefined;
-  if (Array.isArray(list)) {
-    for (const item of list) {
-      if (typeof item === "string") add(item, {});
-      else if (isMapping(item)) {
-        for (const [file, options] of Object.entries(item)) add(file, isMapping(options) ? options : {});
-      }
-    }
-  }
-  return [...specs.values()];
-}
-
-/** Reads a file at the report's revision as bytes: the workspace, git, or (for cached outputs) the store. */
-type BytesReader = (rel: string) => Promise<Buffer | null>;
-
-async function bytesReaderFor(repo: Repo, commit: string | null, rev: Rev): Promise<BytesReader> {
-  if (rev === null) {
-    return async (rel) => {
-      try {
-        return repo.fs.readFileSync(repo.abs(rel)) as Buffer;
-      } catch {
-        return null;
-      }
-    };
-  }
-  if (commit === null) return async () => null;
-  const git = repo.git();
-  // Outputs cached by mtrack are not in git: the lock at that commit names their object.
-  const lockText = await git.readFileAtRev(commit, lockPathFor(DEFAULT_PIPELINE_FILE));
-  const lockOuts = new Map<string, string>();
-  if (lockText !== null) {
-    try {
-      for (const entry of Object.values(parseLock(lockText.toString("utf8"), "pipeline.lock").stages)) {
-        for (const o of entry.outs) if (o.files === undefined) lockOuts.set(o.path, o.hash);
-      }
-    } catch {
-      // A damaged lock only means cached outputs are not found.
-    }
-  }
-  return async (rel) => {
-    const inGit = await git.readFileAtRev(commit, rel);
-    if (inGit !== null) return inGit;
-    const hash = lockOuts.get(rel);
-    return hash !== undefined && repo.store.has(hash) ? repo.store.readObject(hash) : null;
-  };
-}
-
-/**
- * Gathers a report: metrics files (flattened) and plots at `rev` (null: the workspace).
+ * Gathers a one-revision report (`mtrack plots show`): metrics files (flattened) and plots at `rev`
+ * (null: the workspace).
  *
  * @example
  * const data = await buildReport(repo, { rev: "HEAD~1" });
  */
-export async function buildReport(
+export function buildReport(
   repo: Repo,
   options: { rev?: Rev; clock?: () => number } = {},
 ): Promise<ReportData> {
-  const rev = options.rev ?? null;
-  const reader = await openRev(repo, rev);
-  const files = await pipelineFilesAt(reader);
-  const pipelineText = (await reader.read(DEFAULT_PIPELINE_FILE)) ?? "";
-  const specs = plotSpecs(pipelineText, files.pipeline?.stages.flatMap((s) => s.outs) ?? []);
-  const readBytes = await bytesReaderFor(repo, reader.commit, rev);
-  const plots: ReportPlot[] = [];
-  for (const spec of specs) {
-    const title = spec.title ?? spec.file;
-    const bytes = await readBytes(spec.file);
-    if (bytes === null) {
-      plots.push({ kind: "missing", file: spec.file, title, reason: "file not found" });
-      continue;
-    }
-    const ext = path.posix.extname(spec.file).toLowerCase();
-    const imageType = IMAGE_TYPES[ext];
-    if (imageType !== undefined) {
-      plots.push({
-        kind: "image",
-        file: spec.file,
-        title,
-        dataUrl: `data:${imageType};base64,${bytes.toString("base64")}`,
-      });
-    } else if ([".csv", ".tsv", ".json", ".yaml", ".yml"].includes(ext)) {
-      try {
-        plots.push(linePlotFromRows(parsePlotRows(bytes.toString("utf8"), spec.file), spec));
-      } catch (err) {
-        plots.push({ kind: "missing", file: spec.file, title, reason: (err as Error).message });
-      }
-    } else {
-      plots.push({
-        kind: "missing",
-        file: spec.file,
-        title,
-        reason: `unsupported plot format ${ext || "(none)"}`,
-      });
-    }
-  }
-  return {
-    revision: reader.label,
-    commit: reader.commit,
-    generatedAt: (options.clock ?? Date.now)(),
-    metrics: await metricsAt(reader),
-    plots,
-  };
+  return collectPlots(repo, [options.rev ?? null], options.clock ? { clock: options.clock } : {});
 }
 
 /** uPlot's script and stylesheet, inlined into reports. */
@@ -366,6 +96,12 @@ function cellText(v: unknown): string {
 const RENDER_SCRIPT = `(() => {
   const data = JSON.parse(document.getElementById("mtrack-report-data").textContent);
   const palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const revs = data.revisions.map((r) => r.name);
+  // One line per revision: a revision keeps its colour in every plot, even where another lacks the file.
+  const colorOf = (plot, k) => {
+    const byRev = revs.length > 1 && new Set(plot.series.map((s) => s.rev)).size === plot.series.length;
+    return palette[(byRev ? revs.indexOf(plot.series[k].rev) : k) % palette.length];
+  };
   for (const [i, plot] of data.plots.entries()) {
     if (plot.kind !== "lines") continue;
     const el = document.getElementById("plot-" + i);
@@ -374,10 +110,10 @@ const RENDER_SCRIPT = `(() => {
     const opts = {
       width, height: 320,
       scales: { x: { time: false } },
-      axes: [{ label: plot.xLabel }, {}],
-      series: [{ label: plot.xLabel }].concat(plot.series.map((s, k) => ({
-        label: s.label, stroke: palette[k % palette.length], width: 1.5, spanGaps: true,
-      }))),
+      axes: [{ label: plot.xLabel }, { label: plot.yLabel || undefined }],
+      series: [{ label: plot.xLabel }].concat(plot.series.map((s, k) => plot.points
+        ? { label: s.label, stroke: colorOf(plot, k), paths: () => null, points: { show: true, size: 6 } }
+        : { label: s.label, stroke: colorOf(plot, k), width: 1.5, spanGaps: true })),
     };
     new uPlot(opts, [plot.x].concat(plot.series.map((s) => s.values)), el);
   }
@@ -388,7 +124,75 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 h3{font-size:14px;margin:18px 0 6px}.meta{color:#666;font-size:12px}
 table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 10px;text-align:left}
 th{background:#f5f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.plot{margin:8px 0 20px}.missing{color:#a33}img.plot-img{max-width:100%;border:1px solid #eee}`;
+.plot{margin:8px 0 20px}.missing{color:#a33}.notes{color:#a33;font-size:12px;margin:2px 0 8px;padding-left:18px}
+img.plot-img{max-width:100%;border:1px solid #eee}.facets{display:flex;flex-wrap:wrap;gap:16px}
+.facet{margin:0}.facet figcaption{font-size:12px;color:#444;margin-bottom:4px}
+table.confusion td{text-align:right;min-width:36px;font-variant-numeric:tabular-nums}`;
+
+/** The revisions as the report names them: `HEAD (3f2a…)`, `workspace`. */
+function revisionText(r: { name: string; commit: string | null }): string {
+  return r.commit && r.name !== r.commit ? `${r.name} (${r.commit.slice(0, 12)})` : r.name;
+}
+
+/** Metrics as one table per file: a row per key, a column per revision. */
+function metricsHtml(data: ReportData): string[] {
+  const parts: string[] = ["<h2>Metrics</h2>"];
+  const files = [...new Set(data.revisions.flatMap((r) => Object.keys(r.metrics)))];
+  if (files.length === 0) {
+    parts.push(
+      '<p class="meta">No metrics files (declare them under <code>metrics:</code> in pipeline.yaml).</p>',
+    );
+  }
+  const several = data.revisions.length > 1;
+  for (const file of files) {
+    const keys = [...new Set(data.revisions.flatMap((r) => Object.keys(r.metrics[file] ?? {})))];
+    const heads = several
+      ? data.revisions.map((r) => `<th>${escapeHtml(r.name)}</th>`).join("")
+      : "<th>Value</th>";
+    parts.push(`<h3>${escapeHtml(file)}</h3><table><thead><tr><th>Key</th>${heads}</tr></thead><tbody>`);
+    for (const k of keys) {
+      const cells = data.revisions.map((r) => {
+        const values = r.metrics[file];
+        if (values === undefined || !Object.hasOwn(values, k)) return "<td>—</td>";
+        const v = values[k];
+        return `<td${typeof v === "number" ? ' class="num"' : ""}>${escapeHtml(cellText(v))}</td>`;
+      });
+      parts.push(`<tr><td>${escapeHtml(k)}</td>${cells.join("")}</tr>`);
+    }
+    parts.push("</tbody></table>");
+  }
+  return parts;
+}
+
+/** A facet's caption: what tells it apart (revision, file). */
+function facetCaption(rev: string, file: string, plotId: string, severalRevs: boolean): string {
+  const bits = [severalRevs ? rev : null, file !== plotId ? file : null].filter((b) => b !== null);
+  return bits.length > 0 ? `<figcaption>${escapeHtml(bits.join(" · "))}</figcaption>` : "";
+}
+
+/** A cell's background: white to blue by its share of the largest value. */
+function heat(value: number, max: number): string {
+  const t = max > 0 ? value / max : 0;
+  const c = (from: number, to: number) => Math.round(from + (to - from) * t);
+  const text = t > 0.6 ? "#fff" : "#1d1d1f";
+  return `background:rgb(${c(255, 31)},${c(255, 119)},${c(255, 180)});color:${text}`;
+}
+
+function confusionHtml(p: Extract<ReportPlot, { kind: "confusion" }>, severalRevs: boolean): string {
+  const facets = p.matrices.map((m) => {
+    const max = Math.max(0, ...m.values.flat());
+    const head = p.labels.map((l) => `<th>${escapeHtml(l)}</th>`).join("");
+    const rows = m.values.map((row, i) => {
+      const cells = row.map((v, j) => {
+        const shown = p.normalized ? v.toFixed(2) : String(v);
+        return `<td style="${heat(v, max)}" title="${escapeHtml(`${p.xLabel}=${p.labels[i]}, ${p.yLabel}=${p.labels[j]}: ${m.counts[i]![j]}`)}">${escapeHtml(shown)}</td>`;
+      });
+      return `<tr><th>${escapeHtml(p.labels[i]!)}</th>${cells.join("")}</tr>`;
+    });
+    return `<figure class="facet">${facetCaption(m.rev, m.file, p.id, severalRevs)}<table class="confusion"><thead><tr><th>${escapeHtml(p.xLabel)} \\ ${escapeHtml(p.yLabel)}</th>${head}</tr></thead><tbody>${rows.join("")}</tbody></table></figure>`;
+  });
+  return `<div class="facets">${facets.join("")}</div>`;
+}
 
 /**
  * The report as one HTML document. Every piece of data is escaped: text through {@link escapeHtml}, the
@@ -399,38 +203,35 @@ th{background:#f5f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
  */
 export function renderReportHtml(data: ReportData, assets: ReportAssets): string {
   const parts: string[] = [];
-  const rev =
-    data.commit && data.revision !== data.commit
-      ? `${data.revision} (${data.commit.slice(0, 12)})`
-      : data.revision;
+  const revs = data.revisions.map(revisionText).join(" vs ");
+  const severalRevs = data.revisions.length > 1;
   parts.push(
-    `<h1>mtrack report</h1><p class="meta">Revision ${escapeHtml(rev)} · generated ${escapeHtml(new Date(data.generatedAt).toISOString())}</p>`,
+    `<h1>mtrack report</h1><p class="meta">${severalRevs ? "Revisions" : "Revision"} ${escapeHtml(revs)} · generated ${escapeHtml(new Date(data.generatedAt).toISOString())}</p>`,
   );
-  parts.push("<h2>Metrics</h2>");
-  const metricFiles = Object.entries(data.metrics);
-  if (metricFiles.length === 0)
-    parts.push(
-      '<p class="meta">No metrics files (declare them under <code>metrics:</code> in pipeline.yaml).</p>',
-    );
-  for (const [file, values] of metricFiles) {
-    parts.push(
-      `<h3>${escapeHtml(file)}</h3><table><thead><tr><th>Key</th><th>Value</th></tr></thead><tbody>`,
-    );
-    for (const [k, v] of Object.entries(values)) {
-      const cls = typeof v === "number" ? ' class="num"' : "";
-      parts.push(`<tr><td>${escapeHtml(k)}</td><td${cls}>${escapeHtml(cellText(v))}</td></tr>`);
-    }
-    parts.push("</tbody></table>");
+  for (const r of data.revisions) {
+    if (r.error) parts.push(`<p class="missing">${escapeHtml(r.name)}: ${escapeHtml(r.error.message)}</p>`);
   }
+  parts.push(...metricsHtml(data));
   parts.push("<h2>Plots</h2>");
   if (data.plots.length === 0)
     parts.push('<p class="meta">No plots (declare them under <code>plots:</code> in pipeline.yaml).</p>');
   data.plots.forEach((p, i) => {
-    const head = `<h3>${escapeHtml(p.title)}</h3>${p.title !== p.file ? `<p class="meta">${escapeHtml(p.file)}</p>` : ""}`;
-    if (p.kind === "lines") parts.push(`${head}<div class="plot" id="plot-${i}"></div>`);
-    else if (p.kind === "image")
-      parts.push(`${head}<img class="plot-img" alt="${escapeHtml(p.file)}" src="${escapeHtml(p.dataUrl)}">`);
-    else parts.push(`${head}<p class="missing">Not drawn: ${escapeHtml(p.reason)}</p>`);
+    parts.push(
+      `<h3>${escapeHtml(p.title)}</h3>${p.title !== p.id ? `<p class="meta">${escapeHtml(p.id)}</p>` : ""}`,
+    );
+    if (p.kind === "lines") parts.push(`<div class="plot" id="plot-${i}"></div>`);
+    else if (p.kind === "images") {
+      const figures = p.images.map(
+        (img) =>
+          `<figure class="facet">${facetCaption(img.rev, img.file, p.id, severalRevs)}<img class="plot-img" alt="${escapeHtml(img.file)}" src="${escapeHtml(img.dataUrl)}"></figure>`,
+      );
+      parts.push(`<div class="facets">${figures.join("")}</div>`);
+    } else if (p.kind === "confusion") parts.push(confusionHtml(p, severalRevs));
+    else parts.push(`<p class="missing">Not drawn: ${escapeHtml(p.reason)}</p>`);
+    if (p.kind !== "missing" && p.notes.length > 0) {
+      const items = p.notes.map((n) => `<li>${escapeHtml(`${n.rev}: ${n.file}: ${n.reason}`)}</li>`);
+      parts.push(`<ul class="notes">${items.join("")}</ul>`);
+    }
   });
   const csp =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -440,7 +241,7 @@ export function renderReportHtml(data: ReportData, assets: ReportAssets): string
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mtrack report · ${escapeHtml(rev)}</title>
+<title>mtrack report · ${escapeHtml(revs)}</title>
 <style>${assets.uplotCss.replace(/<\/(style)/gi, "<\\/$1")}
 ${REPORT_CSS}</style>
 </head>

@@ -39,6 +39,7 @@ const NOT_FOUND_CODES: ReadonlySet<ErrorCode> = new Set([
   "ERR_MTRACK_ARTIFACT_NOT_FOUND",
   "ERR_MTRACK_PATH_NOT_FOUND",
   "ERR_MTRACK_MODEL_NOT_FOUND",
+  "ERR_MTRACK_GIT_REV_NOT_FOUND",
 ]);
 
 const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
@@ -47,6 +48,7 @@ const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   "ERR_MTRACK_SEARCH_SYNTAX",
   "ERR_MTRACK_RUN_AMBIGUOUS",
   "ERR_MTRACK_MODEL_URI_INVALID",
+  "ERR_MTRACK_GIT_REV_AMBIGUOUS",
 ]);
 
 /**

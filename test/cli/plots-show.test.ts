@@ -66,10 +66,14 @@ test("plots show: a self-contained report of the workspace, hostile text escaped
     assert.equal(fs.realpathSync(out), fs.realpathSync(repo.abs("mtrack-report.html")));
     const html = fs.readFileSync(out, "utf8");
     const data = embedded(html);
-    assert.equal(data.revision, "workspace");
-    assert.equal(data.metrics["eval/metrics.json"].acc, 0.9);
-    assert.equal(data.metrics["eval/metrics.json"]["nested.f1"], 0.8);
-    const byFile = Object.fromEntries(data.plots.map((p: Json) => [p.file, p]));
+    assert.deepEqual(
+      data.revisions.map((r: Json) => [r.name, r.commit]),
+      [["workspace", null]],
+    );
+    const metrics = data.revisions[0].metrics;
+    assert.equal(metrics["eval/metrics.json"].acc, 0.9);
+    assert.equal(metrics["eval/metrics.json"]["nested.f1"], 0.8);
+    const byFile = Object.fromEntries(data.plots.map((p: Json) => [p.id, p]));
     assert.equal(byFile["eval/loss.csv"].kind, "lines");
     assert.equal(byFile["eval/loss.csv"].xLabel, "epoch");
     assert.deepEqual(byFile["eval/loss.csv"].x, [0, 1, 2]);
@@ -77,9 +81,11 @@ test("plots show: a self-contained report of the workspace, hostile text escaped
       byFile["eval/loss.csv"].series.map((s: Json) => s.label),
       ["loss", "val_loss"],
     );
-    assert.deepEqual(byFile["eval/acc.json"].series, [{ label: "acc", values: [0.5, 0.75] }]);
-    assert.equal(byFile["eval/pic.png"].kind, "image");
-    assert.match(byFile["eval/pic.png"].dataUrl, /^data:image\/png;base64,/);
+    assert.deepEqual(byFile["eval/acc.json"].series, [
+      { label: "acc", rev: "workspace", file: "eval/acc.json", column: "acc", values: [0.5, 0.75] },
+    ]);
+    assert.equal(byFile["eval/pic.png"].kind, "images");
+    assert.match(byFile["eval/pic.png"].images[0].dataUrl, /^data:image\/png;base64,/);
     assert.equal(byFile["eval/absent.csv"].kind, "missing");
     // Hostile strings never appear raw: only escaped in HTML text and as \u003c inside the JSON.
     assert.equal(html.includes(HOSTILE), false);
@@ -101,7 +107,7 @@ test("plots show --rev reads the committed files, not the workspace; a bad revis
     const ws = await runCli(["plots", "show", "--out", "ws.html"], { cwd: repo.dir, env: repo.env });
     assert.equal(ws.code, 0, ws.stderr);
     assert.equal(
-      embedded(fs.readFileSync(repo.abs("ws.html"), "utf8")).metrics["eval/metrics.json"].acc,
+      embedded(fs.readFileSync(repo.abs("ws.html"), "utf8")).revisions[0].metrics["eval/metrics.json"].acc,
       0.1,
     );
     const head = await runCli(["plots", "show", "--rev", "HEAD", "-o", "head.html"], {
@@ -110,10 +116,10 @@ test("plots show --rev reads the committed files, not the workspace; a bad revis
     });
     assert.equal(head.code, 0, head.stderr);
     const data = embedded(fs.readFileSync(repo.abs("head.html"), "utf8"));
-    assert.equal(data.revision, "HEAD");
-    assert.match(data.commit, /^[0-9a-f]{40}$/);
-    assert.equal(data.metrics["eval/metrics.json"].acc, 0.9);
-    assert.deepEqual(data.plots.find((p: Json) => p.file === "eval/loss.csv").x, [0, 1, 2]);
+    assert.equal(data.revisions[0].name, "HEAD");
+    assert.match(data.revisions[0].commit, /^[0-9a-f]{40}$/);
+    assert.equal(data.revisions[0].metrics["eval/metrics.json"].acc, 0.9);
+    assert.deepEqual(data.plots.find((p: Json) => p.id === "eval/loss.csv").x, [0, 1, 2]);
     const bad = await runCli(["plots", "show", "--rev", "no-such-rev", "--json"], {
       cwd: repo.dir,
       env: repo.env,
@@ -180,7 +186,10 @@ test("plots show --rev reads an output mtrack caches (not in git) from the store
     assert.equal(r.code, 0, r.stderr);
     const plot = embedded(fs.readFileSync(repo.abs("head.html"), "utf8")).plots[0];
     assert.equal(plot.kind, "lines");
-    assert.deepEqual(plot.series, [{ label: "loss", values: [4, 2] }]);
+    assert.deepEqual(
+      plot.series.map((s: Json) => [s.label, s.values]),
+      [["loss", [4, 2]]],
+    );
   } finally {
     repo.cleanup();
   }

@@ -4,6 +4,13 @@
  */
 
 export type {
+  ConfusionPlot,
+  LinePlot,
+  PlotsReport,
+  ReportPlot,
+  RevisionChoice,
+} from "../../src/plots/types.js";
+export type {
   ArtifactFile,
   Band,
   ExperimentInfo,

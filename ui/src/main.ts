@@ -10,6 +10,7 @@ import { bandsView } from "./bands-view.js";
 import { compareView } from "./compare-view.js";
 import { h, replace } from "./dom.js";
 import { modelsView, modelVersionView, modelView } from "./models-view.js";
+import { plotsView } from "./plots-view.js";
 import { formatRoute, navSection, parseRoute, type Route } from "./route.js";
 import { runView } from "./run-view.js";
 import { runsView } from "./runs-view.js";
@@ -78,6 +79,8 @@ function start(): void {
         return compareView(ctx, route);
       case "bands":
         return bandsView(ctx, route);
+      case "plots":
+        return plotsView(ctx, route);
       case "runs":
         return runsView(ctx, route);
       case "models":
@@ -110,6 +113,7 @@ function start(): void {
     h("a", { href: "#/runs", "data-view": "runs" }, "Runs"),
     h("a", { href: "#/bands", "data-view": "bands" }, "Group"),
     h("a", { href: "#/models", "data-view": "models" }, "Models"),
+    h("a", { href: "#/plots", "data-view": "plots" }, "Plots"),
   );
   render();
 }

@@ -1,8 +1,8 @@
 /**
  * Hash routes, so every view is a link: `#/runs?experiment=0&filter=...&sort=...&cols=...`,
  * `#/run/<id>`, `#/compare?runs=a,b&x=step&log=1&smooth=0.6&pattern=seed/*` + `/alpha`,
- * `#/bands?group=params.lr&key=val_acc`, the model registry `#/models`, `#/models/<name>` and
- * `#/models/<name>/<version>`; MLflow's own `#/experiments/<id>/runs/<run id>` and
+ * `#/bands?group=params.lr&key=val_acc`, `#/plots?revs=HEAD~1,HEAD,workspace`, the model registry
+ * `#/models`, `#/models/<name>` and `#/models/<name>/<version>`; MLflow's own `#/experiments/<id>/runs/<run id>` and
  * `#/experiments/<id>` (the links the mlflow client prints) are read too. Pure: parse and format only.
  */
 
@@ -45,6 +45,12 @@ export interface BandsRoute {
   key: string;
 }
 
+/** The pipeline's plots overlaid across git revisions (none: HEAD and the workspace). */
+export interface PlotsRoute {
+  view: "plots";
+  revs: string[];
+}
+
 /** The registered models. */
 export interface ModelsRoute {
   view: "models";
@@ -71,7 +77,8 @@ export type Route =
   | BandsRoute
   | ModelsRoute
   | ModelRoute
-  | ModelVersionRoute;
+  | ModelVersionRoute
+  | PlotsRoute;
 
 /**
  * The nav entry a route belongs to (a run page to Runs, a model's pages to Models).
@@ -141,6 +148,7 @@ export function parseRoute(hash: string): Route {
       key: params.get("key") ?? "",
     };
   }
+  if (parts[0] === "plots") return { view: "plots", revs: list(params.get("revs")) };
   const sort = params.get("sort");
   const m = sort ? /^(.*?)(?: (asc|desc))?$/i.exec(sort) : null;
   return {
@@ -183,6 +191,9 @@ export function formatRoute(r: Route): string {
       if (r.group) p.set("group", r.group);
       if (r.key) p.set("key", r.key);
       return `#/bands?${p}`;
+    case "plots":
+      if (r.revs.length > 0) p.set("revs", r.revs.join(","));
+      return r.revs.length > 0 ? `#/plots?${p}` : "#/plots";
     case "runs": {
       for (const e of r.experiments) p.append("experiment", e);
       if (r.filter) p.set("filter", r.filter);
