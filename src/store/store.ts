@@ -1006,6 +1006,29 @@ export class Store implements ObjectStore {
   }
 }
 
+/**
+ * The error for bytes that do not match the object they are stored or sent as (a backend's refusal of a
+ * damaged upload); `file` is where they were read.
+ *
+ * @example
+ * throw corruptObject(hash, ".mtrack/cache/objects/ab/cd...");
+ */
+export function corruptObject(hash: Hash, file?: string): MtrackError {
+  return new MtrackError(
+    "ERR_MTRACK_OBJECT_CORRUPT",
+    `Object ${hash.slice(0, 12)}${file ? ` (${file})` : ""} does not match its hash.`,
+    {
+      hint: "Run `mtrack fsck` to find the damaged objects, then re-add the data from its source or pull a good copy.",
+      data: { hash, path: file },
+    },
+  );
+}
+
+/** True for ERR_MTRACK_OBJECT_CORRUPT. */
+export function isCorruptError(err: unknown): boolean {
+  return err instanceof MtrackError && err.code === "ERR_MTRACK_OBJECT_CORRUPT";
+}
+
 export function missingObject(hash: Hash, forPath?: string): MtrackError {
   return new MtrackError(
     "ERR_MTRACK_OBJECT_MISSING",
