@@ -283,3 +283,41 @@ describe("push never spreads corruption", { concurrency: 3 }, () => {
     }
   });
 });
+
+test("a write through a hardlinked workspace file shows in status and fsck, by path", async () => {
+  const repo = await initRepo({
+    "big.bin": crypto.randomBytes(300_000),
+    "d/a.txt": "hello\n",
+    "d/b.txt": "b\n",
+  });
+  try {
+    await ok(repo, "config", "cache.type", "hardlink");
+    await ok(repo, "add", "big.bin", "d");
+    assert.equal((await mtrack(repo, "status")).code, 0);
+    assert.equal((await mtrack(repo, "fsck")).code, 0);
+    // Root ignores the read-only mode; the mtime is even put back (ctime still moves).
+    for (const [rel, at] of [
+      ["big.bin", 10],
+      ["d/a.txt", 1],
+    ] as const) {
+      const st = fs.statSync(repo.abs(rel));
+      scribble(repo.abs(rel), at);
+      fs.chmodSync(repo.abs(rel), st.mode & 0o777);
+      fs.utimesSync(repo.abs(rel), st.atime, st.mtime);
+    }
+    const status = await mtrack(repo, "status");
+    assert.equal(status.code, 1, status.stdout);
+    const fsck = await mtrack(repo, "fsck");
+    assert.equal(fsck.code, 1);
+    const json = fsck.json as Json;
+    assert.equal(json.corrupt.length, 2);
+    assert.deepEqual(
+      (json.damaged as Array<{ path: string }>).map((d) => d.path).sort(),
+      ["big.bin", "d/a.txt"],
+      "fsck names the paths that use the damaged objects",
+    );
+    assert.deepEqual(json.missing, [], "damaged is not missing");
+  } finally {
+    repo.cleanup();
+  }
+});
