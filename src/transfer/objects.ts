@@ -247,8 +247,10 @@ export async function pushObjects(
     const replaced = await repairRemote(store, remote, [...leaves, ...trees], present, packed, jobs);
     for (const h of replaced.corruptLocal) corruptLocal(h);
     for (const h of replaced.dropped) summary.repaired.push({ hash: h, label: labels.get(h) ?? h });
-    if (replaced.dropped.length > 0)
-      present = new Set([...present].filter((h) => !replaced.dropped.includes(h)));
+    if (replaced.dropped.length > 0) {
+      const dropped = new Set(replaced.dropped);
+      present = new Set([...present].filter((h) => !dropped.has(h)));
+    }
   }
   const leafPlan = planTransfer(leaves, present);
   const treePlan = planTransfer(trees, present);
@@ -268,8 +270,14 @@ export async function pushObjects(
   const phases = pushPhases(remote, packed, leafPlan, treePlan, entriesOf, (pack) => {
     // A whole pack goes as it is: check every object in it first (one sequential read, from the page
     // cache for the copy that follows). A damaged one is sent in batches, which name each bad object.
-    const got = verifyForeignPack(nodeFs, pack.packPath, pack.indexBytes(), pack.id, pack.packPath);
-    return got.bad.length === 0;
+    try {
+      return (
+        verifyForeignPack(nodeFs, pack.packPath, pack.indexBytes(), pack.id, pack.packPath).bad.length === 0
+      );
+    } catch (err) {
+      if (isCorruptError(err)) return false;
+      throw ioError(err, `reading ${pack.packPath}`);
+    }
   });
   for (const phase of phases) {
     const tasks: Array<() => Promise<void>> = [];
@@ -345,9 +353,8 @@ async function repairRemote(
   packed: () => Map<Hash, PackedLocation>,
   jobs: number,
 ): Promise<{ dropped: Hash[]; corruptLocal: Hash[] }> {
-  const check = wanted.filter(
-    (w, i) => present.has(w.hash) && wanted.findIndex((x) => x.hash === w.hash) === i,
-  );
+  const seen = new Set<Hash>();
+  const check = wanted.filter((w) => present.has(w.hash) && !seen.has(w.hash) && seen.add(w.hash));
   const damaged = new Set<Hash>();
   const verify = remote.verify?.bind(remote);
   if (verify) {
