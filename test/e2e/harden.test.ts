@@ -103,11 +103,18 @@ function scribble(file: string, at = 10): void {
 /** Damages a directory store's copy of `hash` (loose file, or its bytes inside a pack). */
 function damageStoreCopy(storeDir: string, hash: string): void {
   const loose = path.join(storeDir, "objects", hash.slice(0, 2), hash.slice(2));
-  if (fs.existsSync(loose)) return scribble(loose);
+  if (fs.existsSync(loose)) {
+    scribble(loose);
+    return;
+  }
   const store = new Store({ dir: storeDir, tmpDir: path.join(storeDir, "tmp") });
   try {
     for (const pack of store.packFiles()) {
-      for (const e of pack.entries()) if (e.hash === hash) return scribble(pack.packPath, e.offset);
+      const e = [...pack.entries()].find((x) => x.hash === hash);
+      if (e) {
+        scribble(pack.packPath, e.offset);
+        return;
+      }
     }
   } finally {
     store.close();
