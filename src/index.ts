@@ -21,6 +21,8 @@ export { EventFileWriter, type EventFileWriterOptions, readEventFile } from "./f
 export { findGitRoot, type GitFileEntry, type GitRefInfo, type GitRepo, openGitRepo } from "./git/index.js";
 // Pipelines
 export * from "./pipeline/index.js";
+export { fsckRegistry, type RegistryFsck, type RegistryProblem } from "./registry/fsck.js";
+export { registryRoots } from "./registry/gc.js";
 // The model registry
 export {
   type Changed,

@@ -35,6 +35,8 @@ export interface RepoPaths {
   tmpDir: string;
   stateDir: string;
   runsDir: string;
+  /** The model registry's event log (src/registry/registry.ts). */
+  registryDir: string;
   lockFile: string;
 }
 
@@ -47,6 +49,7 @@ export function repoPaths(root: string): RepoPaths {
     tmpDir: path.join(mtrackDir, "tmp"),
     stateDir: path.join(mtrackDir, "state"),
     runsDir: path.join(mtrackDir, "runs"),
+    registryDir: path.join(mtrackDir, "registry"),
     lockFile: path.join(mtrackDir, "lock"),
   };
 }

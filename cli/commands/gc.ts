@@ -1,5 +1,6 @@
 import { Flags } from "@oclif/core";
 import { pipelineLockRoots, runCacheRoots } from "../../src/pipeline/runcache.js";
+import { registryRoots } from "../../src/registry/gc.js";
 import type { Repo } from "../../src/repo.js";
 import { activeRunsSince, runRoots } from "../../src/tracking/context.js";
 import { gcRemote } from "../../src/transfer/remote-gc.js";
@@ -23,6 +24,7 @@ function rootSources(repo: Repo, history: boolean): RootSource[] {
     workspaceRoots(repo),
     pipelineLockRoots(repo, { history }),
     runRoots(repo),
+    registryRoots(repo),
     runCacheRoots(repo),
   ];
   if (history) sources.push(gitHistoryRoots(repo));
@@ -35,11 +37,13 @@ export default class Gc extends MtrackCommand {
   static override description = `Keeps every object named by:
   - the workspace's pointer files and pipeline.lock,
   - the pointer files and pipeline.lock of every commit of every branch and tag (unless --workspace-only),
-  - tracked runs (params, metrics, artifacts, models) and the run-cache.
+  - tracked runs (params, metrics, artifacts, models) and the run-cache,
+  - the model registry: the files of every live model version and of every logged model not deleted
+    (a deleted version's or model's files become collectable, unless something else names them).
 Everything else is deleted. While a run is still being written, objects younger than it are kept too.
 Use --dry to see what would go.
 
-With --cloud (like \`dvc gc --cloud\`) the local store is collected first, then the remote (-r, default core.remote). On the remote, runs and run-cache entries pushed by any clone are kept as well, and anything written there less than --keep-newer ago (default 1h) is kept, so what a push is uploading right now is not deleted. Directory manifests missing locally are read from the remote; if one cannot be read anywhere, gc refuses and deletes nothing (locally or remotely).`;
+With --cloud (like \`dvc gc --cloud\`) the local store is collected first, then the remote (-r, default core.remote). On the remote, runs, run-cache entries and model registry versions pushed by any clone are kept as well, and anything written there less than --keep-newer ago (default 1h) is kept, so what a push is uploading right now is not deleted. Directory manifests missing locally are read from the remote; if one cannot be read anywhere, gc refuses and deletes nothing (locally or remotely).`;
   static override examples = [
     "<%= config.bin %> gc --dry",
     "<%= config.bin %> gc",

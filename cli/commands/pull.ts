@@ -7,10 +7,11 @@ import { describeSync, syncFlags, syncOptions } from "./push.js";
 export default class Pull extends MtrackCommand {
   static override summary = "Fetch tracked data from a remote and check it out.";
   static override description =
-    "`mtrack fetch` followed by `mtrack checkout`: after a fresh `git clone`, brings the data of HEAD into the workspace.";
+    "`mtrack fetch` followed by `mtrack checkout`: after a fresh `git clone`, brings the data of HEAD into the workspace.\n\nWith --runs (or --models alone) the model registry comes too: events this clone lacks are imported once the files of the versions they make live are fetched and verified.";
   static override examples = [
     "git clone <repo> && cd <repo> && <%= config.bin %> pull",
     "<%= config.bin %> pull data/ --runs",
+    "<%= config.bin %> pull --models",
   ];
   static override strict = false;
   static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
@@ -33,7 +34,9 @@ export default class Pull extends MtrackCommand {
       } else if (r.action !== "unchanged")
         this.say(`${r.action}: ${r.path} (${r.written} written, ${r.deleted} deleted)`);
     }
-    const problem = fetchProblems(result.objects);
+    // Registry objects count too: a version whose files could not be fetched is not imported.
+    const problem =
+      fetchProblems(result.objects) ?? (result.registry && fetchProblems(result.registry.objects));
     if (problem) throw problem;
     if (!result.checkout.ok) process.exitCode = 2;
     return result;

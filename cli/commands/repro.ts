@@ -69,6 +69,7 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     try {
+      io.checkOutputsNotInGit(loaded.dag.order);
       const result = await reproduce({
         dag: loaded.dag,
         lock: loaded.lock,

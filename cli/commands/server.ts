@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Flags } from "@oclif/core";
+import { ModelRegistry } from "../../src/registry/models.js";
 import { startServer, tokensFileOf } from "../../src/server/server.js";
 import { mtrackVersion, openTracking } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
@@ -37,6 +38,8 @@ export default class Server extends MtrackCommand {
       storeDir,
       tracking: repo ? openTracking(repo) : undefined,
       repoRoot: repo?.root,
+      // Changes through the MLflow API are recorded as the name of the token that made them.
+      openModels: repo ? (user) => ModelRegistry.open(repo, { user }) : undefined,
       mtrackVersion: mtrackVersion(),
       host: flags.host,
       port: flags.port,

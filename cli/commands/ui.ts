@@ -1,12 +1,14 @@
 import { Flags } from "@oclif/core";
+import { registryDir } from "../../src/registry/models.js";
 import { openTracking } from "../../src/tracking/context.js";
+import { looseObjectOpener } from "../../src/ui/models.js";
 import { isLoopbackHost, startUiServer } from "../../src/ui/server.js";
 import { MtrackCommand } from "../base.js";
 
 export default class Ui extends MtrackCommand {
   static override summary = "Open a local web page to explore, chart and compare runs.";
   static override description =
-    "Serves a read-only single-page app and its JSON API (under /api/v1, see docs/ui.md) for this repository's runs: experiments, a fast runs table with the search grammar, metric charts comparing runs, grouped bands, run pages with artifacts. Listens on 127.0.0.1 unless --host says otherwise (there is no authentication). Stops on Ctrl-C.";
+    "Serves a read-only single-page app and its JSON API (under /api/v1, see docs/ui.md) for this repository's runs: experiments, a fast runs table with the search grammar, metric charts comparing runs, grouped bands, run pages with artifacts, and the model registry (models, versions, their files and source runs). Listens on 127.0.0.1 unless --host says otherwise (there is no authentication). Stops on Ctrl-C.";
   static override examples = [
     "<%= config.bin %> ui",
     "<%= config.bin %> ui --port 8000",
@@ -37,6 +39,8 @@ export default class Ui extends MtrackCommand {
       dir,
       store,
       repoRoot: repo.root,
+      registryDir: registryDir(repo),
+      openObject: looseObjectOpener(repo.store),
       host: flags.host,
       port: flags.port,
     });

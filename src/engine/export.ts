@@ -8,6 +8,7 @@ import { MtrackError } from "../errors.js";
 import { BaseNet } from "./model.js";
 import { Rng } from "./random.js";
 import { SeedManager, type SeedState } from "./seeds.js";
+import type { StandardScaler } from "./train.js";
 
 /** The `model.json` document. */
 export interface ModelJson {
@@ -21,6 +22,11 @@ export interface ModelJson {
   };
   seeds: { id: string; state: SeedState; alpha: number; germinated: boolean }[];
   params: Record<string, unknown>;
+  /**
+   * How raw features become the network's input, when the trainer recorded it: `(x - mean) / scale` per
+   * column (the scaler fitted in training). Absent in models saved before it was recorded.
+   */
+  preprocessing?: { standard_scaler: StandardScaler };
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: "float32" }[] }[];
 }
 
@@ -48,13 +54,17 @@ function namedVariables(model: BaseNet): [string, tf.Variable][] {
 }
 
 /**
- * Serialises the model's weights and seed states.
+ * Serialises the model's weights and seed states (and the scaler its inputs need, when given).
  *
  * @example
- * const { modelJson, weights } = exportModel(model, config);
+ * const { modelJson, weights } = exportModel(model, config, { scaler }); // scaler: from onTrained
  * fs.writeFileSync("model/model.json", JSON.stringify(modelJson)); fs.writeFileSync("model/weights.bin", weights);
  */
-export function exportModel(model: BaseNet, params: Record<string, unknown>): ModelArtifact {
+export function exportModel(
+  model: BaseNet,
+  params: Record<string, unknown>,
+  options: { scaler?: StandardScaler } = {},
+): ModelArtifact {
   const vars = namedVariables(model);
   const chunks = vars.map(([, v]) => v.dataSync() as Float32Array);
   const weights = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
@@ -80,6 +90,13 @@ export function exportModel(model: BaseNet, params: Record<string, unknown>): Mo
         germinated: s.germinated,
       })),
       params,
+      ...(options.scaler
+        ? {
+            preprocessing: {
+              standard_scaler: { mean: [...options.scaler.mean], scale: [...options.scaler.scale] },
+            },
+          }
+        : {}),
       weightsManifest: [
         {
           paths: ["weights.bin"],

@@ -96,18 +96,27 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called after every epoch (progress display). */
   onEpoch?: (record: EpochRecord) => void;
-  /** Called once with the trained model before it is freed (e.g. to export it). */
-  onTrained?: (model: BaseNet) => void;
+  /**
+   * Called once with the trained model before it is freed (e.g. to export it), and the scaler fitted on
+   * the raw data: the model takes `(x - mean) / scale`, so whoever serves it needs the scaler too.
+   */
+  onTrained?: (model: BaseNet, info: { scaler: StandardScaler }) => void;
+}
+
+/** A fitted standard scaler, per column (sklearn's `mean_` and `scale_`). */
+export interface StandardScaler {
+  mean: number[];
+  scale: number[];
 }
 
 /**
- * Fits sklearn's StandardScaler on all rows and returns the standardised copy (population std; a
- * constant column is only centred).
+ * Fits sklearn's StandardScaler on all rows (population std; a constant column gets scale 1, so it is
+ * only centred).
  *
  * @example
- * standardScale(new Float32Array([1, 2, 3, 4]), 2, 2) // [-1, -1, 1, 1]
+ * fitStandardScaler(new Float32Array([1, 5, 3, 5]), 2, 2) // { mean: [2, 5], scale: [1, 1] }
  */
-export function standardScale(X: Float32Array, rows: number, cols: number): Float32Array {
+export function fitStandardScaler(X: Float32Array, rows: number, cols: number): StandardScaler {
   const mean = new Float64Array(cols);
   const sq = new Float64Array(cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) mean[j]! += X[i * cols + j]!;
@@ -122,6 +131,22 @@ export function standardScale(X: Float32Array, rows: number, cols: number): Floa
     const std = Math.sqrt(s / rows);
     return std === 0 ? 1 : std;
   });
+  return { mean: Array.from(mean), scale };
+}
+
+/**
+ * Fits sklearn's StandardScaler on all rows (or uses `scaler`) and returns the standardised copy.
+ *
+ * @example
+ * standardScale(new Float32Array([1, 2, 3, 4]), 2, 2) // [-1, -1, 1, 1]
+ */
+export function standardScale(
+  X: Float32Array,
+  rows: number,
+  cols: number,
+  scaler: StandardScaler = fitStandardScaler(X, rows, cols),
+): Float32Array {
+  const { mean, scale } = scaler;
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < cols; j++) out[i * cols + j] = (X[i * cols + j]! - mean[j]!) / scale[j]!;
@@ -229,6 +254,7 @@ export async function trainExperiment(options: TrainOptions): Promise<TrainResul
 /** One run's mutable state, kept together so the phases read like the original's functions. */
 class Run {
   private readonly config: ExperimentConfig;
+  private readonly scaler: StandardScaler;
   private readonly manager: SeedManager;
   private readonly model: BaseNet;
   private readonly kasmina: KasminaMicro;
@@ -257,7 +283,8 @@ class Run {
     this.config = c;
     this.startedAt = clock();
     const { data } = options;
-    const scaled = standardScale(data.X, data.rows, data.cols);
+    this.scaler = fitStandardScaler(data.X, data.rows, data.cols);
+    const scaled = standardScale(data.X, data.rows, data.cols, this.scaler);
     const { train, val } = splitIndices(data.rows, c.train_frac, new Rng(c.seed, STREAM_SPLIT));
     this.nTrain = train.length;
     this.valRows = val.length;
@@ -405,7 +432,7 @@ class Run {
     if (tRecover !== null) this.logger.logMetric("recovery_time", tRecover, 0);
     this.logger.logMetric("total_seeds", totalSeeds, 0);
     this.logger.logMetric("active_seeds", activeSeeds, 0);
-    this.options.onTrained?.(this.model);
+    this.options.onTrained?.(this.model, { scaler: this.scaler });
     const endEpoch = w + c.adaptation_epochs;
     this.event(endEpoch, "experiment_end", "Experiment completed", {
       best_acc: this.bestAcc,

@@ -77,6 +77,8 @@ export interface GitRepo {
    * count, as with `git describe --dirty`). In a repository with no commits, any index entry is dirty.
    */
   isDirty(): Promise<boolean>;
+  /** Repo-relative posix paths of every file in the index (what git tracks), unsorted. */
+  trackedPaths(): string[];
 }
 
 /** Options of {@link openGitRepo}. */
@@ -259,6 +261,12 @@ class IsomorphicGitRepo implements GitRepo {
       },
     );
     return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  }
+
+  trackedPaths(): string[] {
+    const indexFile = `${this.layout.gitDir}/index`;
+    if (!this.fs.existsSync(indexFile)) return [];
+    return this.readIndex(indexFile).entries.map((e) => e.path);
   }
 
   async isDirty(): Promise<boolean> {

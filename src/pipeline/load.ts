@@ -92,6 +92,7 @@ export function loadPipeline(repo: Repo, file: string = DEFAULT_PIPELINE_FILE): 
     pipeline = parsePipeline({
       text,
       file,
+      dir: dirRel,
       readFile: (rel) => {
         const content = readRel(rel);
         reads.set(rel, content);

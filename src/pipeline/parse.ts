@@ -36,6 +36,11 @@ export interface ParsePipelineOptions {
   readFile: (relPath: string) => string | undefined;
   /** The default params file, loaded for interpolation when present. Default `params.yaml`. */
   defaultParamsFile?: string;
+  /**
+   * The pipeline file's folder relative to the repository root ("" at the root), to refuse paths that
+   * leave the repository or name its root, `.git` or `.mtrack`. Default: the folder of `file`.
+   */
+  dir?: string;
 }
 
 const TOP_KEYS = ["stages", "vars", "params", "metrics", "plots", "artifacts", "datasets"];
@@ -140,7 +145,84 @@ export function parsePipeline(options: ParsePipelineOptions): Pipeline {
     }
   }
   checkDeclaredParams(stages, files);
+  const dir = options.dir ?? (path.posix.isAbsolute(file) ? "" : path.posix.dirname(file));
+  checkRepoPaths(stages, dir === "." ? "" : dir);
   return { file, stages };
+}
+
+/** Folders no stage may read, write or run in: git's and mtrack's own (compared case-insensitively). */
+export const RESERVED_DIRS = [".git", ".mtrack"];
+
+/**
+ * Where a pipeline path lands in the repository: its repo-relative posix path ("" for the root), or
+ * null when it leaves the repository. Pure.
+ *
+ * @example
+ * repoRelative("sub", "../data"); // "data"
+ * repoRelative("", "../x");       // null
+ */
+export function repoRelative(dir: string, p: string): string | null {
+  const n = path.posix.normalize(dir ? `${dir}/${p}` : p).replace(/\/$/, "");
+  if (n === ".." || n.startsWith("../") || path.posix.isAbsolute(n)) return null;
+  return n === "." ? "" : n;
+}
+
+/** The reserved folder a repo-relative path is (or is inside), if any. */
+export function reservedDirOf(rel: string): string | undefined {
+  const first = (rel.split("/")[0] ?? "").toLowerCase();
+  return RESERVED_DIRS.find((d) => d === first);
+}
+
+/**
+ * Refuses wdirs outside the repository, and deps/outs that leave it, name its root, or name `.git`,
+ * `.mtrack` or a path inside them: `mtrack repro` removes outputs before a stage runs, so such an out
+ * would delete the repository.
+ */
+function checkRepoPaths(stages: readonly Stage[], dir: string): void {
+  const refuse = (pos: SourcePos, stage: string, what: string, hint: string, p: string) =>
+    invalid(pos, `stage '${stage}': ${what}`, hint, { stage, path: p });
+  for (const stage of stages) {
+    const w = repoRelative(dir, stage.wdir);
+    if (w === null)
+      throw refuse(
+        stage.pos,
+        stage.name,
+        `wdir '${stage.wdir}' is outside the repository`,
+        "Keep wdir inside the repository.",
+        stage.wdir,
+      );
+    const wReserved = reservedDirOf(w);
+    if (wReserved !== undefined)
+      throw refuse(
+        stage.pos,
+        stage.name,
+        `wdir '${stage.wdir}' is inside ${wReserved}`,
+        `Stages cannot run inside ${wReserved}.`,
+        stage.wdir,
+      );
+    const check = (p: string, pos: SourcePos, kind: string) => {
+      const rel = repoRelative(dir, p);
+      const hint = `Name a file or folder inside the repository, outside .git and .mtrack.`;
+      if (rel === null) throw refuse(pos, stage.name, `${kind} '${p}' is outside the repository`, hint, p);
+      if (rel === "") throw refuse(pos, stage.name, `${kind} '${p}' is the repository itself`, hint, p);
+      const reserved = reservedDirOf(rel);
+      if (reserved !== undefined)
+        throw refuse(
+          pos,
+          stage.name,
+          `${kind} '${p}' ${rel.toLowerCase() === reserved ? "is" : "is inside"} ${reserved}, which mtrack would ${kind === "dependency" ? "hash" : "delete before the stage runs"}`,
+          hint,
+          p,
+        );
+    };
+    for (const d of stage.deps) check(d.path, d.pos, "dependency");
+    for (const o of stage.outs)
+      check(
+        o.path,
+        o.pos,
+        o.kind === "outs" ? "output" : o.kind === "metrics" ? "metrics file" : "plots file",
+      );
+  }
 }
 
 /** Parsed params/vars files, read once each. */

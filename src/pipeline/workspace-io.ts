@@ -16,9 +16,11 @@ import { currentState } from "../workspace/tracked.js";
 import { overlaps } from "./dag.js";
 import { type FileEntry, type LockFile, serializeLock } from "./lockfile.js";
 import { type ParamsObject, parseParamsText } from "./params.js";
+import { reservedDirOf } from "./parse.js";
 import type { FileState } from "./plan.js";
 import type { RunCache, StageIO } from "./run.js";
 import { RUNCACHE_VERSION, RunCacheStore, toFileEntries, toRunCacheOutputs } from "./runcache.js";
+import { fmtPos } from "./template.js";
 import type { OutSpec, Pipeline, Stage } from "./types.js";
 
 /** Options of {@link WorkspaceIO}. */
@@ -85,6 +87,47 @@ export class WorkspaceIO implements StageIO {
     return rel.replace(/\/$/, "");
   }
 
+  /**
+   * The repo-relative path of an output about to be removed, refusing the repository root and anything
+   * in `.git` or `.mtrack` whatever the parser let through.
+   */
+  private removable(p: string): string {
+    const rel = this.rel(p);
+    const reserved = reservedDirOf(rel);
+    if (rel === "" || rel === "." || reserved !== undefined) {
+      throw new MtrackError(
+        "ERR_MTRACK_PATH_RESERVED",
+        `Refusing to remove ${rel === "" || rel === "." ? "the repository itself" : `${rel} (inside ${reserved})`} as a stage output.`,
+        { hint: "Name outputs inside the repository, outside .git and .mtrack.", data: { path: p } },
+      );
+    }
+    return rel;
+  }
+
+  /**
+   * Refuses cached outputs that git tracks (their data would be both in git and in the store, and
+   * `repro` would delete committed files), as DVC does. Call before running anything.
+   */
+  checkOutputsNotInGit(stages: readonly Stage[]): void {
+    const outs = stages.flatMap((stage) =>
+      stage.outs.filter((o) => o.cache).map((out) => ({ stage, out, rel: this.rel(out.path) })),
+    );
+    if (outs.length === 0) return;
+    const tracked = this.repo.git().trackedPaths();
+    for (const { stage, out, rel } of outs) {
+      const hit = tracked.find((t) => t === rel || t.startsWith(`${rel}/`));
+      if (hit === undefined) continue;
+      throw new MtrackError(
+        "ERR_MTRACK_TRACKED_BY_GIT",
+        `${fmtPos(out.pos)}: stage '${stage.name}': output '${out.path}' is tracked by git${hit === rel ? "" : ` (${hit})`}.`,
+        {
+          hint: `Stop tracking it in git first (the files stay): git rm -r --cached '${rel}' && git commit -m 'Stop tracking ${rel}'; or mark the output cache: false to keep it in git.`,
+          data: { stage: stage.name, path: out.path, tracked: hit },
+        },
+      );
+    }
+  }
+
   private forget(paths: readonly string[]): void {
     for (const key of [...this.hashes.keys()])
       if (paths.some((p) => overlaps(key, p))) this.hashes.delete(key);
@@ -121,7 +164,7 @@ export class WorkspaceIO implements StageIO {
 
   async removeOutputs(_stage: Stage, outs: OutSpec[]): Promise<void> {
     for (const out of outs) {
-      const rel = this.rel(out.path);
+      const rel = this.removable(out.path);
       try {
         this.repo.fs.rmSync(this.repo.abs(rel), { recursive: true, force: true });
       } catch (err) {
@@ -183,7 +226,7 @@ export class WorkspaceIO implements StageIO {
   /** Writes one recorded output into the workspace, replacing whatever is there. */
   private materialize(out: FileEntry, cached: boolean): void {
     const { repo } = this;
-    const rel = this.rel(out.path);
+    const rel = this.removable(out.path);
     const abs = repo.abs(rel);
     // Outputs kept in git (cache: false) are ordinary files the user edits and commits: never links.
     const mode = cached ? repo.linkMode : "copy";

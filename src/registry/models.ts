@@ -78,13 +78,15 @@ function notFound(what: string, hint: string, data: Record<string, unknown>): Mt
   return new MtrackError("ERR_MTRACK_MODEL_NOT_FOUND", `${what} does not exist.`, { hint, data });
 }
 
-function modelNotFound(name: string): MtrackError {
+/** ERR_MTRACK_MODEL_NOT_FOUND for a registered model (shared with the UI's read-only API). */
+export function modelNotFound(name: string): MtrackError {
   return notFound(`Registered model ${JSON.stringify(name)}`, "List models with `mtrack models list`.", {
     name,
   });
 }
 
-function versionNotFound(name: string, version: number): MtrackError {
+/** ERR_MTRACK_MODEL_NOT_FOUND for a version of a model. */
+export function versionNotFound(name: string, version: number): MtrackError {
   return notFound(
     `Version ${version} of model ${JSON.stringify(name)}`,
     `List its versions with \`mtrack models show ${name}\`.`,
@@ -522,6 +524,9 @@ export class ModelRegistry {
   private async resolveSource(source: string): Promise<ResolvedModel & { source: string }> {
     if (isModelUri(source)) {
       const r = this.resolve(source);
+      // Artifacts under a run's path prefix are collected into a new manifest, staged in memory until a
+      // flush: it must be durable before an event names it, or other processes find no manifest.
+      await this.repo.store.flush();
       return { ...r, source };
     }
     const abs = path.resolve(this.repo.root, source);

@@ -8,9 +8,10 @@ import type { Hash } from "../store/types.js";
 
 /**
  * The kinds of refs that travel (one folder each on the remote). `annotations/<runId>.<id>` holds one
- * annotation of a sealed run (tags and inputs added after it ended, src/tracking/annotations.ts).
+ * annotation of a sealed run (tags and inputs added after it ended, src/tracking/annotations.ts);
+ * `registry/<eventId>` one model registry event (src/registry/registry.ts, src/transfer/registry.ts).
  */
-export const REF_KINDS = ["runs", "runcache", "annotations"] as const;
+export const REF_KINDS = ["runs", "runcache", "annotations", "registry"] as const;
 export type RefKind = (typeof REF_KINDS)[number];
 
 const REF_ID = /^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$/;

@@ -15,6 +15,8 @@ export interface RouteContext {
   /** Named segments of the pattern (`/v1/objects/:hash` → { hash }), URL-decoded. */
   params: Record<string, string>;
   url: URL;
+  /** The name of the token the request was authenticated with, if any (who makes a change). */
+  user?: string;
 }
 
 /** Answers one request (throw HttpError for an error status). */

@@ -6,7 +6,8 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { isMtrackError } from "../errors.js";
+import { errnoCode, isMtrackError, MtrackError } from "../errors.js";
+import type { ModelRegistry } from "../registry/models.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
@@ -17,7 +18,7 @@ import { mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
 import { HttpError, Router } from "./router.js";
 import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
-import { checkToken } from "./tokens.js";
+import { findToken, type TokenRecord } from "./tokens.js";
 
 /** The token file of a served store directory. */
 export function tokensFileOf(storeDir: string): string {
@@ -40,6 +41,12 @@ export interface ServerOptions {
    * Without it the MLflow paths answer NOT_IMPLEMENTED.
    */
   tracking?: Pick<Tracking, "dir" | "store">;
+  /**
+   * Opens the repository's model registry as a user (`(user) => ModelRegistry.open(repo, { user })`),
+   * with `tracking`: MLflow 3's logged models and the registered-models / model-versions endpoints work
+   * over it, each change recorded as the name of the token that made it.
+   */
+  openModels?: (user: string) => ModelRegistry;
   /** Recorded as the mtrack version of runs created through the MLflow API. */
   mtrackVersion?: string;
   /** The repository root (the web UI's /api/v1/info reports it); with `tracking`. */
@@ -80,12 +87,24 @@ export function createHandler(options: ServerOptions): {
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.tracking
-    ? new MlflowService({ tracking: options.tracking, mtrackVersion: options.mtrackVersion, listing })
+    ? new MlflowService({
+        tracking: options.tracking,
+        mtrackVersion: options.mtrackVersion,
+        listing,
+        ...(options.openModels ? { openModels: options.openModels } : {}),
+      })
     : undefined;
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
     const { dir, store } = options.tracking;
-    const ui = uiRoutes({ dir, store, listing, repoRoot: options.repoRoot ?? "", uiDir: options.uiDir });
+    const ui = uiRoutes({
+      dir,
+      store,
+      listing,
+      repoRoot: options.repoRoot ?? "",
+      uiDir: options.uiDir,
+      openObject: (hash) => remote.open(hash),
+    });
     router.mount("", ui, "read");
   }
   router.mount(
@@ -107,10 +126,12 @@ export function createHandler(options: ServerOptions): {
       if (match === "method") throw new HttpError(405, "Method not allowed.");
       if (!match) throw new HttpError(404, "No such endpoint.", "ERR_MTRACK_PATH_NOT_FOUND");
       const access = match.route.access;
+      let found: TokenRecord | undefined;
       if (access !== "public") {
         const auth = req.headers.authorization ?? "";
         const token = bearerOrBasicToken(auth);
-        const scope = token ? checkToken(tokensFile, token) : undefined;
+        found = token ? findToken(tokensFile, token) : undefined;
+        const scope = found?.scope;
         if (access === "write") {
           if (!scope) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
           if (scope !== "write") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
@@ -119,7 +140,8 @@ export function createHandler(options: ServerOptions): {
           throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
         }
       }
-      await match.route.handler({ req, res, params: match.params, url });
+      const user = found?.name;
+      await match.route.handler({ req, res, params: match.params, url, ...(user ? { user } : {}) });
     })().catch((err: unknown) => {
       if (options.tracking && isUiPath(pathname)) {
         // A browser asks for credentials on a Basic challenge: the token goes in as the password.
@@ -155,6 +177,11 @@ function bearerOrBasicToken(auth: string): string | undefined {
   return colon < 0 ? undefined : decoded.slice(colon + 1) || undefined;
 }
 
+/** A connection with no traffic for this long is closed (a stalled upload, an idle client). */
+export const IDLE_TIMEOUT_MS = 120_000;
+/** Request headers must be complete within this time. */
+const HEADERS_TIMEOUT_MS = 60_000;
+
 /**
  * Starts the server on host:port (port 0 picks a free one).
  *
@@ -163,16 +190,39 @@ function bearerOrBasicToken(auth: string): string | undefined {
  * console.error(`listening on ${s.url}`);
  */
 export async function startServer(
-  options: ServerOptions & { host?: string; port?: number },
+  options: ServerOptions & { host?: string; port?: number; idleTimeoutMs?: number },
 ): Promise<RunningServer> {
   const { handler, remote, mlflow } = createHandler(options);
   const server = http.createServer({ keepAlive: true }, handler);
-  // Large uploads can take long on slow links; the default 5 min request timeout would cut them.
+  // Large uploads can take long on slow links; the default 5 min request timeout would cut them. A
+  // connection that sends nothing for IDLE_TIMEOUT_MS is closed instead, so stalled clients cannot hold
+  // sockets forever, and headers must arrive within HEADERS_TIMEOUT_MS.
   server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
-  });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.setTimeout(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket) => socket.destroy());
+  const port = options.port ?? 8080;
+  const host0 = options.host ?? "127.0.0.1";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host0, () => resolve());
+    });
+  } catch (err) {
+    const inUse = errnoCode(err) === "EADDRINUSE";
+    throw new MtrackError(
+      "ERR_MTRACK_IO",
+      inUse
+        ? `Port ${port} on ${host0} is already in use.`
+        : `Cannot listen on ${host0}:${port}: ${(err as Error).message}`,
+      {
+        hint: inUse
+          ? "Stop the other server, or pass another --port (0 picks a free one)."
+          : "Pass another --port (0 picks a free one) or --host.",
+        data: { host: host0, port, errno: errnoCode(err) },
+        cause: err,
+      },
+    );
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {

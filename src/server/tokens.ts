@@ -110,10 +110,24 @@ export function checkToken(
   token: string,
   options: { fs?: FsLike } = {},
 ): TokenScope | undefined {
+  return findToken(file, token, options)?.scope;
+}
+
+/**
+ * The record of a presented token (its name says who is calling), or undefined.
+ *
+ * @example
+ * findToken(tokensFile, "mtk_...")?.name; // "trainer"
+ */
+export function findToken(
+  file: string,
+  token: string,
+  options: { fs?: FsLike } = {},
+): TokenRecord | undefined {
   const want = Buffer.from(sha256(token), "hex");
   for (const t of load(file, options.fs ?? nodeFs).tokens) {
     const have = Buffer.from(t.sha256, "hex");
-    if (have.length === want.length && crypto.timingSafeEqual(have, want)) return t.scope;
+    if (have.length === want.length && crypto.timingSafeEqual(have, want)) return t;
   }
   return undefined;
 }

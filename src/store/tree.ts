@@ -47,7 +47,8 @@ export function unsafePathReason(p: string): string | undefined {
     if (p.charCodeAt(start) === 0x2e /* . */) {
       const seg = p.slice(start, end);
       if (seg === "." || seg === "..") return `'${seg}' segment`;
-      if (seg === ".git" || seg === ".mtrack") return `reserved segment '${seg}'`;
+      const lower = seg.toLowerCase();
+      if (lower === ".git" || lower === ".mtrack") return `reserved segment '${seg}'`;
     }
     start = end + 1;
   }

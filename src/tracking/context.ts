@@ -119,7 +119,7 @@ export function mtrackVersion(): string {
 
 /** Options of the repository-level `startRun`. */
 export interface RepoStartRunOptions extends Omit<StartRunOptions, "dir" | "store" | "gitInfo"> {
-  /** A directory inside the repository. Default: `env.MTRACK_REPO` (set by `mtrack run`). */
+  /** A directory inside the repository. Default: `env.MTRACK_REPO` (set by `mtrack run`), else the current directory. */
   cwd?: string;
   /** An already open repository (then `cwd` is not used). */
   repo?: Repo;
@@ -136,7 +136,7 @@ export interface RepoStartRunOptions extends Omit<StartRunOptions, "dir" | "stor
  * @example
  * import { startRun } from "mtrack";
  *
- * const run = await startRun({ cwd: process.cwd(), experiment: "mnist", params: { lr: 0.01, epochs: 5 } });
+ * const run = await startRun({ experiment: "mnist", params: { lr: 0.01, epochs: 5 } });
  * for (let epoch = 0; epoch < 5; epoch++) {
  *   run.logMetrics({ loss: 1 / (epoch + 1), val_acc: 0.8 + epoch / 50 }, { step: epoch });
  * }
@@ -145,21 +145,9 @@ export interface RepoStartRunOptions extends Omit<StartRunOptions, "dir" | "stor
  */
 export async function startRun(options: RepoStartRunOptions = {}): Promise<Run> {
   const { cwd, repo: given, env = process.env, ...rest } = options;
-  const where = cwd ?? env[ENV.repo];
   let repo = given;
-  if (repo === undefined) {
-    if (where === undefined) {
-      throw new MtrackError(
-        "ERR_MTRACK_INVALID_ARGUMENT",
-        "startRun needs to know which repository to use.",
-        {
-          hint: "Pass { cwd: process.cwd() } (or any directory inside the repository), or start the script with `mtrack run -- ...`.",
-          data: { option: "cwd" },
-        },
-      );
-    }
-    repo = Repo.open({ cwd: where });
-  }
+  // As git does, the repository is found from the current directory when nothing names it.
+  if (repo === undefined) repo = Repo.open({ cwd: cwd ?? (env[ENV.repo] || process.cwd()) });
   const tracking = openTracking(repo);
   return startRunIn({
     mtrackVersion: mtrackVersion(),

@@ -27,7 +27,7 @@ import type { TransferRoot } from "./select.js";
 
 /** What moved for refs (the objects they name are counted in `objects`). */
 export interface RefsSummary {
-  kind: "runs" | "runcache";
+  kind: "runs" | "runcache" | "registry";
   /** Refs written on the destination. */
   transferred: number;
   /** Refs the destination already had. */
@@ -35,6 +35,13 @@ export interface RefsSummary {
   objects: TransferSummary;
   /** For runs: annotations written on the destination (tags and inputs added after runs ended). */
   annotations?: number;
+  /**
+   * For the registry: events not written because an object the live registry needs is missing (on
+   * push: from the local store; on fetch: from the remote, or it arrived corrupt). See transfer/registry.ts.
+   */
+  held?: Array<{ event: string; missing: Hash[] }>;
+  /** For the registry, on fetch: remote refs that are not a registry event of the id they name (skipped). */
+  damaged?: string[];
 }
 
 function localRunIds(runsDir: string): string[] {

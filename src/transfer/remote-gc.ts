@@ -1,7 +1,8 @@
 /**
  * `mtrack gc --cloud`: garbage collection on a remote. The keep set is built here, on the client, from
- * the same root sources as the local gc plus the refs already on the remote (runs and run-cache entries
- * other clones pushed); the remote then deletes the rest by the rules of src/remotes/collect.ts.
+ * the same root sources as the local gc plus the refs already on the remote (runs, run-cache entries and
+ * model registry events other clones pushed); the remote then deletes the rest by the rules of
+ * src/remotes/collect.ts.
  *
  * Directory manifests and run records must be read to know what they name. Each is read from the local
  * store, else from the remote (and its hash checked). When one can be read from neither, or a remote ref
@@ -10,6 +11,10 @@
  */
 import { MtrackError } from "../errors.js";
 import { parseRunCacheEntry, rootsOf } from "../pipeline/runcache.js";
+import { foldEvents } from "../registry/fold.js";
+import { stateReferences } from "../registry/references.js";
+import { parseEvent } from "../registry/registry.js";
+import type { RegistryEvent } from "../registry/types.js";
 import type { CollectResult } from "../remotes/collect.js";
 import { resolveRemote } from "../remotes/config.js";
 import { openRemote } from "../remotes/index.js";
@@ -23,8 +28,11 @@ import { newPackr } from "../tracking/frames.js";
 import { runReferences } from "../tracking/read.js";
 import type { RootSource } from "../workspace/gc.js";
 
-/** What a root names: an object, a directory manifest, a run record, or a run's directory artifact. */
-export type RemoteRootKind = "object" | "tree" | "run" | "run-dir";
+/**
+ * What a root names: an object, a directory manifest, a run record, a run's directory artifact, or a
+ * model version's content (the same DirEntry[] manifest as a run's directory artifact).
+ */
+export type RemoteRootKind = "object" | "tree" | "run" | "run-dir" | "model";
 
 /** One root of a remote collection, with where it comes from (for the refusal message). */
 export interface RemoteRoot {
@@ -93,6 +101,36 @@ export function remoteRunCacheRoots(remote: Remote): RemoteRootSource {
         for (const r of rootsOf(entry.outs))
           out.push({ hash: r.hash, kind: r.tree ? "tree" : "object", label });
       }
+      return out;
+    },
+  };
+}
+
+/**
+ * Roots named by the remote's `registry/*` refs: what the registry those events fold into needs (live
+ * versions' manifests and files, files of logged models not deleted; see src/registry/references.ts).
+ * A ref that is not the event its name says makes the collection refuse: it might create a version.
+ */
+export function remoteRegistryRoots(remote: Remote): RemoteRootSource {
+  return {
+    name: "remote model registry",
+    async collect(unreadable) {
+      const events: RegistryEvent[] = [];
+      for (const name of await remote.listRefs("registry")) {
+        const body = await remote.readRef(name);
+        const e = body === undefined ? undefined : parseEvent(body.toString("utf8"));
+        if (e === undefined || `registry/${e.id}` !== name) {
+          unreadable.push({ label: `${name} on the remote`, reason: "the ref is not a registry event" });
+          continue;
+        }
+        events.push(e);
+      }
+      const refs = stateReferences(foldEvents(events));
+      const out: RemoteRoot[] = [];
+      for (const [hash, label] of refs.manifests)
+        out.push({ hash, kind: "model", label: `${label} on the remote` });
+      for (const [hash, label] of refs.objects)
+        out.push({ hash, kind: "object", label: `${label} on the remote` });
       return out;
     },
   };
@@ -207,14 +245,16 @@ export async function remoteKeepSet(
     const bytes = await readObjects(store, remote, [...round.keys()]);
     for (const [hash, root] of round) {
       const data = bytes.get(hash);
-      const what = root.kind === "run" ? "run record" : "directory manifest";
+      const what =
+        root.kind === "run" ? "run record" : root.kind === "model" ? "model manifest" : "directory manifest";
       if (!data) {
         unreadable.push({ label: root.label, hash, reason: `its ${what} is neither here nor on the remote` });
         continue;
       }
       try {
         if (root.kind === "tree") for (const e of decodeTree(data)) keep.add(e.hash);
-        else if (root.kind === "run-dir") for (const h of runDirEntries(data)) keep.add(h);
+        else if (root.kind === "run-dir" || root.kind === "model")
+          for (const h of runDirEntries(data)) keep.add(h);
         else {
           const refs = runRecordRefs(data);
           for (const h of refs.objects) keep.add(h);
@@ -284,6 +324,7 @@ export async function gcRemote(
     const { keep, roots } = await remoteKeepSet(repo.store, remote, [
       ...sources.map(fromLocalSource),
       remoteRunRoots(remote),
+      remoteRegistryRoots(remote),
       remoteRunCacheRoots(remote),
     ]);
     await options.beforeCollect?.();

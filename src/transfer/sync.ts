@@ -1,6 +1,7 @@
 /**
  * The three user-facing operations — push, fetch, pull — as library calls: select what travels, move
- * objects, then refs (runs, run-cache) when asked, and for pull check the workspace out.
+ * objects, then refs (runs, the model registry, run-cache) when asked, and for pull check the workspace
+ * out.
  */
 
 import { resolveRemote } from "../remotes/config.js";
@@ -14,14 +15,17 @@ import type { ProgressFn } from "../workspace/scan.js";
 import { selectTracked } from "../workspace/tracked.js";
 import { DEFAULT_JOBS, fetchObjects, pushObjects, type TransferSummary } from "./objects.js";
 import { fetchRunCache, fetchRuns, pushRunCache, pushRuns, type RefsSummary } from "./refs.js";
+import { fetchRegistry, pushRegistry } from "./registry.js";
 import { type Selection, selectRoots } from "./select.js";
 
 /** Options of push, fetch, pull and remoteStatus. */
 export interface SyncOptions extends Selection {
   /** Remote name (default: core.remote, or the only one). */
   remote?: string;
-  /** Also sealed runs. */
+  /** Also sealed runs, and the model registry (whose versions are mostly made from runs). */
   runs?: boolean;
+  /** Also the model registry: its events and the files of its live versions and logged models. */
+  models?: boolean;
   /** Also run-cache entries. */
   runCache?: boolean;
   jobs?: number;
@@ -39,6 +43,8 @@ export interface SyncResult {
   url: string;
   objects: TransferSummary;
   runs?: RefsSummary;
+  /** The model registry (with `runs` or `models`). */
+  registry?: RefsSummary;
   runCache?: RefsSummary;
 }
 
@@ -75,6 +81,7 @@ export async function push(repo: Repo, options: SyncOptions = {}): Promise<SyncR
     const objects = await pushObjects(repo.store, remote, await selectRoots(repo, options), t);
     const result: SyncResult = { remote: name, url: remote.url, objects };
     if (options.runs) result.runs = await pushRuns(repo, remote, t);
+    if (options.runs || options.models) result.registry = await pushRegistry(repo, remote, t);
     if (options.runCache) result.runCache = await pushRunCache(repo, remote, t);
     return result;
   });
@@ -97,6 +104,7 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
     });
     const result: SyncResult = { remote: name, url: remote.url, objects };
     if (options.runs) result.runs = await fetchRuns(repo, remote, t);
+    if (options.runs || options.models) result.registry = await fetchRegistry(repo, remote, t);
     if (options.runCache) result.runCache = await fetchRunCache(repo, remote, t);
     await repo.store.flush();
     return result;

@@ -1,11 +1,11 @@
 /**
  * The JSON API of `mtrack ui`, under /api/v1 (documented in docs/ui.md): experiments, a filtered, sorted
- * and paged runs listing, one run's details, downsampled metric series, grouped bands, and a run's
- * artifacts. Read-only: every route is a GET.
+ * and paged runs listing, one run's details, downsampled metric series, grouped bands, a run's
+ * artifacts, and the model registry (models.ts). Read-only: every route is a GET.
  */
 
-import type { ServerResponse } from "node:http";
 import { MtrackError } from "../errors.js";
+import { Registry } from "../registry/registry.js";
 import { Router } from "../server/router.js";
 import type { ObjectStore } from "../store/types.js";
 import { mtrackVersion } from "../tracking/context.js";
@@ -19,7 +19,11 @@ import type { RunSummary } from "../tracking/types.js";
 import { artifactHeaders, artifactKind } from "./artifacts.js";
 import { computeBands } from "./bands.js";
 import { HistorySource, LruCache } from "./histories.js";
+import { modelsApi, type OpenObject, registryDirBeside, versionsOfRun } from "./models.js";
 import { expandKeys, intParam, listParam, parseColumns, runDetailsJson, runRow, unionKeys } from "./query.js";
+import { sendUiJson } from "./respond.js";
+
+export { sendUiJson } from "./respond.js";
 
 /** How often the page polls while a visible run is RUNNING. */
 export const POLL_MS = 2000;
@@ -37,18 +41,10 @@ export interface UiApiOptions {
   liveness?: Liveness;
   /** The runs listing to serve from (default: a new one); pass one to warm it before the first request. */
   listing?: RunListing;
-}
-
-/** Sends a JSON answer with the headers every UI answer carries. */
-export function sendUiJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": body.length,
-    "x-content-type-options": "nosniff",
-    "cache-control": "no-store",
-  });
-  res.end(body);
+  /** The model registry's directory (default: beside `dir`, i.e. `<repo>/.mtrack/registry`). */
+  registryDir?: string;
+  /** Streams a stored object (model file downloads); default: objects are read whole. */
+  openObject?: OpenObject;
 }
 
 /** Parses a filter or sort clause, reporting the 0-based column of a syntax error as the API promises. */
@@ -86,6 +82,8 @@ export function uiApi(options: UiApiOptions): Router {
   const { dir, store } = options;
   const listing = options.listing ?? new RunListing(dir, store, options.liveness);
   const histories = new HistorySource(dir, store);
+  // Read only: the UI folds the event log and never takes the writers' lock.
+  const registry = new Registry({ dir: options.registryDir ?? registryDirBeside(dir) });
   // Filtered + sorted selections of one listing version: scrolling the table asks for many windows of
   // the same selection, which then cost a slice.
   const selections = new LruCache<string, Selection>(32);
@@ -194,11 +192,8 @@ export function uiApi(options: UiApiOptions): Router {
     pattern: "/runs/:id",
     access: "public",
     handler: async ({ res, params }) => {
-      sendUiJson(
-        res,
-        200,
-        runDetailsJson(getRun(dir, store, params.id ?? "", { liveness: options.liveness })),
-      );
+      const run = getRun(dir, store, params.id ?? "", { liveness: options.liveness });
+      sendUiJson(res, 200, runDetailsJson(run, versionsOfRun(registry.state(), run.runId)));
     },
   });
 
@@ -307,5 +302,15 @@ export function uiApi(options: UiApiOptions): Router {
       });
     },
   });
+
+  router.mount(
+    "",
+    modelsApi({
+      registry,
+      store,
+      openObject: options.openObject,
+      runNames: () => new Map(listing.snapshot().runs.map((r) => [r.runId, r.name])),
+    }),
+  );
   return router;
 }

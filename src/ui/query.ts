@@ -6,7 +6,7 @@
 import { MtrackError } from "../errors.js";
 import { PARENT_RUN_TAG, REPRO_ID_TAG, STAGE_TAG } from "../tracking/context.js";
 import type { RunDetails, RunSummary } from "../tracking/types.js";
-import type { MetricCell, RunInfo, RunRow } from "./wire.js";
+import type { MetricCell, RegisteredRef, RunInfo, RunRow } from "./wire.js";
 
 /** A column a runs table asked for: `params.lr`, `metrics.val_acc`, `tags.phase`. */
 export interface ColumnRef {
@@ -185,12 +185,13 @@ export function unionKeys(runs: readonly RunSummary[]): {
 
 /**
  * A run's details as the API sends them: summary fields, everything of RunDetails that JSON can carry,
- * and the provenance the run page shows (stage, repro id, parent run).
+ * the provenance the run page shows (stage, repro id, parent run), and the registered model versions made
+ * from the run (`registered`, see models.ts: versionsOfRun).
  *
  * @example
  * runDetailsJson(getRun(dir, store, "3f2a")).stage; // "train" or null
  */
-export function runDetailsJson(r: RunDetails): RunInfo {
+export function runDetailsJson(r: RunDetails, registered: RegisteredRef[] = []): RunInfo {
   const metrics: RunInfo["metrics"] = {};
   for (const [k, m] of Object.entries(r.metrics)) metrics[k] = jsonMetric(m);
   const tag = (k: string) => (Object.hasOwn(r.tags, k) ? r.tags[k]! : null);
@@ -222,5 +223,6 @@ export function runDetailsJson(r: RunDetails): RunInfo {
         step: m.step,
       })),
     ],
+    registered,
   };
 }

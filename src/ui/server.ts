@@ -38,6 +38,7 @@ const NOT_FOUND_CODES: ReadonlySet<ErrorCode> = new Set([
   "ERR_MTRACK_EXPERIMENT_NOT_FOUND",
   "ERR_MTRACK_ARTIFACT_NOT_FOUND",
   "ERR_MTRACK_PATH_NOT_FOUND",
+  "ERR_MTRACK_MODEL_NOT_FOUND",
 ]);
 
 const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
@@ -45,6 +46,7 @@ const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   "ERR_MTRACK_INVALID_NAME",
   "ERR_MTRACK_SEARCH_SYNTAX",
   "ERR_MTRACK_RUN_AMBIGUOUS",
+  "ERR_MTRACK_MODEL_URI_INVALID",
 ]);
 
 /**

@@ -79,6 +79,8 @@ export interface RunInfo extends RunRow {
   datasets: { name: string; digest: string; sourceType: string; context: string | null }[];
   /** Logged models the run used (`input`) or produced (`output`, with the step), by id. */
   loggedModels: { modelId: string; role: "input" | "output"; step: number | null }[];
+  /** Registered model versions made from this run ("Registered as clf v2"). */
+  registered: RegisteredRef[];
 }
 
 /** One (possibly downsampled) series of GET /series. */
@@ -116,4 +118,80 @@ export interface ServerInfo {
   repo: string;
   readOnly: boolean;
   pollMs: number;
+}
+
+/** A registered model version named from elsewhere (a run's page). */
+export interface RegisteredRef {
+  name: string;
+  version: number;
+  aliases: string[];
+}
+
+/** A row of GET /models. */
+export interface ModelSummary {
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+  /** Live versions. */
+  versionCount: number;
+  /** The highest live version, null when the model has none. */
+  latestVersion: number | null;
+  /** alias → version number. */
+  aliases: Record<string, number>;
+  createdAt: number;
+  updatedAt: number;
+  user: string;
+}
+
+/** A version in a model's versions table (GET /models/:name). */
+export interface ModelVersionRow {
+  name: string;
+  version: number;
+  /** `models:/<name>/<version>` */
+  uri: string;
+  aliases: string[];
+  /** MLflow's legacy stage, from the aliases `production` / `staging`. */
+  stage: "Production" | "Staging" | "None";
+  /** Where it was registered from: `runs:/...`, `models:/...` or a workspace path. */
+  source: string;
+  /** The run that produced it, and that run's name when the run is in this repository. */
+  runId: string | null;
+  runName: string | null;
+  /** The MLflow logged model it was made from. */
+  modelId: string | null;
+  commit: string | null;
+  /** Total bytes and number of files. */
+  size: number;
+  fileCount: number;
+  flavor: string;
+  description: string;
+  tags: Record<string, string>;
+  createdAt: number;
+  user: string;
+}
+
+/** Answer of GET /models/:name. */
+export interface ModelInfo extends ModelSummary {
+  /** Newest first. */
+  versions: ModelVersionRow[];
+}
+
+/** One file of a version (GET /models/:name/versions/:version). */
+export interface ModelFile {
+  path: string;
+  size: number;
+  kind: "image" | "text" | "binary";
+}
+
+/** Answer of GET /models/:name/versions/:version. */
+export interface ModelVersionInfo extends ModelVersionRow {
+  /** Hash of the version's manifest in the store. */
+  contentHash: string;
+  signature: { inputs: unknown; outputs: unknown; params?: unknown } | null;
+  /** URIs that load this version: `models:/<name>/<v>` and one `models:/<name>@<alias>` per alias. */
+  uris: string[];
+  /** The files, sorted by path; empty with `missing` when the manifest is not in this store. */
+  files: ModelFile[];
+  /** True when the version's files are not in this store (pull them first). */
+  missing: boolean;
 }

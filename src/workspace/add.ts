@@ -7,7 +7,7 @@ import type { Repo } from "../repo.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
 import { addToGitignore } from "./gitignore.js";
-import { type Pointer, pointerPathFor, writePointer } from "./pointer.js";
+import { POINTER_SUFFIX, type Pointer, pointerPathFor, writePointer } from "./pointer.js";
 import type { ProgressFn } from "./scan.js";
 import { StatCache } from "./statcache.js";
 import { currentState, findTrackedPaths, loadPointer, pointerFileOf, resolveTarget } from "./tracked.js";
@@ -43,6 +43,24 @@ function overlapError(a: string, b: string): MtrackError {
 }
 
 /** Checks targets exist and do not overlap each other or already tracked paths. */
+/** The longest file name (in bytes) common file systems allow (ext4, APFS, NTFS). */
+const MAX_NAME_BYTES = 255;
+
+/** The first target git tracks (itself or a file inside it), if any. */
+function gitTracked(repo: Repo, rels: readonly string[]): { rel: string; file: string } | undefined {
+  let files: string[];
+  try {
+    files = repo.git().trackedPaths();
+  } catch {
+    return undefined; // an index mtrack cannot read: git itself will still refuse nothing here
+  }
+  for (const rel of rels) {
+    const file = files.find((f) => f === rel || f.startsWith(`${rel}/`));
+    if (file !== undefined) return { rel, file };
+  }
+  return undefined;
+}
+
 function validateTargets(repo: Repo, rels: string[]): void {
   const fs = repo.fs;
   for (const rel of rels) {
@@ -57,6 +75,31 @@ function validateTargets(repo: Repo, rels: string[]): void {
       }
       throw err;
     }
+  }
+  for (const rel of rels) {
+    // The pointer file's name is the longest name add writes; refuse before touching .gitignore.
+    const name = `${path.posix.basename(rel)}${POINTER_SUFFIX}`;
+    if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+      throw new MtrackError(
+        "ERR_MTRACK_INVALID_NAME",
+        `${rel}: its pointer file ${name.slice(0, 40)}… would have a ${Buffer.byteLength(name)}-byte name, over the ${MAX_NAME_BYTES} bytes file systems allow.`,
+        {
+          hint: `Rename it to at most ${MAX_NAME_BYTES - POINTER_SUFFIX.length} bytes, then add it again.`,
+          data: { path: rel },
+        },
+      );
+    }
+  }
+  const inGit = gitTracked(repo, rels);
+  if (inGit !== undefined) {
+    throw new MtrackError(
+      "ERR_MTRACK_TRACKED_BY_GIT",
+      `${inGit.rel} is tracked by git${inGit.file === inGit.rel ? "" : ` (${inGit.file})`}: its data would be both in git and in mtrack.`,
+      {
+        hint: `Stop tracking it in git first (the files stay): git rm -r --cached '${inGit.rel}' && git commit -m 'Stop tracking ${inGit.rel}', then mtrack add '${inGit.rel}'.`,
+        data: { path: inGit.rel, tracked: inGit.file },
+      },
+    );
   }
   const sorted = [...rels].sort();
   for (let i = 1; i < sorted.length; i++) {

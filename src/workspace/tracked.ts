@@ -55,8 +55,11 @@ export function resolveTarget(repo: Repo, absPath: string): string {
       data: { path: absPath },
     });
   }
-  if (rel.endsWith(POINTER_SUFFIX)) rel = dataPathFor(rel);
-  const reserved = rel.split("/").find((seg) => RESERVED_NAMES.has(seg));
+  // `.mtrack` itself ends with the pointer suffix: judge reserved names before reading it as a pointer.
+  const isReserved = (p: string) => p.split("/").find((seg) => RESERVED_NAMES.has(seg.toLowerCase()));
+  const reservedRaw = isReserved(rel);
+  if (reservedRaw === undefined && rel.endsWith(POINTER_SUFFIX)) rel = dataPathFor(rel);
+  const reserved = reservedRaw ?? (rel === "" ? ".mtrack" : isReserved(rel));
   if (reserved) {
     throw new MtrackError(
       "ERR_MTRACK_PATH_RESERVED",

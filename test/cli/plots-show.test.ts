@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
+import { launchBrowser } from "../helpers/browser.js";
 import { runCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 
@@ -125,12 +125,10 @@ test("plots show --rev reads the committed files, not the workspace; a bad revis
   }
 });
 
-test("plots show: the report draws its charts in headless Chromium with the network refused", async () => {
+test("plots show: the report draws its charts in headless Chromium with the network refused", async (t) => {
+  const browser = await launchBrowser(t);
+  if (!browser) return;
   const repo = await projectRepo();
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
   try {
     const r = await runCli(["plots", "show"], { cwd: repo.dir, env: repo.env });
     assert.equal(r.code, 0, r.stderr);

@@ -51,6 +51,9 @@ test("add, config and get refuse bad input with a stable code each, and write no
     fs.symlinkSync(path.join(repo.home, "secret.txt"), repo.abs("data/leak.txt"));
     fs.symlinkSync(path.join(repo.home, "secret.txt"), repo.abs("leak.txt"));
     initRepo({ cwd: repo.dir });
+    // Only what git should track goes into the commit: the data stays out of git, as mtrack wants it.
+    repo.write({ ".gitignore": "/data\n/other\n/leak.txt\n/long-*\n", "in-git.txt": "committed\n" });
+    repo.write({ [`long-${"n".repeat(245)}`]: "x" });
     repo.commit("initial");
     const configBefore = fs.readFileSync(repo.abs(".mtrack/config.yaml"), "utf8");
     const cases: Array<[string[], string]> = [
@@ -60,6 +63,10 @@ test("add, config and get refuse bad input with a stable code each, and write no
       [["add", ".mtrack/config.yaml"], "ERR_MTRACK_PATH_RESERVED"],
       [["add", ".git/config"], "ERR_MTRACK_PATH_RESERVED"],
       [["add", ".git"], "ERR_MTRACK_PATH_RESERVED"],
+      [["add", ".mtrack"], "ERR_MTRACK_PATH_RESERVED"],
+      [["add", ".MTRACK/cache"], "ERR_MTRACK_PATH_RESERVED"],
+      [["add", "in-git.txt"], "ERR_MTRACK_TRACKED_BY_GIT"],
+      [["add", `long-${"n".repeat(245)}`], "ERR_MTRACK_INVALID_NAME"],
       [["add", "data"], "ERR_MTRACK_SYMLINK_OUTSIDE_REPO"],
       [["add", "leak.txt"], "ERR_MTRACK_SYMLINK_OUTSIDE_REPO"],
       [["add", "other", "other/c.txt"], "ERR_MTRACK_OVERLAPPING_TARGETS"],
@@ -77,6 +84,11 @@ test("add, config and get refuse bad input with a stable code each, and write no
     });
     const pointers = fs.readdirSync(repo.dir).filter((n) => n.endsWith(".mtrack") && n !== ".mtrack");
     assert.deepEqual(pointers, [], "no pointer written by a refused add");
+    assert.equal(
+      fs.readFileSync(repo.abs(".gitignore"), "utf8"),
+      "/data\n/other\n/leak.txt\n/long-*\n",
+      "nor a .gitignore line",
+    );
     assert.equal(fs.existsSync(repo.abs("data/inner.mtrack")), false);
     assert.equal(fs.readFileSync(repo.abs(".mtrack/config.yaml"), "utf8"), configBefore);
     assert.equal(fs.existsSync(repo.abs("out")), false);

@@ -6,19 +6,17 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { parseRoute } from "../../ui/src/route.js";
 import { runCli, startCli, waitCli } from "../helpers/cli.js";
-import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
-import { pythonHas, testPython } from "../helpers/python.js";
+import { makeTempGitRepo } from "../helpers/git-repo.js";
+import { cliJson, runClient, startServer, token } from "../helpers/mlflow.js";
+import { pythonHas } from "../helpers/python.js";
 
-const run = promisify(execFile);
 const fixture = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   "..",
@@ -26,63 +24,6 @@ const fixture = path.resolve(
   "mlflow",
   "train.py",
 );
-
-async function cliJson<T = Record<string, unknown>>(repo: TempGitRepo, args: string[]): Promise<T> {
-  const r = await runCli([...args, "--json"], { cwd: repo.dir, env: repo.env });
-  assert.equal(r.code, 0, `mtrack ${args.join(" ")} failed: ${r.stderr}${r.stdout}`);
-  return r.json as T;
-}
-
-async function token(repo: TempGitRepo, name: string, read = false): Promise<string> {
-  const created = await cliJson(repo, [
-    "server",
-    "token",
-    "create",
-    "--name",
-    name,
-    ...(read ? ["--read"] : []),
-  ]);
-  return created.token as string;
-}
-
-/** Starts `mtrack server --port 0` in the repo and waits for its URL. */
-async function startServer(repo: TempGitRepo): Promise<{ child: ChildProcess; url: string }> {
-  const child = startCli(["server", "--port", "0"], { cwd: repo.dir, env: repo.env });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      const m = /listening on (http:\/\/[^\s,]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  return { child, url };
-}
-
-/**
- * Runs a fixture script against the server with the client's retries off; returns its stdout lines, the
- * last of which is the JSON of what the client saw.
- */
-async function runClient(repo: TempGitRepo, script: string, url: string, write: string): Promise<string[]> {
-  const py = await run(testPython(), [script], {
-    cwd: repo.dir,
-    env: {
-      ...repo.env,
-      MLFLOW_TRACKING_URI: url,
-      MLFLOW_TRACKING_TOKEN: write,
-      MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
-      MLFLOW_HTTP_REQUEST_TIMEOUT: "30",
-    },
-    maxBuffer: 16 << 20,
-    timeout: 240_000,
-  });
-  return py.stdout.trim().split("\n");
-}
 
 /** What train.py prints: what the client saw. */
 interface Seen {
@@ -335,7 +276,7 @@ test("the mlflow client logs through mtrack server and mtrack's CLI sees every r
       "logging to an ended run",
     );
     await check(
-      call(url, "POST", `${api}/registered-models/create`, { token: write, body: { name: "x" } }),
+      call(url, "POST", `${api}/traces`, { token: write, body: { experiment_id: "0" } }),
       501,
       "NOT_IMPLEMENTED",
       "unsupported endpoint",

@@ -4,10 +4,20 @@
  * --json output, never wording. Needs a build (`npx tsc -p tsconfig.json && npx oclif manifest`).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { type CliResult, cliEntry, errorCode, runCli, startCli, waitCli } from "../helpers/cli.js";
+import { pathToFileURL } from "node:url";
+import {
+  type CliResult,
+  cliEntry,
+  errorCode,
+  packageRoot,
+  runCli,
+  startCli,
+  waitCli,
+} from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: --json output is checked field by field
@@ -351,6 +361,35 @@ test("SIGINT to mtrack run is forwarded: the run is KILLED and mtrack exits 130"
     const [run] = (list.json as Json).runs;
     assert.equal(run.status, "KILLED");
     assert.equal(run.tags["mtrack.signal"], "SIGINT");
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("the README's library example runs as written: startRun finds the repository from the current directory", async () => {
+  const repo = makeTempGitRepo();
+  try {
+    assert.equal((await runCli(["init"], { cwd: repo.dir, env: repo.env })).code, 0);
+    repo.write({ "results/metrics.json": '{"acc": 1}\n' });
+    const readme = fs.readFileSync(path.join(packageRoot(), "README.md"), "utf8");
+    const snippet = /## Experiment tracking[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(
+      snippet !== undefined && snippet.includes("startRun({ experiment"),
+      "README's example changed shape; update this test",
+    );
+    const entry = pathToFileURL(path.join(packageRoot(), "dist", "src", "index.js")).href;
+    const script = snippet.replace('from "mtrack"', `from ${JSON.stringify(entry)}`);
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: repo.dir,
+      env: { ...repo.env, MTRACK_REPO: "" },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const list = await runCli(["runs", "list", "--json"], { cwd: repo.dir, env: repo.env });
+    const runs = (list.json as { runs: { status: string; experimentName: string }[] }).runs;
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]?.status, "FINISHED");
+    assert.equal(runs[0]?.experimentName, "spirals");
   } finally {
     repo.cleanup();
   }

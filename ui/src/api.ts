@@ -8,6 +8,12 @@ export type {
   Band,
   ExperimentInfo,
   MetricCell,
+  ModelFile,
+  ModelInfo,
+  ModelSummary,
+  ModelVersionInfo,
+  ModelVersionRow,
+  RegisteredRef,
   RunInfo,
   RunKeys,
   RunRow,
@@ -66,4 +72,15 @@ export function artifactUrl(runId: string, path: string, download = false): stri
     path,
     download: download ? "1" : undefined,
   });
+}
+
+/** The API path of a registered model, or of one of its versions. */
+export function modelPath(name: string, version?: number): string {
+  const m = `/models/${encodeURIComponent(name)}`;
+  return version === undefined ? m : `${m}/versions/${version}`;
+}
+
+/** The URL of a model version's file, as a download. */
+export function modelFileUrl(name: string, version: number, path: string): string {
+  return apiUrl(`${modelPath(name, version)}/file`, { path, download: "1" });
 }

@@ -9,7 +9,8 @@ import type { AppContext, View } from "./app.js";
 import { bandsView } from "./bands-view.js";
 import { compareView } from "./compare-view.js";
 import { h, replace } from "./dom.js";
-import { formatRoute, parseRoute, type Route } from "./route.js";
+import { modelsView, modelVersionView, modelView } from "./models-view.js";
+import { formatRoute, navSection, parseRoute, type Route } from "./route.js";
 import { runView } from "./run-view.js";
 import { runsView } from "./runs-view.js";
 
@@ -79,6 +80,12 @@ function start(): void {
         return bandsView(ctx, route);
       case "runs":
         return runsView(ctx, route);
+      case "models":
+        return modelsView(ctx);
+      case "model":
+        return modelView(ctx, route);
+      case "model-version":
+        return modelVersionView(ctx, route);
     }
   }
 
@@ -86,7 +93,7 @@ function start(): void {
     const route = parseRoute(location.hash);
     if (route.view === "runs") lastRunsHash = formatRoute(route);
     for (const a of document.querySelectorAll<HTMLAnchorElement>("nav a[data-view]")) {
-      a.classList.toggle("active", a.dataset.view === route.view);
+      a.classList.toggle("active", a.dataset.view === navSection(route));
       if (a.dataset.view === "runs") a.href = lastRunsHash;
     }
     if (view?.update?.(route)) return;
@@ -102,6 +109,7 @@ function start(): void {
     document.querySelector("nav")!,
     h("a", { href: "#/runs", "data-view": "runs" }, "Runs"),
     h("a", { href: "#/bands", "data-view": "bands" }, "Group"),
+    h("a", { href: "#/models", "data-view": "models" }, "Models"),
   );
   render();
 }

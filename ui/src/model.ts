@@ -203,6 +203,14 @@ export function formatValue(v: number | null | undefined): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** A byte count as "512 B", "1.5 KiB", "3.2 MiB", "1.1 GiB". */
+export function sizeText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1 << 30) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  return `${(n / (1 << 30)).toFixed(1)} GiB`;
+}
+
 /** A commit as 8 hex digits plus `*` when the worktree was dirty; "—" outside git. */
 export function shortCommit(commit: string | null | undefined, dirty: boolean): string {
   if (!commit) return dirty ? "*" : "—";

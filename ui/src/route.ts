@@ -1,7 +1,8 @@
 /**
  * Hash routes, so every view is a link: `#/runs?experiment=0&filter=...&sort=...&cols=...`,
  * `#/run/<id>`, `#/compare?runs=a,b&x=step&log=1&smooth=0.6&pattern=seed/*` + `/alpha`,
- * `#/bands?group=params.lr&key=val_acc`; MLflow's own `#/experiments/<id>/runs/<run id>` and
+ * `#/bands?group=params.lr&key=val_acc`, the model registry `#/models`, `#/models/<name>` and
+ * `#/models/<name>/<version>`; MLflow's own `#/experiments/<id>/runs/<run id>` and
  * `#/experiments/<id>` (the links the mlflow client prints) are read too. Pure: parse and format only.
  */
 
@@ -44,8 +45,44 @@ export interface BandsRoute {
   key: string;
 }
 
+/** The registered models. */
+export interface ModelsRoute {
+  view: "models";
+}
+
+/** One registered model and its versions. */
+export interface ModelRoute {
+  view: "model";
+  name: string;
+}
+
+/** One version of a registered model: its files, signature and URIs. */
+export interface ModelVersionRoute {
+  view: "model-version";
+  name: string;
+  version: number;
+}
+
 /** Any route of the page. */
-export type Route = RunsRoute | RunRoute | CompareRoute | BandsRoute;
+export type Route =
+  | RunsRoute
+  | RunRoute
+  | CompareRoute
+  | BandsRoute
+  | ModelsRoute
+  | ModelRoute
+  | ModelVersionRoute;
+
+/**
+ * The nav entry a route belongs to (a run page to Runs, a model's pages to Models).
+ *
+ * @example
+ * navSection({ view: "model", name: "clf" }) // "models"
+ */
+export function navSection(r: Route): string {
+  if (r.view === "model" || r.view === "model-version") return "models";
+  return r.view;
+}
 
 const X_MODES: readonly XMode[] = ["step", "time", "relative"];
 
@@ -71,6 +108,17 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "experiments" && parts[1]) {
     if (parts[2] === "runs" && parts[3]) return { view: "run", id: decodeURIComponent(parts[3]) };
     return { view: "runs", experiments: [decodeURIComponent(parts[1])], filter: "", cols: [] };
+  }
+  if (parts[0] === "models") {
+    let name = "";
+    try {
+      name = decodeURIComponent(parts[1] ?? "");
+    } catch {
+      // A mangled link opens the models list.
+    }
+    if (name === "") return { view: "models" };
+    const version = /^v?([1-9]\d{0,9})$/.exec(parts[2] ?? "")?.[1];
+    return version ? { view: "model-version", name, version: Number(version) } : { view: "model", name };
   }
   if (parts[0] === "compare") {
     const x = params.get("x") as XMode | null;
@@ -116,6 +164,12 @@ export function formatRoute(r: Route): string {
   switch (r.view) {
     case "run":
       return `#/run/${encodeURIComponent(r.id)}`;
+    case "models":
+      return "#/models";
+    case "model":
+      return `#/models/${encodeURIComponent(r.name)}`;
+    case "model-version":
+      return `#/models/${encodeURIComponent(r.name)}/${r.version}`;
     case "compare":
       p.set("runs", r.runs.join(","));
       if (r.x !== "step") p.set("x", r.x);

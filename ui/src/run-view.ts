@@ -9,8 +9,8 @@ import { type ArtifactFile, artifactUrl, getJson, type RunInfo, type Series } fr
 import type { AppContext, View } from "./app.js";
 import { splitKeys } from "./compare-view.js";
 import { h, replace } from "./dom.js";
-import { formatDuration, formatTime, formatValue, shortCommit } from "./model.js";
-import type { Route, RunRoute } from "./route.js";
+import { formatDuration, formatTime, formatValue, shortCommit, sizeText } from "./model.js";
+import { formatRoute, type Route, type RunRoute } from "./route.js";
 import {
   type ChartSettings,
   chartControls,
@@ -19,18 +19,13 @@ import {
   fetchSeries,
 } from "./series-charts.js";
 
-function kv(rows: [string, Node | string][]): HTMLElement {
+/** A two-column table of labelled values. */
+export function kv(rows: [string, Node | string][]): HTMLElement {
   return h(
     "table",
     { class: "kv" },
     h("tbody", {}, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
   );
-}
-
-function sizeText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
 /** Mounts a run's page. */
@@ -169,12 +164,40 @@ export function runView(ctx: AppContext, route: RunRoute): View {
       );
     const datasets = r.datasets ?? [];
     const models = r.loggedModels ?? [];
+    const registered = r.registered ?? [];
     replace(
       info,
       h("div", { class: "panel" }, h("h2", {}, "Run"), provenance),
       h("div", { class: "panel" }, h("h2", {}, "Params"), params),
       h("div", { class: "panel" }, h("h2", {}, "Tags"), tags),
       h("div", { class: "panel wide" }, h("h2", {}, "Metrics"), metrics),
+      registered.length === 0
+        ? null
+        : h(
+            "div",
+            { class: "panel wide registered" },
+            h("h2", {}, "Registered as"),
+            h(
+              "ul",
+              { class: "registered-list" },
+              ...registered.map((v) =>
+                h(
+                  "li",
+                  {},
+                  h(
+                    "a",
+                    {
+                      href: formatRoute({ view: "model-version", name: v.name, version: v.version }),
+                      "data-model": v.name,
+                      "data-version": v.version,
+                    },
+                    `${v.name} v${v.version}`,
+                  ),
+                  v.aliases.length > 0 ? ` (${v.aliases.map((a) => `@${a}`).join(", ")})` : "",
+                ),
+              ),
+            ),
+          ),
       datasets.length === 0
         ? null
         : h(

@@ -396,8 +396,9 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
       data,
       logger,
       signal: io.signal ?? abort.signal,
-      onTrained: (model) => {
-        artifact = exportModel(model, { ...config });
+      onTrained: (model, { scaler }) => {
+        // The scaler goes with the model: it takes standardised features, and serving gets raw ones.
+        artifact = exportModel(model, { ...config }, { scaler });
       },
       onEpoch: (e) => {
         if (e.epoch % 10 === 0 || e.germinated || e.epoch === total) {

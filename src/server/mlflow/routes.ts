@@ -9,7 +9,9 @@ import { pipeline } from "node:stream/promises";
 import { readBody, sendJson } from "../http-util.js";
 import { type Access, Router } from "../router.js";
 import { MlflowApiError } from "./errors.js";
-import type { MlflowService } from "./service.js";
+import { parseLoggedModelPath } from "./logged-models.js";
+import { parseVersionContentPath } from "./model-registry.js";
+import { artifactChildren, type FileInfo, type MlflowService } from "./service.js";
 import { BATCH_LIMITS, type Message, parseArtifactPath, queryMessage } from "./wire.js";
 
 /** Body limits of the MLflow API. */
@@ -70,7 +72,8 @@ type Endpoint = {
   access: Access;
   /** Body limit for this endpoint, when smaller than the default. */
   maxBytes?: number;
-  call: (msg: Message) => Message | Promise<Message>;
+  /** `user`: the name of the request's token, recorded with registry changes. */
+  call: (msg: Message, user: string) => Message | Promise<Message>;
 };
 
 function endpoints(s: MlflowService): Endpoint[] {
@@ -136,8 +139,97 @@ function endpoints(s: MlflowService): Endpoint[] {
       call: (m) => s.annotations.logOutputs(m),
     },
     { path: "/artifacts/list", methods: ["GET"], access: "read", call: (m) => s.listArtifacts(m) },
-    // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts; mtrack has none.
-    { path: "/logged-models/search", methods: ["POST"], access: "read", call: () => ({ models: [] }) },
+    ...loggedModelEndpoints(s),
+    ...registryEndpoints(s),
+  ];
+}
+
+/** The model registry (model-registry.ts); absent without one (the catch-all answers NOT_IMPLEMENTED). */
+function registryEndpoints(s: MlflowService): Endpoint[] {
+  const r = s.modelRegistry;
+  if (r === undefined) return [];
+  const rm = "/registered-models";
+  const mv = "/model-versions";
+  return [
+    { path: `${rm}/create`, methods: ["POST"], access: "write", call: (m, u) => r.createModel(m, u) },
+    { path: `${rm}/get`, methods: ["GET"], access: "read", call: (m) => r.getModel(m) },
+    { path: `${rm}/update`, methods: ["PATCH"], access: "write", call: (m, u) => r.updateModel(m, u) },
+    { path: `${rm}/rename`, methods: ["POST"], access: "write", call: (m, u) => r.renameModel(m, u) },
+    { path: `${rm}/delete`, methods: ["DELETE"], access: "write", call: (m, u) => r.deleteModel(m, u) },
+    { path: `${rm}/search`, methods: ["GET"], access: "read", call: (m) => r.searchModels(m) },
+    {
+      path: `${rm}/get-latest-versions`,
+      methods: ["POST", "GET"],
+      access: "read",
+      call: (m) => r.latestVersions(m),
+    },
+    { path: `${rm}/set-tag`, methods: ["POST"], access: "write", call: (m, u) => r.setModelTag(m, u) },
+    {
+      path: `${rm}/delete-tag`,
+      methods: ["DELETE"],
+      access: "write",
+      call: (m, u) => r.deleteModelTag(m, u),
+    },
+    { path: `${rm}/alias`, methods: ["POST"], access: "write", call: (m, u) => r.setAlias(m, u) },
+    { path: `${rm}/alias`, methods: ["DELETE"], access: "write", call: (m, u) => r.deleteAlias(m, u) },
+    { path: `${rm}/alias`, methods: ["GET"], access: "read", call: (m) => r.getByAlias(m) },
+    { path: `${mv}/create`, methods: ["POST"], access: "write", call: (m, u) => r.createVersion(m, u) },
+    { path: `${mv}/get`, methods: ["GET"], access: "read", call: (m) => r.getVersion(m) },
+    { path: `${mv}/update`, methods: ["PATCH"], access: "write", call: (m, u) => r.updateVersion(m, u) },
+    { path: `${mv}/delete`, methods: ["DELETE"], access: "write", call: (m, u) => r.deleteVersion(m, u) },
+    {
+      path: `${mv}/transition-stage`,
+      methods: ["POST"],
+      access: "write",
+      call: (m, u) => r.transitionStage(m, u),
+    },
+    { path: `${mv}/search`, methods: ["GET"], access: "read", call: (m) => r.searchVersions(m) },
+    { path: `${mv}/get-download-uri`, methods: ["GET"], access: "read", call: (m) => r.downloadUri(m) },
+    { path: `${mv}/set-tag`, methods: ["POST"], access: "write", call: (m, u) => r.setVersionTag(m, u) },
+    {
+      path: `${mv}/delete-tag`,
+      methods: ["DELETE"],
+      access: "write",
+      call: (m, u) => r.deleteVersionTag(m, u),
+    },
+  ];
+}
+
+/** MLflow 3's logged models (logged-models.ts); only an empty search without a registry. */
+function loggedModelEndpoints(s: MlflowService): Endpoint[] {
+  const lm = s.loggedModels;
+  if (lm === undefined) {
+    // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts.
+    return [
+      { path: "/logged-models/search", methods: ["POST"], access: "read", call: () => ({ models: [] }) },
+    ];
+  }
+  const base = "/logged-models";
+  return [
+    { path: `${base}/search`, methods: ["POST"], access: "read", call: (m) => lm.search(m) },
+    { path: base, methods: ["POST"], access: "write", call: (m, u) => lm.create(m, u) },
+    { path: `${base}/:model_id`, methods: ["GET"], access: "read", call: (m) => lm.get(m) },
+    { path: `${base}/:model_id`, methods: ["PATCH"], access: "write", call: (m, u) => lm.finalize(m, u) },
+    { path: `${base}/:model_id`, methods: ["DELETE"], access: "write", call: (m, u) => lm.delete(m, u) },
+    { path: `${base}/:model_id/tags`, methods: ["PATCH"], access: "write", call: (m, u) => lm.setTags(m, u) },
+    {
+      path: `${base}/:model_id/tags/*tag_key`,
+      methods: ["DELETE"],
+      access: "write",
+      call: (m, u) => lm.deleteTag(m, u),
+    },
+    {
+      path: `${base}/:model_id/params`,
+      methods: ["POST"],
+      access: "write",
+      call: (m, u) => lm.logParams(m, u),
+    },
+    {
+      path: `${base}/:model_id/artifacts/directories`,
+      methods: ["GET"],
+      access: "read",
+      call: (m) => lm.listArtifacts(m),
+    },
   ];
 }
 
@@ -163,7 +255,7 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
           method,
           pattern: prefix + e.path,
           access: e.access,
-          handler: async ({ req, res, url }) => {
+          handler: async ({ req, res, url, params, user }) => {
             const limit = e.maxBytes ?? limits.jsonBytes;
             const declared = Number(req.headers["content-length"]);
             // MLflow answers an oversized batch with INVALID_PARAMETER_VALUE, not 413.
@@ -174,7 +266,9 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
                 `Batched logging API requests must be at most ${e.maxBytes} bytes, got a request of ${declared} bytes.`,
               );
             }
-            sendJson(res, 200, await e.call(await requestMessage(req, url, limit)));
+            // Path parameters (logged-models/{model_id}) win over same-named body fields.
+            const msg = { ...(await requestMessage(req, url, limit)), ...params };
+            sendJson(res, 200, await e.call(msg, user ?? ""));
           },
         });
       }
@@ -201,15 +295,51 @@ async function drain(req: IncomingMessage, limit: number): Promise<void> {
   }
 }
 
-function runPath(p: string): { runId: string; name: string } {
+/** What a proxy path names: a run's artifact, a logged model's file, or a registered version's file. */
+type ArtifactTarget =
+  | { kind: "run"; runId: string; name: string }
+  | { kind: "logged"; modelId: string; name: string }
+  | { kind: "version"; hash: string; name: string };
+
+function artifactTarget(p: string, service: MlflowService): ArtifactTarget {
+  const logged = parseLoggedModelPath(p);
+  if (logged !== undefined && service.loggedModels !== undefined) return { kind: "logged", ...logged };
+  const version = parseVersionContentPath(p);
+  if (version !== undefined && service.modelRegistry !== undefined) return { kind: "version", ...version };
   const parsed = parseArtifactPath(p);
   if (parsed === undefined) {
     throw new MlflowApiError(
       "INVALID_PARAMETER_VALUE",
-      `Artifact path ${JSON.stringify(p)} is not of the form <experiment_id>/<run_id>/artifacts/<path>.`,
+      `Artifact path ${JSON.stringify(p)} is not of the form <experiment_id>/<run_id>/artifacts/<path> or <experiment_id>/models/<model_id>/artifacts/<path>.`,
     );
   }
-  return parsed;
+  return { kind: "run", ...parsed };
+}
+
+/** The proxy's listing of one directory of a target (base names). */
+function listTarget(t: ArtifactTarget, service: MlflowService): FileInfo[] {
+  if (t.kind === "logged") return service.loggedModels!.listArtifactDir(t.modelId, t.name);
+  if (t.kind === "version")
+    return artifactChildren(service.modelRegistry!.contentFiles(t.hash), t.name, false);
+  return service.listArtifactDir(t.runId, t.name);
+}
+
+/**
+ * The stored object of one file of a target; RESOURCE_DOES_NOT_EXIST for a model file that is not
+ * there. A run's artifacts are looked up only when they can be streamed (`readArtifact` serves the rest).
+ */
+function storedFile(
+  t: ArtifactTarget,
+  service: MlflowService,
+  streaming: boolean,
+): { hash: string; size: number } | undefined {
+  if (t.kind === "run") return streaming ? service.artifactFile(t.runId, t.name) : undefined;
+  const file =
+    t.kind === "logged"
+      ? service.loggedModels!.artifactFile(t.modelId, t.name)
+      : service.modelRegistry!.contentFiles(t.hash).find((f) => f.name === t.name);
+  if (file === undefined) throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `No model file ${t.name}.`);
+  return file;
 }
 
 function artifactHeaders(name: string, size: number): Record<string, string | number> {
@@ -233,9 +363,9 @@ function addArtifactRoutes(
     pattern: `${prefix}/artifacts`,
     access: "read",
     handler: async ({ res, url }) => {
-      const p = url.searchParams.get("path") ?? "";
-      const { runId, name } = runPath(p);
-      sendJson(res, 200, { files: service.listArtifactDir(runId, name) });
+      sendJson(res, 200, {
+        files: listTarget(artifactTarget(url.searchParams.get("path") ?? "", service), service),
+      });
     },
   });
   router.add({
@@ -243,12 +373,12 @@ function addArtifactRoutes(
     pattern: `${prefix}/artifacts/*path`,
     access: "read",
     handler: async ({ req, res, params }) => {
-      const { runId, name } = runPath(params.path ?? "");
+      const t = artifactTarget(params.path ?? "", service);
       const head = req.method === "HEAD";
-      const file = openObject ? service.artifactFile(runId, name) : undefined;
+      const file = storedFile(t, service, openObject !== undefined);
       const stream = file && openObject ? await openObject(file.hash) : undefined;
       if (file && stream) {
-        res.writeHead(200, artifactHeaders(name, file.size));
+        res.writeHead(200, artifactHeaders(t.name, file.size));
         if (head) {
           stream.destroy();
           res.end();
@@ -257,8 +387,9 @@ function addArtifactRoutes(
         }
         return;
       }
-      const body = service.readArtifact(runId, name);
-      res.writeHead(200, artifactHeaders(name, body.length));
+      // Not streamable (no opener, or an object still staged in this process): read it whole.
+      const body = t.kind === "run" ? service.readArtifact(t.runId, t.name) : service.readObject(file!.hash);
+      res.writeHead(200, artifactHeaders(t.name, body.length));
       res.end(head ? undefined : body);
     },
   });
@@ -266,9 +397,17 @@ function addArtifactRoutes(
     method: "PUT",
     pattern: `${prefix}/artifacts/*path`,
     access: "write",
-    handler: async ({ req, res, params }) => {
-      const { runId, name } = runPath(params.path ?? "");
-      await service.putArtifact(runId, name, req);
+    handler: async ({ req, res, params, user }) => {
+      const t = artifactTarget(params.path ?? "", service);
+      if (t.kind === "version") {
+        await drain(req, Number.MAX_SAFE_INTEGER);
+        throw new MlflowApiError(
+          "INVALID_PARAMETER_VALUE",
+          "A registered model version's files are read-only.",
+        );
+      }
+      if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, req, user ?? "");
+      else await service.putArtifact(t.runId, t.name, req);
       sendJson(res, 200, {});
     },
   });

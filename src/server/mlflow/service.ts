@@ -12,6 +12,9 @@ import fs from "node:fs";
 import os from "node:os";
 import { pipeline } from "node:stream/promises";
 import { isMtrackError } from "../../errors.js";
+import { LoggedModels } from "../../registry/logged.js";
+import type { ModelRegistry } from "../../registry/models.js";
+import type { Registry } from "../../registry/registry.js";
 import { type Run, startRun } from "../../tracking/api.js";
 import type { Tracking } from "../../tracking/context.js";
 import { type LiveRun, openLiveRun } from "../../tracking/external.js";
@@ -40,6 +43,8 @@ import { safeUnlink, tmpName } from "../../util/fs.js";
 import { MlflowRunAnnotations } from "./annotations.js";
 import { invalidParam, MlflowApiError } from "./errors.js";
 import { MlflowExperiments } from "./experiments.js";
+import { MlflowLoggedModels } from "./logged-models.js";
+import { MlflowModelRegistry } from "./model-registry.js";
 import {
   artifactUri,
   DEFAULT_SEARCH_RESULTS,
@@ -84,6 +89,18 @@ export interface MlflowServiceOptions {
   liveness?: Liveness;
   /** The runs listing to search (default: a new one); `mtrack server` shares its own with the web UI. */
   listing?: RunListing;
+  /**
+   * The repository's model registry log (`.mtrack/registry`): MLflow 3's logged models (and, through
+   * the model registry, registered models) live there. Without it the logged-model endpoints answer
+   * NOT_IMPLEMENTED and logged-models/search finds nothing.
+   */
+  registry?: Registry;
+  /**
+   * Opens the repository's model registry with the user its changes are recorded as (the name of the
+   * request's token): serves the registered-models and model-versions endpoints, and (when `registry`
+   * is not given) its log holds the logged models.
+   */
+  openModels?: (user: string) => ModelRegistry;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
@@ -175,6 +192,10 @@ export class MlflowService {
   readonly experiments: MlflowExperiments;
   /** Tags of ended runs, delete-tag, inputs and outputs (annotations.ts). */
   readonly annotations: MlflowRunAnnotations;
+  /** MLflow 3's logged models and their artifacts (logged-models.ts); undefined without a registry. */
+  readonly loggedModels: MlflowLoggedModels | undefined;
+  /** Registered models and versions (model-registry.ts); undefined without a model registry. */
+  readonly modelRegistry: MlflowModelRegistry | undefined;
 
   constructor(options: MlflowServiceOptions) {
     this.#dir = options.tracking.dir;
@@ -194,6 +215,35 @@ export class MlflowService {
       writer: (id) => this.#writable(id),
       tags: (id) => this.#summary(id).tags,
     });
+    const open = options.openModels;
+    // One registry per user: every event records who made it (a Registry's user is fixed).
+    const byUser = new Map<string, ModelRegistry>();
+    const modelsFor = (user: string): ModelRegistry => {
+      let m = byUser.get(user);
+      if (m === undefined && open !== undefined) byUser.set(user, (m = open(user)));
+      return m as ModelRegistry;
+    };
+    const fixed = options.registry;
+    const logFor = fixed ? () => fixed : open ? (user: string) => modelsFor(user).log : undefined;
+    const loggedByUser = new Map<string, LoggedModels>();
+    const loggedFor = (user: string): LoggedModels => {
+      let l = loggedByUser.get(user);
+      if (l === undefined && logFor !== undefined)
+        loggedByUser.set(user, (l = new LoggedModels({ registry: logFor(user), store: this.#store })));
+      return l as LoggedModels;
+    };
+    this.loggedModels = logFor
+      ? new MlflowLoggedModels({
+          logged: loggedFor,
+          state: () => logFor("").state(),
+          experiment: (id) => {
+            this.#experimentById(id);
+          },
+          tmpDir: this.#tmpDir,
+        })
+      : undefined;
+    const store = this.#store;
+    this.modelRegistry = open ? new MlflowModelRegistry(modelsFor, () => store.flush()) : undefined;
   }
 
   /** Ids of the runs this server owns (still open). */
@@ -468,6 +518,11 @@ export class MlflowService {
     const id = this.#existing(runId);
     const file = this.#artifactFiles(id).find((f) => f.name === name);
     return file && file.hash !== "" ? { hash: file.hash, size: file.size } : undefined;
+  }
+
+  /** The bytes of one stored object (a logged model's file, when no streaming opener is given). */
+  readObject(hash: string): Buffer {
+    return this.#store.readObject(hash);
   }
 
   /** The bytes of one artifact file of a run. */

@@ -13,6 +13,7 @@ import { type LoggerCall, recordingLogger } from "../../../src/engine/logger.js"
 import { Rng } from "../../../src/engine/random.js";
 import { formatResultsLog, metricsJson } from "../../../src/engine/results.js";
 import {
+  fitStandardScaler,
   learningRate,
   StepLr,
   splitIndices,
@@ -52,6 +53,8 @@ const tiny: ExperimentConfig = {
 
 test("standardScale and splitIndices behave like StandardScaler and random_split", () => {
   assert.deepEqual([...standardScale(new Float32Array([1, 5, 3, 5]), 2, 2)], [-1, 0, 1, 0]);
+  // The fitted scaler (saved with the model for serving); a constant column gets scale 1.
+  assert.deepEqual(fitStandardScaler(new Float32Array([1, 5, 3, 5]), 2, 2), { mean: [2, 5], scale: [1, 1] });
   const { train, val } = splitIndices(10, 0.8, new Rng(1));
   assert.equal(train.length, 8);
   assert.equal(val.length, 2);

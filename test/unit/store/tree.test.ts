@@ -77,6 +77,8 @@ const HOSTILE: Array<[string, Buffer]> = [
   ],
   ["a deep folder under a file", manifest([row("a"), row("a-b/c"), row("a/b/c/d")])],
   ["reserved segment deep down", manifest([row("x/y/.mtrack")])],
+  ["reserved segment in another case (macOS, Windows)", manifest([row(".GIT/hooks/x")])],
+  ["reserved .mtrack in another case", manifest([row("a/.MTrack/cache")])],
   [".. after a long segment", manifest([row("abc/def/..")])],
   ["short hash", manifest([row("a", RAW1.subarray(0, 31))])],
   ["hex string hash", manifest([row("a", H1)])],

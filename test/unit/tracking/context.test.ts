@@ -88,11 +88,20 @@ test("startRun finds the repository from cwd or MTRACK_REPO, records git and env
     g.write({ "a.txt": "1" });
     const head = g.commit("first");
     initRepo({ cwd: g.dir });
-    assert.equal(
-      await codeOfAsync(() => startRun({ env: {} })),
-      "ERR_MTRACK_INVALID_ARGUMENT",
-      "no cwd and no MTRACK_REPO",
-    );
+    // Nothing names the repository: it is found from the current directory (here: not a repository).
+    const outside = makeTempGitRepo({ git: false });
+    const cwd = process.cwd();
+    try {
+      process.chdir(outside.dir);
+      assert.equal(
+        await codeOfAsync(() => startRun({ env: {}, installProcessHooks: false })),
+        "ERR_MTRACK_NOT_A_GIT_REPO",
+        "no cwd and no MTRACK_REPO, outside any repository",
+      );
+    } finally {
+      process.chdir(cwd);
+      outside.cleanup();
+    }
     const run = await startRun({
       env: { MTRACK_REPO: g.dir, MTRACK_STAGE: "train", MTRACK_REPRO_ID: "r9" },
       experiment: "e",

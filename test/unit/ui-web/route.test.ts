@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatRoute, parseRoute, type Route } from "../../../ui/src/route.js";
+import { formatRoute, navSection, parseRoute, type Route } from "../../../ui/src/route.js";
 
 test("routes round-trip through the hash", () => {
   const routes: Route[] = [
@@ -19,6 +19,10 @@ test("routes round-trip through the hash", () => {
     { view: "compare", runs: ["a", "b"], x: "relative", log: true, smooth: 0.6, pattern: "seed/*/alpha" },
     { view: "compare", runs: ["a"], x: "step", log: false, smooth: 0, pattern: "" },
     { view: "bands", experiments: ["1"], filter: "params.lr != '1'", group: "params.lr", key: "val_acc" },
+    { view: "models" },
+    { view: "model", name: "clf" },
+    { view: "model", name: "spirals v2: the big one" },
+    { view: "model-version", name: "clf", version: 12 },
   ];
   for (const r of routes) assert.deepEqual(parseRoute(formatRoute(r)), r);
 });
@@ -47,4 +51,16 @@ test("the links the MLflow client prints open the run page and the experiment's 
     filter: "",
     cols: [],
   });
+});
+
+test("model routes: /models lists, a name opens the model, a number (or v<n>) the version", () => {
+  assert.deepEqual(parseRoute("#/models"), { view: "models" });
+  assert.deepEqual(parseRoute("#/models/"), { view: "models" });
+  assert.deepEqual(parseRoute("#/models/clf"), { view: "model", name: "clf" });
+  assert.deepEqual(parseRoute("#/models/clf/v3"), { view: "model-version", name: "clf", version: 3 });
+  assert.deepEqual(parseRoute("#/models/clf/0"), { view: "model", name: "clf" });
+  assert.deepEqual(parseRoute("#/models/%E0%A4%A"), { view: "models" });
+  assert.equal(formatRoute({ view: "model-version", name: "a b", version: 2 }), "#/models/a%20b/2");
+  assert.equal(navSection({ view: "model-version", name: "clf", version: 1 }), "models");
+  assert.equal(navSection({ view: "run", id: "x" }), "run");
 });
