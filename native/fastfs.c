@@ -30,6 +30,11 @@
  *   (umask applies), writes its bytes, and returns WRITE_FIELDS numbers per file: errno (0 = ok), then
  *   the fstat after writing: size, mtimeMs, ctimeMs, ino. Parent directories must exist. Checking out
  *   100k small files is mostly open/write/close system calls; this spreads them over a few threads.
+ *
+ * tryLock(fd: number) -> number
+ *   flock(fd, LOCK_EX | LOCK_NB): 0 when this open file now holds the lock, else the errno (EWOULDBLOCK
+ *   while another holds it). Node has no flock; src/util/lock.ts holds `.mtrack/lock` this way, so the
+ *   kernel releases it when its process dies, whatever the file says (kill -9, a container gone).
  * Entries named in `skip` are ignored at every level. An entry that vanishes between readdir and stat is
  * skipped (as if it had been deleted a moment earlier).
  */
@@ -43,6 +48,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -793,6 +799,21 @@ static napi_value link_files(napi_env env, napi_callback_info info) {
   return meta ? meta : throw_type(env, "out of memory");
 }
 
+static napi_value try_lock(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
+    return throw_type(env, "tryLock(fd)");
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  napi_value out;
+  napi_create_int32(env, rc == 0 ? 0 : errno, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn, v;
   napi_create_function(env, "scan", NAPI_AUTO_LENGTH, scan, NULL, &fn);
@@ -805,5 +826,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "writeFiles", fn);
   napi_create_function(env, "linkFiles", NAPI_AUTO_LENGTH, link_files, NULL, &fn);
   napi_set_named_property(env, exports, "linkFiles", fn);
+  napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
+  napi_set_named_property(env, exports, "tryLock", fn);
   return exports;
 }

@@ -23,6 +23,8 @@ export default class Fsck extends MtrackCommand {
     for (const p of r.damagedPacks) this.say(`damaged pack: ${p.id}: ${p.error}`);
     for (const m of r.missing.slice(0, 50)) this.say(`missing: ${m.path} (${m.hash.slice(0, 12)})`);
     if (r.missing.length > 50) this.say(`... and ${r.missing.length - 50} more missing`);
+    for (const d of r.damaged.slice(0, 50)) this.say(`damaged: ${d.path} (${d.hash.slice(0, 12)})`);
+    if (r.damaged.length > 50) this.say(`... and ${r.damaged.length - 50} more damaged`);
     for (const p of registry.problems.slice(0, 50)) {
       const what = p.label ? ` ${p.label}${p.hash ? ` (${p.hash.slice(0, 12)})` : ""}` : "";
       this.say(`registry ${p.kind}: ${p.file}:${what} ${p.reason}`);
@@ -33,6 +35,10 @@ export default class Fsck extends MtrackCommand {
     if (r.leftovers > 0)
       this.say(`${r.leftovers} leftover(s) of interrupted writes (harmless; \`mtrack gc\` removes them).`);
     this.say(r.ok ? "No problems found." : "Problems found: re-add the data, or fetch it from a remote.");
+    if (r.damaged.length > 0)
+      this.say(
+        "A damaged path's stored copy no longer matches what was added (with cache.type hardlink, a write through the link changes it): `mtrack add` it again if its current content is what you want, or restore it from its source. Do not push it: push refuses damaged objects.",
+      );
     if (!r.ok) process.exitCode = 1;
     return r;
   }

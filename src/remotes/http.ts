@@ -256,6 +256,41 @@ export class HttpRemote implements Remote {
     if (reply) await this.readAll(reply.body);
   }
 
+  /** The server hashes its own copies (`POST /v1/objects/verify`): nothing is downloaded. */
+  async verify(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
+    const out = new Set<Hash>();
+    for (let i = 0; i < objects.length; i += IDS_PER_REQUEST) {
+      const chunk = objects.slice(i, i + IDS_PER_REQUEST).map((o) => o.hash);
+      const answer = await this.callBytes("POST", "/v1/objects/verify", encodeHashList(chunk), true);
+      if (!answer) {
+        throw remoteError(
+          "rejected",
+          `${this.url} cannot check its objects (upgrade its \`mtrack server\`).`,
+          {
+            url: this.url,
+          },
+        );
+      }
+      if (answer.length !== chunk.length)
+        throw remoteError("protocol", `${this.url} sent a malformed answer.`, { url: this.url });
+      chunk.forEach((h, j) => {
+        if (answer[j] === 1) out.add(h);
+      });
+    }
+    return out;
+  }
+
+  /** The server re-hashes each object and removes only the copies that fail (`POST /v1/objects/drop-corrupt`). */
+  async dropObjects(hashes: readonly Hash[]): Promise<void> {
+    for (let i = 0; i < hashes.length; i += IDS_PER_REQUEST) {
+      await this.callBytes(
+        "POST",
+        "/v1/objects/drop-corrupt",
+        encodeHashList(hashes.slice(i, i + IDS_PER_REQUEST)),
+      );
+    }
+  }
+
   async getBatch(
     hashes: readonly Hash[],
     onObject: (o: ObjectData) => void | Promise<void>,

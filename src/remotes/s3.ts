@@ -40,7 +40,7 @@ import {
   type PackInfo,
   planCollect,
 } from "./collect.js";
-import { countedReadStream } from "./counted.js";
+import { verifiedReadStream } from "./counted.js";
 import { remoteError } from "./errors.js";
 import { checkRefName, isRefKind, isRefName } from "./names.js";
 import { addPack, cachedPackIndex, type PackedLocation, packListing } from "./pack-map.js";
@@ -325,7 +325,8 @@ export class S3Remote implements Remote {
         params: {
           Bucket: this.bucket,
           Key: this.objectKey(object.hash),
-          Body: countedReadStream(file, onBytes),
+          // Hashed as it is read: a damaged local object fails the upload before its key appears.
+          Body: verifiedReadStream(file, object.hash, onBytes),
         },
         queueSize: 4,
         partSize: 16 << 20,
@@ -333,6 +334,41 @@ export class S3Remote implements Remote {
       });
       await upload.done();
     });
+  }
+
+  /**
+   * Removes the copies of damaged objects (the caller has downloaded and hashed them): loose keys are
+   * deleted, and each pack holding one is rewritten without it (survivors uploaded as a new pack first,
+   * then the old index, then its data), as a collection does.
+   */
+  async dropObjects(hashes: readonly Hash[]): Promise<void> {
+    await this.refreshPacks();
+    const bad = new Set(hashes);
+    const affected = [...this.packs.values()].filter((p) => [...p.entries()].some((e) => bad.has(e.hash)));
+    for (const pack of affected) {
+      const survivors = [...pack.entries()].filter((e) => !bad.has(e.hash));
+      if (survivors.length > 0) {
+        const got = new Map<Hash, Buffer>();
+        await this.readPacked(new Map([[pack.id, survivors.map((e) => ({ ...e }))]]), (o) => {
+          got.set(o.hash, Buffer.from(o.data));
+        });
+        const objects = survivors.map((e) => {
+          const data = got.get(e.hash);
+          if (!data || data.length !== e.length) {
+            throw remoteError("protocol", `${this.url} sent a short read of pack ${pack.id}.`, {
+              url: this.url,
+            });
+          }
+          return { hash: e.hash, data };
+        });
+        await this.putBatch(objects);
+      }
+      await this.deleteKeys([this.key(`packs/pack-${pack.id}.idx`)]);
+      await this.deleteKeys([this.key(`packs/pack-${pack.id}.pack`)]);
+      safeUnlink(path.join(this.cacheDir, "packs", `pack-${pack.id}.idx`));
+      this.forgetPacks([pack.id]);
+    }
+    await this.deleteKeys(hashes.map((h) => this.objectKey(h)));
   }
 
   async getBatch(

@@ -58,9 +58,11 @@ export interface Remote {
   /** Stores small objects together. None of them is visible before all of them are stored. */
   putBatch(objects: readonly ObjectData[]): Promise<void>;
   /**
-   * Stores one object from a local file, streamed; visible only once complete. The file is a verified
-   * store object (its name is its hash), so backends need not hash it again. `onBytes` reports bytes
-   * sent as they go (progress only: a retried upload may report some twice).
+   * Stores one object from a local file, streamed; visible only once complete. The file is a store
+   * object that may have been damaged since it was stored (a write through a hardlinked workspace file):
+   * backends hash the bytes as they read them, or have the server do it, and reject with
+   * ERR_MTRACK_OBJECT_CORRUPT, storing nothing, when they do not match `object.hash`. `onBytes` reports
+   * bytes sent as they go (progress only: a retried upload may report some twice).
    */
   putFile(object: ObjectSpec, file: string, onBytes?: (bytes: number) => void): Promise<void>;
   /**
@@ -101,6 +103,18 @@ export interface Remote {
    * them through the process (a directory remote: a kernel copy). False when the remote lacks it.
    */
   copyTo?(hash: Hash, dest: string): Promise<boolean>;
+  /**
+   * Optional (`push --repair`): hashes the remote's own copies of `objects` where they lie, without sending
+   * them, and returns those with a copy that does not match its hash. Without it the copies are
+   * downloaded and hashed.
+   */
+  verify?(objects: readonly ObjectSpec[]): Promise<Set<Hash>>;
+  /**
+   * Optional (`push --repair`): removes the remote's copies of objects found damaged, loose and packed
+   * (a pack holding one is rewritten without it), so the push that follows stores them again. `mtrack
+   * server` hashes them itself and removes only copies that fail.
+   */
+  dropObjects?(hashes: readonly Hash[]): Promise<void>;
   /** The content of a ref (e.g. "runs/20260101-abc"), or undefined. */
   readRef(name: string): Promise<Buffer | undefined>;
   /** Writes a ref atomically (readers see the old or the new content). */

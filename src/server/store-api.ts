@@ -145,6 +145,29 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
   });
   router.add({
     method: "POST",
+    pattern: "/objects/verify",
+    access: "read",
+    handler: async ({ req, res }) => {
+      // `push --repair`: this server hashes its own copies; 1 marks an object with a damaged copy.
+      const hashes = decodeHashList(await readBody(req, limits.hashListBytes));
+      const bad = await remote.verify(hashes.map((hash) => ({ hash, size: 0 })));
+      sendBytes(res, Buffer.from(hashes.map((h) => (bad.has(h) ? 1 : 0))));
+    },
+  });
+  router.add({
+    method: "POST",
+    pattern: "/objects/drop-corrupt",
+    access: "write",
+    handler: async ({ req, res }) => {
+      // Only copies that fail their hash here go (LocalRemote.dropObjects checks): a client cannot make
+      // the server drop a good object, and what replaces a dropped one is hashed on upload like any other.
+      const hashes = decodeHashList(await readBody(req, limits.hashListBytes));
+      await remote.dropObjects(hashes);
+      sendJson(res, 200, { ok: true });
+    },
+  });
+  router.add({
+    method: "POST",
     pattern: "/objects/get",
     access: "read",
     handler: async ({ req, res }) => {

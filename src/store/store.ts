@@ -41,6 +41,7 @@ import { DEFAULT_MERGE_FACTOR, DEFAULT_PACK_LIMIT, planConsolidation } from "./c
 import { bytesHasher, hashBytes, hashFd, isHash } from "./hash.js";
 import { listPackIds, mergePacks, PackFile, writePack } from "./pack.js";
 import type { Hash, LinkMode, ObjectInfo, ObjectStore, PutResult } from "./types.js";
+import { markPacksVerified } from "./verified.js";
 
 /** Objects smaller than this go into packs; larger ones get their own file. */
 export const DEFAULT_PACK_THRESHOLD = 256 * 1024;
@@ -742,8 +743,11 @@ export class Store implements ObjectStore {
     try {
       this.fs.mkdirSync(this.packsDir, { recursive: true });
       const id = writePack(this.fs, this.packsDir, objects, this.tmpDir);
-      this.loadPacks().push(PackFile.open(this.fs, this.packsDir, id));
+      const pack = PackFile.open(this.fs, this.packsDir, id);
+      this.loadPacks().push(pack);
       this.wrotePack = true;
+      // Its bytes were hashed as they were staged: a push may send it whole without reading it again.
+      markPacksVerified(this.dir, [pack], this.fs);
     } catch (err) {
       throw ioError(err, "writing a pack of small objects");
     }
@@ -838,6 +842,8 @@ export class Store implements ObjectStore {
     } catch {
       // best effort: a pack that looks newer only keeps objects longer
     }
+    // mergePacks rehashed every object it copied.
+    markPacksVerified(this.dir, [{ id: merged.id, packPath: newPack }], fs);
     const result: ConsolidationResult = {
       id: merged.id,
       merged: merged.merged.map((p) => p.id),
@@ -1004,6 +1010,29 @@ export class Store implements ObjectStore {
   close(): void {
     for (const p of this.packs ?? []) p.close();
   }
+}
+
+/**
+ * The error for bytes that do not match the object they are stored or sent as (a backend's refusal of a
+ * damaged upload); `file` is where they were read.
+ *
+ * @example
+ * throw corruptObject(hash, ".mtrack/cache/objects/ab/cd...");
+ */
+export function corruptObject(hash: Hash, file?: string): MtrackError {
+  return new MtrackError(
+    "ERR_MTRACK_OBJECT_CORRUPT",
+    `Object ${hash.slice(0, 12)}${file ? ` (${file})` : ""} does not match its hash.`,
+    {
+      hint: "Run `mtrack fsck` to find the damaged objects, then re-add the data from its source or pull a good copy.",
+      data: { hash, path: file },
+    },
+  );
+}
+
+/** True for ERR_MTRACK_OBJECT_CORRUPT. */
+export function isCorruptError(err: unknown): boolean {
+  return err instanceof MtrackError && err.code === "ERR_MTRACK_OBJECT_CORRUPT";
 }
 
 export function missingObject(hash: Hash, forPath?: string): MtrackError {

@@ -5,16 +5,18 @@
  * and only what is still missing moves.
  */
 import * as nodeFs from "node:fs";
+import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import { remoteError } from "../remotes/errors.js";
 import { looseObjects } from "../remotes/loose.js";
 import { addPack, type PackedLocation, packContents, readPacked } from "../remotes/pack-map.js";
 import type { ObjectData, ObjectSpec, Remote } from "../remotes/types.js";
-import { hashBytes, hashFileSync } from "../store/hash.js";
+import { bytesHasher, hashBytes, hashFileSync } from "../store/hash.js";
 import { installPack, type PackFile, verifyForeignPack, writePack } from "../store/pack.js";
-import type { Store } from "../store/store.js";
+import { isCorruptError, type Store } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
+import { isPackVerified, markPacksVerified } from "../store/verified.js";
 import { safeUnlink, tmpName } from "../util/fs.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import {
@@ -34,6 +36,8 @@ export const DEFAULT_JOBS = 8;
 /** Parallelism, progress and clock of a transfer. */
 export interface TransferOptions {
   jobs?: number;
+  /** Push: re-check the remote's copies of what is pushed and replace damaged ones (`push --repair`). */
+  repair?: boolean;
   onProgress?: ProgressFn;
   clock?: () => number;
 }
@@ -57,11 +61,28 @@ export interface TransferSummary {
   missingRemote: ObjectProblem[];
   /** Fetch: objects whose downloaded bytes did not match their hash (never stored). */
   corrupt: ObjectProblem[];
+  /**
+   * Push: local objects whose bytes do not match their hash (not sent; nor are the manifests that list
+   * them). With a hardlinked workspace, a write through the link changes the store's object.
+   */
+  corruptLocal: ObjectProblem[];
+  /** Push with `repair`: objects whose copy on the remote was damaged and has been replaced. */
+  repaired: ObjectProblem[];
   seconds: number;
 }
 
 function emptySummary(): TransferSummary {
-  return { objects: 0, bytes: 0, present: 0, missingLocal: [], missingRemote: [], corrupt: [], seconds: 0 };
+  return {
+    objects: 0,
+    bytes: 0,
+    present: 0,
+    missingLocal: [],
+    missingRemote: [],
+    corrupt: [],
+    corruptLocal: [],
+    repaired: [],
+    seconds: 0,
+  };
 }
 
 interface Wanted {
@@ -155,6 +176,7 @@ function pushPhases(
   leaves: TransferPlan,
   trees: TransferPlan,
   entriesOf: ReadonlyMap<Hash, readonly Hash[]>,
+  intact: (pack: PackFile) => boolean,
 ): PushPhase[] {
   const first: PushPhase = { batches: leaves.batches, packs: [], large: leaves.large };
   const middle: PushPhase = { batches: [], packs: [], large: [] };
@@ -170,7 +192,7 @@ function pushPhases(
       toSend,
     ),
   );
-  const candidates = [...contents].filter(([pack]) => whole.has(pack.id));
+  const candidates = [...contents].filter(([pack]) => whole.has(pack.id) && intact(pack));
   const chosen = new Set(
     safeWholePacks(
       candidates.map(([pack, hashes]) => ({ id: pack.id, hashes })),
@@ -213,8 +235,24 @@ export async function pushObjects(
     return packedMap;
   };
   const { leaves, trees, entriesOf } = expandLocal(store, packed, roots, summary);
-  const present =
-    leaves.length + trees.length > 0 ? await remote.has([...leaves, ...trees]) : new Set<Hash>();
+  const labels = new Map<Hash, string>();
+  for (const w of [...leaves, ...trees]) if (!labels.has(w.hash)) labels.set(w.hash, w.label);
+  const bad = new Set<Hash>();
+  const corruptLocal = (hash: Hash) => {
+    if (bad.has(hash)) return;
+    bad.add(hash);
+    summary.corruptLocal.push({ hash, label: labels.get(hash) ?? hash });
+  };
+  let present = leaves.length + trees.length > 0 ? await remote.has([...leaves, ...trees]) : new Set<Hash>();
+  if (options.repair && present.size > 0) {
+    const replaced = await repairRemote(store, remote, [...leaves, ...trees], present, packed, jobs);
+    for (const h of replaced.corruptLocal) corruptLocal(h);
+    for (const h of replaced.dropped) summary.repaired.push({ hash: h, label: labels.get(h) ?? h });
+    if (replaced.dropped.length > 0) {
+      const dropped = new Set(replaced.dropped);
+      present = new Set([...present].filter((h) => !dropped.has(h)));
+    }
+  }
   const leafPlan = planTransfer(leaves, present);
   const treePlan = planTransfer(trees, present);
   summary.present += leafPlan.present + treePlan.present;
@@ -228,10 +266,28 @@ export async function pushObjects(
     summary.objects += objects;
     summary.bytes += bytes;
   };
-  const phases = pushPhases(remote, packed, leafPlan, treePlan, entriesOf);
+  // A manifest on the remote implies its entries are there: one listing a corrupt object stays here.
+  const blocked = (hash: Hash) => bad.has(hash) || (entriesOf.get(hash)?.some((h) => bad.has(h)) ?? false);
+  const checked: PackFile[] = [];
+  const phases = pushPhases(remote, packed, leafPlan, treePlan, entriesOf, (pack) => {
+    // A whole pack goes by a kernel copy, unread: it must be known good (verified.ts), else every object
+    // in it is checked first. A damaged one is sent in batches, which name each bad object.
+    if (isPackVerified(store.dir, pack.id, pack.packPath)) return true;
+    try {
+      const ok =
+        verifyForeignPack(nodeFs, pack.packPath, pack.indexBytes(), pack.id, pack.packPath).bad.length === 0;
+      if (ok) checked.push(pack);
+      return ok;
+    } catch (err) {
+      if (isCorruptError(err)) return false;
+      throw ioError(err, `reading ${pack.packPath}`);
+    }
+  });
+  markPacksVerified(store.dir, checked);
   for (const phase of phases) {
     const tasks: Array<() => Promise<void>> = [];
     for (const { pack, hashes } of phase.packs) {
+      if (hashes.some(blocked)) continue;
       tasks.push(async () => {
         await remote.putPack!(pack);
         const bytes = hashes.reduce((n, h) => n + (packed().get(h)?.length ?? 0), 0);
@@ -242,20 +298,38 @@ export async function pushObjects(
     for (const batch of phase.batches) {
       tasks.push(async () => {
         // Read inside the task: only `jobs` batches are ever in memory.
-        const objects = readMany(
+        const read = readMany(
           store,
           packed(),
-          batch.map((o) => o.hash),
+          batch.filter((o) => !blocked(o.hash)).map((o) => o.hash),
         );
-        await remote.putBatch(objects);
+        // Hashed as read: what goes out is what its name says (a few ms per 10k small objects).
+        const hash = bytesHasher();
+        const objects = read.filter((o) => {
+          if (hash(o.data) === o.hash) return true;
+          corruptLocal(o.hash);
+          return false;
+        });
+        if (objects.length > 0) await remote.putBatch(objects);
         const bytes = objects.reduce((n, o) => n + o.data.length, 0);
-        sent(batch.length, bytes);
+        sent(objects.length, bytes);
         tick(batch.length, bytes);
       });
     }
     for (const o of phase.large) {
+      if (blocked(o.hash)) continue;
       tasks.push(async () => {
-        await remote.putFile(o, store.ensureLoose(o.hash), (n) => tick(0, n));
+        try {
+          // The backend hashes what it reads and refuses a mismatch before it becomes visible.
+          await remote.putFile(o, store.ensureLoose(o.hash), (n) => tick(0, n));
+        } catch (err) {
+          // Ours or damaged on the way? Only a local copy that fails its hash is reported as corrupt here.
+          if (isCorruptError(err) && store.verify(o.hash, "loose") === "corrupt") {
+            corruptLocal(o.hash);
+            return;
+          }
+          throw err;
+        }
         sent(1, o.size);
         tick(1, 0);
       });
@@ -264,6 +338,125 @@ export async function pushObjects(
   }
   summary.seconds = (clock() - start) / 1000;
   return summary;
+}
+
+/** Hashes asked of the remote per round of a repair's checks. */
+const REPAIR_CHUNK = 10_000;
+
+/**
+ * Checks the remote's copies of `wanted` that it says it has (`present`), for `push --repair`: where the
+ * backend can hash its own copies (a directory, `mtrack server`) it does, else each copy is downloaded
+ * and hashed (S3). A damaged remote copy whose local copy is good is dropped from the remote, so the push
+ * that follows sends it again; one whose local copy is damaged too is left and reported. Copies the remote
+ * lists but cannot send count as damaged.
+ */
+async function repairRemote(
+  store: Store,
+  remote: Remote,
+  wanted: readonly Wanted[],
+  present: ReadonlySet<Hash>,
+  packed: () => Map<Hash, PackedLocation>,
+  jobs: number,
+): Promise<{ dropped: Hash[]; corruptLocal: Hash[] }> {
+  const seen = new Set<Hash>();
+  const check = wanted.filter((w) => present.has(w.hash) && !seen.has(w.hash) && seen.add(w.hash));
+  const damaged = new Set<Hash>();
+  const verify = remote.verify?.bind(remote);
+  if (verify) {
+    for (let i = 0; i < check.length; i += REPAIR_CHUNK) {
+      for (const h of await verify(check.slice(i, i + REPAIR_CHUNK))) damaged.add(h);
+    }
+  } else {
+    const large: Wanted[] = [];
+    const bySize = new Map(check.map((w) => [w.hash, w]));
+    const tasks: Array<() => Promise<void>> = [];
+    for (let i = 0; i < check.length; i += REPAIR_CHUNK) {
+      const chunk = check.slice(i, i + REPAIR_CHUNK);
+      tasks.push(async () => {
+        const seen = new Set<Hash>();
+        const hash = bytesHasher();
+        const rest = await remote.getBatch(
+          chunk.map((w) => w.hash),
+          (o) => {
+            seen.add(o.hash);
+            if (hash(o.data) !== o.hash) damaged.add(o.hash);
+          },
+        );
+        for (const h of rest) {
+          const w = bySize.get(h);
+          if (w && !seen.has(h)) large.push(w);
+        }
+      });
+    }
+    await runPool(tasks, jobs);
+    await runPool(
+      large.map((w) => async () => {
+        const got = await hashRemoteObject(remote, w.hash);
+        if (got !== w.hash) damaged.add(w.hash);
+      }),
+      jobs,
+    );
+  }
+  const dropped: Hash[] = [];
+  const corruptLocal: Hash[] = [];
+  for (const h of damaged) {
+    const at = packed().get(h);
+    const local = at
+      ? hashBytes(at.pack.read(at.offset, at.length)) === h
+        ? "ok"
+        : "corrupt"
+      : store.verify(h);
+    if (local === "ok") dropped.push(h);
+    else corruptLocal.push(h);
+  }
+  if (dropped.length > 0) {
+    if (!remote.dropObjects) {
+      throw remoteError(
+        "rejected",
+        `${remote.url} holds ${dropped.length} damaged object(s) but cannot replace them (upgrade its \`mtrack server\`).`,
+        { url: remote.url, damaged: dropped.slice(0, 10) },
+      );
+    }
+    await remote.dropObjects(dropped);
+  }
+  return { dropped, corruptLocal };
+}
+
+/** The hash of a remote object's bytes, streamed (nothing written); undefined when it cannot be read. */
+async function hashRemoteObject(remote: Remote, hash: Hash): Promise<Hash | undefined> {
+  const hasher = new Blake3Hasher();
+  if (remote.readChunks) {
+    const found = await remote.readChunks(hash, (chunk) => hasher.update(chunk));
+    return found ? hasher.digest("hex") : undefined;
+  }
+  const body = await remote.open(hash);
+  if (!body) return undefined;
+  for await (const chunk of body as AsyncIterable<Buffer>) hasher.update(chunk);
+  return hasher.digest("hex");
+}
+
+/**
+ * The error for a push that left corrupt local objects behind (refused, not sent).
+ *
+ * @example
+ * const err = pushProblems(summary); if (err) throw err;
+ */
+export function pushProblems(summary: TransferSummary): MtrackError | undefined {
+  const ps = summary.corruptLocal;
+  if (ps.length === 0) return undefined;
+  const list =
+    ps
+      .slice(0, 5)
+      .map((p) => `${p.label} (${p.hash.slice(0, 12)})`)
+      .join(", ") + (ps.length > 5 ? `, and ${ps.length - 5} more` : "");
+  return new MtrackError(
+    "ERR_MTRACK_OBJECT_CORRUPT",
+    `${ps.length} object(s) in the local store do not match their hash and were not pushed: ${list}.`,
+    {
+      hint: "Run `mtrack fsck` to list the damage. Re-add the data from its source (`mtrack add <path>`), or fetch a good copy from a remote that has one (`mtrack pull`), then push again. Everything else was pushed.",
+      data: { corruptLocal: ps },
+    },
+  );
 }
 
 /**
@@ -621,7 +814,7 @@ export function fetchProblems(summary: TransferSummary): MtrackError | undefined
       "ERR_MTRACK_OBJECT_CORRUPT",
       `${summary.corrupt.length} object(s) on the remote do not match their hash and were not stored: ${list(summary.corrupt)}.`,
       {
-        hint: "The remote copy is damaged. Push the data again from a clone that has it (`mtrack push`), then rerun.",
+        hint: "The remote copy is damaged. From a clone that has a good copy, run `mtrack push --repair` (it re-checks the remote's copies and replaces the bad ones), then rerun.",
         data: { corrupt: summary.corrupt },
       },
     );

@@ -84,11 +84,12 @@ export async function pushRuns(
     label: "runs",
   }));
   const objects = await pushObjects(repo.store, remote, roots, options);
+  const refused = new Set(objects.corruptLocal.map((p) => p.hash));
   let transferred = 0;
   const onRemote = new Set([...remoteRefs].map((n) => n.slice("runs/".length)));
   for (const runId of todo) {
     const hash = readLocalRef(dir, runId);
-    if (!hash || !repo.store.has(hash)) continue;
+    if (!hash || !repo.store.has(hash) || refused.has(hash)) continue;
     await remote.writeRef(`runs/${runId}`, Buffer.from(`${hash}\n`));
     onRemote.add(runId);
     transferred++;
@@ -211,6 +212,8 @@ function mergeSummary(into: TransferSummary, more: TransferSummary): void {
   into.missingLocal.push(...more.missingLocal);
   into.missingRemote.push(...more.missingRemote);
   into.corrupt.push(...more.corrupt);
+  into.corruptLocal.push(...more.corruptLocal);
+  into.repaired.push(...more.repaired);
   into.seconds += more.seconds;
 }
 
@@ -243,7 +246,7 @@ export async function pushRunCache(
     todo.flatMap(([k, e]) => entryRoots(k, e)),
     options,
   );
-  const incomplete = new Set(objects.missingLocal.map((p) => p.hash));
+  const incomplete = new Set([...objects.missingLocal, ...objects.corruptLocal].map((p) => p.hash));
   let transferred = 0;
   for (const [key, entry] of todo) {
     // An entry whose outputs are not all here would make other clones skip a stage they cannot restore.

@@ -47,6 +47,8 @@ function mergeInto(into: TransferSummary, more: TransferSummary): void {
   into.missingLocal.push(...more.missingLocal);
   into.missingRemote.push(...more.missingRemote);
   into.corrupt.push(...more.corrupt);
+  into.corruptLocal.push(...more.corruptLocal);
+  into.repaired.push(...more.repaired);
   into.seconds += more.seconds;
 }
 
@@ -96,7 +98,8 @@ export async function pushRegistry(
       options,
     ),
   );
-  const lacking = new Set(objects.missingLocal.map((p) => p.hash));
+  // A damaged local object is not sent either: events that need it wait like those of a missing one.
+  const lacking = new Set([...objects.missingLocal, ...objects.corruptLocal].map((p) => p.hash));
   const plan = planEventTransfer(
     events.filter((e) => !there.has(registryRef(e.id))),
     {

@@ -29,6 +29,8 @@ export interface SyncOptions extends Selection {
   /** Also run-cache entries. */
   runCache?: boolean;
   jobs?: number;
+  /** Push: re-check the remote's copies of the objects pushed and replace damaged ones. */
+  repair?: boolean;
   onProgress?: ProgressFn;
   env?: NodeJS.ProcessEnv;
   /** An already open remote (tests, embedding); `remote` is then ignored. */
@@ -75,7 +77,7 @@ function jobsOf(repo: Repo, options: SyncOptions, name: string): number {
  */
 export async function push(repo: Repo, options: SyncOptions = {}): Promise<SyncResult> {
   return withRemote(repo, options, async (remote, name) => {
-    const t = { jobs: jobsOf(repo, options, name), onProgress: options.onProgress };
+    const t = { jobs: jobsOf(repo, options, name), onProgress: options.onProgress, repair: options.repair };
     const objects = await pushObjects(repo.store, remote, await selectRoots(repo, options), t);
     const result: SyncResult = { remote: name, url: remote.url, objects };
     if (options.runs) result.runs = await pushRuns(repo, remote, t);

@@ -68,6 +68,11 @@ export interface FastFs {
   ): Float64Array;
   /** Hard-links sources to new destinations on a few threads; WRITE_FIELDS numbers per link. */
   linkFiles(sources: readonly string[], dests: readonly string[], threads: number): Float64Array;
+  /**
+   * flock(fd, LOCK_EX | LOCK_NB): 0 when this open file now holds the lock, else the errno number
+   * (EWOULDBLOCK: held elsewhere). Missing from an addon built before it existed.
+   */
+  tryLock?(fd: number): number;
 }
 
 /** Numbers per file in writeFiles' answer, and their offsets. */

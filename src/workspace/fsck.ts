@@ -15,6 +15,11 @@ export interface FsckResult {
   damagedPacks: Array<{ id: string; error: string }>;
   /** Objects the workspace's pointers need that the store lacks (or cannot read). */
   missing: Array<{ path: string; hash: Hash }>;
+  /**
+   * Tracked paths (files, and files inside tracked directories) whose stored object is corrupt: with
+   * `cache.type: hardlink` a write through the workspace file changes the store's object too.
+   */
+  damaged: Array<{ path: string; hash: Hash }>;
   /** Interrupted writes (harmless, invisible; `mtrack gc` deletes them). */
   leftovers: number;
   ok: boolean;
@@ -36,17 +41,23 @@ export async function fsckStore(repo: Repo, options: { onProgress?: ProgressFn }
   });
   const bad = new Set(corrupt.map((c) => c.hash));
   const missing: FsckResult["missing"] = [];
+  const damaged: FsckResult["damaged"] = [];
   for (const rel of findTrackedPaths(repo)) {
     const p = loadPointer(repo, rel);
     if (!p) continue;
-    if (!store.has(p.hash) || bad.has(p.hash)) {
+    if (bad.has(p.hash)) {
+      damaged.push({ path: rel, hash: p.hash });
+      continue;
+    }
+    if (!store.has(p.hash)) {
       missing.push({ path: rel, hash: p.hash });
       continue;
     }
     if (p.type === "directory") {
       try {
         for (const e of decodeTree(store.readObject(p.hash))) {
-          if (!store.has(e.hash)) missing.push({ path: `${rel}/${e.path}`, hash: e.hash });
+          if (bad.has(e.hash)) damaged.push({ path: `${rel}/${e.path}`, hash: e.hash });
+          else if (!store.has(e.hash)) missing.push({ path: `${rel}/${e.path}`, hash: e.hash });
         }
       } catch {
         missing.push({ path: rel, hash: p.hash });
@@ -60,7 +71,8 @@ export async function fsckStore(repo: Repo, options: { onProgress?: ProgressFn }
     corrupt,
     damagedPacks,
     missing,
+    damaged,
     leftovers: store.leftovers().length,
-    ok: corrupt.length === 0 && damagedPacks.length === 0 && missing.length === 0,
+    ok: corrupt.length === 0 && damagedPacks.length === 0 && missing.length === 0 && damaged.length === 0,
   };
 }
