@@ -71,6 +71,19 @@ export interface TransferSummary {
   seconds: number;
 }
 
+/** Adds the counts and problem lists of `more` into `into` (one summary over several transfers). */
+export function mergeSummary(into: TransferSummary, more: TransferSummary): void {
+  into.objects += more.objects;
+  into.bytes += more.bytes;
+  into.present += more.present;
+  into.missingLocal.push(...more.missingLocal);
+  into.missingRemote.push(...more.missingRemote);
+  into.corrupt.push(...more.corrupt);
+  into.corruptLocal.push(...more.corruptLocal);
+  into.repaired.push(...more.repaired);
+  into.seconds += more.seconds;
+}
+
 function emptySummary(): TransferSummary {
   return {
     objects: 0,

@@ -22,7 +22,13 @@ import { refPath, trackingPaths } from "../tracking/layout.js";
 import { isRunId } from "../tracking/names.js";
 import { runsReferencedObjects } from "../tracking/read.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { fetchObjects, pushObjects, type TransferOptions, type TransferSummary } from "./objects.js";
+import {
+  fetchObjects,
+  mergeSummary,
+  pushObjects,
+  type TransferOptions,
+  type TransferSummary,
+} from "./objects.js";
 import type { TransferRoot } from "./select.js";
 
 /** What moved for refs (the objects they name are counted in `objects`). */
@@ -203,18 +209,6 @@ export async function fetchRuns(
   } finally {
     nodeFs.rmSync(staging, { recursive: true, force: true });
   }
-}
-
-function mergeSummary(into: TransferSummary, more: TransferSummary): void {
-  into.objects += more.objects;
-  into.bytes += more.bytes;
-  into.present += more.present;
-  into.missingLocal.push(...more.missingLocal);
-  into.missingRemote.push(...more.missingRemote);
-  into.corrupt.push(...more.corrupt);
-  into.corruptLocal.push(...more.corruptLocal);
-  into.repaired.push(...more.repaired);
-  into.seconds += more.seconds;
 }
 
 function entryRoots(key: string, entry: RunCacheEntry): TransferRoot[] {

@@ -26,9 +26,9 @@ import type { Hash } from "../store/types.js";
 import {
   DEFAULT_JOBS,
   fetchObjects,
+  mergeSummary,
   pushObjects,
   type TransferOptions,
-  type TransferSummary,
 } from "./objects.js";
 import type { RefsSummary } from "./refs.js";
 import type { TransferRoot } from "./select.js";
@@ -38,18 +38,6 @@ const KIND = "registry";
 /** The ref name of one registry event. */
 export function registryRef(eventId: string): string {
   return `${KIND}/${eventId}`;
-}
-
-function mergeInto(into: TransferSummary, more: TransferSummary): void {
-  into.objects += more.objects;
-  into.bytes += more.bytes;
-  into.present += more.present;
-  into.missingLocal.push(...more.missingLocal);
-  into.missingRemote.push(...more.missingRemote);
-  into.corrupt.push(...more.corrupt);
-  into.corruptLocal.push(...more.corruptLocal);
-  into.repaired.push(...more.repaired);
-  into.seconds += more.seconds;
 }
 
 function roots(entries: Iterable<[Hash, string]>, sizeOf: (h: Hash) => number): TransferRoot[] {
@@ -89,7 +77,7 @@ export async function pushRegistry(
     roots(files, (h) => store.sizeOf(h) ?? 0),
     options,
   );
-  mergeInto(
+  mergeSummary(
     objects,
     await pushObjects(
       store,
@@ -183,7 +171,7 @@ export async function fetchRegistry(
     for (const e of entriesOf(manifest) ?? [])
       entries.push({ hash: e.hash, size: e.size, tree: false, label: `${label}/${e.name}` });
   }
-  if (entries.length > 0) mergeInto(objects, await fetchObjects(store, remote, entries, options));
+  if (entries.length > 0) mergeSummary(objects, await fetchObjects(store, remote, entries, options));
   const needs = expandReferences(refs, entriesOf);
   const plan = planEventTransfer(incoming, {
     available: (h) => store.has(h),
