@@ -23,13 +23,7 @@ import { runPool } from "../remotes/pool.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import type { Hash } from "../store/types.js";
-import {
-  DEFAULT_JOBS,
-  fetchObjects,
-  mergeSummary,
-  pushObjects,
-  type TransferOptions,
-} from "./objects.js";
+import { DEFAULT_JOBS, fetchObjects, mergeSummary, pushObjects, type TransferOptions } from "./objects.js";
 import type { RefsSummary } from "./refs.js";
 import type { TransferRoot } from "./select.js";
 
