@@ -11,14 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { openGitRepo } from "../src/git/index.js";
+import { median } from "./util.js";
 
 const RUNS = 5;
 const fileCount = Number(process.argv[2] ?? 5000);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** Wall-clock and CPU milliseconds of one call; CPU time is the steadier number on a shared machine. */
 async function time(fn: () => unknown): Promise<{ wall: number; cpu: number }> {

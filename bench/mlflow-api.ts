@@ -12,10 +12,10 @@
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, median, numberOption as option } from "./util.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
@@ -24,11 +24,6 @@ const mlflowBin = path.join(benchDir, ".venv", "bin", "mlflow");
 const clientScript = path.join(benchDir, "mlflow_api_client.py");
 const mtrackBin = path.join(root, "bin", "run.js");
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 const points = option("--points", 10_000);
 const runs = option("--runs", 1000);
 const repeats = option("--repeats", 3);
@@ -36,17 +31,6 @@ const searchRepeats = option("--search-repeats", 5);
 /** `--only log` or `--only search`: one group of workloads (mlflow's log_metric alone takes ~15 min here). */
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -164,12 +148,6 @@ function client(server: Server, workload: string): { ms: number[] | Record<strin
   if (r.status !== 0) throw new Error(`${workload} against ${server.name} failed:\n${r.stderr}`);
   const line = r.stdout.trim().split("\n").pop() ?? "{}";
   return JSON.parse(line) as { ms: number[] | Record<string, number[]> };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function measure(server: Server): Promise<Record<string, number[]>> {

@@ -18,6 +18,7 @@ import { reproduce } from "../src/pipeline/run.js";
 import { WorkspaceIO } from "../src/pipeline/workspace-io.js";
 import { Repo } from "../src/repo.js";
 import { BENCH_ENV } from "./env.js";
+import { median } from "./util.js";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const MTRACK = path.join(path.dirname(BENCH_DIR), "bin", "run.js");
@@ -57,11 +58,6 @@ function cpuOf(cmd: string, args: string[], cwd: string): number {
   const [user, sys] = fs.readFileSync(out, "utf8").trim().split(/\s+/).map(Number);
   fs.rmSync(out, { force: true });
   return (user ?? 0) + (sys ?? 0);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** A fresh git repo with `files` written, initialised for mtrack (and DVC). */

@@ -20,7 +20,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,19 +28,11 @@ import { exportModel } from "../src/engine/export.js";
 import { BaseNet } from "../src/engine/model.js";
 import { Rng } from "../src/engine/random.js";
 import { SeedManager } from "../src/engine/seeds.js";
+import { freePort, median, numberOption as option, stringOption } from "./util.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
 const mtrackBin = path.join(root, "bin", "run.js");
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-function stringOption(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const rounds = option("--rounds", 3);
 const seconds = option("--seconds", 10);
@@ -70,17 +61,6 @@ function findPython(): string {
     }
   }
   throw new Error("no Python with mlflow and scikit-learn: pass --python, or run scripts/test-setup.sh");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -239,12 +219,6 @@ interface Stat {
   p50: number;
   p99: number;
   errors: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const fmt = (x: number, digits = 0) =>
