@@ -28,7 +28,11 @@ export default class Server extends MtrackCommand {
     host: Flags.string({ default: "127.0.0.1", description: "address to listen on" }),
     "read-only": Flags.boolean({ description: "refuse every write" }),
     "public-read": Flags.boolean({ description: "allow reads without a token" }),
-    "max-object-bytes": Flags.integer({ min: 1, description: "largest object accepted in one upload" }),
+    "max-object-bytes": Flags.integer({
+      min: 1,
+      description:
+        "largest object accepted in one upload (store objects and MLflow artifacts; larger ones answer 413)",
+    }),
   };
 
   async run(): Promise<void> {

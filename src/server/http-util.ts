@@ -23,6 +23,31 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks, size);
 }
 
+/**
+ * A request body as a stream of chunks that stops with 413 once more than `limit` bytes arrived (or at
+ * once when the Content-Length declares more), so an upload is bounded while it is streamed to disk.
+ *
+ * @example
+ * await pipeline(limitedBody(req, 1 << 30, "Artifact"), fs.createWriteStream(tmp));
+ */
+export async function* limitedBody(
+  req: IncomingMessage,
+  limit: number,
+  what = "Request body",
+): AsyncGenerator<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  const hint = "(the server's --max-object-bytes)";
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new HttpError(413, `${what} of ${declared} bytes is over the limit of ${limit} bytes ${hint}.`);
+  }
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `${what} is over the limit of ${limit} bytes ${hint}.`);
+    yield chunk;
+  }
+}
+
 /** Sends a JSON answer. */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = Buffer.from(JSON.stringify(value));

@@ -15,7 +15,7 @@ import { RunListing } from "../tracking/listing.js";
 import { isUiPath, sendUiError, uiRoutes } from "../ui/server.js";
 import { sendError, sendJson } from "./http-util.js";
 import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
-import { mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
+import { DEFAULT_MLFLOW_LIMITS, mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
 import { HttpError, Router } from "./router.js";
 import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
@@ -86,7 +86,8 @@ export function createHandler(options: ServerOptions): {
     access: "public",
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
-  router.mount("/v1", storeApi(remote, { ...DEFAULT_LIMITS, ...options.limits }));
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  router.mount("/v1", storeApi(remote, limits));
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.tracking
@@ -113,7 +114,12 @@ export function createHandler(options: ServerOptions): {
   }
   router.mount(
     "",
-    mlflow ? mlflowApi(mlflow, { openObject: (hash) => remote.open(hash) }) : mlflowUnavailable(),
+    mlflow
+      ? mlflowApi(mlflow, {
+          openObject: (hash) => remote.open(hash),
+          limits: { ...DEFAULT_MLFLOW_LIMITS, artifactBytes: limits.objectBytes },
+        })
+      : mlflowUnavailable(),
   );
 
   const handler: http.RequestListener = (req, res) => {

@@ -29,7 +29,9 @@ export const GENERATE_FLAGS: readonly FlagSpec[] = [
     name: "n_samples",
     kind: "int",
     default: D.n_samples,
-    help: "Number of points (clusters/spheres: split evenly).",
+    help:
+      "Number of points, split evenly between the classes (spirals, moons) or the clusters/spheres: " +
+      "spirals, clusters and spheres round it down to a multiple of 2 / the count (the output says so).",
   },
   {
     name: "output",
@@ -124,6 +126,13 @@ export async function main(argv: readonly string[], io: GenerateDataIo = {}): Pr
       writeFileAtomic(target, encodeNpz(datasetToArrays(data)));
     } catch (err) {
       throw ioError(err, `writing ${target}`);
+    }
+    if (data.rows !== config.n_samples) {
+      // The original runner splits with `//`: keep its data, but do not drop points without saying so.
+      stderr.write(
+        `Note: ${config.problem_type} splits --n_samples ${config.n_samples} evenly, so it has ${data.rows} rows ` +
+          `(${config.n_samples - data.rows} fewer).\n`,
+      );
     }
     const ones = data.y.reduce((n, v) => n + v, 0);
     const relative = path.relative(io.cwd ?? process.cwd(), target);

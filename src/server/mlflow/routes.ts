@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { readBody, sendJson } from "../http-util.js";
+import { limitedBody, readBody, sendJson } from "../http-util.js";
 import { type Access, Router } from "../router.js";
 import { MlflowApiError } from "./errors.js";
 import { parseLoggedModelPath } from "./logged-models.js";
@@ -18,10 +18,12 @@ import { BATCH_LIMITS, type Message, parseArtifactPath, queryMessage } from "./w
 export interface MlflowApiLimits {
   /** One JSON request (log-batch is held to MLflow's 1 MB on top of this). */
   jsonBytes: number;
+  /** One artifact uploaded through the proxy (`mtrack server --max-object-bytes`). */
+  artifactBytes: number;
 }
 
 /** The limits used unless told otherwise. */
-export const DEFAULT_MLFLOW_LIMITS: MlflowApiLimits = { jsonBytes: 16 << 20 };
+export const DEFAULT_MLFLOW_LIMITS: MlflowApiLimits = { jsonBytes: 16 << 20, artifactBytes: 2 ** 40 };
 
 /** Options of `mlflowApi`. */
 export interface MlflowApiOptions {
@@ -282,7 +284,8 @@ export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}
       });
     }
   }
-  for (const prefix of ARTIFACT_PREFIXES) addArtifactRoutes(router, prefix, service, options.openObject);
+  for (const prefix of ARTIFACT_PREFIXES)
+    addArtifactRoutes(router, prefix, service, options.openObject, limits.artifactBytes);
   return router;
 }
 
@@ -357,6 +360,7 @@ function addArtifactRoutes(
   prefix: string,
   service: MlflowService,
   openObject: MlflowApiOptions["openObject"],
+  artifactBytes: number,
 ): void {
   router.add({
     method: "GET",
@@ -406,8 +410,9 @@ function addArtifactRoutes(
           "A registered model version's files are read-only.",
         );
       }
-      if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, req, user ?? "");
-      else await service.putArtifact(t.runId, t.name, req);
+      const body = limitedBody(req, artifactBytes, `Artifact ${JSON.stringify(t.name)}`);
+      if (t.kind === "logged") await service.loggedModels!.putArtifact(t.modelId, t.name, body, user ?? "");
+      else await service.putArtifact(t.runId, t.name, body);
       sendJson(res, 200, {});
     },
   });

@@ -34,6 +34,24 @@ function withTmp(fn: (dir: string) => Promise<void>): () => Promise<void> {
   };
 }
 
+test(
+  "generate-data says when the split drops points (spirals --n_samples 1001 has 1000 rows)",
+  withTmp(async (dir) => {
+    const err = capture();
+    const argv = ["--problem_type", "spirals", "--n_samples", "1001", "--output", "data/s"];
+    assert.equal(await generateMain(argv, { stdout: capture(), stderr: err, cwd: dir }), 0, err.text);
+    assert.deepEqual(decodeNpz(fs.readFileSync(path.join(dir, "data/s.npz")))["X"]?.shape, [1000, 3]);
+    assert.match(err.text, /1000 rows \(1 fewer\)/);
+    const even = capture();
+    argv[3] = "1000";
+    assert.equal(await generateMain(argv, { stdout: capture(), stderr: even, cwd: dir }), 0);
+    assert.equal(even.text, "");
+    const help = capture();
+    assert.equal(await generateMain(["--help"], { stdout: help, stderr: capture() }), 0);
+    assert.match(help.text, /spirals, clusters and spheres round it down/);
+  }),
+);
+
 test("npzPath replaces or adds the suffix like Path.with_suffix", () => {
   assert.equal(npzPath("data/spirals"), path.join("data", "spirals.npz"));
   assert.equal(npzPath("data/spirals.npz"), path.join("data", "spirals.npz"));

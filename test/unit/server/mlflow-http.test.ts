@@ -6,8 +6,10 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, test } from "node:test";
+import { limitedBody } from "../../../src/server/http-util.js";
 import { mlflowApi } from "../../../src/server/mlflow/routes.js";
 import { MlflowService } from "../../../src/server/mlflow/service.js";
+import { HttpError } from "../../../src/server/router.js";
 import { type RunningServer, startServer, tokensFileOf } from "../../../src/server/server.js";
 import { createToken } from "../../../src/server/tokens.js";
 import { getRun } from "../../../src/tracking/read.js";
@@ -174,6 +176,42 @@ test("the artifact proxy stores uploads as run artifacts and serves them back", 
   });
   assert.equal(escaping.status, 400);
   assert.equal(getRun(dir, store, id).artifacts.length, 1);
+});
+
+test("the artifact proxy applies --max-object-bytes to uploads (413, nothing stored)", async () => {
+  await server?.close();
+  const storeDir = path.join(tmp, "store");
+  server = await startServer({
+    storeDir,
+    tracking: { dir, store },
+    host: "127.0.0.1",
+    port: 0,
+    limits: { objectBytes: 1000 },
+  });
+  const id = await createRun();
+  const base = `/api/2.0/mlflow-artifacts/artifacts/0/${id}/artifacts`;
+  const big = await call("PUT", `${base}/big.bin`, { token: write, body: Buffer.alloc(3000, 7) });
+  assert.equal(big.status, 413, big.text);
+  assert.equal(big.body.error_code, "INVALID_PARAMETER_VALUE");
+  assert.match(String(big.body.message), /max-object-bytes/);
+  const small = await call("PUT", `${base}/small.bin`, { token: write, body: Buffer.alloc(1000, 7) });
+  assert.equal(small.status, 200, small.text);
+  assert.deepEqual(
+    getRun(dir, store, id).artifacts.map((a) => a.name),
+    ["small.bin"],
+  );
+});
+
+test("limitedBody stops a streamed body without Content-Length at the limit", async () => {
+  const req = Object.assign(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), { headers: {} });
+  const got: number[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const c of limitedBody(req as never, 1000)) got.push(c.length);
+    })(),
+    (err: unknown) => err instanceof HttpError && err.status === 413,
+  );
+  assert.deepEqual(got, [600]);
 });
 
 test("closing the server ends the runs it still owns as KILLED", async () => {
