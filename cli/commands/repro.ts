@@ -4,6 +4,8 @@ import { loadPipeline, resolvePipelineFile } from "../../src/pipeline/load.js";
 import type { PlannedStage } from "../../src/pipeline/plan.js";
 import { reproduce, type StageEvent, type StageResult } from "../../src/pipeline/run.js";
 import { WorkspaceIO } from "../../src/pipeline/workspace-io.js";
+import { captureOff, type MlflowCapture, startMlflowCapture } from "../../src/server/mlflow/capture.js";
+import { mtrackVersion, REPRO_ID_TAG, STAGE_TAG } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
 
 const PIPELINE_FILE = /\.ya?ml$/i;
@@ -12,6 +14,8 @@ export default class Repro extends MtrackCommand {
   static override summary = "Run the pipeline stages whose command, dependencies, params or outputs changed.";
   static override description =
     `Reads pipeline.yaml (DVC's dvc.yaml schema), runs stale stages in dependency order and records what they ran with in pipeline.lock. An input state seen before is restored from the run-cache instead of running. Stage output streams live (prefixed with the stage name when -j > 1).
+
+Zero-config MLflow capture: unless MLFLOW_TRACKING_URI is already set (or --no-capture / MTRACK_MLFLOW_CAPTURE=0), a stage command that uses the \`mlflow\` client logs into this repository's runs, linked to the stage and its pipeline.lock entry: mtrack serves its MLflow-compatible API on a loopback port while stages run (see docs/mlflow-api.md).
 
 Exit code: 0 on success, the failing command's exit code when a stage fails, 130 on Ctrl-C, 2 on other errors.`;
   static override examples = [
@@ -43,6 +47,9 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     "no-run-cache": Flags.boolean({
       description: "neither restore outputs from nor save them to the run-cache",
     }),
+    "no-capture": Flags.boolean({
+      description: "do not serve the MLflow API to stage commands (zero-config MLflow capture)",
+    }),
     pipeline: Flags.string({
       char: "p",
       description: "pipeline file (default: pipeline.yaml at the repository root)",
@@ -68,6 +75,10 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     const onSignal = () => abort.abort();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Started by the first stage that runs a command, so a no-op repro serves nothing.
+    let capture: Promise<MlflowCapture> | undefined;
+    const captureOn = !flags["no-capture"] && captureOff(process.env) === undefined;
+    let failed = false;
     try {
       io.checkOutputsNotInGit(loaded.dag.order);
       const result = await reproduce({
@@ -76,6 +87,14 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
         io,
         dir: loaded.dirAbs,
         env: process.env,
+        ...(captureOn
+          ? {
+              stageEnv: async (stage: string, reproId: string) => {
+                capture ??= startMlflowCapture(repo, { mtrackVersion: mtrackVersion() });
+                return (await capture).env({ [STAGE_TAG]: stage, [REPRO_ID_TAG]: reproId });
+              },
+            }
+          : {}),
         targets,
         force: flags.force,
         singleItem: flags["single-item"],
@@ -92,11 +111,17 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
         this.showPlan(result.plan.stages);
         return { pipeline: loaded.file, dry: true, stages: result.plan.stages };
       }
+      failed = result.stages.some((s) => s.status === "failed");
       this.showSummary(result.stages, loaded.lockFile);
       return { pipeline: loaded.file, dry: false, stages: result.stages };
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      // Runs a stage's client left open (it crashed or was killed) end FAILED, or KILLED after Ctrl-C.
+      if (capture)
+        await (await capture.catch(() => undefined))?.close(
+          abort.signal.aborted || !failed ? "KILLED" : "FAILED",
+        );
       io.close();
     }
   }

@@ -1,7 +1,8 @@
 import { Args, Flags } from "@oclif/core";
 import { MtrackError } from "../../src/errors.js";
+import { captureOff, type MlflowCapture, startMlflowCapture } from "../../src/server/mlflow/capture.js";
 import { runCommand } from "../../src/tracking/command.js";
-import { mtrackVersion } from "../../src/tracking/context.js";
+import { mtrackVersion, PARENT_RUN_TAG } from "../../src/tracking/context.js";
 import { MtrackCommand } from "../base.js";
 
 /** `k=v` pairs from repeated flags; the value may itself contain `=`. */
@@ -25,6 +26,8 @@ export default class Run extends MtrackCommand {
   static override description =
     `Starts a run (git commit, branch and dirty flag, the command line), runs the command with MTRACK_RUN_ID, MTRACK_RUNS_DIR and MTRACK_REPO in its environment (so it can \`mtrack log metric ...\` or use the library), passes its output through and captures it as the artifact logs/output.txt.
 
+Zero-config MLflow capture: unless MLFLOW_TRACKING_URI is already set (or --no-capture / MTRACK_MLFLOW_CAPTURE=0), mtrack serves its MLflow-compatible API on a loopback port for the command's lifetime and sets MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN and MLFLOW_RUN_CONTEXT, so a program using the \`mlflow\` client logs its params, metrics, artifacts and models as mtrack runs of this repository (tagged mtrack.parent_run with this run's id; see docs/mlflow-api.md).
+
 Exit 0 ends the run FINISHED; a non-zero exit FAILED (tag mtrack.exit_code); a signal KILLED. SIGINT and SIGTERM are forwarded to the command. mtrack exits with the command's exit code (128 + n for signal n). Put the command after \`--\`.`;
   static override examples = [
     "<%= config.bin %> run -- python train.py --epochs 5",
@@ -36,6 +39,9 @@ Exit 0 ends the run FINISHED; a non-zero exit FAILED (tag mtrack.exit_code); a s
     name: Flags.string({ char: "n", description: "run name (default: run-<short id>)" }),
     param: Flags.string({ char: "p", description: "param key=value (repeatable)", multiple: true }),
     tag: Flags.string({ char: "t", description: "tag key=value (repeatable)", multiple: true }),
+    "no-capture": Flags.boolean({
+      description: "do not serve the MLflow API to the command (zero-config MLflow capture)",
+    }),
   };
   static override args = { command: Args.string({ description: "the command and its arguments, after --" }) };
 
@@ -49,7 +55,31 @@ Exit 0 ends the run FINISHED; a non-zero exit FAILED (tag mtrack.exit_code); a s
       });
     }
     const repo = this.openRepo();
-    const result = await runCommand({
+    const capture: MlflowCapture | undefined =
+      flags["no-capture"] || captureOff(process.env) !== undefined
+        ? undefined
+        : await startMlflowCapture(repo, { mtrackVersion: mtrackVersion() });
+    let result: Awaited<ReturnType<typeof runCommand>>;
+    try {
+      result = await this.runIt(repo, command, flags, capture);
+    } catch (err) {
+      await capture?.close("FAILED");
+      throw err;
+    }
+    // Runs the command's client left open end as its own run did: KILLED after a signal, else FAILED.
+    await capture?.close(result.status === "KILLED" ? "KILLED" : "FAILED");
+    this.logToStderr(`mtrack: run ${result.runId} ${result.status} (exit code ${result.exitCode})`);
+    process.exitCode = result.exitCode;
+    return { runId: result.runId, status: result.status, exitCode: result.exitCode, signal: result.signal };
+  }
+
+  private runIt(
+    repo: ReturnType<Run["openRepo"]>,
+    command: string[],
+    flags: { experiment?: string; name?: string; param?: string[]; tag?: string[] },
+    capture: MlflowCapture | undefined,
+  ) {
+    return runCommand({
       repo,
       command,
       env: process.env,
@@ -63,9 +93,7 @@ Exit 0 ends the run FINISHED; a non-zero exit FAILED (tag mtrack.exit_code); a s
       tags: keyValues("tag", flags.tag),
       mtrackVersion: mtrackVersion(),
       onStart: (id) => this.logToStderr(`mtrack: run ${id} started`),
+      ...(capture ? { childEnv: (id: string) => capture.env({ [PARENT_RUN_TAG]: id }) } : {}),
     });
-    this.logToStderr(`mtrack: run ${result.runId} ${result.status} (exit code ${result.exitCode})`);
-    process.exitCode = result.exitCode;
-    return { runId: result.runId, status: result.status, exitCode: result.exitCode, signal: result.signal };
   }
 }

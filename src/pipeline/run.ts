@@ -163,6 +163,11 @@ export interface ReproOptions extends PlanOptions {
   reproId?: string;
   /** Base environment of the commands (MTRACK_STAGE and MTRACK_REPRO_ID are added). */
   env: NodeJS.ProcessEnv;
+  /**
+   * More variables for one stage's commands, asked for only when the stage really runs a command (not
+   * for skipped, restored or dry stages): zero-config MLflow capture starts its server here.
+   */
+  stageEnv?: (stage: string, reproId: string) => Promise<Record<string, string>>;
   spawn?: SpawnFn;
   /** Clock for durations, in ms. */
   now?: () => number;
@@ -352,13 +357,14 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
     options.onEvent?.({ type: "start", stage: stage.name, reasons: check.reasons });
     const prefix = jobs > 1 ? `[${stage.name}] ` : "";
     const commands = Array.isArray(stage.cmd) ? stage.cmd : [stage.cmd];
+    const extraEnv = (await options.stageEnv?.(stage.name, reproId)) ?? {};
     for (const cmd of commands) {
       if (interrupted()) return result("interrupted", check.reasons);
       const out = lineSink((t) => output.stdout(t), prefix);
       const err = lineSink((t) => output.stderr(t), prefix);
       const child = spawn(cmd, {
         cwd: path.join(dir, stage.wdir),
-        env: { ...env, MTRACK_STAGE: stage.name, MTRACK_REPRO_ID: reproId },
+        env: { ...env, ...extraEnv, MTRACK_STAGE: stage.name, MTRACK_REPRO_ID: reproId },
         onStdout: (c) => out.push(c),
         onStderr: (c) => err.push(c),
       });

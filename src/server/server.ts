@@ -12,6 +12,7 @@ import type { ModelRegistry } from "../registry/models.js";
 import { LocalRemote } from "../remotes/local.js";
 import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
+import type { GitInfoProvider } from "../tracking/types.js";
 import { isUiPath, sendUiError, uiRoutes } from "../ui/server.js";
 import { sendError, sendJson } from "./http-util.js";
 import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
@@ -56,6 +57,8 @@ export interface ServerOptions {
   plots?: PlotsSource;
   /** The built web page (default: dist/ui of this package). */
   uiDir?: string;
+  /** Commit/branch/dirty of MLflow runs whose client reports no commit (see MlflowServiceOptions). */
+  gitInfo?: GitInfoProvider;
 }
 
 /** A running server. */
@@ -63,6 +66,8 @@ export interface RunningServer {
   url: string;
   port: number;
   server: http.Server;
+  /** The MLflow service when `tracking` was given. */
+  mlflow: MlflowService | undefined;
   close(): Promise<void>;
 }
 
@@ -95,6 +100,7 @@ export function createHandler(options: ServerOptions): {
         tracking: options.tracking,
         mtrackVersion: options.mtrackVersion,
         listing,
+        ...(options.gitInfo ? { gitInfo: options.gitInfo } : {}),
         ...(options.openModels ? { openModels: options.openModels } : {}),
       })
     : undefined;
@@ -239,6 +245,7 @@ export async function startServer(
     url: `http://${host}:${addr.port}`,
     port: addr.port,
     server,
+    mlflow,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -77,6 +77,8 @@ export interface RunCommandOptions
   maxCaptureBytes?: number;
   /** Called once the run exists, before the child starts (e.g. to print its id). */
   onStart?: (runId: string) => void;
+  /** More variables for the child, given the run's id (zero-config MLflow capture's). */
+  childEnv?: (runId: string) => Record<string, string>;
 }
 
 /** What `runCommand` returns. */
@@ -113,12 +115,14 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandRun
     signals,
     maxCaptureBytes = 64 << 20,
     onStart,
+    childEnv: moreEnv,
     ...start
   } = options;
   const run = await startRun({ ...start, repo, env, command, installProcessHooks: false });
   onStart?.(run.id);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
+    ...moreEnv?.(run.id),
     [ENV.runId]: run.id,
     [ENV.runsDir]: repo.paths.runsDir,
     [ENV.repo]: repo.root,

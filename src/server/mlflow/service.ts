@@ -38,7 +38,7 @@ import {
 } from "../../tracking/read.js";
 import type { Liveness } from "../../tracking/runlog.js";
 import { likeMatch, searchRuns } from "../../tracking/search.js";
-import { RUN_STATUSES, type RunStatus, type RunSummary } from "../../tracking/types.js";
+import { type GitInfoProvider, RUN_STATUSES, type RunStatus, type RunSummary } from "../../tracking/types.js";
 import { safeUnlink, tmpName } from "../../util/fs.js";
 import { MlflowRunAnnotations } from "./annotations.js";
 import { invalidParam, MlflowApiError } from "./errors.js";
@@ -101,6 +101,12 @@ export interface MlflowServiceOptions {
    * is not given) its log holds the logged models.
    */
   openModels?: (user: string) => ModelRegistry;
+  /**
+   * The commit, branch and dirty flag recorded for a run whose client reports no commit (the
+   * `mlflow.source.git.commit` tag): zero-config capture passes the repository's own, since its
+   * clients run in this checkout.
+   */
+  gitInfo?: GitInfoProvider;
 }
 
 /** What the service needs from a run it writes to: an owned `Run` or another process's `LiveRun`. */
@@ -183,6 +189,7 @@ export class MlflowService {
   readonly #mtrackVersion: string;
   readonly #tmpDir: string;
   readonly #liveness: Liveness | undefined;
+  readonly #gitInfo: GitInfoProvider | undefined;
   readonly #open = new Map<string, OwnedRun>();
   /** Runs of other live processes we have written to, kept so each write does not re-open them. */
   readonly #foreign = new Map<string, LiveRun>();
@@ -204,6 +211,7 @@ export class MlflowService {
     this.#mtrackVersion = options.mtrackVersion ?? "unknown";
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
     this.#liveness = options.liveness;
+    this.#gitInfo = options.gitInfo;
     this.#listing = options.listing ?? new RunListing(this.#dir, this.#store, options.liveness);
     const changed = () => this.#listing.invalidate();
     this.experiments = new MlflowExperiments({ dir: this.#dir, clock: this.#clock, changed });
@@ -309,15 +317,20 @@ export class MlflowService {
     const at = { time: int64Field(msg, "start_time") };
     const commit = tags[GIT_COMMIT_TAG];
     const source = tags["mlflow.source.name"];
+    const fallback = this.#gitInfo;
     const run = await startRun({
       dir: this.#dir,
       store: this.#store,
-      // The client's code may run anywhere: the commit it reports is the one that matters, not ours.
-      gitInfo: async () => ({
-        commit: commit && /^[0-9a-f]{7,64}$/i.test(commit) ? commit.toLowerCase() : null,
-        branch: tags[GIT_BRANCH_TAG] ?? null,
-        dirty: false,
-      }),
+      // The client's code may run anywhere: the commit it reports is the one that matters, not ours
+      // (unless it reports none and the service was told whose checkout its clients run in).
+      gitInfo:
+        commit === undefined && fallback !== undefined
+          ? fallback
+          : async () => ({
+              commit: commit && /^[0-9a-f]{7,64}$/i.test(commit) ? commit.toLowerCase() : null,
+              branch: tags[GIT_BRANCH_TAG] ?? null,
+              dirty: false,
+            }),
       experiment: exp.id === DEFAULT_EXPERIMENT.id ? undefined : exp.name,
       name,
       command: source ? [source] : [],
@@ -556,15 +569,16 @@ export class MlflowService {
   // ---- lifecycle ------------------------------------------------------------------------------
 
   /**
-   * Ends every run still open as KILLED (their points are flushed and they are sealed) and refuses new
-   * runs. Called when the server stops.
+   * Ends every run still open as `status` (default KILLED; their points are flushed and they are sealed)
+   * and refuses new runs. Called when the server stops; zero-config capture passes FAILED when the
+   * command that owned them failed.
    */
-  async close(): Promise<void> {
+  async close(status: "KILLED" | "FAILED" = "KILLED"): Promise<void> {
     this.#closed = true;
     const open = [...this.#open.values()];
     this.#open.clear();
     this.#foreign.clear();
-    await Promise.allSettled(open.map((o) => o.run.end("KILLED")));
+    await Promise.allSettled(open.map((o) => o.run.end(status)));
   }
 
   // ---- helpers --------------------------------------------------------------------------------
