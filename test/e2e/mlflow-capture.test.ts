@@ -120,7 +120,7 @@ test("mtrack run -- python captures mlflow runs under its own; a user's MLFLOW_T
     const own = `file://${repo.abs("own-mlruns")}`;
     const u = await runCli(["run", "--name", "own", "--", testPython(), "train.py"], {
       cwd: repo.dir,
-      env: cleanEnv(repo, { MLFLOW_TRACKING_URI: own }),
+      env: cleanEnv(repo, { MLFLOW_TRACKING_URI: own, MLFLOW_ALLOW_FILE_STORE: "true" }),
       timeoutMs: 240_000,
     });
     assert.equal(u.code, 0, u.stderr);
