@@ -78,7 +78,6 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     // Started by the first stage that runs a command, so a no-op repro serves nothing.
     let capture: Promise<MlflowCapture> | undefined;
     const captureOn = !flags["no-capture"] && captureOff(process.env) === undefined;
-    let failed = false;
     try {
       io.checkOutputsNotInGit(loaded.dag.order);
       const result = await reproduce({
@@ -111,17 +110,15 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
         this.showPlan(result.plan.stages);
         return { pipeline: loaded.file, dry: true, stages: result.plan.stages };
       }
-      failed = result.stages.some((s) => s.status === "failed");
       this.showSummary(result.stages, loaded.lockFile);
       return { pipeline: loaded.file, dry: false, stages: result.stages };
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
-      // Runs a stage's client left open (it crashed or was killed) end FAILED, or KILLED after Ctrl-C.
+      // Runs a stage's client left open (it crashed or was killed) end FAILED, or KILLED after Ctrl-C
+      // (a failing stage makes `reproduce` throw, so the outcome is not known here: the signal is).
       if (capture)
-        await (await capture.catch(() => undefined))?.close(
-          abort.signal.aborted || !failed ? "KILLED" : "FAILED",
-        );
+        await (await capture.catch(() => undefined))?.close(abort.signal.aborted ? "KILLED" : "FAILED");
       io.close();
     }
   }

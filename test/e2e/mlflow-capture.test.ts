@@ -1,163 +1,196 @@
 /**
- * Zero-config MLflow capture with the real, unmodified `mlflow` client (.venv-test): a script that
- * calls mlflow with no MLFLOW_TRACKING_URI, run by `mtrack run` or as a `mtrack repro` stage, lands in
- * this repository's runs (params, metric history, artifacts), tagged with its stage or parent run; a
- * user's own MLFLOW_TRACKING_URI is left alone; --no-capture turns it off; a client whose process fails
- * leaves its run FAILED, not RUNNING. Build first.
+ * Zero-config MLflow capture with the real `mlflow` client (.venv-test): a script that logs with no
+ * MLFLOW_TRACKING_URI, run by `mtrack repro` and by `mtrack run`, must land in the repository's runs
+ * with its params, metric history, artifacts and model, linked to the stage and the git commit.
+ * Build first: `npm run build`.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
-import { runCli } from "../helpers/cli.js";
+import { fileURLToPath } from "node:url";
+import { runCli, startCli, waitCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
+import { cliJson } from "../helpers/mlflow.js";
 import { pythonHas, testPython } from "../helpers/python.js";
 
-const TRAIN = `
-import os, sys, mlflow
-mlflow.set_experiment("capture")
-run = mlflow.start_run(run_name=sys.argv[1])
-mlflow.log_param("lr", 0.1)
-for s in range(3):
-    mlflow.log_metric("loss", 1.0 / (s + 1), step=s)
-with open("note.txt", "w") as f:
-    f.write("hi")
-mlflow.log_artifact("note.txt")
-if len(sys.argv) > 2:
-    os._exit(int(sys.argv[2]))  # dies before end_run (no atexit): the run must not stay RUNNING
-mlflow.end_run()
-`;
+const script = fs.readFileSync(
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "mlflow", "capture_train.py"),
+  "utf8",
+);
 
-interface RunRow {
+interface CliRun {
   runId: string;
   name: string;
   status: string;
-  experimentName: string;
+  commit: string | null;
   params: Record<string, string>;
   tags: Record<string, string>;
-  metrics: Record<string, { last: number; count?: number }>;
-  artifacts?: { name: string }[];
+  metrics: Record<string, { last: number; step: number }>;
+  outputs?: { models?: { modelId: string }[] };
 }
 
-async function setup(): Promise<TempGitRepo> {
+function setup(): { repo: TempGitRepo; commit: string } {
   const repo = makeTempGitRepo();
-  repo.write({ "train.py": TRAIN });
-  repo.commit("train");
-  const init = await runCli(["init"], { cwd: repo.dir, env: repo.env });
-  assert.equal(init.code, 0, init.stderr);
-  return repo;
+  repo.write({
+    "train.py": script,
+    ".gitignore": "out/\n",
+    "pipeline.yaml": `stages:\n  train:\n    cmd: ${testPython()} train.py\n    deps: [train.py]\n    outs: [model.txt]\n`,
+  });
+  return { repo, commit: repo.commit("project") };
 }
 
-/** The environment of a user who never configured MLflow. */
-function plainEnv(repo: TempGitRepo): NodeJS.ProcessEnv {
-  const env = { ...repo.env };
-  delete env.MLFLOW_TRACKING_URI;
-  delete env.MTRACK_MLFLOW_CAPTURE;
-  return env;
+/** The repo's env without any MLflow variable of the test runner's own. */
+function cleanEnv(repo: TempGitRepo, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...repo.env, MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0", ...extra };
+  for (const k of Object.keys(env))
+    if (k.startsWith("MLFLOW_TRACKING") || k === "MTRACK_MLFLOW_CAPTURE") delete env[k];
+  return { ...env, ...extra };
 }
 
-async function runs(repo: TempGitRepo): Promise<RunRow[]> {
-  const r = await runCli(["runs", "list", "--json"], { cwd: repo.dir, env: repo.env });
-  assert.equal(r.code, 0, r.stderr);
-  return (r.json as { runs: RunRow[] }).runs;
+async function runs(repo: TempGitRepo): Promise<CliRun[]> {
+  return (await cliJson<{ runs: CliRun[] }>(repo, ["runs", "list"])).runs;
 }
 
-async function show(repo: TempGitRepo, id: string): Promise<RunRow> {
-  const r = await runCli(["runs", "show", id, "--json"], { cwd: repo.dir, env: repo.env });
-  assert.equal(r.code, 0, r.stderr);
-  return r.json as RunRow;
-}
-
-test("mtrack run -- python train.py: the mlflow client logs into this repository's runs", async (t) => {
-  if (!pythonHas(["mlflow"], t)) return;
-  const repo = await setup();
+test("a stage's unconfigured mlflow code is captured by mtrack repro, linked to the stage", async (t) => {
+  if (!pythonHas(["mlflow", "sklearn", "numpy"], t)) return;
+  const { repo, commit } = setup();
   try {
-    const env = plainEnv(repo);
-    const r = await runCli(["run", "-n", "outer", "--", testPython(), "train.py", "t1"], {
+    await cliJson(repo, ["init"]);
+    const r = await runCli(["repro"], { cwd: repo.dir, env: cleanEnv(repo), timeoutMs: 240_000 });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.ok(!fs.existsSync(repo.abs("mlruns")), "no mlruns/ folder");
+    const [run, ...rest] = await runs(repo);
+    assert.equal(rest.length, 0);
+    assert.ok(run);
+    assert.equal(run.status, "FINISHED");
+    assert.equal(run.name, "captured");
+    assert.equal(run.commit, commit);
+    assert.deepEqual(run.params, { lr: "0.1" });
+    assert.equal(run.tags["mtrack.stage"], "train");
+    assert.equal(run.tags["mtrack.captured"], "mlflow");
+    assert.equal(run.metrics.loss?.step, 2);
+    assert.equal(run.outputs?.models?.length, 1);
+    const history = await cliJson<{ points: { step: number; value: number }[] }>(repo, [
+      "runs",
+      "metric",
+      run.runId,
+      "loss",
+    ]);
+    assert.deepEqual(
+      history.points.slice(0, 3).map((p) => [p.step, p.value]),
+      [
+        [0, 1],
+        [1, 0.5],
+        [2, 1 / 3],
+      ],
+    );
+    const files = await cliJson<{ artifacts: { name: string }[] }>(repo, ["runs", "artifacts", run.runId]);
+    assert.ok(
+      files.artifacts.some((a) => a.name === "notes.txt"),
+      JSON.stringify(files.artifacts),
+    );
+    // The lock entry names the run.
+    assert.match(fs.readFileSync(repo.abs("pipeline.lock"), "utf8"), new RegExp(run.runId));
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("mtrack run -- python captures mlflow runs under its own; a user's MLFLOW_TRACKING_URI is left alone", async (t) => {
+  if (!pythonHas(["mlflow", "sklearn", "numpy"], t)) return;
+  const { repo } = setup();
+  try {
+    await cliJson(repo, ["init"]);
+    const r = await runCli(["run", "--name", "outer", "--", testPython(), "train.py"], {
       cwd: repo.dir,
-      env,
-      timeoutMs: 120_000,
+      env: cleanEnv(repo),
+      timeoutMs: 240_000,
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(fs.existsSync(repo.abs("mlruns")), false, "no mlruns/ folder");
     const all = await runs(repo);
     const outer = all.find((x) => x.name === "outer");
-    const inner = all.find((x) => x.name === "t1");
+    const inner = all.find((x) => x.name === "captured");
     assert.ok(outer && inner, JSON.stringify(all.map((x) => x.name)));
-    assert.equal(inner.experimentName, "capture");
     assert.equal(inner.status, "FINISHED");
-    assert.deepEqual(inner.params, { lr: "0.1" });
     assert.equal(inner.tags["mtrack.parent_run_id"], outer.runId);
-    assert.equal(inner.tags["mtrack.captured"], "mlflow");
-    assert.equal(inner.tags["mlflow.source.git.commit"], repo.git("rev-parse", "HEAD"));
-    const detail = await show(repo, inner.runId);
-    assert.equal(detail.metrics.loss?.count, 3, "the whole metric history");
-    assert.equal(detail.metrics.loss?.last, 1 / 3);
-    assert.deepEqual(
-      detail.artifacts?.map((a) => a.name),
-      ["note.txt"],
-    );
+    assert.deepEqual(inner.params, { lr: "0.1" });
 
-    // A client that dies before ending its run: the run ends FAILED with the command, not RUNNING.
-    const failed = await runCli(["run", "--", testPython(), "train.py", "t2", "3"], {
+    // A user's own tracking URI: mtrack does not override it (here a local file store).
+    const own = `file://${repo.abs("own-mlruns")}`;
+    const u = await runCli(["run", "--name", "own", "--", testPython(), "train.py"], {
       cwd: repo.dir,
-      env,
-      timeoutMs: 120_000,
+      env: cleanEnv(repo, { MLFLOW_TRACKING_URI: own, MLFLOW_ALLOW_FILE_STORE: "true" }),
+      timeoutMs: 240_000,
     });
-    assert.equal(failed.code, 3, failed.stderr);
-    assert.equal((await runs(repo)).find((x) => x.name === "t2")?.status, "FAILED");
+    assert.equal(u.code, 0, u.stderr);
+    assert.match(u.stdout, new RegExp(`"uri": "${own}"`));
+    assert.ok(fs.existsSync(repo.abs("own-mlruns")));
+    assert.equal((await runs(repo)).filter((x) => x.name === "captured").length, 1);
 
-    // --no-capture: the client is on its own (its default local store), mtrack records only its own run.
-    const off = await runCli(["run", "--no-capture", "--", testPython(), "train.py", "t3"], {
-      cwd: repo.dir,
-      env,
-      timeoutMs: 120_000,
-    });
-    assert.equal(off.code, 0, off.stderr);
-    assert.equal(
-      (await runs(repo)).some((x) => x.name === "t3"),
-      false,
+    // --no-capture: the client gets no URI from mtrack.
+    const n = await runCli(
+      [
+        "run",
+        "--no-capture",
+        "--",
+        testPython(),
+        "-c",
+        "import os;print(os.environ.get('MLFLOW_TRACKING_URI',''))",
+      ],
+      {
+        cwd: repo.dir,
+        env: cleanEnv(repo),
+      },
     );
+    assert.equal(n.code, 0, n.stderr);
+    assert.equal(n.stdout.trim(), "");
   } finally {
     repo.cleanup();
   }
 });
 
-test("a user's own MLFLOW_TRACKING_URI is left alone", async (t) => {
-  if (!pythonHas(["mlflow"], t)) return;
-  const repo = await setup();
+test("a child that dies mid-run leaves its captured run FAILED; Ctrl-C stops the server", async (t) => {
+  if (!pythonHas(["mlflow", "sklearn", "numpy"], t)) return;
+  const { repo } = setup();
   try {
-    const store = `sqlite:///${repo.home}/theirs.db`;
-    const r = await runCli(["run", "--", testPython(), "train.py", "mine"], {
+    await cliJson(repo, ["init"]);
+    const r = await runCli(["repro"], {
       cwd: repo.dir,
-      env: { ...plainEnv(repo), MLFLOW_TRACKING_URI: store },
-      timeoutMs: 120_000,
+      env: cleanEnv(repo, { CAPTURE_MODE: "crash" }),
+      timeoutMs: 240_000,
     });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(
-      (await runs(repo)).some((x) => x.name === "mine"),
-      false,
-    );
-    assert.ok(fs.existsSync(`${repo.home}/theirs.db`), "the client wrote to the user's store");
-  } finally {
-    repo.cleanup();
-  }
-});
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    const crashed = (await runs(repo)).find((x) => x.name === "captured");
+    assert.equal(crashed?.status, "FAILED");
+    assert.deepEqual(crashed?.params, { lr: "0.1" });
 
-test("mtrack repro: a stage that uses mlflow is captured, tagged with its stage", async (t) => {
-  if (!pythonHas(["mlflow"], t)) return;
-  const repo = await setup();
-  try {
-    repo.write({
-      "pipeline.yaml": `stages:\n  train:\n    cmd: ${testPython()} train.py staged\n    deps: [train.py]\n    outs: [note.txt]\n`,
+    // Ctrl-C while the command runs: mtrack exits and its server no longer answers.
+    const child = startCli(
+      [
+        "run",
+        "--",
+        testPython(),
+        "-c",
+        "import os,time;print(os.environ['MLFLOW_TRACKING_URI'],flush=True);time.sleep(60)",
+      ],
+      { cwd: repo.dir, env: cleanEnv(repo), timeoutMs: 60_000 },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout?.on("data", (b: Buffer) => {
+        out += b.toString();
+        const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) resolve(m[1] as string);
+      });
+      child.once("exit", () => reject(new Error(`exited early: ${out}`)));
     });
-    repo.commit("pipeline");
-    const r = await runCli(["repro"], { cwd: repo.dir, env: plainEnv(repo), timeoutMs: 120_000 });
-    assert.equal(r.code, 0, r.stderr);
-    const staged = (await runs(repo)).find((x) => x.name === "staged");
-    assert.ok(staged, "the stage's mlflow run is recorded");
-    assert.equal(staged.status, "FINISHED");
-    assert.equal(staged.tags["mtrack.stage"], "train");
-    assert.deepEqual(staged.params, { lr: "0.1" });
+    const health = await fetch(`${url}/v1/health`);
+    assert.equal(health.status, 200);
+    child.kill("SIGINT");
+    const done = await waitCli(child);
+    assert.notEqual(done.code, 0);
+    await assert.rejects(fetch(`${url}/v1/health`));
   } finally {
     repo.cleanup();
   }
