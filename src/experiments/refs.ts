@@ -1,5 +1,5 @@
 /**
- * Experiments as git commits on `refs/exps/<baseline commit>/<name>`, read and written with the git CLI:
+ * Experiments as git commits on `refs/exps/<2 hex>/<38 hex of the baseline commit>/<name>` (DVC's layout), read and written with the git CLI:
  * one `git for-each-ref` and one `git cat-file --batch` read every experiment, whatever their number.
  */
 
@@ -79,6 +79,11 @@ export function commitWorkTree(options: {
 
 const FIELD = "%00";
 
+/** The ref of experiment `name` on `baseline` (DVC's layout, so `dvc exp show` reads them too). */
+export function expRefName(baseline: string, name: string): string {
+  return `${EXP_REFS}/${baseline.slice(0, 2)}/${baseline.slice(2)}/${name}`;
+}
+
 /** Every experiment, newest first. One git process. */
 export function listExpRefs(root: string): ExpRef[] {
   const out = git(root, [
@@ -91,9 +96,11 @@ export function listExpRefs(root: string): ExpRef[] {
   for (const record of out.split("\x01")) {
     const [ref, commit, created, message] = record.replace(/^\n/, "").split("\0");
     if (!ref || !commit) continue;
+    // DVC's layout: refs/exps/<2 hex>/<38 hex>/<name>.
     const parts = ref.slice(EXP_REFS.length + 1).split("/");
-    const baseline = parts[0] ?? "";
-    const name = parts.slice(1).join("/");
+    if (parts.length < 3) continue;
+    const baseline = `${parts[0]}${parts[1]}`;
+    const name = parts.slice(2).join("/");
     const state = /^state: (\S+)$/m.exec(message ?? "")?.[1] ?? "success";
     refs.push({ name, ref, commit, baseline, created: Number(created), state, message: message ?? "" });
   }

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Repo } from "../repo.js";
 import { ENV } from "../tracking/context.js";
-import { checkNewName, commitWorkTree, EXP_REFS, generateName, git, listExpRefs } from "./refs.js";
+import { checkNewName, commitWorkTree, expRefName, generateName, git, listExpRefs } from "./refs.js";
 import { applyOverrides, describeOverrides, type Overrides } from "./set.js";
 
 /** What a trial ended as. */
@@ -108,7 +108,7 @@ export async function expRun(options: ExpRunOptions): Promise<TrialResult[]> {
   const env = (name: string): NodeJS.ProcessEnv => ({ ...process.env, [ENV.exp]: name });
   const reproArgs = ["repro", ...options.targets];
   const commit = (cwd: string, name: string, overrides: Overrides, exitCode: number) => {
-    const ref = `${EXP_REFS}/${baseline}/${name}`;
+    const ref = expRefName(baseline, name);
     const message = `${options.message ?? `mtrack exp ${name}`}\n\nstate: ${exitCode === 0 ? "success" : "failed"}\nset: ${describeOverrides(overrides)}\n`;
     return { ref, commit: commitWorkTree({ cwd, baseline, ref, message, tmpDir }) };
   };

@@ -9,7 +9,7 @@ export default class ExpRun extends MtrackCommand {
   static override description =
     `Each -S overrides a value of a params file (params.yaml, or file.yaml:key; nested keys with dots). A key no params file has is refused unless written +key=value. A value a,b or range(start, stop[, step]) or choice(a, b) sweeps; several -S make a grid.
 
-One experiment runs \`mtrack repro\` in the workspace and leaves its results there. A sweep never changes the workspace: each trial runs in a temporary git worktree sharing the store, runs and run-cache (a stage already seen is restored, not rerun), -j at a time. Every experiment is a git commit on refs/exps/<baseline>/<name>; runs its stages log carry the tag mtrack.exp=<name>. See them with \`mtrack exp show\`.
+One experiment runs \`mtrack repro\` in the workspace and leaves its results there. A sweep never changes the workspace: each trial runs in a temporary git worktree sharing the store, runs and run-cache (a stage already seen is restored, not rerun), -j at a time. Every experiment is a git commit on refs/exps/<2 hex>/<rest of baseline>/<name>; runs its stages log carry the tag mtrack.exp=<name>. See them with \`mtrack exp show\`.
 
 Exit code: 0 when every trial succeeded, 1 when some failed, 2 on bad arguments.`;
   static override examples = [
