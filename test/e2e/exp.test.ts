@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { errorCode, runCli } from "../helpers/cli.js";
 
-type Json = any; // biome-ignore lint/suspicious/noExplicitAny: CLI JSON
+// biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON output
+type Json = any;
 
 function setup(): { dir: string; env: NodeJS.ProcessEnv; count: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-exp-"));
@@ -92,7 +93,19 @@ test("exp run / show / branch / remove on a two-stage pipeline", async () => {
     assert.equal(exps[0].params["params.yaml:data.n"], 6);
     assert.equal(exps.find((x) => x.state === "failed")?.params["params.yaml:lr"], -1);
 
-    // Runs logged by stages would carry the name: the env reaches the stage.
+    // apply: refused over uncommitted changes (nothing written), then applied.
+    const best = exps[0].name as string;
+    fs.appendFileSync(path.join(dir, "train.js"), "// edit\n");
+    assert.equal(errorCode(await mtrack("exp", "apply", best)), "ERR_MTRACK_EXP_DIRTY_WORKSPACE");
+    assert.match(fs.readFileSync(path.join(dir, "params.yaml"), "utf8"), /lr: 0.1/);
+    gitOut("checkout", "-q", "--", ".");
+    r = await mtrack("exp", "apply", best);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(fs.readFileSync(path.join(dir, "params.yaml"), "utf8"), /lr: 0.7/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "metrics.json"), "utf8")), { acc: 1.4 });
+    assert.equal((await mtrack("status")).code, 0);
+    gitOut("checkout", "-q", "--", ".");
+
     assert.equal((await mtrack("exp", "branch", "one", "try-one")).code, 0);
     assert.match(gitOut("show", "try-one:params.yaml"), /lr: 0.3/);
     assert.equal(errorCode(await mtrack("exp", "remove", "one", "nope")), "ERR_MTRACK_EXP_NOT_FOUND");
