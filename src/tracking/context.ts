@@ -24,6 +24,8 @@ export const STAGE_TAG = "mtrack.stage";
 export const REPRO_ID_TAG = "mtrack.repro_id";
 /** Tag naming the run of the enclosing `mtrack run` (from MTRACK_RUN_ID), like MLflow's parent run. */
 export const PARENT_RUN_TAG = "mtrack.parent_run_id";
+/** The `mtrack exp run` experiment a run was logged in (from MTRACK_EXP). */
+export const EXP_TAG = "mtrack.exp";
 
 /** The variables `mtrack run` exports to its child (and that the library reads back). */
 export const ENV = {
@@ -32,6 +34,8 @@ export const ENV = {
   repo: "MTRACK_REPO",
   stage: "MTRACK_STAGE",
   reproId: "MTRACK_REPRO_ID",
+  /** The name of the `mtrack exp run` experiment the stage runs in. */
+  exp: "MTRACK_EXP",
 } as const;
 
 /** An environment as a plain record (process.env's shape). */
@@ -52,6 +56,8 @@ export function runEnvTags(env: Env): Record<string, string> {
   if (stage) tags[STAGE_TAG] = stage;
   if (stage && reproId) tags[REPRO_ID_TAG] = reproId;
   if (parent) tags[PARENT_RUN_TAG] = parent;
+  const exp = env[ENV.exp];
+  if (exp) tags[EXP_TAG] = exp;
   return tags;
 }
 

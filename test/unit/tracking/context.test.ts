@@ -182,3 +182,8 @@ test("runCommand: output passed through, capture bounded, exit code recorded, un
     g.cleanup();
   }
 });
+
+test("runEnvTags: MTRACK_EXP names the experiment a run was logged in", () => {
+  assert.equal(runEnvTags({ MTRACK_EXP: "swift-otter" })["mtrack.exp"], "swift-otter");
+  assert.equal(runEnvTags({})["mtrack.exp"], undefined);
+});

@@ -1,0 +1,25 @@
+import { Args, Flags } from "@oclif/core";
+import { findExp, git, listExpRefs } from "../../../src/experiments/refs.js";
+import { MtrackCommand } from "../../base.js";
+
+export default class ExpRemove extends MtrackCommand {
+  static override summary = "Remove experiments (their refs under refs/exps/).";
+  static override examples = [
+    "<%= config.bin %> exp remove swift-otter",
+    "<%= config.bin %> exp remove --all-commits",
+  ];
+  static override strict = false;
+  static override args = { exp: Args.string({ description: "experiment names" }) };
+  static override flags = { "all-commits": Flags.boolean({ char: "A", description: "every experiment" }) };
+
+  async run() {
+    const { argv, flags } = await this.parse(ExpRemove);
+    const root = this.openRepo().root;
+    const refs = listExpRefs(root);
+    // Resolve every name first: an unknown one removes nothing.
+    const gone = flags["all-commits"] ? refs : (argv as string[]).map((n) => findExp(refs, n));
+    for (const r of gone) git(root, ["update-ref", "-d", r.ref]);
+    this.say(`Removed ${gone.length} experiment(s).`);
+    return { removed: gone.map((r) => r.name) };
+  }
+}

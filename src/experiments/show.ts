@@ -1,0 +1,153 @@
+/**
+ * `mtrack exp show`: the workspace, each baseline commit and its experiments, with every params and
+ * metrics value. All experiments are read with one `git for-each-ref` and one `git cat-file --batch`.
+ */
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { flattenParams, parseParamsText } from "../pipeline/params.js";
+import { type ExpRef, git, listExpRefs, readBlobs } from "./refs.js";
+
+/** One row of the table. */
+export interface ExpRow {
+  /** workspace | baseline | experiment */
+  kind: "workspace" | "baseline" | "experiment";
+  name: string;
+  commit: string | null;
+  baseline: string | null;
+  created: number | null;
+  state: string;
+  /** `<file>:<key>` → value, for metrics and params. */
+  metrics: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
+
+function flat(text: string | null, file: string): Record<string, unknown> {
+  if (text === null) return {};
+  try {
+    return flattenParams(parseParamsText(text, file));
+  } catch {
+    return {};
+  }
+}
+
+function values(
+  files: readonly string[],
+  texts: ReadonlyArray<string | null>,
+  into: Record<string, unknown>,
+): void {
+  files.forEach((file, i) => {
+    for (const [k, v] of Object.entries(flat(texts[i] ?? null, file))) into[`${file}:${k}`] = v;
+  });
+}
+
+/**
+ * The rows: workspace, then each baseline (HEAD's first; with `all`, every baseline that has
+ * experiments; else only HEAD) followed by its experiments, newest first.
+ */
+export function expShow(options: {
+  root: string;
+  paramsFiles: readonly string[];
+  metricsFiles: readonly string[];
+  all?: boolean;
+  /** Keep the N most recent experiments of each baseline. */
+  limit?: number;
+}): ExpRow[] {
+  const { root, paramsFiles, metricsFiles } = options;
+  const head = git(root, ["rev-parse", "HEAD"]).trim();
+  const refs = listExpRefs(root);
+  const byBase = new Map<string, ExpRef[]>();
+  for (const r of refs) byBase.set(r.baseline, [...(byBase.get(r.baseline) ?? []), r]);
+  const baselines = [head, ...(options.all ? [...byBase.keys()].filter((b) => b !== head) : [])];
+  const rows: ExpRow[] = [];
+  const ws: ExpRow = {
+    kind: "workspace",
+    name: "workspace",
+    commit: null,
+    baseline: null,
+    created: null,
+    state: "",
+    metrics: {},
+    params: {},
+  };
+  const read = (f: string) => {
+    const abs = path.join(root, f);
+    return fs.existsSync(abs) ? fs.readFileSync(abs, "utf8") : null;
+  };
+  values(metricsFiles, metricsFiles.map(read), ws.metrics);
+  values(paramsFiles, paramsFiles.map(read), ws.params);
+  rows.push(ws);
+  for (const b of baselines) {
+    rows.push({
+      kind: "baseline",
+      name: b.slice(0, 7),
+      commit: b,
+      baseline: null,
+      created: null,
+      state: "",
+      metrics: {},
+      params: {},
+    });
+    const exps = byBase.get(b) ?? [];
+    for (const e of options.limit === undefined ? exps : exps.slice(0, options.limit)) {
+      rows.push({
+        kind: "experiment",
+        name: e.name,
+        commit: e.commit,
+        baseline: b,
+        created: e.created,
+        state: e.state,
+        metrics: {},
+        params: {},
+      });
+    }
+  }
+  // One batch for every (row, file) pair.
+  const specs: string[] = [];
+  const commitRows = rows.filter((r) => r.commit !== null);
+  for (const r of commitRows)
+    for (const f of [...metricsFiles, ...paramsFiles]) specs.push(`${r.commit}:${f}`);
+  const blobs = readBlobs(root, specs);
+  const n = metricsFiles.length + paramsFiles.length;
+  commitRows.forEach((r, i) => {
+    const slice = blobs.slice(i * n, (i + 1) * n);
+    values(metricsFiles, slice.slice(0, metricsFiles.length), r.metrics);
+    values(paramsFiles, slice.slice(metricsFiles.length), r.params);
+  });
+  const headCreated = git(root, ["log", "-1", "--format=%ct", ...baselines.slice(0, 1)]).trim();
+  for (const r of rows) if (r.kind === "baseline" && r.commit === head) r.created = Number(headCreated);
+  return rows;
+}
+
+/** Sorts each baseline's experiments by a column (metric or param, `file:key` or bare key). */
+export function sortRows(rows: ExpRow[], key: string, order: "asc" | "desc"): ExpRow[] {
+  const get = (r: ExpRow): unknown => {
+    const all = { ...r.params, ...r.metrics };
+    if (key in all) return all[key];
+    const hit = Object.keys(all).find((k) => k.endsWith(`:${key}`));
+    return hit === undefined ? undefined : all[hit];
+  };
+  const out: ExpRow[] = [];
+  let group: ExpRow[] = [];
+  const flush = () => {
+    group.sort((a, b) => {
+      const x = get(a);
+      const y = get(b);
+      if (x === undefined) return 1;
+      if (y === undefined) return -1;
+      const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+      return order === "asc" ? c : -c;
+    });
+    out.push(...group);
+    group = [];
+  };
+  for (const r of rows) {
+    if (r.kind === "experiment") group.push(r);
+    else {
+      flush();
+      out.push(r);
+    }
+  }
+  flush();
+  return out;
+}
