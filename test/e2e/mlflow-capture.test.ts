@@ -165,6 +165,17 @@ test("a child that dies mid-run leaves its captured run FAILED; Ctrl-C stops the
     assert.equal(crashed?.status, "FAILED");
     assert.deepEqual(crashed?.params, { lr: "0.1" });
 
+    // The same under `mtrack run`: mtrack exits with the child's code, the client's run ends FAILED.
+    const m = await runCli(["run", "--name", "outer-crash", "--", testPython(), "train.py"], {
+      cwd: repo.dir,
+      env: cleanEnv(repo, { CAPTURE_MODE: "crash", RUN_NAME: "run-crash" }),
+      timeoutMs: 240_000,
+    });
+    assert.equal(m.code, 3, m.stderr);
+    const after = await runs(repo);
+    assert.equal(after.find((x) => x.name === "run-crash")?.status, "FAILED");
+    assert.equal(after.find((x) => x.name === "outer-crash")?.status, "FAILED");
+
     // Ctrl-C while the command runs: mtrack exits and its server no longer answers.
     const child = startCli(
       [
