@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { ENV } from "../tracking/context.js";
 import { checkNewName, commitWorkTree, expRefName, generateName, git, listExpRefs } from "./refs.js";
@@ -76,6 +77,21 @@ function writeOverrides(root: string, overrides: Overrides): void {
   }
 }
 
+/** HEAD's commit: an experiment's parent. A repository with no commit yet has no baseline to run from. */
+function baselineCommit(root: string): string {
+  try {
+    return git(root, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]).trim();
+  } catch {
+    throw new MtrackError(
+      "ERR_MTRACK_EXP_NO_BASELINE",
+      "This repository has no commit yet: an experiment needs a baseline commit.",
+      {
+        hint: 'Commit the pipeline and its params first: git add -A && git commit -m "baseline"',
+      },
+    );
+  }
+}
+
 /**
  * Plans names, validates every override against the baseline's params (before anything runs, so a bad
  * key changes nothing), then runs the trials.
@@ -83,7 +99,7 @@ function writeOverrides(root: string, overrides: Overrides): void {
 export async function expRun(options: ExpRunOptions): Promise<TrialResult[]> {
   const { repo, points } = options;
   const root = repo.root;
-  const baseline = git(root, ["rev-parse", "HEAD"]).trim();
+  const baseline = baselineCommit(root);
   const taken = new Set(listExpRefs(root).map((r) => r.name));
   const names: string[] = [];
   for (let i = 0; i < points.length; i++) {

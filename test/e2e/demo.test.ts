@@ -186,13 +186,19 @@ test("the repo's pipeline on reduced params: data, metrics, TensorBoard, a track
 
     // A sweep (mtrack exp run): each combination an experiment on refs/exps, its runs tagged with its
     // name; the workspace's pipeline.lock is untouched.
-    const lock = fs.readFileSync(repo.abs("pipeline.lock"), "utf8");
+    // An experiment's parent is a commit: none yet is a clear error, not git's.
     r = await mtrack(repo, "exp", "run", "-S", "lr=0.003,0.01", "-j", "2");
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 2);
+    assert.equal((r.json as Json).error.code, "ERR_MTRACK_EXP_NO_BASELINE");
+    repo.commit("the moons baseline");
+    const lock = fs.readFileSync(repo.abs("pipeline.lock"), "utf8");
+    // lr values this baseline has not trained with: a state seen before would be restored, not trained.
+    r = await mtrack(repo, "exp", "run", "-S", "lr=0.02,0.03", "-j", "2");
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     const sweep = r.json as Json;
     assert.deepEqual(
       sweep.experiments.map((t: Json) => t.overrides[0].value),
-      [0.003, 0.01],
+      [0.02, 0.03],
     );
     assert.ok(sweep.experiments.every((t: Json) => t.exitCode === 0));
     for (const t of sweep.experiments) {

@@ -249,8 +249,9 @@ test("mtrack ui in headless Chromium: table, filter, sort, compare, seed curves,
     assert.ok(bandsLegend.includes("0.1 (2 runs)") && bandsLegend.includes("0.2 (2 runs)"), bandsLegend);
 
     // The engine's run page: provenance, metrics, charts, artifacts (text inline, image, html as download).
+    // Two: the repro's and the experiment's (exp run reruns the stage, its run tagged mtrack.exp).
     await page.goto(`${ui.url}#/runs?filter=${encodeURIComponent("tags.`mtrack.stage` = 'train'")}`);
-    await waitRows(page, 1);
+    await waitRows(page, 2);
     await page.click(".rows .row[data-run-id] .name a");
     await page.waitForSelector(".run-view .params");
     const info = (await page.textContent(".run-info")) ?? "";
