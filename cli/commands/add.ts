@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Args } from "@oclif/core";
+import { shellJoin } from "../../src/util/shell.js";
 import { addPaths } from "../../src/workspace/add.js";
 import { MtrackCommand } from "../base.js";
 import { formatBytes } from "../progress.js";
@@ -36,7 +37,7 @@ export default class Add extends MtrackCommand {
     }
     if (results.some((r) => r.changed)) {
       this.say(
-        `\nTo track the changes with git, run:\n    git add ${results.map((r) => r.pointer).join(" ")} .gitignore`,
+        `\nTo track the changes with git, run:\n    ${shellJoin(["git", "add", ...results.map((r) => r.pointer), ".gitignore"])}`,
       );
     }
     return { paths: results };

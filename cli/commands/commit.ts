@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Args } from "@oclif/core";
+import { shellJoin } from "../../src/util/shell.js";
 import { commitPaths } from "../../src/workspace/add.js";
 import { selectTracked } from "../../src/workspace/tracked.js";
 import { MtrackCommand } from "../base.js";
@@ -24,7 +25,9 @@ export default class Commit extends MtrackCommand {
     for (const r of changed) this.say(`committed: ${r.path} -> ${r.pointer}`);
     if (changed.length === 0) this.say("Nothing to commit: every tracked path matches its pointer.");
     else
-      this.say(`\nNow commit the pointers with git:\n    git add ${changed.map((r) => r.pointer).join(" ")}`);
+      this.say(
+        `\nNow commit the pointers with git:\n    ${shellJoin(["git", "add", ...changed.map((r) => r.pointer)])}`,
+      );
     return { paths: results };
   }
 }

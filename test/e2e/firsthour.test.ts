@@ -34,4 +34,17 @@ describe("the first hour", () => {
       repo.cleanup();
     }
   });
+
+  test("add prints a git add hint that pastes: paths with spaces are quoted", async () => {
+    const repo = makeTempGitRepo();
+    try {
+      repo.write({ "my data.csv": "a,b\n" });
+      assert.equal((await mtrack(repo, ["init"])).code, 0);
+      const add = await mtrack(repo, ["add", "my data.csv"]);
+      assert.equal(add.code, 0, add.stderr);
+      assert.match(add.stdout, /git add 'my data\.csv\.mtrack' \.gitignore/);
+    } finally {
+      repo.cleanup();
+    }
+  });
 });
