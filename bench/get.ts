@@ -25,7 +25,7 @@ const env = { ...process.env, ...BENCH_ENV, HOME: work, GIT_CONFIG_NOSYSTEM: "1"
 
 function run(cmd: string, args: string[], cwd: string): number {
   const t = performance.now();
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8" });
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
   return (performance.now() - t) / 1000;
 }
