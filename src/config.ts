@@ -123,6 +123,16 @@ export function readConfigFile(file: string, fs: FsLike = nodeFs): Record<string
   } catch {
     return {};
   }
+  return parseConfigText(text, file);
+}
+
+/**
+ * Parses config.yaml text into flat dotted keys; `file` names it in errors (e.g. a file read from git).
+ *
+ * @example
+ * parseConfigText("core:\n  remote: origin\n", "config.yaml") // { "core.remote": "origin" }
+ */
+export function parseConfigText(text: string, file: string): Record<string, ConfigValue> {
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
