@@ -43,7 +43,7 @@ interface LockInfo {
 
 export type Release = () => void;
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
