@@ -5,14 +5,14 @@
  * completion with no repair, require `mtrack fsck` to exit 0 and the data to match. The figures (kills,
  * kills that landed while the repository lock was held, failures, repairs needed) are printed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
 import { hashBytes } from "../../src/store/hash.js";
 import { Store } from "../../src/store/store.js";
 import { decodeTree } from "../../src/store/tree.js";
-import { type CliResult, cliEntry, runCli } from "../helpers/cli.js";
+import { runCli, startCli, waitCli } from "../helpers/cli.js";
 
 /** Kills per command: MTRACK_RELIABILITY_KILLS, default 30 (the issue's floor). */
 export const KILLS = Number(process.env.MTRACK_RELIABILITY_KILLS ?? 30);
@@ -47,35 +47,6 @@ export function bytesFor(size: number, seed: number): Buffer {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Starts the CLI in its own process group (so a kill reaches the stage commands it runs too). */
-function startGroup(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [cliEntry(), ...args], {
-    cwd,
-    env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function collect(child: ChildProcess): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on("data", (b: Buffer) => out.push(b));
-    child.stderr?.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("close", (code, signal) =>
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-        json: undefined,
-      }),
-    );
-  });
-}
 
 function killGroup(child: ChildProcess): void {
   try {
@@ -181,8 +152,9 @@ export async function killLoop(o: KillLoopOptions): Promise<KillLoopFigures> {
     attempts++;
     await o.prepare(i);
     const started = Date.now();
-    const child = startGroup(o.args, o.cwd, o.env);
-    const result = collect(child);
+    // Its own process group, so a kill reaches the stage commands it runs too.
+    const child = startCli(o.args, { cwd: o.cwd, env: o.env, detached: true });
+    const result = waitCli(child, 600_000);
     // From 0.3 to 1.5 runs: early kills mostly hit start-up, which proves little; late ones may miss.
     const delay = (0.3 + 1.2 * random()) * measuredMs;
     let exited = false;
