@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initRepo } from "../../src/repo.js";
 import { makeTempGitRepo } from "../helpers/git-repo.js";
-import { Dataset, killLoop, manifestComplete, pointerHash, storeProblems, withStore } from "./kill-loop.js";
+import { Dataset, killLoop, pointerChecks } from "./kill-loop.js";
 
 test("kill -9 of add: no corrupt object, no repair, data matches", async (t) => {
   const repo = makeTempGitRepo();
@@ -25,17 +25,7 @@ test("kill -9 of add: no corrupt object, no repair, data matches", async (t) => 
       env: repo.env,
       repoDir: repo.dir,
       prepare: (i) => data.next(i),
-      afterKill: () => {
-        const problems = storeProblems(cache, "store");
-        const hash = pointerHash(pointer);
-        if (hash) problems.push(...withStore(cache, (s) => manifestComplete(s, hash)));
-        return problems;
-      },
-      check: () => {
-        const hash = pointerHash(pointer);
-        if (!hash) return ["no pointer after a completed add"];
-        return [...withStore(cache, (s) => data.manifestProblems(s, hash)), ...data.workspaceProblems()];
-      },
+      ...pointerChecks(cache, pointer, data, "add"),
     });
     assert.deepEqual(figures.failures, []);
     assert.equal(figures.repairsNeeded, 0);

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { initRepo } from "../../src/repo.js";
 import { runCli } from "../helpers/cli.js";
 import { makeTempGitRepo } from "../helpers/git-repo.js";
-import { Dataset, killLoop, manifestComplete, pointerHash, storeProblems, withStore } from "./kill-loop.js";
+import { Dataset, killLoop, pointerChecks } from "./kill-loop.js";
 
 test("kill -9 of commit: no corrupt object, no repair, data matches", async (t) => {
   const repo = makeTempGitRepo();
@@ -33,17 +33,7 @@ test("kill -9 of commit: no corrupt object, no repair, data matches", async (t) 
           assert.equal(r.code, 0, r.stderr);
         }
       },
-      afterKill: () => {
-        const problems = storeProblems(cache, "store");
-        const hash = pointerHash(pointer);
-        if (hash) problems.push(...withStore(cache, (s) => manifestComplete(s, hash)));
-        return problems;
-      },
-      check: () => {
-        const hash = pointerHash(pointer);
-        if (!hash) return ["no pointer after a completed commit"];
-        return [...withStore(cache, (s) => data.manifestProblems(s, hash)), ...data.workspaceProblems()];
-      },
+      ...pointerChecks(cache, pointer, data, "commit"),
     });
     assert.deepEqual(figures.failures, []);
     assert.equal(figures.repairsNeeded, 0);

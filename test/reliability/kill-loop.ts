@@ -314,3 +314,29 @@ export function manifestComplete(store: Store, hash: string): string[] {
   }
   return problems.slice(0, 10);
 }
+
+/**
+ * The checks of a loop over a command that records `data` in the pointer file `pointer` (add, commit):
+ * right after a kill, the store is sound and a pointer that exists names a complete tree; after the
+ * rerun, the pointer names exactly `data` and the workspace holds it.
+ */
+export function pointerChecks(
+  cache: string,
+  pointer: string,
+  data: Dataset,
+  command: string,
+): { afterKill: () => string[]; check: () => string[] } {
+  return {
+    afterKill: () => {
+      const problems = storeProblems(cache, "store");
+      const hash = pointerHash(pointer);
+      if (hash) problems.push(...withStore(cache, (s) => manifestComplete(s, hash)));
+      return problems;
+    },
+    check: () => {
+      const hash = pointerHash(pointer);
+      if (!hash) return [`no pointer after a completed ${command}`];
+      return [...withStore(cache, (s) => data.manifestProblems(s, hash)), ...data.workspaceProblems()];
+    },
+  };
+}
