@@ -284,3 +284,55 @@ export function ancestorIgnores(root: string, relDir: string, fs: FsLike): Ignor
   }
   return m;
 }
+
+/** What `isIgnored` needs of a repository. */
+export interface IgnoreContext {
+  root: string;
+  fs: FsLike;
+}
+
+/**
+ * Whether the repo-relative path `rel` is ignored by the `.mtrackignore` files above it (and, through
+ * its parent directories, by theirs), with the deciding rule. Directories are told from files on disk;
+ * a path that does not exist is judged as a file.
+ *
+ * @example
+ * isIgnored(repo, "data/tmp/x.log") // { ignored: true, rule: { source: ".mtrackignore", line: 2, ... } }
+ */
+export function isIgnored(repo: IgnoreContext, rel: string): IgnoreVerdict {
+  const slash = rel.lastIndexOf("/");
+  const parent = slash < 0 ? "" : rel.slice(0, slash);
+  let isDir = false;
+  try {
+    isDir = repo.fs.statSync(path.join(repo.root, ...rel.split("/"))).isDirectory();
+  } catch {
+    // missing: judged as a file
+  }
+  return ancestorIgnores(repo.root, parent, repo.fs).check(rel, isDir);
+}
+
+/** One answer of `mtrack check-ignore`. */
+export interface CheckIgnoreResult {
+  /** Repo-relative posix path. */
+  path: string;
+  ignored: boolean;
+  /** The deciding rule (also for a path a `!` rule re-included); undefined when no rule matched. */
+  source?: string;
+  line?: number;
+  pattern?: string;
+}
+
+/**
+ * `mtrack check-ignore`: for each repo-relative path, whether it is ignored and by which rule.
+ *
+ * @example
+ * checkIgnorePaths(repo, ["data/x.tmp"]) // [{ path: "data/x.tmp", ignored: true, source: ".mtrackignore", line: 1, pattern: "*.tmp" }]
+ */
+export function checkIgnorePaths(repo: IgnoreContext, rels: readonly string[]): CheckIgnoreResult[] {
+  return rels.map((rel) => {
+    const v = isIgnored(repo, rel);
+    const r: CheckIgnoreResult = { path: rel, ignored: v.ignored };
+    if (v.rule) Object.assign(r, { source: v.rule.source, line: v.rule.line, pattern: v.rule.pattern });
+    return r;
+  });
+}
