@@ -157,9 +157,9 @@ export async function checkoutPaths(
     const results: CheckoutPathResult[] = [];
     try {
       for (const rel of rels) {
-        const pointer = loadPointer(repo, rel);
-        if (!pointer) continue;
         try {
+          const pointer = loadPointer(repo, rel);
+          if (!pointer) continue;
           results.push(await checkoutOne(repo, rel, pointer, cache, complete, options));
           if (pointer.type === "directory") complete.add(pointer.hash);
         } catch (err) {
