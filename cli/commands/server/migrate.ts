@@ -1,0 +1,49 @@
+import { Flags } from "@oclif/core";
+import { MtrackError } from "../../../src/errors.js";
+import { Repo } from "../../../src/repo.js";
+import { DB_CONFIG_KEY, openPool, redactDbUrl, resolveDbUrl } from "../../../src/server/pg/db.js";
+import { migrate } from "../../../src/server/pg/migrations.js";
+import { MtrackCommand } from "../../base.js";
+
+export default class ServerMigrate extends MtrackCommand {
+  static override summary = "Create or upgrade the team server's PostgreSQL schema (versioned migrations).";
+  static override description =
+    "Applies the schema migrations this mtrack knows to the database, each in one transaction (an interrupted migration completes when rerun; several servers starting at once apply each once). A database whose schema is newer than this mtrack knows is refused. The URL comes from --db, else MTRACK_DB_URL, else the server.db config key; its password is never printed. See docs/server.md.";
+  static override examples = [
+    "MTRACK_DB_URL=postgresql://mtrack:secret@db:5432/mtrack <%= config.bin %> server migrate",
+    "<%= config.bin %> server migrate --db postgresql://mtrack@127.0.0.1/mtrack --json",
+  ];
+  static override flags = {
+    db: Flags.string({
+      description: "PostgreSQL URL (default: MTRACK_DB_URL, then the server.db config key)",
+    }),
+  };
+
+  async run(): Promise<{ url: string; from: number; to: number; applied: number[] }> {
+    const { flags } = await this.parse(ServerMigrate);
+    let configured: string | undefined;
+    if (flags.db === undefined && !process.env.MTRACK_DB_URL) {
+      try {
+        configured = Repo.open({ cwd: process.cwd() }).config.getString(DB_CONFIG_KEY) || undefined;
+      } catch {
+        configured = undefined;
+      }
+    }
+    const url = resolveDbUrl(flags.db, process.env, configured);
+    if (url === undefined) {
+      throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "no database URL given", {
+        hint: `Pass --db postgresql://..., set MTRACK_DB_URL, or \`mtrack config ${DB_CONFIG_KEY} ...\` (in config.local.yaml when it has a password).`,
+      });
+    }
+    const pool = await openPool(url, { max: 1 });
+    try {
+      const r = await migrate(pool);
+      const shown = redactDbUrl(url);
+      if (r.applied.length === 0) this.say(`Database ${shown} is at schema version ${r.to} (up to date).`);
+      else this.say(`Database ${shown}: schema ${r.from} -> ${r.to} (applied ${r.applied.join(", ")}).`);
+      return { url: shown, from: r.from, to: r.to, applied: r.applied };
+    } finally {
+      await pool.end();
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The PostgreSQL backend of the team server (issue #17), against a real PostgreSQL started by the test
+ * (test/helpers/postgres.ts): versioned migrations (applied once, concurrent-safe, a newer schema
+ * refused), `mtrack server migrate`, and the unreachable-database error that never shows the password.
+ */
+import assert from "node:assert/strict";
+import os from "node:os";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import { isMtrackError } from "../../src/errors.js";
+import { openPool, redactDbUrl, resolveDbUrl } from "../../src/server/pg/db.js";
+import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../src/server/pg/migrations.js";
+import { errorCode, runCli } from "../helpers/cli.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+test("redactDbUrl hides the password; resolveDbUrl prefers the flag, then MTRACK_DB_URL, then config", () => {
+  assert.equal(redactDbUrl("postgresql://u:s3cret@h:5432/db"), "postgresql://u:***@h:5432/db");
+  assert.equal(redactDbUrl("postgresql://u@h/db?password=s3cret"), "postgresql://u@h/db?password=***");
+  assert.equal(redactDbUrl("postgresql://u@h/db"), "postgresql://u@h/db");
+  const env = { MTRACK_DB_URL: "postgresql://env/db" };
+  assert.equal(resolveDbUrl("postgresql://flag/db", env, "postgresql://cfg/db"), "postgresql://flag/db");
+  assert.equal(resolveDbUrl(undefined, env, "postgresql://cfg/db"), "postgresql://env/db");
+  assert.equal(resolveDbUrl(undefined, {}, "postgresql://cfg/db"), "postgresql://cfg/db");
+  assert.equal(resolveDbUrl(undefined, {}, undefined), undefined);
+  assert.throws(
+    () => resolveDbUrl("mysql://u:pw@h/db", {}),
+    (e) => isMtrackError(e, "ERR_MTRACK_INVALID_ARGUMENT") && !e.message.includes("pw"),
+  );
+});
+
+test("an unreachable database fails at start naming the URL without its password", async () => {
+  const url = "postgresql://mtrack:hunter2@127.0.0.1:1/mtrack";
+  await assert.rejects(openPool(url), (e) => {
+    assert.ok(isMtrackError(e, "ERR_MTRACK_REMOTE_UNREACHABLE"));
+    assert.match(e.message, /127\.0\.0\.1:1/);
+    assert.ok(!e.message.includes("hunter2"), e.message);
+    return true;
+  });
+  const r = await runCli(["server", "migrate", "--db", url, "--json"], { cwd: os.tmpdir() });
+  assert.equal(r.code, 2);
+  assert.equal(errorCode(r), "ERR_MTRACK_REMOTE_UNREACHABLE");
+  assert.ok(!(r.stdout + r.stderr).includes("hunter2"));
+});
+
+type Migrated = { to: number; applied: number[] };
+
+describe("on a real PostgreSQL", () => {
+  let server: TestPostgres | undefined;
+  let skipped = "";
+  before(async () => {
+    server = await startPostgres({ skip: (m) => (skipped = m ?? "PostgreSQL unavailable") });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("migrations apply once, concurrently, and are recorded", async (t) => {
+    if (!server) return t.skip(skipped);
+    const url = await server.createDatabase();
+    const pools = await Promise.all([openPool(url), openPool(url), openPool(url)]);
+    try {
+      const results = await Promise.all(pools.map((p) => migrate(p)));
+      assert.deepEqual(
+        results.flatMap((r) => r.applied).sort(),
+        MIGRATIONS.map((m) => m.version),
+      );
+      for (const r of results) assert.equal(r.to, SCHEMA_VERSION);
+      assert.equal(await schemaVersion(pools[0] as pg.Pool), SCHEMA_VERSION);
+      const again = await migrate(pools[0] as pg.Pool);
+      assert.deepEqual(again.applied, []);
+      const tables = await (pools[0] as pg.Pool).query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+      );
+      const names = tables.rows.map((r) => r.table_name);
+      for (const want of [
+        "experiments",
+        "runs",
+        "params",
+        "tags",
+        "metrics",
+        "latest_metrics",
+        "inputs",
+        "users",
+        "tokens",
+      ]) {
+        assert.ok(names.includes(want), `table ${want} in ${names.join(",")}`);
+      }
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  test("an interrupted migration leaves nothing and completes when rerun", async (t) => {
+    if (!server) return t.skip(skipped);
+    const url = await server.createDatabase();
+    const pool = await openPool(url);
+    try {
+      const broken = [
+        ...MIGRATIONS,
+        {
+          version: SCHEMA_VERSION + 1,
+          description: "fails half-way",
+          sql: "CREATE TABLE half (x INT); SELECT 1/0;",
+        },
+      ];
+      await assert.rejects(migrate(pool, broken));
+      assert.equal(await schemaVersion(pool), SCHEMA_VERSION);
+      const half = await pool.query("SELECT to_regclass('half') IS NULL AS gone");
+      assert.equal(half.rows[0].gone, true);
+      const fixed = [
+        ...MIGRATIONS,
+        { version: SCHEMA_VERSION + 1, description: "fixed", sql: "CREATE TABLE half (x INT);" },
+      ];
+      const r = await migrate(pool, fixed);
+      assert.deepEqual(r.applied, [SCHEMA_VERSION + 1]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test("mtrack server migrate: applies, then up to date; a newer schema is refused", async (t) => {
+    if (!server) return t.skip(skipped);
+    const url = await server.createDatabase();
+    const first = await runCli(["server", "migrate", "--json"], {
+      cwd: os.tmpdir(),
+      env: { ...process.env, MTRACK_DB_URL: url },
+    });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((first.json as Migrated).to, SCHEMA_VERSION);
+    assert.deepEqual(
+      (first.json as Migrated).applied,
+      MIGRATIONS.map((m) => m.version),
+    );
+    const second = await runCli(["server", "migrate", "--db", url, "--json"], { cwd: os.tmpdir() });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual((second.json as Migrated).applied, []);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query("INSERT INTO mtrack_schema (version, description) VALUES ($1, 'from the future')", [
+      SCHEMA_VERSION + 5,
+    ]);
+    await c.end();
+    const newer = await runCli(["server", "migrate", "--db", url, "--json"], { cwd: os.tmpdir() });
+    assert.equal(newer.code, 2);
+    assert.equal(errorCode(newer), "ERR_MTRACK_FORMAT_INVALID");
+  });
+});
