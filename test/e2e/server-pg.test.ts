@@ -10,6 +10,7 @@ import pg from "pg";
 import { isMtrackError } from "../../src/errors.js";
 import { openPool, redactDbUrl, resolveDbUrl } from "../../src/server/pg/db.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../src/server/pg/migrations.js";
+import { PgTrackingStore } from "../../src/server/pg/tracking-store.js";
 import { errorCode, runCli } from "../helpers/cli.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
@@ -143,5 +144,89 @@ describe("on a real PostgreSQL", () => {
     const newer = await runCli(["server", "migrate", "--db", url, "--json"], { cwd: os.tmpdir() });
     assert.equal(newer.code, 2);
     assert.equal(errorCode(newer), "ERR_MTRACK_FORMAT_INVALID");
+  });
+
+  test("tracking store: a write through one server's pool is read through another's at once", async (t) => {
+    if (!server) return t.skip(skipped);
+    const url = await server.createDatabase();
+    const [p1, p2] = await Promise.all([openPool(url), openPool(url)]);
+    try {
+      await migrate(p1);
+      const a = new PgTrackingStore(p1, "s3://bucket/mtrack");
+      const b = new PgTrackingStore(p2, "s3://bucket/mtrack");
+      const [d1, d2] = await Promise.all([a.defaultExperimentId(), b.defaultExperimentId()]);
+      assert.equal(d1, d2);
+      const exp = await a.createExperiment("team", { owner: "ana" });
+      await assert.rejects(b.createExperiment("team"), (e) =>
+        isMtrackError(e, "ERR_MTRACK_EXPERIMENT_EXISTS"),
+      );
+      assert.deepEqual((await b.getExperimentByName("team"))?.tags, { owner: "ana" });
+      const run = await a.createRun({
+        experimentId: exp,
+        tags: { "mlflow.runName": "r1" },
+        ownerServer: "a",
+      });
+      assert.equal(run.name, "r1");
+      assert.equal(run.artifactUri, `s3://bucket/mtrack/${exp}/${run.runId}/artifacts`);
+      await a.logBatch(run.runId, {
+        params: { lr: "0.1" },
+        metrics: [
+          { key: "loss", value: 3, timestamp: 1, step: 0 },
+          { key: "loss", value: 1, timestamp: 3, step: 2 },
+          { key: "loss", value: 2, timestamp: 2, step: 1 },
+        ],
+      });
+      await b.logBatch(run.runId, { params: { lr: "0.1" }, tags: { stage: "dev" } });
+      await assert.rejects(b.logBatch(run.runId, { params: { lr: "0.2" }, tags: { lost: "x" } }), (e) =>
+        isMtrackError(e, "ERR_MTRACK_PARAM_IMMUTABLE"),
+      );
+      await a.logInputs(run.runId, [
+        { name: "train", digest: "abc", sourceType: "local", tags: { "mlflow.data.context": "train" } },
+      ]);
+      const seen = await b.getRun(run.runId);
+      assert.deepEqual(seen.params, { lr: "0.1" });
+      assert.equal(seen.tags.stage, "dev");
+      assert.equal(seen.tags.lost, undefined, "a refused batch writes nothing");
+      assert.deepEqual(seen.metrics, [{ key: "loss", value: 1, timestamp: 3, step: 2 }]);
+      assert.deepEqual(
+        seen.inputs.map((i) => [i.name, i.digest, i.tags]),
+        [["train", "abc", { "mlflow.data.context": "train" }]],
+      );
+      assert.deepEqual(
+        (await b.getMetricHistory(run.runId, "loss")).map((m) => m.value),
+        [3, 2, 1],
+      );
+      const r2 = await b.createRun({ experimentId: exp, startTime: Date.now() + 1000 });
+      await b.logBatch(r2.runId, {
+        params: { lr: "0.5" },
+        metrics: [{ key: "loss", value: 0.5, timestamp: 1, step: 0 }],
+      });
+      const byLoss = await a.searchRuns({
+        experimentIds: [exp],
+        orderBy: { kind: "metric", key: "loss", desc: false },
+      });
+      assert.deepEqual(byLoss.runIds, [r2.runId, run.runId]);
+      const filtered = await a.searchRuns({
+        experimentIds: [exp],
+        filters: [
+          { kind: "metric", key: "loss", op: ">", value: 0.7 },
+          { kind: "param", key: "lr", op: "=", value: "0.1" },
+        ],
+      });
+      assert.deepEqual(filtered.runIds, [run.runId]);
+      const paged = await a.searchRuns({ experimentIds: [exp], maxResults: 1 });
+      assert.deepEqual(paged, { runIds: [r2.runId], nextOffset: 1 });
+      const ended = await b.updateRun(run.runId, { status: "FINISHED", endTime: 99 });
+      assert.equal((await a.getRun(run.runId)).status, "FINISHED");
+      assert.equal(ended.endTime, 99);
+      await a.deleteRun(r2.runId);
+      assert.deepEqual((await b.searchRuns({ experimentIds: [exp] })).runIds, [run.runId]);
+      await assert.rejects(b.logBatch(r2.runId, { tags: { x: "y" } }), (e) =>
+        isMtrackError(e, "ERR_MTRACK_RUN_NOT_ACTIVE"),
+      );
+      await assert.rejects(b.getRun("f".repeat(32)), (e) => isMtrackError(e, "ERR_MTRACK_RUN_NOT_FOUND"));
+    } finally {
+      await Promise.all([p1.end(), p2.end()]);
+    }
   });
 });
