@@ -11,6 +11,7 @@ import { isMtrackError } from "../../src/errors.js";
 import { openPool, redactDbUrl, resolveDbUrl } from "../../src/server/pg/db.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../src/server/pg/migrations.js";
 import { PgTrackingStore } from "../../src/server/pg/tracking-store.js";
+import { PgUsers } from "../../src/server/pg/users.js";
 import { errorCode, runCli } from "../helpers/cli.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
@@ -227,6 +228,54 @@ describe("on a real PostgreSQL", () => {
       await assert.rejects(b.getRun("f".repeat(32)), (e) => isMtrackError(e, "ERR_MTRACK_RUN_NOT_FOUND"));
     } finally {
       await Promise.all([p1.end(), p2.end()]);
+    }
+  });
+
+  test("users and tokens: mtrack server user add/list/token/remove; tokens stored only as hashes", async (t) => {
+    if (!server) return t.skip(skipped);
+    const url = await server.createDatabase();
+    const env = { ...process.env, MTRACK_DB_URL: url };
+    const cwd = os.tmpdir();
+    const add = await runCli(["server", "user", "add", "ana", "--role", "write", "--json"], { cwd, env });
+    assert.equal(add.code, 0, add.stderr);
+    const dup = await runCli(["server", "user", "add", "ana", "--role", "read", "--json"], { cwd, env });
+    assert.equal(dup.code, 2);
+    const badRole = await runCli(["server", "user", "add", "bo", "--role", "root"], { cwd, env });
+    assert.notEqual(badRole.code, 0);
+    const tok = await runCli(["server", "user", "token", "ana", "--name", "laptop", "--json"], { cwd, env });
+    assert.equal(tok.code, 0, tok.stderr);
+    const { token, id } = tok.json as { token: string; id: string };
+    const pool = await openPool(url);
+    try {
+      const users = new PgUsers(pool);
+      assert.deepEqual(await users.checkToken(token), { user: "ana", role: "write" });
+      const stored = await pool.query("SELECT hash FROM tokens");
+      assert.ok(
+        !JSON.stringify(stored.rows).includes(token.split("_")[2] as string),
+        "the secret is not stored",
+      );
+      const list = await runCli(["server", "user", "list", "--json"], { cwd, env });
+      assert.deepEqual(
+        (list.json as Array<{ name: string; role: string; tokens: number }>).map((u) => [
+          u.name,
+          u.role,
+          u.tokens,
+        ]),
+        [["ana", "write", 1]],
+      );
+      assert.equal(await users.revokeToken(id, "someone-else"), 0);
+      const rev = await runCli(["server", "user", "token", "ana", "--revoke", id, "--json"], { cwd, env });
+      assert.equal((rev.json as { revoked: boolean }).revoked, true);
+      assert.equal(await users.checkToken(token), undefined);
+      const t2 = await users.createToken("ana");
+      const rm = await runCli(["server", "user", "remove", "ana", "--json"], { cwd, env });
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal(await users.checkToken(t2.token), undefined, "removing a user removes their tokens");
+      await assert.rejects(users.createToken("ghost"), (e) =>
+        isMtrackError(e, "ERR_MTRACK_INVALID_ARGUMENT"),
+      );
+    } finally {
+      await pool.end();
     }
   });
 });

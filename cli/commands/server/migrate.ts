@@ -1,9 +1,8 @@
 import { Flags } from "@oclif/core";
-import { MtrackError } from "../../../src/errors.js";
-import { Repo } from "../../../src/repo.js";
-import { DB_CONFIG_KEY, openPool, redactDbUrl, resolveDbUrl } from "../../../src/server/pg/db.js";
+import { openPool, redactDbUrl } from "../../../src/server/pg/db.js";
 import { migrate } from "../../../src/server/pg/migrations.js";
 import { MtrackCommand } from "../../base.js";
+import { dbUrlOf } from "../../db.js";
 
 export default class ServerMigrate extends MtrackCommand {
   static override summary = "Create or upgrade the team server's PostgreSQL schema (versioned migrations).";
@@ -21,20 +20,7 @@ export default class ServerMigrate extends MtrackCommand {
 
   async run(): Promise<{ url: string; from: number; to: number; applied: number[] }> {
     const { flags } = await this.parse(ServerMigrate);
-    let configured: string | undefined;
-    if (flags.db === undefined && !process.env.MTRACK_DB_URL) {
-      try {
-        configured = Repo.open({ cwd: process.cwd() }).config.getString(DB_CONFIG_KEY) || undefined;
-      } catch {
-        configured = undefined;
-      }
-    }
-    const url = resolveDbUrl(flags.db, process.env, configured);
-    if (url === undefined) {
-      throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "no database URL given", {
-        hint: `Pass --db postgresql://..., set MTRACK_DB_URL, or \`mtrack config ${DB_CONFIG_KEY} ...\` (in config.local.yaml when it has a password).`,
-      });
-    }
+    const url = dbUrlOf(flags.db);
     const pool = await openPool(url, { max: 1 });
     try {
       const r = await migrate(pool);
