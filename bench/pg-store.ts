@@ -67,7 +67,7 @@ try {
     `INSERT INTO latest_metrics SELECT md5(g::text), 'acc', (g % 1000) / 1000.0, g, 0 FROM generate_series(1, $1) g`,
     [runs],
   );
-  await pool.query("ANALYZE");
+  await pool.query("VACUUM ANALYZE");
   const times: number[] = [];
   let found = 0;
   for (let i = 0; i < 50; i++) {

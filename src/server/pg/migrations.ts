@@ -61,14 +61,14 @@ CREATE TABLE params (
   value  TEXT NOT NULL,
   PRIMARY KEY (run_id, key)
 );
-CREATE INDEX params_key_value ON params (key, value);
+CREATE INDEX params_key_value ON params (key, value) INCLUDE (run_id);
 CREATE TABLE tags (
   run_id TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
   key    TEXT NOT NULL,
   value  TEXT NOT NULL,
   PRIMARY KEY (run_id, key)
 );
-CREATE INDEX tags_key_value ON tags (key, value);
+CREATE INDEX tags_key_value ON tags (key, value) INCLUDE (run_id);
 CREATE TABLE metrics (
   run_id    TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
   key       TEXT NOT NULL,
@@ -86,7 +86,7 @@ CREATE TABLE latest_metrics (
   step      BIGINT NOT NULL,
   PRIMARY KEY (run_id, key)
 );
-CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value);
+CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value) INCLUDE (run_id);
 CREATE TABLE inputs (
   run_id      TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
   name        TEXT NOT NULL,
