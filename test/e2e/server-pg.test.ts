@@ -8,7 +8,7 @@ import os from "node:os";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { isMtrackError } from "../../src/errors.js";
-import { openPool, redactDbUrl, resolveDbUrl } from "../../src/server/pg/db.js";
+import { isRetryableDbError, openPool, redactDbUrl, resolveDbUrl } from "../../src/server/pg/db.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from "../../src/server/pg/migrations.js";
 import { PgTrackingStore } from "../../src/server/pg/tracking-store.js";
 import { PgUsers } from "../../src/server/pg/users.js";
@@ -273,6 +273,37 @@ describe("on a real PostgreSQL", () => {
       assert.equal(await users.checkToken(t2.token), undefined, "removing a user removes their tokens");
       await assert.rejects(users.createToken("ghost"), (e) =>
         isMtrackError(e, "ERR_MTRACK_INVALID_ARGUMENT"),
+      );
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test("PostgreSQL restarted: calls in between fail retryably, the pool reconnects, nothing acknowledged is lost", async (t) => {
+    if (!server) return t.skip(skipped);
+    const url = await server.createDatabase();
+    const pool = await openPool(url);
+    try {
+      await migrate(pool);
+      const store = new PgTrackingStore(pool, "/tmp/a");
+      const run = await store.createRun({ experimentId: await store.defaultExperimentId() });
+      await store.logBatch(run.runId, { metrics: [{ key: "m", value: 1, timestamp: 1, step: 0 }] });
+      server.pause();
+      try {
+        await assert.rejects(
+          store.logBatch(run.runId, { metrics: [{ key: "m", value: 2, timestamp: 2, step: 1 }] }),
+          (e) => {
+            assert.ok(isRetryableDbError(e), String(e));
+            return true;
+          },
+        );
+      } finally {
+        server.start();
+      }
+      await store.logBatch(run.runId, { metrics: [{ key: "m", value: 3, timestamp: 3, step: 2 }] });
+      assert.deepEqual(
+        (await store.getMetricHistory(run.runId, "m")).map((m) => m.value),
+        [1, 3],
       );
     } finally {
       await pool.end();

@@ -88,3 +88,20 @@ function safeUrl(url: string): URL | undefined {
     return undefined;
   }
 }
+
+/**
+ * True for failures that a retry after a moment may fix: the database restarting or unreachable
+ * (connection refused or reset, admin shutdown, cannot connect now), serialization failures and
+ * deadlocks. The MLflow routes answer these with a retryable 503.
+ */
+export function isRetryableDbError(e: unknown): boolean {
+  const code =
+    typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : "";
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN"].includes(code))
+    return true;
+  // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions,
+  // 40001 serialization_failure, 40P01 deadlock_detected.
+  if (/^(57P0[123]|08...|40001|40P01)$/.test(code)) return true;
+  const msg = e instanceof Error ? e.message : "";
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(msg);
+}

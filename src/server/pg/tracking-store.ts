@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { MtrackError } from "../../errors.js";
+import { isRetryableDbError } from "./db.js";
 
 export type PgRunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
 
@@ -84,18 +85,31 @@ export class PgTrackingStore {
     private readonly artifactRoot: string,
   ) {}
 
+  /**
+   * Runs `fn` in a transaction. A connection lost before COMMIT was sent (the database restarted and the
+   * pool handed out a dead connection) rolled everything back on the server, so it is retried once on a
+   * fresh connection; a failure during COMMIT is not (its outcome is unknown) and reaches the caller.
+   */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      c.release();
+    for (let attempt = 0; ; attempt++) {
+      const c = await this.pool.connect();
+      let committing = false;
+      try {
+        await c.query("BEGIN");
+        const out = await fn(c);
+        committing = true;
+        await c.query("COMMIT");
+        c.release();
+        return out;
+      } catch (e) {
+        const lost = isRetryableDbError(e);
+        if (lost) c.release(e instanceof Error ? e : new Error(String(e)));
+        else {
+          await c.query("ROLLBACK").catch(() => {});
+          c.release();
+        }
+        if (!lost || committing || attempt > 0) throw e;
+      }
     }
   }
 
