@@ -77,6 +77,11 @@ export const CONFIG_KEYS: Record<string, ConfigKeySpec> = {
     parse: bool,
   },
   "core.remote": { description: "The default remote's name.", parse: anyString },
+  "server.db": {
+    description:
+      "PostgreSQL URL of the team server's database (`mtrack server migrate`); put one with a password in config.local.yaml, or use MTRACK_DB_URL.",
+    parse: anyString,
+  },
 };
 
 /** Keys with a variable part: [regex, spec]. Other layers (remotes) register theirs here. */
