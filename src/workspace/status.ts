@@ -41,6 +41,8 @@ export interface InvalidPointer {
   pointer: string;
   code: string;
   message: string;
+  /** The line of the pointer file the problem is on, when the parser knows it. */
+  line?: number;
   hint?: string;
 }
 
@@ -181,6 +183,7 @@ export function tryLoadPointer(repo: Repo, rel: string, invalid: InvalidPointer[
       pointer: pointerPathFor(rel),
       code: err.code,
       message: err.message,
+      ...(typeof err.data?.line === "number" ? { line: err.data.line } : {}),
       ...(err.hint ? { hint: err.hint } : {}),
     });
     return undefined;
