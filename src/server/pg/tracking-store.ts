@@ -74,6 +74,8 @@ export interface PgSearch {
 }
 
 const DEFAULT_EXPERIMENT_NAME = "Default";
+/** Attempts of one transaction whose connection was lost before COMMIT: one more than the pool's default size, so a pool of dead connections after a restart is drained. */
+const MAX_TX_ATTEMPTS = 11;
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -87,8 +89,9 @@ export class PgTrackingStore {
 
   /**
    * Runs `fn` in a transaction. A connection lost before COMMIT was sent (the database restarted and the
-   * pool handed out a dead connection) rolled everything back on the server, so it is retried once on a
-   * fresh connection; a failure during COMMIT is not (its outcome is unknown) and reaches the caller.
+   * pool handed out a dead connection) rolled everything back on the server, so it is retried on another
+   * connection — several times, since after a restart every idle connection in the pool is dead; a failure
+   * during COMMIT is not (its outcome is unknown) and reaches the caller.
    */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -108,7 +111,7 @@ export class PgTrackingStore {
           await c.query("ROLLBACK").catch(() => {});
           c.release();
         }
-        if (!lost || committing || attempt > 0) throw e;
+        if (!lost || committing || attempt >= MAX_TX_ATTEMPTS - 1) throw e;
       }
     }
   }
