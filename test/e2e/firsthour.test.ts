@@ -3,13 +3,123 @@
  * repositories. Needs a build (`npm run build`).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
-import { type CliResult, runCli } from "../helpers/cli.js";
+import { type CliResult, errorCode, runCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 
 function mtrack(repo: TempGitRepo, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runCli(args, { cwd: repo.dir, env: { ...repo.env, ...env }, timeoutMs: 60_000 });
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: --json output is checked field by field
+type Json = any;
+
+async function ok(repo: TempGitRepo, args: string[], cwd = repo.dir): Promise<Json> {
+  const r = await runCli([...args, "--json"], { cwd, env: repo.env, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `mtrack ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
+  return r.json;
+}
+
+/** Two stages: a directory output, a file output and a `cache: false` metrics file kept in git. */
+const PIPELINE = `stages:
+  prepare:
+    cmd: mkdir -p prepared && cp data/raw.txt prepared/a.txt && echo b > prepared/b.txt
+    deps: [data]
+    outs: [prepared]
+  train:
+    cmd: >-
+      cat prepared/a.txt prepared/b.txt > model.bin && echo '{"acc": 0.5}' > metrics.json
+    deps: [prepared]
+    outs: [model.bin]
+    metrics:
+      - metrics.json:
+          cache: false
+`;
+
+/** A repository whose pipeline ran and was pushed to a directory remote, and a fresh git clone of it. */
+async function pushedPipeline(): Promise<{ a: TempGitRepo; clone: string }> {
+  const a = makeTempGitRepo();
+  a.write({ "data/raw.txt": "raw\n", "pipeline.yaml": PIPELINE });
+  await ok(a, ["init"]);
+  await ok(a, ["add", "data"]);
+  await ok(a, ["repro"]);
+  fs.mkdirSync(path.join(a.home, "remote"));
+  await ok(a, ["remote", "add", "origin", path.join(a.home, "remote"), "--default"]);
+  a.commit("pipeline ran");
+  await ok(a, ["push"]);
+  const clone = path.join(a.home, "clone");
+  execFileSync("git", ["clone", "-q", a.dir, clone], { env: a.env, stdio: "ignore" });
+  return { a, clone };
+}
+
+describe("a fresh clone's pipeline outputs", () => {
+  test("pull restores them: repro has nothing to run and status is clean", async () => {
+    const { a, clone } = await pushedPipeline();
+    try {
+      assert.ok(!fs.existsSync(path.join(clone, "prepared")));
+      await ok(a, ["pull"], clone);
+      assert.equal(fs.readFileSync(path.join(clone, "prepared", "a.txt"), "utf8"), "raw\n");
+      assert.equal(fs.readFileSync(path.join(clone, "model.bin"), "utf8"), "raw\nb\n");
+      const status = await ok(a, ["status"], clone);
+      assert.equal(status.clean, true);
+      const repro = await ok(a, ["repro"], clone);
+      assert.deepEqual(
+        repro.stages.filter((s: Json) => s.status !== "skipped" && s.status !== "up-to-date"),
+        [],
+        JSON.stringify(repro.stages),
+      );
+      assert.equal(a.git("-C", clone, "status", "--porcelain"), "");
+    } finally {
+      a.cleanup();
+    }
+  });
+
+  test("checkout restores a named output from the store instead of advising `mtrack add`", async () => {
+    const { a, clone } = await pushedPipeline();
+    try {
+      await ok(a, ["fetch"], clone);
+      assert.ok(!fs.existsSync(path.join(clone, "model.bin")));
+      const co = await ok(a, ["checkout", "model.bin"], clone);
+      assert.deepEqual(
+        co.paths.map((p: Json) => [p.path, p.action]),
+        [["model.bin", "restored"]],
+      );
+      assert.equal(fs.readFileSync(path.join(clone, "model.bin"), "utf8"), "raw\nb\n");
+      const all = await ok(a, ["checkout"], clone);
+      assert.deepEqual(all.paths.map((p: Json) => [p.path, p.action]).sort(), [
+        ["data", "restored"],
+        ["model.bin", "unchanged"],
+        ["prepared", "restored"],
+      ]);
+      // Still an error for a path that is neither tracked nor a stage output.
+      const r = await runCli(["checkout", "nothing", "--json"], { cwd: clone, env: a.env });
+      assert.equal(errorCode(r), "ERR_MTRACK_NOT_TRACKED");
+    } finally {
+      a.cleanup();
+    }
+  });
+
+  test("a lock naming .git or a path outside the repository restores nothing there", async () => {
+    const { a, clone } = await pushedPipeline();
+    try {
+      const lock = fs.readFileSync(path.join(clone, "pipeline.lock"), "utf8");
+      fs.writeFileSync(
+        path.join(clone, "pipeline.lock"),
+        lock
+          .replace("path: model.bin", "path: .git/hooks/post-checkout")
+          .replace("path: prepared", "path: ../x"),
+      );
+      await runCli(["pull", "--json"], { cwd: clone, env: a.env });
+      assert.ok(!fs.existsSync(path.join(clone, ".git", "hooks", "post-checkout")));
+      assert.ok(!fs.existsSync(path.join(a.home, "x")));
+    } finally {
+      a.cleanup();
+    }
+  });
+});
 
 describe("the first hour", () => {
   test("S3 commands do not print the AWS SDK's Node 22 notice", async () => {
