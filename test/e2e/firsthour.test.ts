@@ -122,6 +122,38 @@ describe("a fresh clone's pipeline outputs", () => {
 });
 
 describe("the first hour", () => {
+  test("metrics inside a cached output directory are read from the store at past commits", async () => {
+    const repo = makeTempGitRepo();
+    try {
+      repo.write({
+        "params.yaml": "acc: 0.5\n",
+        "pipeline.yaml": `stages:
+  evaluate:
+    cmd: >-
+      mkdir -p eval && printf '{"acc": \${acc}}' > eval/metrics.json
+    params: [acc]
+    outs: [eval]
+metrics:
+  - eval/metrics.json
+`,
+      });
+      await ok(repo, ["init"]);
+      await ok(repo, ["repro"]);
+      repo.commit("acc 0.5");
+      repo.write({ "params.yaml": "acc: 0.75\n" });
+      await ok(repo, ["repro"]);
+      const show = await ok(repo, ["metrics", "show", "--rev", "HEAD"]);
+      assert.deepEqual(show.revisions[0].metrics, { "eval/metrics.json": { acc: 0.5 } });
+      const diff = await ok(repo, ["metrics", "diff"]);
+      assert.deepEqual(
+        diff.diffs.map((d: Json) => [d.file, d.key, d.old, d.new]),
+        [["eval/metrics.json", "acc", 0.5, 0.75]],
+      );
+    } finally {
+      repo.cleanup();
+    }
+  });
+
   test("S3 commands do not print the AWS SDK's Node 22 notice", async () => {
     const repo = makeTempGitRepo();
     try {
