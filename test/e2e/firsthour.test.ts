@@ -60,6 +60,9 @@ describe("a fresh clone's pipeline outputs", () => {
     const { a, clone } = await pushedPipeline();
     try {
       assert.ok(!fs.existsSync(path.join(clone, "prepared")));
+      // Before the pull: the data is missing and the stages' inputs with it, a report (1), not an error.
+      const before = await runCli(["status", "--json"], { cwd: clone, env: a.env });
+      assert.equal(before.code, 1, before.stdout);
       await ok(a, ["pull"], clone);
       assert.equal(fs.readFileSync(path.join(clone, "prepared", "a.txt"), "utf8"), "raw\n");
       assert.equal(fs.readFileSync(path.join(clone, "model.bin"), "utf8"), "raw\nb\n");
@@ -122,6 +125,32 @@ describe("a fresh clone's pipeline outputs", () => {
 });
 
 describe("the first hour", () => {
+  test("status with a malformed pipeline.yaml reports it (file and line) and still shows the data", async () => {
+    const repo = makeTempGitRepo();
+    try {
+      repo.write({ "data/a.txt": "1\n", "pipeline.yaml": "stages:\n  train:\n    cmd: [unclosed\n" });
+      await ok(repo, ["init"]);
+      await ok(repo, ["add", "data"]);
+      repo.write({ "data/a.txt": "2\n" });
+      const r = await runCli(["status", "--json"], { cwd: repo.dir, env: repo.env });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const j = r.json as Json;
+      assert.deepEqual(
+        j.paths.map((p: Json) => [p.path, p.workspace]),
+        [["data", "modified"]],
+      );
+      assert.equal(j.pipeline.error.code, "ERR_MTRACK_PIPELINE_INVALID");
+      assert.equal(j.pipeline.error.data.file, "pipeline.yaml");
+      assert.equal(typeof j.pipeline.error.data.line, "number");
+      const human = await runCli(["status"], { cwd: repo.dir, env: repo.env });
+      assert.equal(human.code, 1);
+      assert.match(human.stdout, /data: modified/);
+      assert.match(human.stdout, /pipeline\.yaml:\d+:\d+/);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
   test("metrics inside a cached output directory are read from the store at past commits", async () => {
     const repo = makeTempGitRepo();
     try {
