@@ -7,6 +7,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
+import { Packr } from "msgpackr";
+import { Store } from "../../src/store/store.js";
+import { serializePointer } from "../../src/workspace/pointer.js";
 import { type CliResult, errorCode, runCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 
@@ -125,6 +128,50 @@ describe("a fresh clone's pipeline outputs", () => {
 });
 
 describe("the first hour", () => {
+  test("pull names a hostile manifest it refused, apart from corrupt objects", async () => {
+    const a = makeTempGitRepo();
+    try {
+      a.write({ "good/x.txt": "x\n" });
+      const remote = path.join(a.home, "remote");
+      fs.mkdirSync(remote);
+      await ok(a, ["init"]);
+      await ok(a, ["add", "good"]);
+      await ok(a, ["remote", "add", "origin", remote, "--default"]);
+      await ok(a, ["push"]);
+      // Someone with write access to the remote planted a manifest whose bytes match its hash.
+      const store = new Store({ dir: remote, tmpDir: path.join(remote, "tmp") });
+      const evil = Buffer.from("evil\n");
+      const file = store.putBuffer(evil).hash;
+      const packr = new Packr({ useRecords: false, variableMapSize: true });
+      const manifest = packr.pack({
+        v: 1,
+        entries: [["../escape.txt", Buffer.from(file, "hex"), evil.length, 0]],
+      });
+      const hash = store.putBuffer(manifest).hash;
+      await store.flush();
+      a.write({
+        "evil.mtrack": serializePointer({ path: "evil", type: "directory", hash, size: 5, files: 1 }),
+      });
+      a.commit("data");
+      const clone = path.join(a.home, "clone");
+      execFileSync("git", ["clone", "-q", a.dir, clone], { env: a.env, stdio: "ignore" });
+      const r = await runCli(["pull", "--json"], { cwd: clone, env: a.env });
+      assert.equal(r.code, 2, r.stdout);
+      assert.equal(errorCode(r), "ERR_MTRACK_MANIFEST_INVALID", r.stdout);
+      const data = (r.json as Json).error.data;
+      assert.deepEqual(
+        data.refused.map((p: Json) => [p.label, p.hash]),
+        [["evil", hash]],
+      );
+      assert.equal(data.corrupt, undefined);
+      assert.doesNotMatch((r.json as Json).error.message, /corrupt|do not match/);
+      assert.equal(fs.readFileSync(path.join(clone, "good", "x.txt"), "utf8"), "x\n");
+      assert.ok(!fs.existsSync(path.join(a.home, "escape.txt")));
+    } finally {
+      a.cleanup();
+    }
+  });
+
   test("status with a malformed pipeline.yaml reports it (file and line) and still shows the data", async () => {
     const repo = makeTempGitRepo();
     try {
