@@ -128,6 +128,46 @@ describe("a fresh clone's pipeline outputs", () => {
 });
 
 describe("the first hour", () => {
+  test("repro's git add hint names only changed files, with the cache: false metrics and plots, quoted", async () => {
+    const repo = makeTempGitRepo();
+    try {
+      repo.write({
+        "params.yaml": "seed: 1\n",
+        "pipeline.yaml": `stages:
+  train:
+    cmd: >-
+      mkdir -p models plots && echo \${seed} > models/model.bin &&
+      echo '{"acc": 1}' > 'my metrics.json' && printf 'step,loss\\n1,0.5\\n' > plots/loss.csv
+    params: [seed]
+    outs: [models/model.bin]
+    metrics:
+      - my metrics.json:
+          cache: false
+    plots:
+      - plots/loss.csv:
+          cache: false
+`,
+      });
+      await ok(repo, ["init"]);
+      const first = await mtrack(repo, ["repro"]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(
+        first.stdout,
+        /git add models\/\.gitignore 'my metrics\.json' pipeline\.lock plots\/loss\.csv\n/,
+        first.stdout,
+      );
+      repo.commit("first run");
+      // Only the model changes: its .gitignore line and the metrics and plots files are already in git.
+      repo.write({ "params.yaml": "seed: 2\n" });
+      const second = await ok(repo, ["repro"]);
+      assert.deepEqual(second.gitAdd, ["pipeline.lock"]);
+      const human = await mtrack(repo, ["repro", "--force"]);
+      assert.match(human.stdout, /To track the changes with git, run:\n\s+git add pipeline\.lock\n/);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
   test("pull names a hostile manifest it refused, apart from corrupt objects", async () => {
     const a = makeTempGitRepo();
     try {
