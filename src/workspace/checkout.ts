@@ -169,12 +169,17 @@ export async function checkoutPaths(
           if (pointer.type === "directory") complete.add(pointer.hash);
         } catch (err) {
           if (!isMtrackError(err)) throw err;
+          // A stage output can also be made again, rather than fetched.
+          const hint =
+            err.code === "ERR_MTRACK_OBJECT_MISSING" && options.outputs?.has(rel)
+              ? "Fetch them from a remote (`mtrack pull`), or run the stage that makes it (`mtrack repro`)."
+              : err.hint;
           results.push({
             path: rel,
             action: "failed",
             written: 0,
             deleted: 0,
-            error: { code: err.code, message: err.message, hint: err.hint, data: err.data },
+            error: { code: err.code, message: err.message, hint, data: err.data },
           });
         }
       }

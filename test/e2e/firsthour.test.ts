@@ -86,6 +86,12 @@ describe("a fresh clone's pipeline outputs", () => {
   test("checkout restores a named output from the store instead of advising `mtrack add`", async () => {
     const { a, clone } = await pushedPipeline();
     try {
+      // Not fetched yet: the output is named, and it can be fetched or made again.
+      const early = await runCli(["checkout", "model.bin", "--json"], { cwd: clone, env: a.env });
+      assert.equal(early.code, 2, early.stdout);
+      const failed = (early.json as Json).paths[0];
+      assert.equal(failed.error.code, "ERR_MTRACK_OBJECT_MISSING");
+      assert.match(failed.error.hint, /mtrack repro/);
       await ok(a, ["fetch"], clone);
       assert.ok(!fs.existsSync(path.join(clone, "model.bin")));
       const co = await ok(a, ["checkout", "model.bin"], clone);
