@@ -126,7 +126,7 @@ export interface CheckoutSelection {
 
 /**
  * The tracked paths and locked stage outputs that targets name (all of them when none): a target selects
- * a tracked path or output it equals or contains. A target naming neither is an error
+ * a tracked path or output it equals or contains, and the output it lies inside. A target naming neither is an error
  * (ERR_MTRACK_NOT_TRACKED). A path with a pointer file is checked out from its pointer.
  *
  * @example
@@ -147,7 +147,10 @@ export function selectCheckout(repo: Repo, targetsAbs: readonly string[] | undef
   } else {
     for (const t of targetsAbs) {
       const rel = resolveTarget(repo, t);
-      const hits = locked.filter((o) => o.path === rel || o.path.startsWith(`${rel}/`));
+      // A path inside an output directory selects that output (it is checked out whole).
+      const hits = locked.filter(
+        (o) => o.path === rel || o.path.startsWith(`${rel}/`) || rel.startsWith(`${o.path}/`),
+      );
       let tracked: string[] = [];
       try {
         tracked = selectTracked(repo, [t]);

@@ -100,11 +100,17 @@ describe("a fresh clone's pipeline outputs", () => {
         [["model.bin", "restored"]],
       );
       assert.equal(fs.readFileSync(path.join(clone, "model.bin"), "utf8"), "raw\nb\n");
+      // A file inside an output directory selects that output.
+      const inside = await ok(a, ["checkout", "prepared/a.txt"], clone);
+      assert.deepEqual(
+        inside.paths.map((p: Json) => [p.path, p.action]),
+        [["prepared", "restored"]],
+      );
       const all = await ok(a, ["checkout"], clone);
       assert.deepEqual(all.paths.map((p: Json) => [p.path, p.action]).sort(), [
         ["data", "restored"],
         ["model.bin", "unchanged"],
-        ["prepared", "restored"],
+        ["prepared", "unchanged"],
       ]);
       // Still an error for a path that is neither tracked nor a stage output.
       const r = await runCli(["checkout", "nothing", "--json"], { cwd: clone, env: a.env });
