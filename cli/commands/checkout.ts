@@ -1,13 +1,13 @@
 import * as path from "node:path";
 import { Args, Flags } from "@oclif/core";
+import { selectCheckout } from "../../src/pipeline/outputs.js";
 import { checkoutPaths } from "../../src/workspace/checkout.js";
-import { selectTracked } from "../../src/workspace/tracked.js";
 import { MtrackCommand } from "../base.js";
 
 export default class Checkout extends MtrackCommand {
-  static override summary = "Make the workspace match the pointer files.";
+  static override summary = "Make the workspace match the pointer files and pipeline.lock.";
   static override description =
-    "After `git checkout <rev>`, brings the data of that revision back from the store. Untracked files are never touched. Refuses to overwrite or delete modified data whose content is not stored, unless --force. A pointer file that cannot be parsed is reported (exit 1) and the other paths are still checked out.";
+    "After `git checkout <rev>`, brings the data of that revision back from the store: the paths of the pointer files, and the cached stage outputs recorded in pipeline.lock (so `mtrack repro` finds them up to date). Untracked files are never touched. Refuses to overwrite or delete modified data whose content is not stored, unless --force. A pointer file that cannot be parsed is reported (exit 1) and the other paths are still checked out.";
   static override examples = [
     "git checkout v1 && <%= config.bin %> checkout",
     "<%= config.bin %> checkout data/",
@@ -22,12 +22,12 @@ export default class Checkout extends MtrackCommand {
   async run() {
     const { argv, flags } = await this.parse(Checkout);
     const repo = this.openRepo();
-    const rels = selectTracked(
+    const selection = selectCheckout(
       repo,
       (argv as string[]).map((p) => path.resolve(p)),
     );
     const result = await this.withProgress((onProgress) =>
-      checkoutPaths(repo, rels, { force: flags.force, onProgress }),
+      checkoutPaths(repo, selection.paths, { force: flags.force, onProgress, outputs: selection.outputs }),
     );
     for (const r of result.paths) {
       if (r.action === "failed") {

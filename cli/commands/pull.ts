@@ -7,7 +7,7 @@ import { describeSync, syncFlags, syncOptions } from "./push.js";
 export default class Pull extends MtrackCommand {
   static override summary = "Fetch tracked data from a remote and check it out.";
   static override description =
-    "`mtrack fetch` followed by `mtrack checkout`: after a fresh `git clone`, brings the data of HEAD into the workspace.\n\nWith --runs (or --models alone) the model registry comes too: events this clone lacks are imported once the files of the versions they make live are fetched and verified.";
+    "`mtrack fetch` followed by `mtrack checkout`: after a fresh `git clone`, brings the data of HEAD into the workspace, and the cached stage outputs pipeline.lock records (so `mtrack repro` has nothing to run).\n\nWith --runs (or --models alone) the model registry comes too: events this clone lacks are imported once the files of the versions they make live are fetched and verified.";
   static override examples = [
     "git clone <repo> && cd <repo> && <%= config.bin %> pull",
     "<%= config.bin %> pull data/ --runs",

@@ -1,11 +1,12 @@
-import * as path from "node:path";
 import { Args, Flags } from "@oclif/core";
+import { filesForGit } from "../../src/pipeline/git-files.js";
 import { loadPipeline, resolvePipelineFile } from "../../src/pipeline/load.js";
 import type { PlannedStage } from "../../src/pipeline/plan.js";
 import { reproduce, type StageEvent, type StageResult } from "../../src/pipeline/run.js";
 import { WorkspaceIO } from "../../src/pipeline/workspace-io.js";
 import { captureOff, type MlflowCapture, startMlflowCapture } from "../../src/server/mlflow/capture.js";
 import { mtrackVersion, REPRO_ID_TAG, STAGE_TAG } from "../../src/tracking/context.js";
+import { shellJoin } from "../../src/util/shell.js";
 import { MtrackCommand } from "../base.js";
 
 const PIPELINE_FILE = /\.ya?ml$/i;
@@ -110,8 +111,11 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
         this.showPlan(result.plan.stages);
         return { pipeline: loaded.file, dry: true, stages: result.plan.stages };
       }
-      this.showSummary(result.stages, loaded.lockFile);
-      return { pipeline: loaded.file, dry: false, stages: result.stages };
+      const changed = result.stages.some((s) => s.status === "ran" || s.status === "restored");
+      // What `git add` should take: only files whose content git's index does not hold yet.
+      const gitAdd = changed ? filesForGit(repo, loaded) : [];
+      this.showSummary(result.stages, gitAdd);
+      return { pipeline: loaded.file, dry: false, stages: result.stages, gitAdd };
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
@@ -148,7 +152,7 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     if (stages.length === 0) this.say("The pipeline has no stages.");
   }
 
-  private showSummary(stages: StageResult[], lockFile: string): void {
+  private showSummary(stages: StageResult[], gitAdd: string[]): void {
     const count = (status: StageResult["status"]) => stages.filter((s) => s.status === status).length;
     const ran = count("ran");
     const restored = count("restored");
@@ -160,6 +164,7 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     this.say(
       `\n${ran} stage(s) ran, ${restored} restored from run-cache, ${count("skipped")} unchanged (${secs.toFixed(1)} s).`,
     );
-    this.say(`To track the changes with git, run:\n    git add ${path.posix.normalize(lockFile)} .gitignore`);
+    if (gitAdd.length > 0)
+      this.say(`To track the changes with git, run:\n    ${shellJoin(["git", "add", ...gitAdd])}`);
   }
 }

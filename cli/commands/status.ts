@@ -10,9 +10,9 @@ export default class Status extends MtrackCommand {
   static override description =
     `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside. Without targets, also lists pipeline stages whose command, dependencies, parameters or outputs changed since pipeline.lock (what \`mtrack repro\` would run).
 
-A pointer file that cannot be parsed is reported for its path (the others are still compared).
+A pointer file that cannot be parsed is reported for its path (the others are still compared); so is a pipeline file that cannot be parsed (with its file and line), after the data status.
 
-Exit code: 0 when everything is up to date, 1 when something changed or is missing or a pointer file is unreadable (like \`git diff --exit-code\`), 2 on error.`;
+Exit code: 0 when everything is up to date, 1 when something changed or is missing or a pointer or pipeline file is unreadable (like \`git diff --exit-code\`), 2 on error.`;
   static override examples = [
     "<%= config.bin %> status",
     "<%= config.bin %> status data/ --json",
@@ -78,7 +78,13 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
     for (const st of pipeline?.stale ?? []) {
       this.say(`${st.name}: ${st.action === "run" ? "changed" : "may change"} (${st.reasons.join(", ")})`);
     }
-    const clean = result.clean && (pipeline?.stale.length ?? 0) === 0;
+    if (pipeline?.error) {
+      this.say(
+        `${pipeline.file}: cannot tell which stages changed: [${pipeline.error.code}] ${pipeline.error.message}`,
+      );
+      if (pipeline.error.hint) this.say(`    hint: ${pipeline.error.hint}`);
+    }
+    const clean = result.clean && (pipeline?.stale.length ?? 0) === 0 && !pipeline?.error;
     if (clean) {
       this.say(
         rels.length === 0 && !pipeline?.file ? "No tracked paths." : "Data and pipelines are up to date.",

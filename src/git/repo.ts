@@ -79,6 +79,11 @@ export interface GitRepo {
   isDirty(): Promise<boolean>;
   /** Repo-relative posix paths of every file in the index (what git tracks), unsorted. */
   trackedPaths(): string[];
+  /**
+   * The index's blob id of each regular file staged at stage 0 (path → oid): compare with
+   * gitBlobOidOfFile to tell whether `git add` would change anything.
+   */
+  stagedBlobs(): Map<string, string>;
 }
 
 /** Options of {@link openGitRepo}. */
@@ -267,6 +272,17 @@ class IsomorphicGitRepo implements GitRepo {
     const indexFile = `${this.layout.gitDir}/index`;
     if (!this.fs.existsSync(indexFile)) return [];
     return this.readIndex(indexFile).entries.map((e) => e.path);
+  }
+
+  stagedBlobs(): Map<string, string> {
+    const indexFile = `${this.layout.gitDir}/index`;
+    const out = new Map<string, string>();
+    if (!this.fs.existsSync(indexFile)) return out;
+    for (const e of this.readIndex(indexFile).entries) {
+      // Regular files only: 0o100644 or 0o100755 (symlinks and submodules hash differently).
+      if (e.stage === 0 && !e.intentToAdd && (e.mode & 0o170000) === 0o100000) out.set(e.path, e.oid);
+    }
+    return out;
   }
 
   async isDirty(): Promise<boolean> {

@@ -49,8 +49,10 @@ export async function resolveRevision(repo: Repo, name: string): Promise<string>
 }
 
 /**
- * A reader for `rev` (null: the workspace). `HEAD` in a repository without commits reads as empty, so a
- * first `mtrack diff` shows everything as added.
+ * A reader for `rev` (null: the workspace). At a commit, a file git does not have but mtrack tracks (a
+ * pointer's data, an output in that commit's pipeline.lock, or a file inside either) is read from the
+ * local store. `HEAD` in a repository without commits reads as empty, so a first `mtrack diff` shows
+ * everything as added.
  *
  * @example
  * const head = await openRev(repo, "HEAD");
@@ -75,12 +77,25 @@ export async function openRev(repo: Repo, rev: Rev): Promise<RevReader> {
     return { label: rev, commit: null, read: async () => null };
   }
   const commit = await resolveRevision(repo, rev);
-  return {
+  const inGit: RevReader = {
     label: rev,
     commit,
     async read(rel) {
       const b = await git.readFileAtRev(commit, rel);
       return b === null ? null : b.toString("utf8");
+    },
+  };
+  // Looked up only for a file git lacks: a metrics file inside a cached output lives in the store.
+  let trackedAt: Promise<DataState[]> | undefined;
+  return {
+    ...inGit,
+    async read(rel) {
+      const text = await inGit.read(rel);
+      if (text !== null) return text;
+      // A damaged lock in an old commit only means its tracked outputs are not found.
+      trackedAt ??= dataAtCommit(repo, inGit).catch(() => []);
+      const stored = trackedFileAt(repo, await trackedAt, rel);
+      return stored !== null && "bytes" in stored ? stored.bytes.toString("utf8") : null;
     },
   };
 }
@@ -403,6 +418,33 @@ export function diffData(
 }
 
 const isPointerFile = (p: string) => p.endsWith(POINTER_SUFFIX);
+
+/** A tracked file's bytes from the local store, or why there are none. */
+export type StoredFile = { bytes: Buffer } | { reason: string };
+
+/**
+ * A file that mtrack tracks at some revision — a tracked path itself, or a file inside a tracked
+ * directory — read from the local store; null when none of `tracked` holds it.
+ *
+ * @example
+ * const tracked = await dataAtCommit(repo, reader);
+ * trackedFileAt(repo, tracked, "eval/metrics.json") // → { bytes } (eval/ is a cached stage output)
+ */
+export function trackedFileAt(repo: Repo, tracked: readonly DataState[], rel: string): StoredFile | null {
+  const store = repo.store;
+  const owner = tracked.find(
+    (s) => s.path === rel || (s.type === "directory" && rel.startsWith(`${s.path}/`)),
+  );
+  if (owner === undefined) return null;
+  const absent = { reason: `tracked (${owner.path}) but not in the local store; fetch it first` };
+  if (!store.has(owner.hash)) return absent;
+  if (owner.path === rel)
+    return owner.type === "file" ? { bytes: store.readObject(owner.hash) } : { reason: "a directory" };
+  const inside = rel.slice(owner.path.length + 1);
+  const entry = decodeTree(store.readObject(owner.hash)).find((e) => e.path === inside);
+  if (entry === undefined) return null;
+  return store.has(entry.hash) ? { bytes: store.readObject(entry.hash) } : absent;
+}
 
 /** Outputs recorded in a lock file's text, as repo-relative data states. */
 function lockOuts(text: string | null, lockFile: string): DataState[] {

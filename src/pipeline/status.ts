@@ -2,6 +2,7 @@
  * Which pipeline stages are stale and why, for `mtrack status` and `mtrack stage list`: a dry repro
  * against the real workspace (nothing runs, nothing is written but the stat cache).
  */
+import { isMtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { DEFAULT_PIPELINE_FILE, type LoadedPipeline, loadPipeline } from "./load.js";
 import type { PlannedStage } from "./plan.js";
@@ -16,6 +17,11 @@ export interface PipelineStatus {
   stages: PlannedStage[];
   /** Only the stages that a repro would (or might) run. */
   stale: PlannedStage[];
+  /**
+   * Why the pipeline could not be planned: a malformed pipeline file or lock (`data` has file, line and
+   * column), a dependency nobody produces that is missing. `stages` is then empty.
+   */
+  error?: { code: string; message: string; hint?: string; data?: Record<string, unknown> };
 }
 
 /** The plan of a loaded pipeline against the workspace. */
@@ -38,7 +44,8 @@ export async function planLoaded(repo: Repo, loaded: LoadedPipeline): Promise<Pl
 
 /**
  * The stale stages of the repository's pipeline with their reasons. A repository without a pipeline file
- * has no stages; an invalid pipeline throws its parse error (file:line:col).
+ * has no stages; a pipeline that cannot be planned (an invalid file, with its file:line:col) is reported
+ * in `error`, so `status` can still show the data.
  *
  * @example
  * const s = await pipelineStatus(repo);
@@ -50,6 +57,17 @@ export async function pipelineStatus(
   file: string = DEFAULT_PIPELINE_FILE,
 ): Promise<PipelineStatus> {
   if (!repo.fs.existsSync(repo.abs(file))) return { file: null, stages: [], stale: [] };
-  const stages = await planLoaded(repo, loadPipeline(repo, file));
+  let stages: PlannedStage[];
+  try {
+    stages = await planLoaded(repo, loadPipeline(repo, file));
+  } catch (err) {
+    if (!isMtrackError(err)) throw err;
+    return {
+      file,
+      stages: [],
+      stale: [],
+      error: { code: err.code, message: err.message, hint: err.hint, data: err.data },
+    };
+  }
   return { file, stages, stale: stages.filter((s) => s.action !== "skip") };
 }

@@ -16,6 +16,7 @@ import {
   pipelineFilesAt,
   type Rev,
   type RevReader,
+  trackedFileAt,
 } from "../pipeline/compare.js";
 import { DEFAULT_PIPELINE_FILE } from "../pipeline/load.js";
 import type { Repo } from "../repo.js";
@@ -107,19 +108,7 @@ async function commitFiles(repo: Repo, reader: RevReader): Promise<RevisionFiles
     async read(rel) {
       const inGit = await git.readFileAtRev(commit, rel);
       if (inGit !== null) return { bytes: inGit };
-      const owner = (await tracked()).find(
-        (s) => s.path === rel || (s.type === "directory" && rel.startsWith(`${s.path}/`)),
-      );
-      if (owner === undefined) return { reason: NOT_FOUND };
-      const absent = { reason: `tracked (${owner.path}) but not in the local store; fetch it first` };
-      if (!store.has(owner.hash)) return absent;
-      if (owner.path === rel) {
-        return owner.type === "file" ? { bytes: store.readObject(owner.hash) } : { reason: "a directory" };
-      }
-      const inside = rel.slice(owner.path.length + 1);
-      const entry = entriesOf(owner).find((e) => e.path === inside);
-      if (entry === undefined) return { reason: NOT_FOUND };
-      return store.has(entry.hash) ? { bytes: store.readObject(entry.hash) } : absent;
+      return trackedFileAt(repo, await tracked(), rel) ?? { reason: NOT_FOUND };
     },
     async list(dir) {
       const prefix = `${dir}/`;

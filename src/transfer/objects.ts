@@ -48,6 +48,11 @@ export interface ObjectProblem {
   label: string;
 }
 
+/** A directory manifest that was refused, and why (the validation error's message). */
+export interface RefusedManifest extends ObjectProblem {
+  reason: string;
+}
+
 /** What a push or fetch did (the `--json` summary). */
 export interface TransferSummary {
   /** Objects and bytes that moved. */
@@ -61,6 +66,11 @@ export interface TransferSummary {
   missingRemote: ObjectProblem[];
   /** Fetch: objects whose downloaded bytes did not match their hash (never stored). */
   corrupt: ObjectProblem[];
+  /**
+   * Fetch: directory manifests whose bytes match their hash but that mtrack refuses to follow (an entry
+   * escaping the directory, naming `.git`, a duplicate...): none of their files were fetched.
+   */
+  refused: RefusedManifest[];
   /**
    * Push: local objects whose bytes do not match their hash (not sent; nor are the manifests that list
    * them). With a hardlinked workspace, a write through the link changes the store's object.
@@ -79,6 +89,7 @@ export function mergeSummary(into: TransferSummary, more: TransferSummary): void
   into.missingLocal.push(...more.missingLocal);
   into.missingRemote.push(...more.missingRemote);
   into.corrupt.push(...more.corrupt);
+  into.refused.push(...more.refused);
   into.corruptLocal.push(...more.corruptLocal);
   into.repaired.push(...more.repaired);
   into.seconds += more.seconds;
@@ -92,6 +103,7 @@ function emptySummary(): TransferSummary {
     missingLocal: [],
     missingRemote: [],
     corrupt: [],
+    refused: [],
     corruptLocal: [],
     repaired: [],
     seconds: 0,
@@ -792,7 +804,8 @@ export async function fetchObjects(
       tree = decodeTree(store.readObject(r.hash));
     } catch (err) {
       if (err instanceof MtrackError) {
-        summary.corrupt.push({ hash: r.hash, label: r.label });
+        // Its hash checked out, so the bytes are what someone pushed: hostile or buggy, not damaged.
+        summary.refused.push({ hash: r.hash, label: r.label, reason: err.message });
         continue;
       }
       throw err;
@@ -803,7 +816,9 @@ export async function fetchObjects(
   await download(store, remote, entries, summary, options, fs);
   if (options.onTreeComplete) {
     // What the download did not report as corrupt or missing is now local (it throws on anything else).
-    const failed = new Set([...summary.corrupt, ...summary.missingRemote].map((p) => p.hash));
+    const failed = new Set(
+      [...summary.corrupt, ...summary.refused, ...summary.missingRemote].map((p) => p.hash),
+    );
     for (const t of trees) if (!t.entries.some((h) => failed.has(h))) options.onTreeComplete(t.hash);
   }
   summary.seconds = (clock() - start) / 1000;
@@ -811,7 +826,8 @@ export async function fetchObjects(
 }
 
 /**
- * The error for a fetch that left objects behind (corrupt first: it is the one that needs attention).
+ * The error for a fetch that left objects behind (corrupt first: it is the one that needs attention;
+ * then refused manifests, then missing objects). Each kind is counted and named on its own.
  *
  * @example
  * const err = fetchProblems(summary); if (err) throw err;
@@ -822,13 +838,29 @@ export function fetchProblems(summary: TransferSummary): MtrackError | undefined
       .slice(0, 5)
       .map((p) => `${p.label} (${p.hash.slice(0, 12)})`)
       .join(", ") + (ps.length > 5 ? `, and ${ps.length - 5} more` : "");
+  const refused = summary.refused;
+  const alsoRefused =
+    refused.length > 0
+      ? ` Also, ${refused.length} directory manifest(s) were refused: ${list(refused)} (see error.data.refused).`
+      : "";
   if (summary.corrupt.length > 0) {
     return new MtrackError(
       "ERR_MTRACK_OBJECT_CORRUPT",
-      `${summary.corrupt.length} object(s) on the remote do not match their hash and were not stored: ${list(summary.corrupt)}.`,
+      `${summary.corrupt.length} object(s) on the remote do not match their hash and were not stored: ${list(summary.corrupt)}.${alsoRefused}`,
       {
         hint: "The remote copy is damaged. From a clone that has a good copy, run `mtrack push --repair` (it re-checks the remote's copies and replaces the bad ones), then rerun.",
-        data: { corrupt: summary.corrupt },
+        data: { corrupt: summary.corrupt, ...(refused.length > 0 ? { refused } : {}) },
+      },
+    );
+  }
+  if (refused.length > 0) {
+    const first = refused[0]!;
+    return new MtrackError(
+      "ERR_MTRACK_MANIFEST_INVALID",
+      `${refused.length} directory manifest(s) from the remote were refused and none of their files fetched: ${list(refused)}. ${first.label}: ${first.reason}`,
+      {
+        hint: "The manifest's bytes match its hash, so this is what was pushed, not damage on the way: it names paths mtrack never writes (outside its directory, into .git or .mtrack, twice). Nothing was written for it. Find the commit that recorded it (`git log -p -- <path>.mtrack` or pipeline.lock) and re-add the data from a trusted clone.",
+        data: { refused },
       },
     );
   }

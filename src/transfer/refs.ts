@@ -195,7 +195,9 @@ export async function fetchRuns(
       mergeSummary(summary, more);
       if (more.objects === 0) break;
     }
-    const missing = new Set([...summary.missingRemote, ...summary.corrupt].map((p) => p.hash));
+    const missing = new Set(
+      [...summary.missingRemote, ...summary.corrupt, ...summary.refused].map((p) => p.hash),
+    );
     let transferred = 0;
     nodeFs.mkdirSync(trackingPaths(dir).refs, { recursive: true });
     for (const [runId, hash] of refs) {
@@ -273,7 +275,7 @@ export async function fetchRunCache(
     entries.flatMap(([k, e]) => entryRoots(k, e)),
     options,
   );
-  const bad = new Set([...objects.missingRemote, ...objects.corrupt].map((p) => p.hash));
+  const bad = new Set([...objects.missingRemote, ...objects.corrupt, ...objects.refused].map((p) => p.hash));
   let transferred = 0;
   for (const [key, entry] of entries) {
     if (entry.outs.some((o) => bad.has(o.hash) || !repo.store.has(o.hash))) continue;

@@ -3,12 +3,12 @@
  * or tag tips, or of every commit. Roots are pointer hashes; directory roots are manifests whose entries
  * come along (see expand in objects.ts).
  */
-import * as path from "node:path";
 import { type FileEntry, parseLock } from "../pipeline/lockfile.js";
+import { selectCheckout } from "../pipeline/outputs.js";
 import type { Repo } from "../repo.js";
 import type { Hash } from "../store/types.js";
 import { POINTER_SUFFIX, type Pointer, parsePointer } from "../workspace/pointer.js";
-import { loadPointer, selectTracked } from "../workspace/tracked.js";
+import { loadPointer } from "../workspace/tracked.js";
 
 /** What to transfer besides the workspace. */
 export interface Selection {
@@ -54,8 +54,9 @@ function lockRoots(text: string, file: string): TransferRoot[] {
 }
 
 /**
- * The roots a selection names. Workspace pointers always count (that is what `push` with no flags
- * sends); history flags add the pointers found in git.
+ * The roots a selection names. Workspace pointers and the cached stage outputs of the workspace's
+ * pipeline.lock always count (that is what `push` with no flags sends); history flags add the pointers
+ * and lock outputs found in git.
  *
  * @example
  * const roots = await selectRoots(repo, { allBranches: true });
@@ -65,21 +66,12 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
   const add = (r: TransferRoot) => {
     if (!out.has(r.hash)) out.set(r.hash, r);
   };
-  for (const rel of selectTracked(repo, selection.targets)) {
-    const p = loadPointer(repo, rel);
+  // Cached pipeline outputs of the workspace travel with the data (a clone + pull can skip re-running
+  // stages). Outputs git keeps (`cache: false`) travel by git.
+  const selected = selectCheckout(repo, selection.targets);
+  for (const rel of selected.paths) {
+    const p = loadPointer(repo, rel) ?? selected.outputs.get(rel);
     if (p) add(rootOf(p, rel));
-  }
-  // Pipeline outputs of the workspace travel with the data (a clone + pull can skip re-running stages).
-  if (!selection.targets?.length) {
-    for (const name of ["pipeline.lock", "dvc.lock"]) {
-      let text: string;
-      try {
-        text = repo.fs.readFileSync(path.join(repo.root, name), "utf8");
-      } catch {
-        continue;
-      }
-      for (const r of lockRoots(text, name)) add(r);
-    }
   }
   if (selection.allBranches || selection.allTags || selection.allCommits) {
     const git = repo.git();

@@ -4,6 +4,7 @@
  * out.
  */
 
+import { selectCheckout } from "../pipeline/outputs.js";
 import { resolveRemote } from "../remotes/config.js";
 import { openRemote } from "../remotes/index.js";
 import type { Remote } from "../remotes/types.js";
@@ -12,7 +13,6 @@ import { decodeTree } from "../store/tree.js";
 import { type CheckoutResult, checkoutPaths } from "../workspace/checkout.js";
 import { CompleteTrees } from "../workspace/complete.js";
 import type { ProgressFn } from "../workspace/scan.js";
-import { selectTracked } from "../workspace/tracked.js";
 import { DEFAULT_JOBS, fetchObjects, pushObjects, type TransferSummary } from "./objects.js";
 import { fetchRunCache, fetchRuns, pushRunCache, pushRuns, type RefsSummary } from "./refs.js";
 import { fetchRegistry, pushRegistry } from "./registry.js";
@@ -117,16 +117,19 @@ export interface PullResult extends SyncResult {
 }
 
 /**
- * fetch + checkout: after a fresh clone, brings the data of HEAD into the workspace.
+ * fetch + checkout: after a fresh clone, brings the data of HEAD into the workspace, stage outputs
+ * recorded in pipeline.lock included.
  *
  * @example
  * await pull(repo, { force: false });
  */
 export async function pull(repo: Repo, options: SyncOptions & { force?: boolean } = {}): Promise<PullResult> {
   const fetched = await fetch(repo, options);
-  const checkout = await checkoutPaths(repo, selectTracked(repo, options.targets), {
+  const selection = selectCheckout(repo, options.targets);
+  const checkout = await checkoutPaths(repo, selection.paths, {
     force: options.force,
     onProgress: options.onProgress,
+    outputs: selection.outputs,
   });
   return { ...fetched, checkout };
 }

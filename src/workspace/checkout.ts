@@ -33,6 +33,11 @@ export interface CheckoutResult {
 export interface CheckoutOptions {
   force?: boolean;
   onProgress?: ProgressFn;
+  /**
+   * Pointers of paths that have no pointer file: stage outputs as their pipeline lock records them (see
+   * selectCheckout in pipeline/outputs.ts). A pointer file, where there is one, wins.
+   */
+  outputs?: ReadonlyMap<string, Pointer>;
 }
 
 /** The pure part: what to write and delete to turn `now` into `target`, and what that would lose. */
@@ -143,7 +148,7 @@ function pruneEmptyDirs(repo: Repo, dirs: Iterable<string>, stop: string): void 
 }
 
 /**
- * Checks out tracked paths (from selectTracked). Paths that cannot be checked out are reported with an
+ * Checks out tracked paths (from selectTracked, or selectCheckout with stage outputs). Paths that cannot be checked out are reported with an
  * error and left untouched; the others proceed.
  */
 export async function checkoutPaths(
@@ -158,18 +163,23 @@ export async function checkoutPaths(
     try {
       for (const rel of rels) {
         try {
-          const pointer = loadPointer(repo, rel);
+          const pointer = loadPointer(repo, rel) ?? options.outputs?.get(rel);
           if (!pointer) continue;
           results.push(await checkoutOne(repo, rel, pointer, cache, complete, options));
           if (pointer.type === "directory") complete.add(pointer.hash);
         } catch (err) {
           if (!isMtrackError(err)) throw err;
+          // A stage output can also be made again, rather than fetched.
+          const hint =
+            err.code === "ERR_MTRACK_OBJECT_MISSING" && options.outputs?.has(rel)
+              ? "Fetch them from a remote (`mtrack pull`), or run the stage that makes it (`mtrack repro`)."
+              : err.hint;
           results.push({
             path: rel,
             action: "failed",
             written: 0,
             deleted: 0,
-            error: { code: err.code, message: err.message, hint: err.hint, data: err.data },
+            error: { code: err.code, message: err.message, hint, data: err.data },
           });
         }
       }

@@ -12,6 +12,7 @@ import { packageRoot } from "../helpers/cli.js";
 test("the committed pipeline.lock is current with the committed code and params", async () => {
   const repo = Repo.open({ cwd: packageRoot() });
   const status = await pipelineStatus(repo);
+  assert.equal(status.error, undefined, status.error?.message);
   // Outputs (and the data stage's output that train reads) are absent in a fresh clone, or differ in a
   // checkout that trained since: that alone is fine. A changed cmd, param or source dep is not.
   const stale = status.stages.flatMap((s) =>
