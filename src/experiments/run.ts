@@ -9,10 +9,17 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { ENV } from "../tracking/context.js";
-import { checkNewName, commitWorkTree, expRefName, generateName, git, listExpRefs } from "./refs.js";
+import {
+  checkNewName,
+  commitWorkTree,
+  expRefName,
+  generateName,
+  git,
+  headBaseline,
+  listExpRefs,
+} from "./refs.js";
 import { applyOverrides, describeOverrides, type Overrides } from "./set.js";
 
 /** What a trial ended as. */
@@ -77,21 +84,6 @@ function writeOverrides(root: string, overrides: Overrides): void {
   }
 }
 
-/** HEAD's commit: an experiment's parent. A repository with no commit yet has no baseline to run from. */
-function baselineCommit(root: string): string {
-  try {
-    return git(root, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]).trim();
-  } catch {
-    throw new MtrackError(
-      "ERR_MTRACK_EXP_NO_BASELINE",
-      "This repository has no commit yet: an experiment needs a baseline commit.",
-      {
-        hint: 'Commit the pipeline and its params first: git add -A && git commit -m "baseline"',
-      },
-    );
-  }
-}
-
 /**
  * Plans names, validates every override against the baseline's params (before anything runs, so a bad
  * key changes nothing), then runs the trials.
@@ -99,7 +91,7 @@ function baselineCommit(root: string): string {
 export async function expRun(options: ExpRunOptions): Promise<TrialResult[]> {
   const { repo, points } = options;
   const root = repo.root;
-  const baseline = baselineCommit(root);
+  const baseline = headBaseline(root);
   const taken = new Set(listExpRefs(root).map((r) => r.name));
   const names: string[] = [];
   for (let i = 0; i < points.length; i++) {

@@ -3,6 +3,7 @@
  * (test/helpers/exp-repo.ts). Needs a build (`npm run build`).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { errorCode, runCli } from "../helpers/cli.js";
 import { type ExpRepo, makeExpRepo } from "../helpers/exp-repo.js";
@@ -78,3 +79,71 @@ test("exp diff: experiment vs baseline, two experiments, workspace, bad names", 
     repo.cleanup();
   }
 });
+
+test("exp rename / save / clean", async () => {
+  const repo = makeExpRepo();
+  const mtrack = cli(repo);
+  try {
+    await withExperiments(repo);
+    const head = repo.git("rev-parse", "HEAD");
+
+    // rename: the commit moves to the new name; taken, unknown and invalid names change nothing.
+    const commit = repo.git("rev-parse", `refs/exps/${head.slice(0, 2)}/${head.slice(2)}/one`);
+    let r = await mtrack("exp", "rename", "one", "uno");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(repo.git("rev-parse", `refs/exps/${head.slice(0, 2)}/${head.slice(2)}/uno`), commit);
+    r = await mtrack("exp", "rename", "uno", "sw-1");
+    assert.equal(r.code, 2);
+    assert.equal(errorCode(r), "ERR_MTRACK_EXP_EXISTS");
+    assert.equal(errorCode(await mtrack("exp", "rename", "one", "x")), "ERR_MTRACK_EXP_NOT_FOUND");
+    assert.equal(errorCode(await mtrack("exp", "rename", "uno", "a/b")), "ERR_MTRACK_INVALID_NAME");
+    let names = ((await mtrack("exp", "list")).json as Json).experiments.map((e: Json) => e.name).sort();
+    assert.deepEqual(names, ["sw-1", "sw-2", "uno"]);
+
+    // save: the workspace as it is (hand-edited params, a repro) becomes an experiment of HEAD;
+    // the index and branch are untouched.
+    repo.git("checkout", "-q", "--", ".");
+    repo.write({ "params.yaml": "lr: 0.9\ndata:\n  n: 5\n" });
+    assert.equal((await mtrack("repro")).code, 0);
+    r = await mtrack("exp", "save", "-n", "hand", "-m", "by hand");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(repo.git("rev-parse", "HEAD"), head);
+    assert.equal(repo.git("diff", "--cached", "--name-only"), "");
+    assert.match(repo.git("status", "--porcelain"), /params\.yaml/);
+    const rows = ((await mtrack("exp", "show")).json as Json).rows as Json[];
+    const hand = rows.find((x) => x.name === "hand");
+    assert.equal(hand.state, "success");
+    assert.equal(hand.params["params.yaml:lr"], 0.9);
+    assert.equal(hand.metrics["metrics.json:acc"], 1.8);
+    assert.equal(errorCode(await mtrack("exp", "save", "-n", "hand")), "ERR_MTRACK_EXP_EXISTS");
+    r = await mtrack("exp", "save");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((r.json as Json).name, /^[a-z]+-[a-z]+$/);
+
+    // clean: leftovers of a killed sweep go (registered worktree or bare directory); a live one stays.
+    const dead = deadPid();
+    repo.git("worktree", "add", "--detach", "--quiet", `.mtrack/exps/ghost-${dead}`, head);
+    repo.write({ [`.mtrack/exps/stray-${dead}/x`]: "1" });
+    repo.git("worktree", "add", "--detach", "--quiet", `.mtrack/exps/live-${process.pid}`, head);
+    r = await mtrack("exp", "clean");
+    assert.equal(r.code, 0, r.stderr);
+    const j = r.json as Json;
+    assert.deepEqual(j.removed, [`.mtrack/exps/ghost-${dead}`, `.mtrack/exps/stray-${dead}`]);
+    assert.deepEqual(j.running, [`.mtrack/exps/live-${process.pid}`]);
+    assert.equal(repo.git("worktree", "list").split("\n").length, 2);
+    repo.git("worktree", "remove", "--force", `.mtrack/exps/live-${process.pid}`);
+    assert.equal(((await mtrack("exp", "clean")).json as Json).removed.length, 0);
+    names = ((await mtrack("exp", "list")).json as Json).experiments.map((e: Json) => e.name);
+    assert.equal(names.length, 5, "clean removes no experiment");
+    assert.equal((await mtrack("status")).code, 0, "the shared store is intact");
+  } finally {
+    repo.cleanup();
+  }
+});
+
+/** The id of a process that has exited. */
+function deadPid(): number {
+  const pid = spawnSync(process.execPath, ["-e", ""]).pid;
+  assert.ok(pid);
+  return pid;
+}
