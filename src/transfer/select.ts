@@ -20,6 +20,10 @@ export interface Selection {
   allTags?: boolean;
   /** Also the pointers in every commit reachable from any branch, tag or HEAD. */
   allCommits?: boolean;
+  /** Also the pointers and lock outputs of these commits (e.g. experiments under refs/exps/). */
+  commits?: readonly string[];
+  /** Include the workspace's pointers and lock outputs (default true; false with `commits` alone). */
+  workspace?: boolean;
 }
 
 /** A root object with a label saying where it comes from (for error messages). */
@@ -65,12 +69,15 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
   const add = (r: TransferRoot) => {
     if (!out.has(r.hash)) out.set(r.hash, r);
   };
-  for (const rel of selectTracked(repo, selection.targets)) {
-    const p = loadPointer(repo, rel);
-    if (p) add(rootOf(p, rel));
+  const workspace = selection.workspace !== false;
+  if (workspace) {
+    for (const rel of selectTracked(repo, selection.targets)) {
+      const p = loadPointer(repo, rel);
+      if (p) add(rootOf(p, rel));
+    }
   }
   // Pipeline outputs of the workspace travel with the data (a clone + pull can skip re-running stages).
-  if (!selection.targets?.length) {
+  if (workspace && !selection.targets?.length) {
     for (const name of ["pipeline.lock", "dvc.lock"]) {
       let text: string;
       try {
@@ -81,7 +88,7 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
       for (const r of lockRoots(text, name)) add(r);
     }
   }
-  if (selection.allBranches || selection.allTags || selection.allCommits) {
+  if (selection.allBranches || selection.allTags || selection.allCommits || selection.commits?.length) {
     const git = repo.git();
     const tips = new Set<string>();
     if (selection.allBranches || selection.allCommits)
@@ -94,6 +101,8 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
     const commits: string[] = [];
     if (selection.allCommits) for await (const c of git.walkCommits([...tips])) commits.push(c);
     else commits.push(...tips);
+    const listed = new Set(commits);
+    for (const c of selection.commits ?? []) if (!listed.has(c)) commits.push(c);
     const seenBlobs = new Set<string>();
     const wanted = (p: string) => p.endsWith(POINTER_SUFFIX) || LOCK_NAME.test(p);
     for (const commit of commits) {

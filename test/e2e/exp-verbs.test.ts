@@ -3,7 +3,9 @@
  * (test/helpers/exp-repo.ts). Needs a build (`npm run build`).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { test } from "node:test";
 import { errorCode, runCli } from "../helpers/cli.js";
 import { type ExpRepo, makeExpRepo } from "../helpers/exp-repo.js";
@@ -147,3 +149,99 @@ function deadPid(): number {
   assert.ok(pid);
   return pid;
 }
+
+test("exp push / pull through a bare git remote and a directory mtrack remote, to a second clone", async () => {
+  const repo = makeExpRepo();
+  const mtrack = cli(repo);
+  try {
+    const bare = path.join(repo.home, "origin.git");
+    const store = path.join(repo.home, "store");
+    execFileSync("git", ["init", "-q", "--bare", "-b", "main", bare], { env: repo.env });
+    fs.mkdirSync(store);
+    assert.equal((await mtrack("init")).code, 0);
+    assert.equal((await mtrack("remote", "add", "storage", store, "--default")).code, 0);
+    assert.equal((await mtrack("repro")).code, 0);
+    const head = repo.commit("base");
+    repo.git("remote", "add", "origin", bare);
+    repo.git("push", "-q", "origin", "main");
+    // `big` has data of its own (data.txt from data.n=9), which only the mtrack remote will carry.
+    let r = await mtrack("exp", "run", "-S", "data.n=9", "-S", "lr=0.4", "-n", "big");
+    assert.equal(r.code, 0, r.stderr);
+    repo.git("checkout", "-q", "--", ".");
+    assert.equal((await mtrack("checkout", "--force")).code, 0);
+    assert.equal((await mtrack("exp", "run", "-S", "lr=0.3", "-n", "small")).code, 0);
+    repo.git("checkout", "-q", "--", ".");
+
+    // Bad input: nothing reaches either remote.
+    r = await mtrack("exp", "push", "nowhere", "big");
+    assert.equal(r.code, 2);
+    assert.equal(errorCode(r), "ERR_MTRACK_EXP_GIT_REMOTE_INVALID");
+    assert.equal(errorCode(await mtrack("exp", "push", "origin", "big", "nope")), "ERR_MTRACK_EXP_NOT_FOUND");
+    assert.equal(execFileSync("git", ["ls-remote", bare, "refs/exps/*"], { env: repo.env }).toString(), "");
+    assert.deepEqual(fs.readdirSync(store), []);
+
+    r = await mtrack("exp", "push", "origin", "big", "small");
+    assert.equal(r.code, 0, r.stderr);
+    let j = r.json as Json;
+    assert.deepEqual(j.experiments.map((e: Json) => e.name).sort(), ["big", "small"]);
+    assert.ok(j.data.objects.objects > 0);
+    assert.equal(
+      execFileSync("git", ["ls-remote", bare, "refs/exps/*"], { env: repo.env }).toString().trim().split("\n")
+        .length,
+      2,
+    );
+
+    // A second clone: pull one experiment and apply it; its data comes from the mtrack remote.
+    const clone = path.join(repo.home, "clone");
+    execFileSync("git", ["clone", "-q", bare, clone], { env: repo.env });
+    const other = cli({ dir: clone, env: repo.env });
+    assert.equal(((await other("exp", "list")).json as Json).experiments.length, 0);
+    assert.equal(errorCode(await other("exp", "pull", "origin", "nope")), "ERR_MTRACK_EXP_NOT_FOUND");
+    assert.equal(
+      errorCode(await other("exp", "pull", "/no/such/repo", "big")),
+      "ERR_MTRACK_EXP_GIT_REMOTE_INVALID",
+    );
+    r = await other("exp", "pull", "origin", "big");
+    assert.equal(r.code, 0, r.stderr);
+    j = r.json as Json;
+    assert.deepEqual(
+      j.experiments.map((e: Json) => e.name),
+      ["big"],
+    );
+    assert.ok(j.data.objects.objects > 0);
+    const list = ((await other("exp", "list")).json as Json).experiments;
+    assert.deepEqual(
+      list.map((e: Json) => e.name),
+      ["big"],
+    );
+    const before = fs.readFileSync(repo.count, "utf8");
+    r = await other("exp", "apply", "big");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(clone, "data.txt"), "utf8"), "data 9\n");
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(clone, "metrics.json"), "utf8")), { acc: 0.8 });
+    assert.equal(fs.readFileSync(repo.count, "utf8"), before, "no stage ran in the clone");
+    // Pulling again is a no-op; -A brings the rest.
+    assert.equal((await other("exp", "pull", "origin", "big")).code, 0);
+    r = await other("exp", "pull", "origin", "-A", "--no-data");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((r.json as Json).data, null);
+    assert.equal(((await other("exp", "list")).json as Json).experiments.length, 2);
+
+    // Another `small` in the first clone: the git remote's one is not overwritten without --force.
+    assert.equal((await mtrack("exp", "remove", "small")).code, 0);
+    assert.equal((await mtrack("exp", "save", "-n", "small")).code, 0);
+    r = await mtrack("exp", "push", "origin", "small", "--no-data");
+    assert.equal(r.code, 2);
+    assert.equal(errorCode(r), "ERR_MTRACK_EXP_EXISTS");
+    assert.equal((await mtrack("exp", "push", "origin", "small", "--force")).code, 0);
+    assert.equal(errorCode(await other("exp", "pull", "origin", "small")), "ERR_MTRACK_EXP_EXISTS");
+    assert.equal((await other("exp", "pull", "origin", "small", "-f")).code, 0);
+    const small = `refs/exps/${head.slice(0, 2)}/${head.slice(2)}/small`;
+    assert.equal(
+      execFileSync("git", ["rev-parse", small], { cwd: clone, env: repo.env }).toString().trim(),
+      repo.git("rev-parse", small),
+    );
+  } finally {
+    repo.cleanup();
+  }
+});
