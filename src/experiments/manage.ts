@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Repo } from "../repo.js";
+import { alive, takenNames } from "./queue-store.js";
 import {
   checkNewName,
   commitWorkTree,
@@ -54,23 +55,13 @@ export function renameExp(
 export function saveExp(options: { repo: Repo; name?: string; message?: string }): ExpRef {
   const root = options.repo.root;
   const baseline = headBaseline(root);
-  const taken = new Set(listExpRefs(root).map((r) => r.name));
+  const taken = takenNames(options.repo);
   const name = options.name ?? generateName(taken);
   checkNewName(name, taken);
   const ref = expRefName(baseline, name);
   const message = `${options.message ?? `mtrack exp save ${name}`}\n\nstate: success\nsaved: workspace\n`;
   const commit = commitWorkTree({ cwd: root, baseline, ref, message, tmpDir: options.repo.paths.tmpDir });
   return { name, ref, commit, baseline, created: Math.floor(Date.now() / 1000), state: "success", message };
-}
-
-/** True when a process with this id exists (ours or another user's). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** What `exp clean` did. */

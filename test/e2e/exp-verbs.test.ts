@@ -245,3 +245,122 @@ test("exp push / pull through a bare git remote and a directory mtrack remote, t
     repo.cleanup();
   }
 });
+
+/** Polls `fn` every 200 ms until it returns a value (not undefined), for up to 60 s. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test("exp run --queue, queue start / status / logs / kill / remove, a dead worker's trial fails", async () => {
+  const repo = makeExpRepo();
+  const mtrack = cli(repo);
+  const status = async () => (await mtrack("queue", "status")).json as Json;
+  const entry = async (name: string) => (await status()).entries.find((e: Json) => e.name === name);
+  try {
+    assert.equal((await mtrack("init")).code, 0);
+    assert.equal((await mtrack("repro")).code, 0);
+    const head = repo.commit("base");
+    const ran = fs.readFileSync(repo.count, "utf8");
+
+    // Queueing runs nothing and changes nothing; exp show lists the trials as queued.
+    let r = await mtrack("exp", "run", "--queue", "-S", "lr=0.5,0.7", "-n", "q");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      (r.json as Json).queued.map((e: Json) => e.name),
+      ["q-1", "q-2"],
+    );
+    assert.equal(repo.git("status", "--porcelain"), "");
+    assert.equal(repo.git("for-each-ref", "refs/exps"), "");
+    let rows = ((await mtrack("exp", "show")).json as Json).rows as Json[];
+    assert.deepEqual(
+      rows.filter((x) => x.kind === "experiment").map((x) => [x.name, x.state, x.params["params.yaml:lr"]]),
+      [
+        ["q-1", "queued", 0.5],
+        ["q-2", "queued", 0.7],
+      ],
+    );
+    assert.equal(
+      errorCode(await mtrack("exp", "run", "--queue", "-S", "lr=1", "-n", "q-1")),
+      "ERR_MTRACK_EXP_EXISTS",
+    );
+    assert.equal(
+      errorCode(await mtrack("exp", "run", "--queue", "-S", "nope=1")),
+      "ERR_MTRACK_EXP_PARAM_UNKNOWN",
+    );
+    assert.equal((await mtrack("queue", "remove", "q-2")).code, 0);
+    assert.equal(errorCode(await mtrack("queue", "remove", "q-2")), "ERR_MTRACK_EXP_NOT_FOUND");
+
+    // In the foreground: q-1 runs in a worktree and becomes an experiment.
+    r = await mtrack("queue", "start", "--wait");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await entry("q-1")).state, "success");
+    rows = ((await mtrack("exp", "show")).json as Json).rows as Json[];
+    const q1 = rows.find((x) => x.name === "q-1");
+    assert.equal(q1.state, "success");
+    assert.equal(q1.metrics["metrics.json:acc"], 1);
+    assert.ok(q1.commit);
+    assert.equal(rows.filter((x) => x.name === "q-1").length, 1);
+    assert.equal(fs.readFileSync(repo.count, "utf8"), ran, "the data stage was not run again");
+    const logs = await runCli(["queue", "logs", "q-1"], { cwd: repo.dir, env: repo.env });
+    assert.match(logs.stdout, /train/);
+    assert.equal(repo.git("status", "--porcelain"), "", "the workspace is untouched");
+
+    // In the background: a hanging trial is killed, the next one still runs; a second start is refused.
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=100", "-n", "hang")).code, 0);
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=0.2", "-n", "after")).code, 0);
+    r = await mtrack("queue", "start");
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((r.json as Json).pid);
+    await until("hang to run", async () => ((await entry("hang"))?.pid ? true : undefined));
+    r = await mtrack("queue", "start");
+    assert.equal(r.code, 2);
+    assert.equal(errorCode(r), "ERR_MTRACK_EXP_QUEUE_BUSY");
+    assert.equal(errorCode(await mtrack("queue", "kill", "after")), "ERR_MTRACK_EXP_NOT_RUNNING");
+    assert.equal(errorCode(await mtrack("queue", "remove", "hang")), "ERR_MTRACK_EXP_RUNNING");
+    assert.equal((await mtrack("queue", "kill", "hang")).code, 0);
+    await until("the worker to finish", async () => ((await status()).worker === null ? true : undefined));
+    assert.equal((await entry("hang")).state, "failed");
+    assert.equal((await entry("after")).state, "success");
+    rows = ((await mtrack("exp", "show")).json as Json).rows as Json[];
+    assert.equal(rows.find((x) => x.name === "hang").state, "failed");
+
+    // A worker killed with -9: its trial shows failed at once, and is marked failed by the next start.
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=101", "-n", "orphan")).code, 0);
+    assert.equal((await mtrack("queue", "start")).code, 0);
+    const e = await until("orphan to run", async () => {
+      const x = await entry("orphan");
+      return x?.pid ? x : undefined;
+    });
+    process.kill(e.worker, "SIGKILL");
+    process.kill(-e.pid, "SIGKILL");
+    await until("the worker to die", async () => ((await status()).worker === null ? true : undefined));
+    assert.equal((await entry("orphan")).state, "failed");
+    rows = ((await mtrack("exp", "show")).json as Json).rows as Json[];
+    assert.equal(rows.find((x) => x.name === "orphan").state, "failed");
+    r = await mtrack("queue", "start");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      (r.json as Json).failed.map((x: Json) => x.name),
+      ["orphan"],
+    );
+    assert.equal((r.json as Json).pid, null, "nothing left to run");
+    assert.equal(repo.git("worktree", "list").split("\n").length, 1, "its worktree is gone");
+
+    // exp remove --queue drops waiting trials; queue remove --all the rest of the entries, not experiments.
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=0.3", "-n", "later")).code, 0);
+    assert.deepEqual(((await mtrack("exp", "remove", "--queue")).json as Json).removed, ["later"]);
+    r = await mtrack("queue", "remove", "--all");
+    assert.deepEqual(((r.json as Json).removed as string[]).sort(), ["after", "hang", "orphan", "q-1"]);
+    assert.deepEqual((await status()).entries, []);
+    const names = ((await mtrack("exp", "list")).json as Json).experiments.map((x: Json) => x.name).sort();
+    assert.deepEqual(names, ["after", "hang", "q-1"]);
+    assert.equal(repo.git("rev-parse", "HEAD"), head);
+  } finally {
+    repo.cleanup();
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * A small non-demo two-stage node pipeline in a temp git repo (see git-repo.ts), for the `mtrack exp`
  * tests: `prep` writes data.txt from `data.n` (and appends one "x" per run to COUNT_FILE), `train` writes
- * metrics.json `{acc: lr*2}` and fails (exit 3) for a negative lr.
+ * metrics.json `{acc: lr*2}`, fails (exit 3) for a negative lr and hangs for a minute for lr >= 100 (a
+ * trial to kill).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -20,7 +21,8 @@ export const EXP_PIPELINE: Record<string, string> = {
     'fs.writeFileSync("data.txt","data "+n+"\\n");fs.appendFileSync(process.env.COUNT_FILE,"x");\n',
   "train.js":
     'const fs=require("fs");const lr=Number(/lr: (.*)/.exec(fs.readFileSync("params.yaml","utf8"))[1]);' +
-    'if(lr<0)process.exit(3);fs.writeFileSync("metrics.json",JSON.stringify({acc:lr*2}));\n',
+    "if(lr<0)process.exit(3);if(lr>=100)setTimeout(()=>process.exit(0),60000);" +
+    'else fs.writeFileSync("metrics.json",JSON.stringify({acc:lr*2}));\n',
   "pipeline.yaml":
     "stages:\n  prep:\n    cmd: node prep.js\n    deps: [prep.js]\n    params: [data.n]\n    outs: [data.txt]\n" +
     "  train:\n    cmd: node train.js\n    deps: [data.txt, train.js]\n    params: [lr]\n    metrics:\n      - metrics.json:\n          cache: false\n",

@@ -1,0 +1,302 @@
+/**
+ * The experiment queue: `exp run --queue` records trials without running them; `queue start` runs them
+ * (in a background process, or in the foreground with `--wait`), each in its own temporary worktree
+ * exactly as a sweep trial, `-j` at a time. One worker per repository (`worker.pid`); a trial whose
+ * worker died is marked failed by the next start, and shown failed before that.
+ */
+
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { MtrackError } from "../errors.js";
+import type { Repo } from "../repo.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { cleanExps } from "./manage.js";
+import {
+  alive,
+  claim,
+  dropEntry,
+  effectiveState,
+  logPath,
+  type QueueEntry,
+  queueDir,
+  readQueue,
+  releaseDeadClaim,
+  takenNames,
+  writeEntry,
+} from "./queue-store.js";
+import { headBaseline } from "./refs.js";
+import { planNames, runTrialInWorktree, validatePoints } from "./run.js";
+import type { Overrides } from "./set.js";
+
+/**
+ * Queues one trial per grid point (checked like `exp run`: names, then every override against the
+ * params files), to run from HEAD's commit when `queue start` runs.
+ *
+ * @example
+ * enqueue({ repo, points: [[{ file: "params.yaml", key: "lr", add: false, value: 0.2 }]], targets: [] });
+ */
+export function enqueue(options: {
+  repo: Repo;
+  points: Overrides[];
+  targets: string[];
+  name?: string;
+  message?: string;
+}): QueueEntry[] {
+  const { repo, points } = options;
+  const baseline = headBaseline(repo.root);
+  const names = planNames(takenNames(repo), points.length, options.name);
+  validatePoints(repo.root, points);
+  const now = Date.now();
+  return names.map((name, i) => {
+    const e: QueueEntry = {
+      name,
+      baseline,
+      overrides: points[i] ?? [],
+      targets: options.targets,
+      message: options.message,
+      state: "queued",
+      queuedAt: now + i,
+    };
+    writeEntry(repo, e);
+    return e;
+  });
+}
+
+function workerFile(repo: Repo): string {
+  return path.join(queueDir(repo), "worker.pid");
+}
+
+/** The pid of the running `queue start` worker, or null. */
+export function queueWorker(repo: Repo): number | null {
+  try {
+    const pid = Number(fs.readFileSync(workerFile(repo), "utf8").trim());
+    return alive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function busy(pid: number): MtrackError {
+  return new MtrackError("ERR_MTRACK_EXP_QUEUE_BUSY", `The queue is already being run (process ${pid}).`, {
+    data: { pid },
+    hint: "Watch it with `mtrack queue status`; trials queued meanwhile are picked up by that worker.",
+  });
+}
+
+/** Becomes the repository's worker: refused while another one lives; a dead one's file is taken over. */
+function becomeWorker(repo: Repo): void {
+  fs.mkdirSync(queueDir(repo), { recursive: true });
+  const file = workerFile(repo);
+  try {
+    fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+    return;
+  } catch {
+    // exists: alive or stale
+  }
+  const other = queueWorker(repo);
+  if (other !== null && other !== process.pid) throw busy(other);
+  writeFileAtomic(file, `${process.pid}\n`);
+}
+
+/**
+ * Running trials whose worker is gone: failed, for good (their worktrees go too, see `exp clean`).
+ * A queued trial claimed by a worker that died before starting it is queued again.
+ */
+function failOrphans(repo: Repo): QueueEntry[] {
+  const failed: QueueEntry[] = [];
+  for (const e of readQueue(repo)) {
+    if (e.state === "queued") releaseDeadClaim(repo, e.name);
+    if (e.state !== "running" || alive(e.worker)) continue;
+    const done: QueueEntry = { ...e, state: "failed", reason: "its queue worker died", endedAt: Date.now() };
+    writeEntry(repo, done);
+    failed.push(done);
+  }
+  if (failed.length > 0) cleanExps(repo);
+  return failed;
+}
+
+/**
+ * Runs queued trials until none is left (trials queued meanwhile included), `jobs` at a time, in this
+ * process. The first trial runs alone so the stages every trial shares fill the run-cache once.
+ *
+ * @example
+ * await runQueue({ repo, jobs: 2, cli: [process.execPath, "bin/run.js"] }); // the entries that ran
+ */
+export async function runQueue(options: {
+  repo: Repo;
+  jobs: number;
+  cli: readonly string[];
+  onStart?: (e: QueueEntry) => void;
+  onDone?: (e: QueueEntry) => void;
+}): Promise<QueueEntry[]> {
+  const { repo } = options;
+  becomeWorker(repo);
+  const ran: QueueEntry[] = [];
+  try {
+    failOrphans(repo);
+    const next = (): QueueEntry | undefined =>
+      readQueue(repo).find((e) => e.state === "queued" && claim(repo, e.name));
+    const runOne = async (queued: QueueEntry): Promise<void> => {
+      let e: QueueEntry = { ...queued, state: "running", worker: process.pid, startedAt: Date.now() };
+      writeEntry(repo, e);
+      options.onStart?.(e);
+      const log = logPath(repo, e.name);
+      try {
+        const r = await runTrialInWorktree({
+          repo,
+          baseline: e.baseline,
+          name: e.name,
+          overrides: e.overrides,
+          targets: e.targets,
+          message: e.message,
+          cli: options.cli,
+          output: (chunk) => fs.appendFileSync(log, chunk),
+          onSpawn: (pid) => {
+            e = { ...e, pid };
+            writeEntry(repo, e);
+          },
+        });
+        e = {
+          ...e,
+          state: r.exitCode === 0 ? "success" : "failed",
+          exitCode: r.exitCode,
+          commit: r.commit,
+          ref: r.ref,
+          endedAt: Date.now(),
+          ...(r.exitCode > 128 ? { reason: "killed" } : {}),
+        };
+      } catch (err) {
+        e = {
+          ...e,
+          state: "failed",
+          reason: err instanceof Error ? err.message : String(err),
+          endedAt: Date.now(),
+        };
+      }
+      writeEntry(repo, e);
+      ran.push(e);
+      options.onDone?.(e);
+    };
+    const first = next();
+    if (first) await runOne(first);
+    const worker = async () => {
+      for (let e = next(); e; e = next()) await runOne(e);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));
+    return ran;
+  } finally {
+    try {
+      if (fs.readFileSync(workerFile(repo), "utf8").trim() === String(process.pid))
+        fs.rmSync(workerFile(repo));
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Starts `mtrack queue start --wait -j N` as a detached background process (its output in
+ * `.mtrack/queue/worker.log`) and returns at once. Refused while a worker runs.
+ */
+export function startQueueWorker(options: { repo: Repo; jobs: number; cli: readonly string[] }): {
+  pid: number | null;
+  queued: number;
+  failed: QueueEntry[];
+} {
+  const { repo } = options;
+  const other = queueWorker(repo);
+  if (other !== null) throw busy(other);
+  const failed = failOrphans(repo);
+  const queued = readQueue(repo).filter((e) => e.state === "queued").length;
+  if (queued === 0) return { pid: null, queued, failed };
+  fs.mkdirSync(queueDir(repo), { recursive: true });
+  const out = fs.openSync(path.join(queueDir(repo), "worker.log"), "a");
+  try {
+    const [cmd, ...pre] = options.cli as [string, ...string[]];
+    const child = spawn(cmd, [...pre, "queue", "start", "--wait", "-j", String(options.jobs)], {
+      cwd: repo.root,
+      detached: true,
+      stdio: ["ignore", out, out],
+    });
+    child.unref();
+    return { pid: child.pid ?? null, queued, failed };
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
+function entryOf(repo: Repo, name: string): QueueEntry {
+  const e = readQueue(repo).find((x) => x.name === name);
+  if (!e)
+    throw new MtrackError("ERR_MTRACK_EXP_NOT_FOUND", `No queued experiment '${name}'.`, {
+      data: { name },
+      hint: "See the queue with `mtrack queue status`.",
+    });
+  return e;
+}
+
+/**
+ * Stops a running trial: SIGTERM to its `mtrack repro` process group (the stage commands included).
+ * The worker then commits it as failed and goes on with the queue.
+ */
+export function killTrial(repo: Repo, name: string): QueueEntry {
+  const e = entryOf(repo, name);
+  if (effectiveState(e) !== "running" || !e.pid || !alive(e.pid))
+    throw new MtrackError(
+      "ERR_MTRACK_EXP_NOT_RUNNING",
+      `Experiment '${name}' is not running (${effectiveState(e)}).`,
+      {
+        data: { name, state: effectiveState(e) },
+        hint: "Remove a queued trial with `mtrack queue remove`; a trial just starting can be killed a moment later.",
+      },
+    );
+  try {
+    process.kill(-e.pid, "SIGTERM");
+  } catch {
+    process.kill(e.pid, "SIGTERM");
+  }
+  return e;
+}
+
+/**
+ * Removes entries from the queue: the named ones, or with `all` every one not running, or with
+ * `queued` every one still waiting. Every name is checked first (one unknown or running name removes
+ * nothing). Finished trials stay experiments; only their queue entry and log go.
+ */
+export function removeFromQueue(
+  repo: Repo,
+  options: { names?: readonly string[]; all?: boolean; queued?: boolean },
+): string[] {
+  const entries = readQueue(repo);
+  let chosen: QueueEntry[];
+  if (options.all) chosen = entries.filter((e) => effectiveState(e) !== "running");
+  else if (options.queued && !options.names?.length) chosen = entries.filter((e) => e.state === "queued");
+  else {
+    chosen = (options.names ?? []).map((n) => entryOf(repo, n));
+    const running = chosen.filter((e) => effectiveState(e) === "running");
+    if (running.length > 0)
+      throw new MtrackError("ERR_MTRACK_EXP_RUNNING", `Experiment '${running[0]?.name}' is running.`, {
+        data: { names: running.map((e) => e.name) },
+        hint: "Stop it first with `mtrack queue kill`.",
+      });
+  }
+  const removed: string[] = [];
+  for (const e of chosen) {
+    // A queued trial is claimed first, so a worker cannot start it while it goes.
+    if (e.state === "queued" && !claim(repo, e.name)) continue;
+    dropEntry(repo, e.name);
+    removed.push(e.name);
+  }
+  return removed;
+}
+
+/** A trial's output so far ('' before it starts). */
+export function queueLogs(repo: Repo, name: string): string {
+  entryOf(repo, name);
+  try {
+    return fs.readFileSync(logPath(repo, name), "utf8");
+  } catch {
+    return "";
+  }
+}
