@@ -133,10 +133,26 @@ export async function runQueue(options: {
   const { repo } = options;
   becomeWorker(repo);
   const ran: QueueEntry[] = [];
+  // Trials run in their own process groups (so `queue kill` reaches their stages): a Ctrl-C or SIGTERM
+  // to the worker is passed on to them, they end as failed (killed), and no further trial starts.
+  const running = new Set<number>();
+  let stopping = false;
+  const onSignal = () => {
+    stopping = true;
+    for (const pid of running) {
+      try {
+        process.kill(-pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     failOrphans(repo);
     const next = (): QueueEntry | undefined =>
-      readQueue(repo).find((e) => e.state === "queued" && claim(repo, e.name));
+      stopping ? undefined : readQueue(repo).find((e) => e.state === "queued" && claim(repo, e.name));
     const runOne = async (queued: QueueEntry): Promise<void> => {
       let e: QueueEntry = { ...queued, state: "running", worker: process.pid, startedAt: Date.now() };
       writeEntry(repo, e);
@@ -155,8 +171,11 @@ export async function runQueue(options: {
           onSpawn: (pid) => {
             e = { ...e, pid };
             writeEntry(repo, e);
+            running.add(pid);
+            if (stopping) onSignal();
           },
         });
+        if (e.pid) running.delete(e.pid);
         e = {
           ...e,
           state: r.exitCode === 0 ? "success" : "failed",
@@ -186,6 +205,8 @@ export async function runQueue(options: {
     await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));
     return ran;
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     try {
       if (fs.readFileSync(workerFile(repo), "utf8").trim() === String(process.pid))
         fs.rmSync(workerFile(repo));

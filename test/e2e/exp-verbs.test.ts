@@ -329,6 +329,21 @@ test("exp run --queue, queue start / status / logs / kill / remove, a dead worke
     rows = ((await mtrack("exp", "show")).json as Json).rows as Json[];
     assert.equal(rows.find((x) => x.name === "hang").state, "failed");
 
+    // SIGTERM to the worker: its running trial is stopped and committed as failed, the next one waits.
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=102", "-n", "stopped")).code, 0);
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=0.4", "-n", "waiting")).code, 0);
+    assert.equal((await mtrack("queue", "start")).code, 0);
+    const s = await until("stopped to run", async () => {
+      const x = await entry("stopped");
+      return x?.pid ? x : undefined;
+    });
+    process.kill(s.worker, "SIGTERM");
+    await until("the worker to stop", async () => ((await status()).worker === null ? true : undefined));
+    assert.equal((await entry("stopped")).state, "failed");
+    assert.ok((await entry("stopped")).commit);
+    assert.equal((await entry("waiting")).state, "queued");
+    assert.deepEqual(((await mtrack("queue", "remove", "waiting")).json as Json).removed, ["waiting"]);
+
     // A worker killed with -9: its trial shows failed at once, and is marked failed by the next start.
     assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=101", "-n", "orphan")).code, 0);
     assert.equal((await mtrack("queue", "start")).code, 0);
@@ -355,10 +370,16 @@ test("exp run --queue, queue start / status / logs / kill / remove, a dead worke
     assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=0.3", "-n", "later")).code, 0);
     assert.deepEqual(((await mtrack("exp", "remove", "--queue")).json as Json).removed, ["later"]);
     r = await mtrack("queue", "remove", "--all");
-    assert.deepEqual(((r.json as Json).removed as string[]).sort(), ["after", "hang", "orphan", "q-1"]);
+    assert.deepEqual(((r.json as Json).removed as string[]).sort(), [
+      "after",
+      "hang",
+      "orphan",
+      "q-1",
+      "stopped",
+    ]);
     assert.deepEqual((await status()).entries, []);
     const names = ((await mtrack("exp", "list")).json as Json).experiments.map((x: Json) => x.name).sort();
-    assert.deepEqual(names, ["after", "hang", "q-1"]);
+    assert.deepEqual(names, ["after", "hang", "q-1", "stopped"]);
     assert.equal(repo.git("rev-parse", "HEAD"), head);
   } finally {
     repo.cleanup();
