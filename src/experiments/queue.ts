@@ -63,6 +63,9 @@ export function enqueue(options: {
   });
 }
 
+/** Set for a background worker: the pid of the `queue start` that holds `worker.pid` for it. */
+export const HANDOVER_ENV = "MTRACK_QUEUE_HANDOVER";
+
 function workerFile(repo: Repo): string {
   return path.join(queueDir(repo), "worker.pid");
 }
@@ -84,8 +87,12 @@ function busy(pid: number): MtrackError {
   });
 }
 
-/** Becomes the repository's worker: refused while another one lives; a dead one's file is taken over. */
-function becomeWorker(repo: Repo): void {
+/**
+ * Becomes the repository's worker: refused while another one lives; a dead one's file is taken over.
+ * `handOver` is a process allowed to hold the file for us: the `queue start` that spawned this worker
+ * takes it before spawning (so two starts at once cannot both start one) and then writes our pid.
+ */
+function becomeWorker(repo: Repo, handOver?: number): void {
   fs.mkdirSync(queueDir(repo), { recursive: true });
   const file = workerFile(repo);
   try {
@@ -95,7 +102,7 @@ function becomeWorker(repo: Repo): void {
     // exists: alive or stale
   }
   const other = queueWorker(repo);
-  if (other !== null && other !== process.pid) throw busy(other);
+  if (other !== null && other !== process.pid && other !== handOver) throw busy(other);
   writeFileAtomic(file, `${process.pid}\n`);
 }
 
@@ -127,11 +134,13 @@ export async function runQueue(options: {
   repo: Repo;
   jobs: number;
   cli: readonly string[];
+  /** The `queue start` that spawned this worker and holds `worker.pid` for it (see HANDOVER_ENV). */
+  handOver?: number;
   onStart?: (e: QueueEntry) => void;
   onDone?: (e: QueueEntry) => void;
 }): Promise<QueueEntry[]> {
   const { repo } = options;
-  becomeWorker(repo);
+  becomeWorker(repo, options.handOver);
   const ran: QueueEntry[] = [];
   // Trials run in their own process groups (so `queue kill` reaches their stages): a Ctrl-C or SIGTERM
   // to the worker is passed on to them, they end as failed (killed), and no further trial starts.
@@ -226,24 +235,34 @@ export function startQueueWorker(options: { repo: Repo; jobs: number; cli: reado
   failed: QueueEntry[];
 } {
   const { repo } = options;
-  const other = queueWorker(repo);
-  if (other !== null) throw busy(other);
-  const failed = failOrphans(repo);
-  const queued = readQueue(repo).filter((e) => e.state === "queued").length;
-  if (queued === 0) return { pid: null, queued, failed };
-  fs.mkdirSync(queueDir(repo), { recursive: true });
-  const out = fs.openSync(path.join(queueDir(repo), "worker.log"), "a");
+  becomeWorker(repo);
+  let handedOver = false;
   try {
-    const [cmd, ...pre] = options.cli as [string, ...string[]];
-    const child = spawn(cmd, [...pre, "queue", "start", "--wait", "-j", String(options.jobs)], {
-      cwd: repo.root,
-      detached: true,
-      stdio: ["ignore", out, out],
-    });
-    child.unref();
-    return { pid: child.pid ?? null, queued, failed };
+    const failed = failOrphans(repo);
+    const queued = readQueue(repo).filter((e) => e.state === "queued").length;
+    if (queued === 0) return { pid: null, queued, failed };
+    const out = fs.openSync(path.join(queueDir(repo), "worker.log"), "a");
+    try {
+      const [cmd, ...pre] = options.cli as [string, ...string[]];
+      const child = spawn(cmd, [...pre, "queue", "start", "--wait", "-j", String(options.jobs)], {
+        cwd: repo.root,
+        detached: true,
+        stdio: ["ignore", out, out],
+        env: { ...process.env, [HANDOVER_ENV]: String(process.pid) },
+      });
+      child.unref();
+      if (child.pid !== undefined) {
+        // Unless the worker already took the file over itself.
+        if (fs.readFileSync(workerFile(repo), "utf8").trim() === String(process.pid))
+          writeFileAtomic(workerFile(repo), `${child.pid}\n`);
+        handedOver = true;
+      }
+      return { pid: child.pid ?? null, queued, failed };
+    } finally {
+      fs.closeSync(out);
+    }
   } finally {
-    fs.closeSync(out);
+    if (!handedOver) fs.rmSync(workerFile(repo), { force: true });
   }
 }
 

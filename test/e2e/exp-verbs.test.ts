@@ -313,9 +313,11 @@ test("exp run --queue, queue start / status / logs / kill / remove, a dead worke
     // In the background: a hanging trial is killed, the next one still runs; a second start is refused.
     assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=100", "-n", "hang")).code, 0);
     assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=0.2", "-n", "after")).code, 0);
-    r = await mtrack("queue", "start");
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok((r.json as Json).pid);
+    // Two starts at once: one worker.
+    const starts = await Promise.all([mtrack("queue", "start"), mtrack("queue", "start")]);
+    assert.deepEqual(starts.map((x) => x.code).sort(), [0, 2], starts.map((x) => x.stderr).join("\n"));
+    assert.equal(errorCode(starts.find((x) => x.code === 2) as Json), "ERR_MTRACK_EXP_QUEUE_BUSY");
+    assert.ok((starts.find((x) => x.code === 0)?.json as Json).pid);
     await until("hang to run", async () => ((await entry("hang"))?.pid ? true : undefined));
     r = await mtrack("queue", "start");
     assert.equal(r.code, 2);

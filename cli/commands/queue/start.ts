@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { runQueue, startQueueWorker } from "../../../src/experiments/queue.js";
+import { HANDOVER_ENV, runQueue, startQueueWorker } from "../../../src/experiments/queue.js";
 import { describeOverrides } from "../../../src/experiments/set.js";
 import { MtrackCommand } from "../../base.js";
 
@@ -31,6 +31,7 @@ export default class QueueStart extends MtrackCommand {
       repo,
       jobs: flags.jobs,
       cli,
+      handOver: Number(process.env[HANDOVER_ENV]) || undefined,
       onStart: (e) => this.say(`Started experiment ${e.name} ${describeOverrides(e.overrides)}`),
       onDone: (e) =>
         this.say(
