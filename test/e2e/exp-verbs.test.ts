@@ -317,7 +317,7 @@ test("exp run --queue, queue start / status / logs / kill / remove, a dead worke
     const starts = await Promise.all([mtrack("queue", "start"), mtrack("queue", "start")]);
     assert.deepEqual(starts.map((x) => x.code).sort(), [0, 2], starts.map((x) => x.stderr).join("\n"));
     assert.equal(errorCode(starts.find((x) => x.code === 2) as Json), "ERR_MTRACK_EXP_QUEUE_BUSY");
-    assert.ok((starts.find((x) => x.code === 0)?.json as Json).pid);
+    assert.ok(((starts.find((x) => x.code === 0) as Json).json as Json).pid);
     await until("hang to run", async () => ((await entry("hang"))?.pid ? true : undefined));
     r = await mtrack("queue", "start");
     assert.equal(r.code, 2);
