@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Repo } from "../repo.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { tmpName, writeFileAtomic } from "../util/fs.js";
 import { listExpRefs } from "./refs.js";
 import type { Overrides } from "./set.js";
 
@@ -96,14 +96,27 @@ export function writeEntry(repo: Repo, e: QueueEntry): void {
   writeFileAtomic(entryPath(repo, e.name), `${JSON.stringify(e, null, 1)}\n`);
 }
 
-/** Takes ownership of an entry (false when a worker or a remove already has it). */
-export function claim(repo: Repo, name: string): boolean {
+/**
+ * Creates `file` holding our pid, only if it does not exist. The content is written to a temp file and
+ * hard-linked into place (link fails on an existing name), so a reader never sees it empty: an empty
+ * pid would read as a dead owner and be taken over.
+ */
+export function createPidFile(file: string): boolean {
+  const tmp = tmpName(path.dirname(file), path.basename(file));
+  fs.writeFileSync(tmp, `${process.pid}\n`);
   try {
-    fs.writeFileSync(path.join(queueDir(repo), `${name}.claim`), `${process.pid}\n`, { flag: "wx" });
+    fs.linkSync(tmp, file);
     return true;
   } catch {
     return false;
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
+}
+
+/** Takes ownership of an entry (false when a worker or a remove already has it). */
+export function claim(repo: Repo, name: string): boolean {
+  return createPidFile(path.join(queueDir(repo), `${name}.claim`));
 }
 
 /** Removes the claim of `name` when the process that made it is gone. */

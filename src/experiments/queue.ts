@@ -15,6 +15,7 @@ import { cleanExps } from "./manage.js";
 import {
   alive,
   claim,
+  createPidFile,
   dropEntry,
   effectiveState,
   logPath,
@@ -95,15 +96,14 @@ function busy(pid: number): MtrackError {
 function becomeWorker(repo: Repo, handOver?: number): void {
   fs.mkdirSync(queueDir(repo), { recursive: true });
   const file = workerFile(repo);
-  try {
-    fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
-    return;
-  } catch {
-    // exists: alive or stale
-  }
+  if (createPidFile(file)) return;
+  // Exists: alive, or stale (its process is gone).
   const other = queueWorker(repo);
   if (other !== null && other !== process.pid && other !== handOver) throw busy(other);
   writeFileAtomic(file, `${process.pid}\n`);
+  // Two processes taking over the same stale file: the last rename wins, the other backs off.
+  const now = Number(fs.readFileSync(file, "utf8").trim());
+  if (now !== process.pid) throw busy(now);
 }
 
 /**
