@@ -79,6 +79,19 @@ export function commitWorkTree(options: {
 
 const FIELD = "%00";
 
+/** HEAD's commit: an experiment's parent. A repository with no commit yet has no baseline (ERR_MTRACK_EXP_NO_BASELINE). */
+export function headBaseline(root: string): string {
+  try {
+    return git(root, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]).trim();
+  } catch {
+    throw new MtrackError(
+      "ERR_MTRACK_EXP_NO_BASELINE",
+      "This repository has no commit yet: an experiment needs a baseline commit.",
+      { hint: 'Commit the pipeline and its params first: git add -A && git commit -m "baseline"' },
+    );
+  }
+}
+
 /** The ref of experiment `name` on `baseline` (DVC's layout, so `dvc exp show` reads them too). */
 export function expRefName(baseline: string, name: string): string {
   return `${EXP_REFS}/${baseline.slice(0, 2)}/${baseline.slice(2)}/${name}`;

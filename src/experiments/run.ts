@@ -9,10 +9,10 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { ENV } from "../tracking/context.js";
-import { checkNewName, commitWorkTree, expRefName, generateName, git, listExpRefs } from "./refs.js";
+import { takenNames } from "./queue-store.js";
+import { checkNewName, commitWorkTree, expRefName, generateName, git, headBaseline } from "./refs.js";
 import { applyOverrides, describeOverrides, type Overrides } from "./set.js";
 
 /** What a trial ended as. */
@@ -51,24 +51,40 @@ function runCli(
   cwd: string,
   env: NodeJS.ProcessEnv,
   output: (chunk: string) => void,
+  onSpawn?: (pid: number) => void,
 ): Promise<number> {
   return new Promise((resolve) => {
     const [cmd, ...pre] = cli as [string, ...string[]];
-    const child = spawn(cmd, [...pre, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group when someone may kill it (`queue kill`): the stages it starts die with it.
+    const child = spawn(cmd, [...pre, ...args], {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: onSpawn !== undefined,
+    });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     child.stdout.on("data", (d: Buffer) => output(d.toString()));
     child.stderr.on("data", (d: Buffer) => output(d.toString()));
     child.on("error", () => resolve(127));
-    child.on("close", (code) => resolve(code ?? 1));
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)));
   });
 }
 
-function writeOverrides(root: string, overrides: Overrides): void {
-  const files = [...new Set(overrides.map((o) => o.file))];
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return { SIGTERM: 15, SIGKILL: 9, SIGINT: 2 }[signal as string];
+}
+
+function readTexts(root: string, files: Iterable<string>): Record<string, string | undefined> {
   const texts: Record<string, string | undefined> = {};
   for (const f of files) {
     const abs = path.join(root, f);
     texts[f] = fs.existsSync(abs) ? fs.readFileSync(abs, "utf8") : undefined;
   }
+  return texts;
+}
+
+function writeOverrides(root: string, overrides: Overrides): void {
+  const texts = readTexts(root, new Set(overrides.map((o) => o.file)));
   for (const [f, text] of Object.entries(applyOverrides(texts, overrides))) {
     const abs = path.join(root, f);
     const tmp = `${abs}.mtrack-tmp-${process.pid}`;
@@ -77,18 +93,90 @@ function writeOverrides(root: string, overrides: Overrides): void {
   }
 }
 
-/** HEAD's commit: an experiment's parent. A repository with no commit yet has no baseline to run from. */
-function baselineCommit(root: string): string {
+/**
+ * The names of `count` new experiments: `name` (one), `name-1`, `name-2`... (several), or generated;
+ * each checked against `taken` (ERR_MTRACK_EXP_EXISTS, ERR_MTRACK_INVALID_NAME).
+ *
+ * @example
+ * planNames(new Set(["a"]), 2, "lr"); // ["lr-1", "lr-2"]
+ */
+export function planNames(taken: ReadonlySet<string>, count: number, name?: string): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const all = new Set([...taken, ...names]);
+    const n = name ? (count === 1 ? name : `${name}-${i + 1}`) : generateName(all);
+    checkNewName(n, all);
+    names.push(n);
+  }
+  return names;
+}
+
+/** Applies every point to the params files at `root` in memory: a typo fails before any trial starts. */
+export function validatePoints(root: string, points: readonly Overrides[]): void {
+  for (const p of points) applyOverrides(readTexts(root, new Set(p.map((o) => o.file))), p);
+}
+
+function trialMessage(name: string, overrides: Overrides, exitCode: number, message?: string): string {
+  return `${message ?? `mtrack exp ${name}`}\n\nstate: ${exitCode === 0 ? "success" : "failed"}\nset: ${describeOverrides(overrides)}\n`;
+}
+
+const trialEnv = (name: string): NodeJS.ProcessEnv => ({ ...process.env, [ENV.exp]: name });
+
+/** One trial to run in its own worktree. */
+export interface WorktreeTrial {
+  repo: Repo;
+  baseline: string;
+  name: string;
+  overrides: Overrides;
+  targets: readonly string[];
+  message?: string;
+  cli: readonly string[];
+  output?: (chunk: string) => void;
+  /** Called with the pid of the `mtrack repro` child, which then runs in its own process group. */
+  onSpawn?: (pid: number) => void;
+}
+
+/**
+ * Runs one trial in a temporary git worktree of `baseline` under `.mtrack/exps/<name>-<pid>`, whose
+ * `.mtrack` links to the workspace's store, runs and run-cache, commits it on its experiment ref
+ * (failed ones too) and removes the worktree. The workspace is never touched.
+ */
+export async function runTrialInWorktree(t: WorktreeTrial): Promise<TrialResult> {
+  const { repo, name, overrides } = t;
+  const root = repo.root;
+  const t0 = Date.now();
+  const wtRoot = path.join(repo.paths.mtrackDir, "exps");
+  fs.mkdirSync(wtRoot, { recursive: true });
+  const dir = path.join(wtRoot, `${name}-${process.pid}`);
+  git(root, ["worktree", "add", "--detach", "--quiet", dir, t.baseline]);
   try {
-    return git(root, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]).trim();
-  } catch {
-    throw new MtrackError(
-      "ERR_MTRACK_EXP_NO_BASELINE",
-      "This repository has no commit yet: an experiment needs a baseline commit.",
-      {
-        hint: 'Commit the pipeline and its params first: git add -A && git commit -m "baseline"',
-      },
-    );
+    const m = path.join(dir, ".mtrack");
+    fs.mkdirSync(m, { recursive: true });
+    for (const s of SHARED) {
+      const src = path.join(repo.paths.mtrackDir, s);
+      fs.mkdirSync(src, { recursive: true });
+      fs.rmSync(path.join(m, s), { recursive: true, force: true });
+      fs.symlinkSync(src, path.join(m, s));
+    }
+    const configLocal = path.join(repo.paths.mtrackDir, "config.local.yaml");
+    if (fs.existsSync(configLocal)) fs.copyFileSync(configLocal, path.join(m, "config.local.yaml"));
+    const out = (c: string) => t.output?.(c);
+    writeOverrides(dir, overrides);
+    // Data tracked with `mtrack add` comes from the shared store (pointer files are in git).
+    await runCli(t.cli, ["checkout"], dir, trialEnv(name), out);
+    const code = await runCli(t.cli, ["repro", ...t.targets], dir, trialEnv(name), out, t.onSpawn);
+    const ref = expRefName(t.baseline, name);
+    const message = trialMessage(name, overrides, code, t.message);
+    const commit = commitWorkTree({
+      cwd: dir,
+      baseline: t.baseline,
+      ref,
+      message,
+      tmpDir: repo.paths.tmpDir,
+    });
+    return { name, overrides, exitCode: code, commit, ref, durationMs: Date.now() - t0 };
+  } finally {
+    git(root, ["worktree", "remove", "--force", dir]);
   }
 }
 
@@ -99,35 +187,9 @@ function baselineCommit(root: string): string {
 export async function expRun(options: ExpRunOptions): Promise<TrialResult[]> {
   const { repo, points } = options;
   const root = repo.root;
-  const baseline = baselineCommit(root);
-  const taken = new Set(listExpRefs(root).map((r) => r.name));
-  const names: string[] = [];
-  for (let i = 0; i < points.length; i++) {
-    const name = options.name
-      ? points.length === 1
-        ? options.name
-        : `${options.name}-${i + 1}`
-      : generateName(new Set([...taken, ...names]));
-    checkNewName(name, new Set([...taken, ...names]));
-    names.push(name);
-  }
-  // Validate every point on the baseline's files (a typo fails before any trial starts).
-  for (const p of points) {
-    const texts: Record<string, string | undefined> = {};
-    for (const f of new Set(p.map((o) => o.file))) {
-      const abs = path.join(root, f);
-      texts[f] = fs.existsSync(abs) ? fs.readFileSync(abs, "utf8") : undefined;
-    }
-    applyOverrides(texts, p);
-  }
-  const tmpDir = repo.paths.tmpDir;
-  const env = (name: string): NodeJS.ProcessEnv => ({ ...process.env, [ENV.exp]: name });
-  const reproArgs = ["repro", ...options.targets];
-  const commit = (cwd: string, name: string, overrides: Overrides, exitCode: number) => {
-    const ref = expRefName(baseline, name);
-    const message = `${options.message ?? `mtrack exp ${name}`}\n\nstate: ${exitCode === 0 ? "success" : "failed"}\nset: ${describeOverrides(overrides)}\n`;
-    return { ref, commit: commitWorkTree({ cwd, baseline, ref, message, tmpDir }) };
-  };
+  const baseline = headBaseline(root);
+  const names = planNames(takenNames(repo), points.length, options.name);
+  validatePoints(root, points);
 
   if (points.length === 1) {
     const overrides = points[0] ?? [];
@@ -135,46 +197,33 @@ export async function expRun(options: ExpRunOptions): Promise<TrialResult[]> {
     const t0 = Date.now();
     options.onStart?.(name, overrides);
     writeOverrides(root, overrides);
-    const code = await runCli(options.cli, reproArgs, root, env(name), (c) => options.output?.(name, c));
-    const { ref, commit: sha } = commit(root, name, overrides, code);
+    const code = await runCli(options.cli, ["repro", ...options.targets], root, trialEnv(name), (c) =>
+      options.output?.(name, c),
+    );
+    const ref = expRefName(baseline, name);
+    const message = trialMessage(name, overrides, code, options.message);
+    const sha = commitWorkTree({ cwd: root, baseline, ref, message, tmpDir: repo.paths.tmpDir });
     const result = { name, overrides, exitCode: code, commit: sha, ref, durationMs: Date.now() - t0 };
     options.onDone?.(result);
     return [result];
   }
 
-  const wtRoot = path.join(repo.paths.mtrackDir, "exps");
-  fs.mkdirSync(wtRoot, { recursive: true });
   const runTrial = async (i: number): Promise<TrialResult> => {
     const name = names[i] as string;
     const overrides = points[i] ?? [];
-    const t0 = Date.now();
     options.onStart?.(name, overrides);
-    const dir = path.join(wtRoot, `${name}-${process.pid}`);
-    git(root, ["worktree", "add", "--detach", "--quiet", dir, baseline]);
-    try {
-      const m = path.join(dir, ".mtrack");
-      fs.mkdirSync(m, { recursive: true });
-      for (const s of SHARED) {
-        const src = path.join(repo.paths.mtrackDir, s);
-        fs.mkdirSync(src, { recursive: true });
-        fs.rmSync(path.join(m, s), { recursive: true, force: true });
-        fs.symlinkSync(src, path.join(m, s));
-      }
-      const configLocal = path.join(repo.paths.mtrackDir, "config.local.yaml");
-      if (fs.existsSync(configLocal)) fs.copyFileSync(configLocal, path.join(m, "config.local.yaml"));
-      const out = (c: string) => options.output?.(name, c);
-      let code = 0;
-      writeOverrides(dir, overrides);
-      // Data tracked with `mtrack add` comes from the shared store (pointer files are in git).
-      await runCli(options.cli, ["checkout"], dir, env(name), out);
-      code = await runCli(options.cli, reproArgs, dir, env(name), out);
-      const { ref, commit: sha } = commit(dir, name, overrides, code);
-      const result = { name, overrides, exitCode: code, commit: sha, ref, durationMs: Date.now() - t0 };
-      options.onDone?.(result);
-      return result;
-    } finally {
-      git(root, ["worktree", "remove", "--force", dir]);
-    }
+    const result = await runTrialInWorktree({
+      repo,
+      baseline,
+      name,
+      overrides,
+      targets: options.targets,
+      message: options.message,
+      cli: options.cli,
+      output: (c) => options.output?.(name, c),
+    });
+    options.onDone?.(result);
+    return result;
   };
   const results: TrialResult[] = new Array(points.length);
   // The first trial runs alone: it fills the run-cache with the stages every trial shares (the data

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { flattenParams, parseParamsText } from "../pipeline/params.js";
+import { effectiveState, type QueueEntry } from "./queue-store.js";
 import { type ExpRef, git, listExpRefs, readBlobs } from "./refs.js";
 
 /** One row of the table. */
@@ -52,6 +53,8 @@ export function expShow(options: {
   all?: boolean;
   /** Keep the N most recent experiments of each baseline. */
   limit?: number;
+  /** The queue: trials not committed yet show as rows (queued, running, or failed when their worker died). */
+  queue?: readonly QueueEntry[];
 }): ExpRow[] {
   const { root, paramsFiles, metricsFiles } = options;
   const head = git(root, ["rev-parse", "HEAD"]).trim();
@@ -88,6 +91,21 @@ export function expShow(options: {
       metrics: {},
       params: {},
     });
+    // Queued and running trials are the newest: above the committed ones. Their params are the
+    // baseline's with their overrides (filled in below, once the baseline's are read).
+    for (const q of options.queue ?? []) {
+      if (q.baseline !== b || q.commit) continue;
+      rows.push({
+        kind: "experiment",
+        name: q.name,
+        commit: null,
+        baseline: b,
+        created: Math.floor(q.queuedAt / 1000),
+        state: effectiveState(q),
+        metrics: {},
+        params: {},
+      });
+    }
     const exps = byBase.get(b) ?? [];
     for (const e of options.limit === undefined ? exps : exps.slice(0, options.limit)) {
       rows.push({
@@ -114,6 +132,14 @@ export function expShow(options: {
     values(metricsFiles, slice.slice(0, metricsFiles.length), r.metrics);
     values(paramsFiles, slice.slice(metricsFiles.length), r.params);
   });
+  const queued = new Map((options.queue ?? []).map((q) => [q.name, q]));
+  for (const r of rows) {
+    const q = r.commit === null && r.kind === "experiment" ? queued.get(r.name) : undefined;
+    if (!q) continue;
+    const base = rows.find((x) => x.kind === "baseline" && x.commit === q.baseline);
+    r.params = { ...base?.params };
+    for (const o of q.overrides) r.params[`${o.file}:${o.key}`] = o.value;
+  }
   const headCreated = git(root, ["log", "-1", "--format=%ct", ...baselines.slice(0, 1)]).trim();
   for (const r of rows) if (r.kind === "baseline" && r.commit === head) r.created = Number(headCreated);
   return rows;

@@ -20,6 +20,10 @@ export interface Selection {
   allTags?: boolean;
   /** Also the pointers in every commit reachable from any branch, tag or HEAD. */
   allCommits?: boolean;
+  /** Also the pointers and lock outputs of these commits (e.g. experiments under refs/exps/). */
+  commits?: readonly string[];
+  /** Include the workspace's pointers and lock outputs (default true; false with `commits` alone). */
+  workspace?: boolean;
 }
 
 /** A root object with a label saying where it comes from (for error messages). */
@@ -68,12 +72,14 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
   };
   // Cached pipeline outputs of the workspace travel with the data (a clone + pull can skip re-running
   // stages). Outputs git keeps (`cache: false`) travel by git.
-  const selected = selectCheckout(repo, selection.targets);
-  for (const rel of selected.paths) {
-    const p = loadPointer(repo, rel) ?? selected.outputs.get(rel);
-    if (p) add(rootOf(p, rel));
+  if (selection.workspace !== false) {
+    const selected = selectCheckout(repo, selection.targets);
+    for (const rel of selected.paths) {
+      const p = loadPointer(repo, rel) ?? selected.outputs.get(rel);
+      if (p) add(rootOf(p, rel));
+    }
   }
-  if (selection.allBranches || selection.allTags || selection.allCommits) {
+  if (selection.allBranches || selection.allTags || selection.allCommits || selection.commits?.length) {
     const git = repo.git();
     const tips = new Set<string>();
     if (selection.allBranches || selection.allCommits)
@@ -86,6 +92,8 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
     const commits: string[] = [];
     if (selection.allCommits) for await (const c of git.walkCommits([...tips])) commits.push(c);
     else commits.push(...tips);
+    const listed = new Set(commits);
+    for (const c of selection.commits ?? []) if (!listed.has(c)) commits.push(c);
     const seenBlobs = new Set<string>();
     const wanted = (p: string) => p.endsWith(POINTER_SUFFIX) || LOCK_NAME.test(p);
     for (const commit of commits) {

@@ -1,60 +1,28 @@
 /**
- * `mtrack exp` on a small non-demo two-stage node pipeline in a temp git repo: a single experiment in the
- * workspace, a -j 2 sweep where the data stage runs once, exp show/list/branch/remove, bad input.
+ * `mtrack exp` on a small non-demo two-stage node pipeline in a temp git repo (test/helpers/exp-repo.ts):
+ * a single experiment in the workspace, a -j 2 sweep where the data stage runs once, exp show/list/branch/remove, bad input.
  * Needs a build (`npm run build`).
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { errorCode, runCli } from "../helpers/cli.js";
+import { makeExpRepo } from "../helpers/exp-repo.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON output
 type Json = any;
 
-function setup(): { dir: string; env: NodeJS.ProcessEnv; count: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-exp-"));
-  const count = path.join(dir, ".prep-count");
-  const w = (f: string, t: string) => fs.writeFileSync(path.join(dir, f), t);
-  w("params.yaml", "lr: 0.1\ndata:\n  n: 5\n");
-  w(
-    "prep.js",
-    'const fs=require("fs");fs.writeFileSync("data.txt","d");fs.appendFileSync(process.env.COUNT_FILE,"x");\n',
-  );
-  w(
-    "train.js",
-    'const fs=require("fs");const lr=Number(/lr: (.*)/.exec(fs.readFileSync("params.yaml","utf8"))[1]);' +
-      'if(lr<0)process.exit(3);fs.writeFileSync("metrics.json",JSON.stringify({acc:lr*2}));\n',
-  );
-  w(
-    "pipeline.yaml",
-    "stages:\n  prep:\n    cmd: node prep.js\n    deps: [prep.js]\n    params: [data.n]\n    outs: [data.txt]\n" +
-      "  train:\n    cmd: node train.js\n    deps: [data.txt, train.js]\n    params: [lr]\n    metrics:\n      - metrics.json:\n          cache: false\n",
-  );
-  w(".gitignore", ".prep-count\n");
-  const env = {
-    ...process.env,
-    COUNT_FILE: count,
-    GIT_AUTHOR_NAME: "t",
-    GIT_AUTHOR_EMAIL: "t@t",
-    GIT_COMMITTER_NAME: "t",
-    GIT_COMMITTER_EMAIL: "t@t",
-  };
-  execFileSync("git", ["init", "-q"], { cwd: dir, env });
-  return { dir, env, count };
-}
-
 test("exp run / show / branch / remove on a two-stage pipeline", async () => {
-  const { dir, env, count } = setup();
+  const repo = makeExpRepo();
+  const { dir, env, count } = repo;
   const mtrack = (...args: string[]) => runCli([...args, "--json"], { cwd: dir, env, timeoutMs: 120_000 });
   const gitOut = (...args: string[]) => execFileSync("git", args, { cwd: dir, env }).toString();
   try {
     assert.equal((await mtrack("init")).code, 0);
     assert.equal((await mtrack("repro")).code, 0);
-    gitOut("add", "-A");
-    gitOut("commit", "-qm", "base");
+    repo.commit("base");
     fs.writeFileSync(count, "");
 
     // Bad input first: nothing changes.
@@ -113,6 +81,6 @@ test("exp run / show / branch / remove on a two-stage pipeline", async () => {
     assert.equal((await mtrack("exp", "remove", "one")).code, 0);
     assert.equal(((await mtrack("exp", "list")).json as Json).experiments.length, 3);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    repo.cleanup();
   }
 });

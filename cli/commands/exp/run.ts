@@ -1,4 +1,5 @@
 import { Args, Flags } from "@oclif/core";
+import { enqueue } from "../../../src/experiments/queue.js";
 import { expRun, type TrialResult } from "../../../src/experiments/run.js";
 import { describeOverrides, expandGrid, parseSet } from "../../../src/experiments/set.js";
 import { MtrackCommand } from "../../base.js";
@@ -11,12 +12,15 @@ export default class ExpRun extends MtrackCommand {
 
 One experiment runs \`mtrack repro\` in the workspace and leaves its results there. A sweep never changes the workspace: each trial runs in a temporary git worktree sharing the store, runs and run-cache (a stage already seen is restored, not rerun), -j at a time. Every experiment is a git commit on refs/exps/<2 hex>/<rest of baseline>/<name>; runs its stages log carry the tag mtrack.exp=<name>. See them with \`mtrack exp show\`.
 
+With --queue nothing runs: the trials are recorded (checked as above) to run from the current commit with \`mtrack queue start\`; \`exp show\` lists them as queued.
+
 Exit code: 0 when every trial succeeded, 1 when some failed, 2 on bad arguments.`;
   static override examples = [
     "<%= config.bin %> exp run -S lr=0.2",
     "<%= config.bin %> exp run -S lr=0.1,0.2 -S 'epochs=range(1, 4)' -j 2",
     "<%= config.bin %> exp run -S train.yaml:opt.name=choice(adam, sgd) -n opt",
     "<%= config.bin %> exp run -S +seed=7 train",
+    "<%= config.bin %> exp run --queue -S lr=0.1,0.2,0.3 && <%= config.bin %> queue start -j 2",
   ];
   static override strict = false;
   static override args = { targets: Args.string({ description: "stages to reproduce (default: all)" }) };
@@ -32,12 +36,25 @@ Exit code: 0 when every trial succeeded, 1 when some failed, 2 on bad arguments.
     }),
     jobs: Flags.integer({ char: "j", description: "sweep trials at the same time", default: 1, min: 1 }),
     message: Flags.string({ char: "m", description: "commit message of the experiment" }),
+    queue: Flags.boolean({ description: "only queue the trials; run them with `mtrack queue start`" }),
   };
 
   async run() {
     const { argv, flags } = await this.parse(ExpRun);
     const repo = this.openRepo();
     const points = expandGrid((flags.set ?? []).map(parseSet));
+    if (flags.queue) {
+      const queued = enqueue({
+        repo,
+        points,
+        targets: argv as string[],
+        name: flags.name,
+        message: flags.message,
+      });
+      for (const e of queued) this.say(`Queued experiment ${e.name} ${describeOverrides(e.overrides)}`);
+      this.say(`\n${queued.length} experiment(s) queued. Run them: mtrack queue start`);
+      return { queued };
+    }
     const sweep = points.length > 1;
     const results: TrialResult[] = await expRun({
       repo,

@@ -1,4 +1,5 @@
 import { Flags } from "@oclif/core";
+import { readQueue } from "../../../src/experiments/queue-store.js";
 import { type ExpRow, expShow, sortRows } from "../../../src/experiments/show.js";
 import { openRev, pipelineFilesAt } from "../../../src/pipeline/compare.js";
 import { MtrackCommand } from "../../base.js";
@@ -12,7 +13,7 @@ function cell(v: unknown): string {
 
 export default class ExpShow extends MtrackCommand {
   static override summary =
-    "Show the workspace, baseline commits and their experiments with every metric and param.";
+    "Show the workspace, baseline commits and their experiments (queued and running ones too) with every metric and param.";
   static override examples = [
     "<%= config.bin %> exp show",
     "<%= config.bin %> exp show -A --sort-by acc --sort-order desc",
@@ -40,6 +41,7 @@ export default class ExpShow extends MtrackCommand {
       metricsFiles: files.metrics,
       all: flags["all-commits"],
       limit: flags.num,
+      queue: readQueue(repo),
     });
     if (flags["sort-by"]) rows = sortRows(rows, flags["sort-by"], flags["sort-order"] as "asc" | "desc");
     const keep = flags.keep ? new RegExp(flags.keep) : undefined;
@@ -58,7 +60,9 @@ export default class ExpShow extends MtrackCommand {
     const body = rows.map((r, i) => {
       const last = rows[i + 1]?.kind !== "experiment";
       const name =
-        r.kind === "experiment" ? `${last ? "└──" : "├──"} ${r.name} [${r.commit?.slice(0, 7)}]` : r.name;
+        r.kind === "experiment"
+          ? `${last ? "└──" : "├──"} ${r.name} [${r.commit?.slice(0, 7) ?? r.state}]`
+          : r.name;
       return [
         name,
         r.created ? formatTime(r.created * 1000) : "",
