@@ -43,7 +43,8 @@ interface LockInfo {
 
 export type Release = () => void;
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists on this host (EPERM: it does, under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
