@@ -35,7 +35,9 @@
  *   flock(fd, LOCK_EX | LOCK_NB): 0 when this open file now holds the lock, else the errno (EWOULDBLOCK
  *   while another holds it). Node has no flock; src/util/lock.ts holds `.mtrack/lock` this way, so the
  *   kernel releases it when its process dies, whatever the file says (kill -9, a container gone).
- * Entries named in `skip` are ignored at every level. An entry that vanishes between readdir and stat is
+ * Entries named in `skip` are ignored at every level; a name ending in "/" only when it is a directory
+ * (not entered: `.mtrackignore` names prune the walk). Names beyond MAX_SKIP of each kind are not
+ * skipped: the caller filters them anyway, skipping is only a short cut. An entry that vanishes between readdir and stat is
  * skipped (as if it had been deleted a moment earlier).
  */
 #define _GNU_SOURCE
@@ -54,7 +56,7 @@
 
 #define FIELDS 7
 #define MAX_THREADS 8
-#define MAX_SKIP 16
+#define MAX_SKIP 64
 
 typedef struct entry {
   char *rel;
@@ -77,6 +79,8 @@ typedef struct {
   int rootfd;
   char *skip[MAX_SKIP];
   int nskip;
+  char *skipdirs[MAX_SKIP]; /* names given with a trailing "/": skipped only when a directory */
+  int nskipdirs;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   dirjob_t *queue;
@@ -112,6 +116,12 @@ static int skipped(walk_t *w, const char *name) {
   if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) return 1;
   for (int i = 0; i < w->nskip; i++)
     if (strcmp(name, w->skip[i]) == 0) return 1;
+  return 0;
+}
+
+static int skipped_dir(walk_t *w, const char *name) {
+  for (int i = 0; i < w->nskipdirs; i++)
+    if (strcmp(name, w->skipdirs[i]) == 0) return 1;
   return 0;
 }
 
@@ -186,6 +196,10 @@ static void visit(walk_t *w, dirjob_t *job, list_t *out) {
       break;
     }
     if (S_ISDIR(s.st_mode)) {
+      if (w->nskipdirs && skipped_dir(w, e->d_name)) {
+        free(rel);
+        continue;
+      }
       dirjob_t *sub = malloc(sizeof *sub);
       if (!sub) {
         free(rel);
@@ -288,7 +302,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
 
   uint32_t nskip = 0;
   napi_get_array_length(env, argv[1], &nskip);
-  for (uint32_t i = 0; i < nskip && w.nskip < MAX_SKIP; i++) {
+  for (uint32_t i = 0; i < nskip; i++) {
     napi_value v;
     size_t l;
     napi_get_element(env, argv[1], i, &v);
@@ -296,7 +310,14 @@ static napi_value scan(napi_env env, napi_callback_info info) {
     char *s = malloc(l + 1);
     if (!s) continue;
     napi_get_value_string_utf8(env, v, s, l + 1, &l);
-    w.skip[w.nskip++] = s;
+    if (l > 1 && s[l - 1] == '/' && w.nskipdirs < MAX_SKIP) {
+      s[l - 1] = 0;
+      w.skipdirs[w.nskipdirs++] = s;
+    } else if (l > 0 && s[l - 1] != '/' && w.nskip < MAX_SKIP) {
+      w.skip[w.nskip++] = s;
+    } else {
+      free(s);
+    }
   }
   int threads = threads_arg(env, argv[2]);
 
@@ -396,6 +417,7 @@ static napi_value scan(napi_env env, napi_callback_info info) {
   }
   free(all);
   for (int i = 0; i < w.nskip; i++) free(w.skip[i]);
+  for (int i = 0; i < w.nskipdirs; i++) free(w.skipdirs[i]);
   free(w.errpath);
   free(root);
   pthread_mutex_destroy(&w.mu);

@@ -8,12 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages some tests use: Debian's chromium (web UI and report tests, driven by playwright-core)
-# and git-lfs (the dirty check of LFS files). Installed when this machine allows it (root or passwordless
+# git-lfs (the dirty check of LFS files) and postgresql (the team server's database tests). Installed when this machine allows it (root or passwordless
 # sudo, apt-get present); otherwise those tests skip with the reason (CI sets MTRACK_REQUIRE_INTEROP=1 and
 # installs them in .ci/run).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v git-lfs >/dev/null 2>&1 || missing+=(git-lfs)
+# PostgreSQL's server binaries (the team server's database tests start their own throwaway cluster).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then

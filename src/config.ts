@@ -77,6 +77,11 @@ export const CONFIG_KEYS: Record<string, ConfigKeySpec> = {
     parse: bool,
   },
   "core.remote": { description: "The default remote's name.", parse: anyString },
+  "server.db": {
+    description:
+      "PostgreSQL URL of the team server's database (`mtrack server migrate`); put one with a password in config.local.yaml, or use MTRACK_DB_URL.",
+    parse: anyString,
+  },
 };
 
 /** Keys with a variable part: [regex, spec]. Other layers (remotes) register theirs here. */
@@ -123,6 +128,16 @@ export function readConfigFile(file: string, fs: FsLike = nodeFs): Record<string
   } catch {
     return {};
   }
+  return parseConfigText(text, file);
+}
+
+/**
+ * Parses config.yaml text into flat dotted keys; `file` names it in errors (e.g. a file read from git).
+ *
+ * @example
+ * parseConfigText("core:\n  remote: origin\n", "config.yaml") // { "core.remote": "origin" }
+ */
+export function parseConfigText(text: string, file: string): Record<string, ConfigValue> {
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;

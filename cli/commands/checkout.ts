@@ -7,7 +7,7 @@ import { MtrackCommand } from "../base.js";
 export default class Checkout extends MtrackCommand {
   static override summary = "Make the workspace match the pointer files.";
   static override description =
-    "After `git checkout <rev>`, brings the data of that revision back from the store. Untracked files are never touched. Refuses to overwrite or delete modified data whose content is not stored, unless --force.";
+    "After `git checkout <rev>`, brings the data of that revision back from the store. Untracked files are never touched. Refuses to overwrite or delete modified data whose content is not stored, unless --force. A pointer file that cannot be parsed is reported (exit 1) and the other paths are still checked out.";
   static override examples = [
     "git checkout v1 && <%= config.bin %> checkout",
     "<%= config.bin %> checkout data/",
@@ -39,7 +39,10 @@ export default class Checkout extends MtrackCommand {
     }
     if (result.paths.every((r) => r.action === "unchanged"))
       this.say("Workspace already matches the pointers.");
-    if (!result.ok) process.exitCode = 2;
+    // Only unreadable pointers failed: the rest was checked out, so this is a partial result (1), not an error (2).
+    const failed = result.paths.filter((r) => r.action === "failed");
+    if (failed.length > 0)
+      process.exitCode = failed.every((r) => r.error?.code === "ERR_MTRACK_POINTER_INVALID") ? 1 : 2;
     return result;
   }
 }

@@ -7,7 +7,7 @@ export default class Fsck extends MtrackCommand {
   static override summary =
     "Verify the store: rehash every object, check every pointer's objects and the model registry.";
   static override description =
-    "Checks the model registry too: event files that are not events, files of live model versions and logged models that are missing or corrupt, and registry changes that did not apply (two clones changed one thing at once). Exit code 0 when everything is sound, 1 when anything is corrupt, missing or in conflict.";
+    "Checks the model registry too: event files that are not events, files of live model versions and logged models that are missing or corrupt, and registry changes that did not apply (two clones changed one thing at once). A pointer file that cannot be parsed is reported as damage (the other pointers are still checked). Exit code 0 when everything is sound, 1 when anything is corrupt, missing, unparseable or in conflict.";
   static override examples = ["<%= config.bin %> fsck", "<%= config.bin %> fsck --json"];
 
   async run() {
@@ -25,6 +25,10 @@ export default class Fsck extends MtrackCommand {
     if (r.missing.length > 50) this.say(`... and ${r.missing.length - 50} more missing`);
     for (const d of r.damaged.slice(0, 50)) this.say(`damaged: ${d.path} (${d.hash.slice(0, 12)})`);
     if (r.damaged.length > 50) this.say(`... and ${r.damaged.length - 50} more damaged`);
+    for (const b of r.invalidPointers) {
+      this.say(`invalid pointer: ${b.pointer}: ${b.message}`);
+      if (b.hint) this.say(`  hint: ${b.hint}`);
+    }
     for (const p of registry.problems.slice(0, 50)) {
       const what = p.label ? ` ${p.label}${p.hash ? ` (${p.hash.slice(0, 12)})` : ""}` : "";
       this.say(`registry ${p.kind}: ${p.file}:${what} ${p.reason}`);

@@ -10,7 +10,9 @@ export default class Status extends MtrackCommand {
   static override description =
     `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside. Without targets, also lists pipeline stages whose command, dependencies, parameters or outputs changed since pipeline.lock (what \`mtrack repro\` would run).
 
-Exit code: 0 when everything is up to date, 1 when something changed or is missing (like \`git diff --exit-code\`), 2 on error.`;
+A pointer file that cannot be parsed is reported for its path (the others are still compared).
+
+Exit code: 0 when everything is up to date, 1 when something changed or is missing or a pointer file is unreadable (like \`git diff --exit-code\`), 2 on error.`;
   static override examples = [
     "<%= config.bin %> status",
     "<%= config.bin %> status data/ --json",
@@ -45,6 +47,10 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
       (argv as string[]).map((p) => path.resolve(p)),
     );
     const result = await statusPaths(repo, rels);
+    for (const bad of result.invalid) {
+      this.say(`${bad.path}: pointer file unreadable: ${bad.message}`);
+      if (bad.hint) this.say(`    hint: ${bad.hint}`);
+    }
     for (const p of result.paths) {
       if (p.workspace === "modified") {
         this.say(`${p.path}: modified`);

@@ -71,8 +71,20 @@ function activeRunIds(dir: string): string[] {
   return ids;
 }
 
+/**
+ * `store.has(hash)`, reloading the store's pack list once on a miss: a long-running reader (`mtrack
+ * server`, `mtrack ui`) must see runs another process sealed into a new pack after it loaded the list.
+ */
+export function hasFresh(store: ObjectStore, hash: Hash): boolean {
+  if (store.has(hash)) return true;
+  const reloadable = store as ObjectStore & { reload?: () => void };
+  if (typeof reloadable.reload !== "function") return false;
+  reloadable.reload();
+  return store.has(hash);
+}
+
 function loadRecord(store: ObjectStore, hash: Hash, runId: string): RunRecord {
-  if (!store.has(hash)) {
+  if (!hasFresh(store, hash)) {
     throw new MtrackError(
       "ERR_MTRACK_OBJECT_MISSING",
       `The record of run ${runId} is missing from the store.`,

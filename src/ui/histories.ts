@@ -12,7 +12,7 @@ import type { ObjectStore } from "../store/types.js";
 import { newPackr } from "../tracking/frames.js";
 import { activeLogPath } from "../tracking/layout.js";
 import { isRunId } from "../tracking/names.js";
-import { resolveRunId } from "../tracking/read.js";
+import { hasFresh, resolveRunId } from "../tracking/read.js";
 import { concatHistory, decodeSeries } from "../tracking/runlog.js";
 import { readActiveLog, readRef } from "../tracking/seal.js";
 import type { MetricHistory, RunRecord } from "../tracking/types.js";
@@ -101,7 +101,7 @@ export class HistorySource {
   private record(hash: string, runId: string): RunRecord {
     let record = this.records.get(hash);
     if (record === undefined) {
-      if (!this.store.has(hash)) {
+      if (!hasFresh(this.store, hash)) {
         throw new MtrackError(
           "ERR_MTRACK_OBJECT_MISSING",
           `The record of run ${runId} is missing from the store.`,

@@ -7,6 +7,7 @@ import type { Repo } from "../repo.js";
 import type { Hash } from "../store/types.js";
 import { CompleteTrees } from "./complete.js";
 import { addToGitignore } from "./gitignore.js";
+import { isIgnored } from "./ignore.js";
 import { POINTER_SUFFIX, type Pointer, pointerPathFor, writePointer } from "./pointer.js";
 import type { ProgressFn } from "./scan.js";
 import { StatCache } from "./statcache.js";
@@ -74,6 +75,19 @@ function validateTargets(repo: Repo, rels: string[]): void {
         });
       }
       throw err;
+    }
+  }
+  for (const rel of rels) {
+    // An ignored path is never stored: refuse it rather than write a pointer to nothing mtrack sees.
+    const verdict = isIgnored(repo, rel);
+    if (verdict.ignored) {
+      const by = verdict.rule
+        ? ` by ${verdict.rule.source}:${verdict.rule.line}: ${verdict.rule.pattern}`
+        : "";
+      throw new MtrackError("ERR_MTRACK_PATH_IGNORED", `${rel} is ignored${by}.`, {
+        hint: "Remove or negate (`!pattern`) that line, or add a path that is not ignored.",
+        data: { path: rel, source: verdict.rule?.source, line: verdict.rule?.line },
+      });
     }
   }
   for (const rel of rels) {

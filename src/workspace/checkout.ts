@@ -11,6 +11,7 @@ import { comparePaths, decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { isInside } from "../util/fs.js";
 import { CompleteTrees } from "./complete.js";
+import { interruptedCheckouts, markCheckout } from "./interrupted.js";
 import type { Pointer } from "./pointer.js";
 import { LISTING_FIELDS, type ProgressFn, type ScannedFile } from "./scan.js";
 import { type DirIndex, RACY_MARGIN_MS, StatCache } from "./statcache.js";
@@ -156,9 +157,9 @@ export async function checkoutPaths(
     const results: CheckoutPathResult[] = [];
     try {
       for (const rel of rels) {
-        const pointer = loadPointer(repo, rel);
-        if (!pointer) continue;
         try {
+          const pointer = loadPointer(repo, rel);
+          if (!pointer) continue;
           results.push(await checkoutOne(repo, rel, pointer, cache, complete, options));
           if (pointer.type === "directory") complete.add(pointer.hash);
         } catch (err) {
@@ -254,7 +255,9 @@ async function checkoutOne(
       },
     );
   }
-  if (plan.unsafe.length > 0 && !options.force) {
+  // Files a killed checkout of this path was writing are its own torn writes, not the user's edits.
+  const interrupted = plan.unsafe.length > 0 ? interruptedCheckouts(repo, rel) : [];
+  if (plan.unsafe.length > 0 && !options.force && interrupted.length === 0) {
     const shown = plan.unsafe.slice(0, 5).map((p) => (p ? `${rel}/${p}` : rel));
     throw new MtrackError(
       "ERR_MTRACK_WOULD_OVERWRITE",
@@ -281,6 +284,7 @@ async function checkoutOne(
   if (plan.write.length === 0 && plan.delete.length === 0 && !plan.replaceWhole && !recreateDir) {
     return { path: rel, action: "unchanged", written: 0, deleted: 0 };
   }
+  const done = markCheckout(repo, rel, interrupted);
   if (plan.replaceWhole) fs.rmSync(abs, { recursive: true, force: true });
   // Deletions first: a file that is now a directory (data/x → data/x/y) must be gone before mkdir.
   const touched = new Set<string>();
@@ -368,6 +372,7 @@ async function checkoutOne(
     if (index) cache.recordDirIndex(rel, index);
     else cache.forgetDirIndex(rel);
   }
+  done();
   return {
     path: rel,
     action: now.exists ? "updated" : "restored",

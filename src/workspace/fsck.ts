@@ -6,7 +6,8 @@ import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import type { ProgressFn } from "./scan.js";
-import { findTrackedPaths, loadPointer } from "./tracked.js";
+import { type InvalidPointer, tryLoadPointer } from "./status.js";
+import { findTrackedPaths } from "./tracked.js";
 
 export interface FsckResult {
   objects: number;
@@ -20,6 +21,8 @@ export interface FsckResult {
    * `cache.type: hardlink` a write through the workspace file changes the store's object too.
    */
   damaged: Array<{ path: string; hash: Hash }>;
+  /** Pointer files that cannot be parsed (their paths' objects cannot be checked). */
+  invalidPointers: InvalidPointer[];
   /** Interrupted writes (harmless, invisible; `mtrack gc` deletes them). */
   leftovers: number;
   ok: boolean;
@@ -42,8 +45,9 @@ export async function fsckStore(repo: Repo, options: { onProgress?: ProgressFn }
   const bad = new Set(corrupt.map((c) => c.hash));
   const missing: FsckResult["missing"] = [];
   const damaged: FsckResult["damaged"] = [];
+  const invalidPointers: InvalidPointer[] = [];
   for (const rel of findTrackedPaths(repo)) {
-    const p = loadPointer(repo, rel);
+    const p = tryLoadPointer(repo, rel, invalidPointers);
     if (!p) continue;
     if (bad.has(p.hash)) {
       damaged.push({ path: rel, hash: p.hash });
@@ -72,7 +76,13 @@ export async function fsckStore(repo: Repo, options: { onProgress?: ProgressFn }
     damagedPacks,
     missing,
     damaged,
+    invalidPointers,
     leftovers: store.leftovers().length,
-    ok: corrupt.length === 0 && damagedPacks.length === 0 && missing.length === 0 && damaged.length === 0,
+    ok:
+      corrupt.length === 0 &&
+      damagedPacks.length === 0 &&
+      missing.length === 0 &&
+      damaged.length === 0 &&
+      invalidPointers.length === 0,
   };
 }

@@ -5,9 +5,11 @@
 import * as path from "node:path";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
+import type { Store } from "../store/store.js";
 import { missingObject } from "../store/store.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
+import type { FsLike } from "../util/fs.js";
 import { type Pointer, parsePointer, pointerPathFor } from "./pointer.js";
 import type { ProgressFn } from "./scan.js";
 
@@ -61,9 +63,25 @@ export async function getAtRev(
   outAbs: string,
   options: { onProgress?: ProgressFn; force?: boolean } = {},
 ): Promise<GetResult> {
-  const fs = repo.fs;
   const { pointer, commit } = await pointerAtRev(repo, rel, rev);
-  const store = repo.store;
+  const files = writePointerData(repo.store, repo.fs, pointer, `${rel}@${rev}`, outAbs, options);
+  return {
+    path: rel,
+    rev,
+    commit,
+    out: outAbs,
+    type: pointer.type,
+    hash: pointer.hash,
+    files,
+    size: pointer.size,
+  };
+}
+
+/**
+ * Refuses an existing `outAbs` unless `force` (so nothing is overwritten by accident); returns whether
+ * it exists.
+ */
+export function checkOut(fs: FsLike, outAbs: string, force: boolean | undefined): boolean {
   let exists = false;
   try {
     fs.lstatSync(outAbs);
@@ -71,37 +89,47 @@ export async function getAtRev(
   } catch (err) {
     if (errnoCode(err) !== "ENOENT") throw ioError(err, `checking ${outAbs}`);
   }
-  if (exists && !options.force) {
+  if (exists && !force) {
     throw new MtrackError("ERR_MTRACK_WOULD_OVERWRITE", `${outAbs} already exists.`, {
       hint: "Choose another output path with -o, or pass --force to replace it.",
       data: { path: outAbs },
     });
   }
-  if (!store.has(pointer.hash)) throw missingObject(pointer.hash, `${rel}@${rev}`);
+  return exists;
+}
+
+/**
+ * Writes the data a pointer names from `store` to `outAbs` (whole or not at all: a directory is built in
+ * a temp sibling and renamed). Every object must be in the store. Returns the number of files.
+ *
+ * @example
+ * writePointerData(repo.store, repo.fs, pointer, "data@v1", "/tmp/data-v1");
+ */
+export function writePointerData(
+  store: Store,
+  fs: FsLike,
+  pointer: Pointer,
+  label: string,
+  outAbs: string,
+  options: { onProgress?: ProgressFn; force?: boolean } = {},
+): number {
+  const exists = checkOut(fs, outAbs, options.force);
+  if (!store.has(pointer.hash)) throw missingObject(pointer.hash, label);
   if (pointer.type === "file") {
     fs.mkdirSync(path.dirname(outAbs), { recursive: true });
     if (exists) fs.rmSync(outAbs, { recursive: true, force: true });
     store.materialize(pointer.hash, outAbs, { executable: !!pointer.executable });
-    return {
-      path: rel,
-      rev,
-      commit,
-      out: outAbs,
-      type: "file",
-      hash: pointer.hash,
-      files: 1,
-      size: pointer.size,
-    };
+    return 1;
   }
   const entries = decodeTree(store.readObject(pointer.hash));
   const missing = entries.filter((e) => !store.has(e.hash));
   if (missing.length > 0) {
     throw new MtrackError(
       "ERR_MTRACK_OBJECT_MISSING",
-      `${rel}@${rev}: ${missing.length} object(s) are not in the local store.`,
+      `${label}: ${missing.length} object(s) are not in the local store.`,
       {
         hint: "Fetch them from a remote (`mtrack fetch --rev <rev>`), then run the command again. Nothing was written.",
-        data: { path: rel, rev, count: missing.length },
+        data: { path: label, count: missing.length },
       },
     );
   }
@@ -138,14 +166,5 @@ export async function getAtRev(
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  return {
-    path: rel,
-    rev,
-    commit,
-    out: outAbs,
-    type: "directory",
-    hash: pointer.hash,
-    files: entries.length,
-    size: pointer.size,
-  };
+  return entries.length;
 }

@@ -36,6 +36,7 @@ import {
   SCAN_FIELDS,
   walkThreads,
 } from "../util/native.js";
+import { ancestorIgnores, IGNORE_FILE, type IgnoreMatcher, readIgnoreFile } from "./ignore.js";
 import { type DirIndex, RACY_MARGIN_MS, type StatCache } from "./statcache.js";
 
 export interface ScannedFile {
@@ -174,22 +175,27 @@ export class Listing {
 }
 
 /**
- * Lists every file under `absDir` (recursively, sorted by posix path), skipping `.git`/`.mtrack`.
- * Symlinks to files inside the repo are followed; others are refused.
+ * Lists every file under `absDir` (recursively, sorted by posix path), skipping `.git`/`.mtrack` and what
+ * `.mtrackignore` files ignore (those of the root and the directories down to `absDir`, and those found
+ * inside it). Symlinks to files inside the repo are followed; others are refused.
  *
  * This runs over every tracked file on each `status`, so it is written for 100k entries: with the native
  * addon one call lists the tree on a few threads; in JavaScript, names without `Dirent` objects (the
  * `lstat` each file needs anyway gives the type) and paths joined by concatenation (`dir` is already
- * normalised and a name holds no separator; `path.join` re-normalises every time).
+ * normalised and a name holds no separator; `path.join` re-normalises every time). Without any ignore
+ * file the ignore support costs one failed read per directory level above `absDir`.
  *
  * @example
  * listDir("/repo/data", "/repo", fs).files.map((f) => f.rel) // ["a.csv", "sub/b.csv"]
  */
 export function listDir(absDir: string, root: string, fs: FsLike): Listing {
+  const relDir = repoRel(absDir, root);
+  const ignores = ancestorIgnores(root, relDir, fs);
   // The native walk reads the real file system: an injected one (tests simulating faults) walks in JS.
   const native = isRealFs(fs) ? fastFs() : null;
-  if (native) return listNative(native, absDir, root, fs);
+  if (native) return listNative(native, absDir, root, fs, relDir, ignores);
   const out: ScannedFile[] = [];
+  const inRepo = (rel: string) => (relDir ? `${relDir}/${rel}` : rel);
   const visit = (dir: string, prefix: string) => {
     let names: string[];
     try {
@@ -198,13 +204,24 @@ export function listDir(absDir: string, root: string, fs: FsLike): Listing {
       throw ioError(err, `listing ${dir}`);
     }
     const base = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    // This directory's own ignore file applies to its entries (the top one is read already).
+    if (prefix && names.includes(IGNORE_FILE)) {
+      const at = inRepo(prefix);
+      ignores.add(readIgnoreFile(base + IGNORE_FILE, `${at}/${IGNORE_FILE}`, at, fs));
+    }
     for (const name of names) {
       if (SKIPPED_NAMES.has(name)) continue;
       const abs = base + name;
       const rel = prefix ? `${prefix}/${name}` : name;
       const st = fs.lstatSync(abs);
+      if (st.isDirectory()) {
+        // An ignored directory is not entered (what it holds cannot be re-included, as in git).
+        if (!ignores.empty && ignores.checkDir(inRepo(rel)).ignored) continue;
+        visit(abs, rel);
+        continue;
+      }
+      if (!ignores.empty && ignores.check(inRepo(rel), false).ignored) continue;
       if (st.isFile()) out.push(statOf(abs, st, rel));
-      else if (st.isDirectory()) visit(abs, rel);
       else if (st.isSymbolicLink()) out.push(statOf(abs, checkSymlink(abs, root, fs), rel, true));
       // sockets, fifos and devices are not data
     }
@@ -213,14 +230,65 @@ export function listDir(absDir: string, root: string, fs: FsLike): Listing {
   return Listing.of(out.sort((a, b) => comparePaths(a.rel, b.rel)));
 }
 
+/** `abs` relative to `root`, posix separators ("" for the root itself). */
+function repoRel(abs: string, root: string): string {
+  const rel = path.relative(root, abs);
+  return path.sep === "/" ? rel : rel.split(path.sep).join("/");
+}
+
 /** `listDir(...).files`. */
 export function walkDir(absDir: string, root: string, fs: FsLike): ScannedFile[] {
   return listDir(absDir, root, fs).files;
 }
 
+/**
+ * Drops the ignored entries from a native scan of `absDir` (names relative to it, sorted). The ignore
+ * files found in the scan join `ignores` shallow to deep, each only if its own directory is not ignored.
+ */
+function filterIgnored(
+  names: string,
+  stats: Float64Array,
+  absDir: string,
+  relDir: string,
+  ignores: IgnoreMatcher,
+  fs: FsLike,
+): { names: string; stats: Float64Array } {
+  const rels = names === "" ? [] : names.split("\0");
+  const inRepo = (rel: string) => (relDir ? `${relDir}/${rel}` : rel);
+  const nested = rels
+    .filter(
+      (r) => r.endsWith(IGNORE_FILE) && (r.length === IGNORE_FILE.length || r.endsWith(`/${IGNORE_FILE}`)),
+    )
+    .filter((r) => r.includes("/"))
+    .sort((a, b) => a.split("/").length - b.split("/").length);
+  for (const r of nested) {
+    const dir = inRepo(r.slice(0, r.length - IGNORE_FILE.length - 1));
+    if (ignores.checkDir(dir).ignored) continue;
+    ignores.add(readIgnoreFile(path.join(absDir, ...r.split("/")), inRepo(r), dir, fs));
+  }
+  if (ignores.empty) return { names, stats };
+  const keep: number[] = [];
+  for (let i = 0; i < rels.length; i++) if (!ignores.check(inRepo(rels[i]!), false).ignored) keep.push(i);
+  if (keep.length === rels.length) return { names, stats };
+  const out = new Float64Array(keep.length * SCAN_FIELDS);
+  for (let k = 0; k < keep.length; k++) {
+    const o = keep[k]! * SCAN_FIELDS;
+    out.set(stats.subarray(o, o + SCAN_FIELDS), k * SCAN_FIELDS);
+  }
+  return { names: keep.map((i) => rels[i]!).join("\0"), stats: out };
+}
+
 /** listDir through the native addon: one call, several threads, no Stats object per file. Same answers. */
-function listNative(native: FastFs, absDir: string, root: string, fs: FsLike): Listing {
-  const { names, stats, error } = native.scan(absDir, [...SKIPPED_NAMES], walkThreads());
+function listNative(
+  native: FastFs,
+  absDir: string,
+  root: string,
+  fs: FsLike,
+  relDir: string,
+  ignores: IgnoreMatcher,
+): Listing {
+  const scanned = native.scan(absDir, [...SKIPPED_NAMES, ...ignores.prunableNames()], walkThreads());
+  const { error } = scanned;
   const base = absDir.endsWith(path.sep) ? absDir : absDir + path.sep;
   if (error) {
     const abs = error.path ? base + error.path : absDir;
@@ -228,6 +296,11 @@ function listNative(native: FastFs, absDir: string, root: string, fs: FsLike): L
     if (error.syscall === "lstat") throw err;
     throw ioError(err, `listing ${abs}`);
   }
+  // Without any ignore file in reach (the common case) the scan is used as it is: one substring search.
+  const { names, stats } =
+    ignores.empty && !scanned.names.includes(IGNORE_FILE)
+      ? scanned
+      : filterIgnored(scanned.names, scanned.stats, absDir, relDir, ignores, fs);
   const n = stats.length / SCAN_FIELDS;
   // The common case, regular files only in byte order = string order (true for ASCII names): the compact
   // form straight from the addon's arrays, ScannedFiles only if someone asks.

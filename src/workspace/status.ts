@@ -3,7 +3,7 @@
  * objects the local store does not have.
  */
 
-import { errnoCode } from "../errors.js";
+import { errnoCode, isMtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { comparePaths, decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
@@ -35,8 +35,19 @@ export interface PathStatus {
   missingObjects: number;
 }
 
+/** A tracked path whose pointer file cannot be read (invalid YAML, a missing key...). */
+export interface InvalidPointer {
+  path: string;
+  pointer: string;
+  code: string;
+  message: string;
+  hint?: string;
+}
+
 export interface StatusResult {
   paths: PathStatus[];
+  /** Pointers that could not be parsed: reported, and the other paths are still checked. */
+  invalid: InvalidPointer[];
   /** true when every tracked path is unchanged and present in the store. */
   clean: boolean;
 }
@@ -157,6 +168,26 @@ export function missingObjectsOf(repo: Repo, pointer: Pointer, complete: Complet
 }
 
 /**
+ * Loads a pointer; an unreadable one (ERR_MTRACK_POINTER_INVALID) is pushed to `invalid` and gives
+ * undefined, so one bad pointer file does not stop a command over many paths.
+ */
+export function tryLoadPointer(repo: Repo, rel: string, invalid: InvalidPointer[]): Pointer | undefined {
+  try {
+    return loadPointer(repo, rel);
+  } catch (err) {
+    if (!isMtrackError(err, "ERR_MTRACK_POINTER_INVALID")) throw err;
+    invalid.push({
+      path: rel,
+      pointer: pointerPathFor(rel),
+      code: err.code,
+      message: err.message,
+      ...(err.hint ? { hint: err.hint } : {}),
+    });
+    return undefined;
+  }
+}
+
+/**
  * Status of tracked paths (`rels` from selectTracked). Pure reading: nothing in the workspace or store
  * changes (the stat cache is refreshed).
  */
@@ -168,9 +199,10 @@ export async function statusPaths(
   const cache = StatCache.load(repo.paths.stateDir, repo.fs);
   const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
   const paths: PathStatus[] = [];
+  const invalid: InvalidPointer[] = [];
   try {
     for (const rel of rels) {
-      const pointer = loadPointer(repo, rel);
+      const pointer = tryLoadPointer(repo, rel, invalid);
       if (!pointer) continue;
       const index = pointer.type === "directory" ? cache.dirIndex(rel) : undefined;
       const fast =
@@ -223,5 +255,9 @@ export async function statusPaths(
   } finally {
     cache.save();
   }
-  return { paths, clean: paths.every((p) => p.workspace === "unchanged" && !p.notInStore) };
+  return {
+    paths,
+    invalid,
+    clean: invalid.length === 0 && paths.every((p) => p.workspace === "unchanged" && !p.notInStore),
+  };
 }

@@ -39,6 +39,8 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   /** Kill the process (SIGKILL) after this many ms; default 60 s. */
   timeoutMs?: number;
+  /** Start it in its own process group (so `process.kill(-pid)` also reaches the commands it runs). */
+  detached?: boolean;
 }
 
 /**
@@ -54,6 +56,7 @@ export function startCli(args: readonly string[], options: CliOptions): ChildPro
   const child = spawn(process.execPath, [cliEntry(), ...args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
+    detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],
   });
   // Collect from the start: a child that finishes before waitCli is called must not be missed (its

@@ -45,7 +45,8 @@ export const S3_ENV = {
 };
 
 /**
- * Starts weed and waits until its S3 port answers (about 3 s).
+ * Starts weed and waits until its S3 port answers (about 3 s). A weed that exits while starting (a port
+ * taken between our probe and its bind) is started again on fresh ports, up to three times.
  *
  * @example
  * const weed = await startWeed(); try { ... } finally { await weed.stop(); }
@@ -53,9 +54,41 @@ export const S3_ENV = {
 export async function startWeed(): Promise<Weed> {
   const bin = weedBinary();
   if (!bin) throw new Error("weed is not installed (run scripts/test-setup.sh)");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWeedOnce(bin);
+    } catch (err) {
+      if (!(err instanceof WeedExited) || attempt >= 3) throw err;
+    }
+  }
+}
+
+class WeedExited extends Error {}
+
+/**
+ * weed binds unix sockets named by port (/tmp/seaweedfs-<service>-<port>.sock, whatever TMPDIR says) and
+ * a killed weed leaves them behind; a later weed given the same port then fails to start. Our ports are
+ * free, so any socket named by one is stale.
+ */
+function removeSockets(ports: readonly number[]): void {
+  const names = new Set(ports.map(String));
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/tmp");
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const m = /^seaweedfs-[a-z0-9-]+-(\d+)\.sock$/.exec(name);
+    if (m && names.has(m[1] as string)) fs.rmSync(path.join("/tmp", name), { force: true });
+  }
+}
+
+async function startWeedOnce(bin: string): Promise<Weed> {
   const dir = makeTempDir();
-  const ports = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3] = ports as [
+  const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = ports as [
+    number,
     number,
     number,
     number,
@@ -64,6 +97,7 @@ export async function startWeed(): Promise<Weed> {
     number,
     number,
   ];
+  removeSockets(ports);
   const child: ChildProcess = spawn(
     bin,
     [
@@ -80,7 +114,7 @@ export async function startWeed(): Promise<Weed> {
       `-filer.port=${filer}`,
       `-filer.port.grpc=${filerGrpc}`,
       `-s3.port=${s3}`,
-      `-s3.port.grpc=${await freePort()}`,
+      `-s3.port.grpc=${s3Grpc}`,
       "-s3.port.iceberg=0",
       "-s3.port.lance=0",
       "-master.volumeSizeLimitMB=64",
@@ -101,11 +135,12 @@ export async function startWeed(): Promise<Weed> {
   });
   const stop = async () => {
     client.destroy();
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
     }
     removeTempDir(dir);
+    removeSockets(ports);
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -120,8 +155,10 @@ export async function startWeed(): Promise<Weed> {
       // not up yet
     }
     if (child.exitCode !== null || Date.now() > deadline) {
+      const exited = child.exitCode !== null;
       await stop();
-      throw new Error(`weed did not start: ${log}`);
+      const why = exited ? `exited with code ${child.exitCode}` : "did not answer within 30 s";
+      throw new (exited ? WeedExited : Error)(`weed ${why}: ${log}`);
     }
     await new Promise((r) => setTimeout(r, 300));
   }
