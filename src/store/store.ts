@@ -24,7 +24,7 @@
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
 import { errnoCode, ioError, MtrackError } from "../errors.js";
-import { type FsLike, fsyncDir, safeUnlink, tmpName, writeAll } from "../util/fs.js";
+import { type FsLike, fsyncDir, registerTmpDir, safeUnlink, tmpName, writeAll } from "../util/fs.js";
 import { acquireLock } from "../util/lock.js";
 import {
   fastFs,
@@ -154,6 +154,7 @@ export class Store implements ObjectStore {
     this.objectsDir = path.join(options.dir, "objects");
     this.packsDir = path.join(options.dir, "packs");
     this.tmpDir = options.tmpDir;
+    registerTmpDir(this.tmpDir);
     this.packThreshold = options.packThreshold ?? DEFAULT_PACK_THRESHOLD;
     this.looseOnly = options.looseOnly ?? false;
     this.fsync = options.fsync ?? false;

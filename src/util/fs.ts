@@ -17,6 +17,49 @@ export function tmpName(dir: string, base = "tmp"): string {
   return path.join(dir, `.${base}.${process.pid}.${tmpCounter}.${rand}.tmp`);
 }
 
+/** The pid in a name made by `tmpName` (`.<base>.<pid>.<counter>.<rand>.tmp`); undefined for other names. */
+export function tmpNamePid(file: string): number | undefined {
+  const m = /\.(\d+)\.\d+\.[0-9a-z]+\.tmp$/.exec(path.basename(file));
+  if (!m) return undefined;
+  const pid = Number(m[1]);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Scratch directories this process writes temp files in (registered by the stores that own them). */
+const tmpDirsInUse = new Set<string>();
+
+/** Records that this process may leave temp files in `dir`, for `removeOwnTmpFiles` on an interrupt. */
+export function registerTmpDir(dir: string): void {
+  tmpDirsInUse.add(path.resolve(dir));
+}
+
+/**
+ * Removes this process's own temp files (named by `tmpName` with its pid) from every registered scratch
+ * directory: the clean-up of an interrupted command, which is about to exit. Synchronous and best
+ * effort; returns how many files it removed.
+ */
+export function removeOwnTmpFiles(fs: FsLike = nodeFs): number {
+  let n = 0;
+  for (const dir of tmpDirsInUse) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (tmpNamePid(name) !== process.pid) continue;
+      try {
+        fs.rmSync(path.join(dir, name), { force: true, recursive: true });
+        n++;
+      } catch {
+        // best effort: gc removes it later (the pid is dead by then)
+      }
+    }
+  }
+  return n;
+}
+
 export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the file before renaming it into place (and the directory after). */

@@ -43,6 +43,7 @@ interface LockInfo {
 
 export type Release = () => void;
 
+/** Whether process `pid` exists on this host (EPERM: it does, under another user). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

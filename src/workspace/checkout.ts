@@ -239,6 +239,17 @@ function checkedOutIndex(
   return { tree: pointer.hash, size, count: n, names: target.map((e) => e.path).join("\0"), stats, hashes };
 }
 
+/** A file at least this large is followed by a turn of the event loop (see yieldToSignals). */
+const YIELD_BYTES = 8 << 20;
+
+/**
+ * Lets the event loop run between batches of (synchronous) writes, so Ctrl-C is handled within a
+ * batch rather than when the whole checkout is done. Every file is whole at this point.
+ */
+function yieldToSignals(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 async function checkoutOne(
   repo: Repo,
   rel: string,
@@ -330,8 +341,14 @@ async function checkoutOne(
   // A directory written into nothing (restored, or replaced whole), in copy or hardlink mode: every file
   // is new, so they are written or linked in batches on a few threads (Store.materializeNewMany).
   if (mode !== "symlink" && pointer.type === "directory" && (plan.replaceWhole || !now.exists)) {
-    for (let b = 0; b < plan.write.length; b += CHECKOUT_BATCH) {
-      const chunk = plan.write.slice(b, b + CHECKOUT_BATCH);
+    for (let b = 0, end = 0; b < plan.write.length; b = end) {
+      // Up to CHECKOUT_BATCH files or YIELD_BYTES * 8 of content, so Ctrl-C waits for one batch at most.
+      let batchBytes = 0;
+      for (end = b; end < plan.write.length && end - b < CHECKOUT_BATCH; end++) {
+        if (end > b && batchBytes >= YIELD_BYTES * 8) break;
+        batchBytes += plan.write[end]!.size;
+      }
+      const chunk = plan.write.slice(b, end);
       const items = chunk.map((e) => {
         const dest = join(e.path);
         const dir = path.dirname(dest);
@@ -349,9 +366,10 @@ async function checkoutOne(
         bytes += e.size;
       });
       report(b + chunk.length);
+      await yieldToSignals();
     }
   } else
-    plan.write.forEach((e, i) => {
+    for (const [i, e] of plan.write.entries()) {
       const dest = e.path ? join(e.path) : abs;
       const dir = path.dirname(dest);
       if (!madeDirs.has(dir)) {
@@ -376,7 +394,8 @@ async function checkoutOne(
       else cache.record(rel, st, e.hash, Date.now());
       bytes += e.size;
       if (i % 500 === 0 || i === plan.write.length - 1) report(i + 1);
-    });
+      if (i % 64 === 63 || e.size >= YIELD_BYTES) await yieldToSignals();
+    }
   if (pointer.type === "directory") {
     const index = checkedOutIndex(pointer, target, written, cache.dirIndex(rel));
     if (index) cache.recordDirIndex(rel, index);

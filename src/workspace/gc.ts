@@ -8,7 +8,8 @@ import * as path from "node:path";
 import type { Repo } from "../repo.js";
 import { decodeTree } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
-import { acquireLock } from "../util/lock.js";
+import { tmpNamePid } from "../util/fs.js";
+import { acquireLock, pidAlive, processStartMs } from "../util/lock.js";
 import { CompleteTrees } from "./complete.js";
 import { dataPathFor, POINTER_SUFFIX, type Pointer, parsePointer } from "./pointer.js";
 import { findTrackedPaths, loadPointer } from "./tracked.js";
@@ -131,6 +132,20 @@ const PACK_LOCK_WAIT_MS = 60_000;
 const TMP_GRACE_MS = 60 * 60 * 1000;
 
 /**
+ * Whether the process that wrote temp file `file` (its pid is in the name, see `tmpName`) is provably gone:
+ * no process of this host has that pid, or the one that has it started after the file was last written.
+ * A name without a pid (older versions, other tools) is left to the age rule.
+ */
+function tmpWriterGone(file: string, mtimeMs: number, fs: Repo["fs"]): boolean {
+  const pid = tmpNamePid(file);
+  if (pid === undefined || pid === process.pid) return false;
+  if (!pidAlive(pid)) return true;
+  const started = processStartMs(pid, fs);
+  // btime is in whole seconds: allow that much slack.
+  return started !== undefined && started > mtimeMs + 2000;
+}
+
+/**
  * Collects every root, expands directory manifests, and deletes the rest (or, with dryRun, counts it).
  *
  * @example
@@ -185,7 +200,9 @@ export async function gcStore(
     const now = clock();
     const leftovers = store.leftovers().filter((f) => {
       try {
-        return path.basename(path.dirname(f)) !== "tmp" || now - repo.fs.statSync(f).mtimeMs > TMP_GRACE_MS;
+        if (path.basename(path.dirname(f)) !== "tmp") return true;
+        const mtimeMs = repo.fs.statSync(f).mtimeMs;
+        return now - mtimeMs > TMP_GRACE_MS || tmpWriterGone(f, mtimeMs, repo.fs);
       } catch {
         return false;
       }
