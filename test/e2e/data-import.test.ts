@@ -10,9 +10,11 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { test } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { errorCode, runCli } from "../helpers/cli.js";
 import { makeTempGitRepo } from "../helpers/git-repo.js";
 import { makeTempDir, removeTempDir } from "../helpers/tmp.js";
+import { S3_ENV, startWeed, weedBinary } from "../unit/remotes/weed.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: --json output is read field by field
 type Json = any;
@@ -288,5 +290,58 @@ test("import-url from an HTTP server and a local file: ETag/Last-Modified, updat
   } finally {
     server.close();
     repo.cleanup();
+  }
+});
+
+test("S3 (SeaweedFS): import from a repository whose remote is S3, and import-url of an s3:// object", {
+  skip: weedBinary() ? false : "weed not installed",
+}, async () => {
+  const weed = await startWeed();
+  const src = makeTempGitRepo();
+  const consumer = makeTempGitRepo();
+  try {
+    await weed.createBucket("mtrack-import");
+    const env = { ...src.env, ...S3_ENV, AWS_ENDPOINT_URL: weed.endpoint };
+    const cli = (args: string[], cwd: string) =>
+      runCli([...args, "--json"], { cwd, env, timeoutMs: 120_000 });
+    const ok = async (args: string[], cwd: string) => {
+      const r = await cli(args, cwd);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
+      return r.json as Json;
+    };
+    src.write({ "data/a.txt": "a\n", "data/b.txt": "b\n" });
+    await ok(["init"], src.dir);
+    await ok(["add", "data"], src.dir);
+    await ok(["remote", "add", "store", "s3://mtrack-import/registry", "--default"], src.dir);
+    await ok(["remote", "modify", "store", "endpoint", weed.endpoint], src.dir);
+    src.commit("v1");
+    await ok(["push"], src.dir);
+
+    consumer.write({ "x.txt": "x" });
+    consumer.commit("init");
+    await ok(["init"], consumer.dir);
+    const imp = await ok(["import", src.dir, "data", "-o", "imported"], consumer.dir);
+    assert.ok(imp.downloaded > 0);
+    assert.equal(fs.readFileSync(path.join(consumer.dir, "imported", "b.txt"), "utf8"), "b\n");
+
+    const put = (body: string) =>
+      weed.client.send(new PutObjectCommand({ Bucket: "mtrack-import", Key: "raw/events.csv", Body: body }));
+    await put("e1\n");
+    const u = await ok(["import-url", "s3://mtrack-import/raw/events.csv", "events.csv"], consumer.dir);
+    assert.ok(u.source.etag, "the object's ETag is recorded");
+    assert.equal(fs.readFileSync(path.join(consumer.dir, "events.csv"), "utf8"), "e1\n");
+    assert.equal((await ok(["update", "events.csv"], consumer.dir)).updated[0].changed, false);
+    await put("e1\ne2\n");
+    assert.equal((await cli(["status", "--check-updates"], consumer.dir)).code, 1);
+    assert.equal((await ok(["update", "events.csv"], consumer.dir)).updated[0].changed, true);
+    assert.equal(fs.readFileSync(path.join(consumer.dir, "events.csv"), "utf8"), "e1\ne2\n");
+    const missing = await cli(["import-url", "s3://mtrack-import/raw/none.csv", "none.csv"], consumer.dir);
+    assert.equal(missing.code, 2);
+    assert.equal(errorCode(missing), "ERR_MTRACK_URL_NOT_FOUND");
+    assert.ok(!fs.existsSync(path.join(consumer.dir, "none.csv")));
+  } finally {
+    src.cleanup();
+    consumer.cleanup();
+    await weed.stop();
   }
 });
