@@ -11,7 +11,7 @@ const SHOWN_FILES = 20;
 export default class Diff extends MtrackCommand {
   static override summary = "Show what changed between two revisions: tracked data, params, metrics.";
   static override description =
-    "Compares revision A with revision B (default HEAD and the workspace): data tracked by pointer files and pipeline outputs (added, modified, deleted, with sizes; files inside directories when both versions are in the store), parameter values and metric values.";
+    "Compares revision A with revision B (default HEAD and the workspace): data tracked by pointer files and pipeline outputs (added, modified, deleted, with sizes; files inside directories when both versions are in the store; for imported paths, the source versions), parameter values and metric values.";
   static override examples = [
     "<%= config.bin %> diff",
     "<%= config.bin %> diff HEAD~1 HEAD",
@@ -32,6 +32,15 @@ export default class Diff extends MtrackCommand {
     const rows: string[][] = [];
     const add = (status: string, c: DataChange) => {
       rows.push([status, c.type === "directory" ? `${c.path}/` : c.path, size(c.oldSize), size(c.newSize)]);
+      if (c.oldSource || c.newSource) {
+        const v = (s: DataChange["oldSource"]) =>
+          !s
+            ? "-"
+            : s.kind === "git"
+              ? `${s.rev} (${s.commit.slice(0, 10)})`
+              : (s.etag ?? s.lastModified ?? s.url);
+        rows.push(["  import", `${v(c.oldSource)} -> ${v(c.newSource)}`, "", ""]);
+      }
       if (!c.files) return;
       const inner = [
         ...c.files.added.map((f) => ["  added", f.path, "-", size(f.size)]),

@@ -1,6 +1,8 @@
 import * as path from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { pipelineStatus } from "../../src/pipeline/status.js";
+import { describeSource } from "../../src/sources/import.js";
+import { checkImports, listImports } from "../../src/sources/update.js";
 import { statusPaths } from "../../src/workspace/status.js";
 import { selectTracked } from "../../src/workspace/tracked.js";
 import { MtrackCommand } from "../base.js";
@@ -10,6 +12,8 @@ export default class Status extends MtrackCommand {
   static override description =
     `Compares the workspace with the pointer files. For directories, lists the files added, modified and deleted inside. Without targets, also lists pipeline stages whose command, dependencies, parameters or outputs changed since pipeline.lock (what \`mtrack repro\` would run).
 
+Imported paths (\`mtrack import\`, \`mtrack import-url\`) are listed with their source; --check-updates asks each source whether it has a newer version (then exit code 1).
+
 A pointer file that cannot be parsed is reported for its path (the others are still compared); so is a pipeline file that cannot be parsed (with its file and line), after the data status.
 
 Exit code: 0 when everything is up to date, 1 when something changed or is missing or a pointer or pipeline file is unreadable (like \`git diff --exit-code\`), 2 on error.`;
@@ -17,12 +21,16 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
     "<%= config.bin %> status",
     "<%= config.bin %> status data/ --json",
     "<%= config.bin %> status --remote",
+    "<%= config.bin %> status --check-updates",
   ];
   static override strict = false;
   static override args = { targets: Args.string({ description: "tracked paths (default: all)" }) };
   static override flags = {
     remote: Flags.boolean({ description: "compare with a remote instead: what is not pushed, not fetched" }),
     "remote-name": Flags.string({ char: "r", description: "the remote for --remote (default: core.remote)" }),
+    "check-updates": Flags.boolean({
+      description: "ask the source of each imported path whether it has moved on (`mtrack update` takes it)",
+    }),
   };
 
   async run() {
@@ -73,6 +81,14 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
         );
       }
     }
+    const imports = listImports(repo, rels);
+    for (const { rel, pointer } of imports)
+      this.say(`${rel}: imported from ${describeSource(pointer.source!)}`);
+    const updates = flags["check-updates"] ? await checkImports(repo, rels, process.env) : undefined;
+    for (const c of updates ?? []) {
+      if (c.error) this.say(`${c.path}: could not ask its source (${c.error})`);
+      else if (c.moved) this.say(`${c.path}: the source has a newer version (\`mtrack update ${c.path}\`)`);
+    }
     // Stale pipeline stages (only when no specific paths were asked about).
     const pipeline = argv.length === 0 ? await pipelineStatus(repo) : undefined;
     for (const st of pipeline?.stale ?? []) {
@@ -84,13 +100,23 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
       );
       if (pipeline.error.hint) this.say(`    hint: ${pipeline.error.hint}`);
     }
-    const clean = result.clean && (pipeline?.stale.length ?? 0) === 0 && !pipeline?.error;
+    const clean =
+      result.clean &&
+      (pipeline?.stale.length ?? 0) === 0 &&
+      !pipeline?.error &&
+      !(updates ?? []).some((c) => c.moved);
     if (clean) {
       this.say(
         rels.length === 0 && !pipeline?.file ? "No tracked paths." : "Data and pipelines are up to date.",
       );
     }
     if (!clean) process.exitCode = 1;
-    return { ...result, clean, pipeline };
+    return {
+      ...result,
+      clean,
+      pipeline,
+      imports: imports.map((i) => ({ path: i.rel, source: i.pointer.source })),
+      ...(updates ? { updates } : {}),
+    };
   }
 }

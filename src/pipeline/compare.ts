@@ -9,7 +9,7 @@ import { isMtrackError, MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
-import { dataPathFor, POINTER_SUFFIX, parsePointer } from "../workspace/pointer.js";
+import { dataPathFor, POINTER_SUFFIX, type PointerSource, parsePointer } from "../workspace/pointer.js";
 import { StatCache } from "../workspace/statcache.js";
 import { diffEntries } from "../workspace/status.js";
 import { currentState, findTrackedPaths, loadPointer } from "../workspace/tracked.js";
@@ -329,6 +329,8 @@ export interface DataState {
   files?: number;
   /** Directory entries when known without the store (the workspace's current content). */
   entries?: TreeEntry[];
+  /** Where an imported path came from (its pointer's `source`). */
+  source?: PointerSource;
 }
 
 /** A file inside a changed directory. */
@@ -349,6 +351,9 @@ export interface DataChange {
   newSize?: number;
   oldHash?: Hash;
   newHash?: Hash;
+  /** For imported paths: the source version before and after (`mtrack update` moved it). */
+  oldSource?: PointerSource;
+  newSource?: PointerSource;
   /** For modified directories whose two manifests are available: the files that changed inside. */
   files?: { added: FileChange[]; modified: FileChange[]; deleted: FileChange[] };
 }
@@ -391,6 +396,8 @@ export function diffData(
       oldHash: o.hash,
       newHash: s.hash,
     };
+    if (o.source) change.oldSource = o.source;
+    if (s.source) change.newSource = s.source;
     if (o.type === "directory" && s.type === "directory") {
       const oe = entriesOf(o);
       const ne = entriesOf(s);
@@ -474,7 +481,14 @@ export async function dataAtCommit(repo: Repo, reader: RevReader): Promise<DataS
   for (const f of await git.findFilesInCommit(reader.commit, isPointerFile)) {
     try {
       const p = parsePointer((await git.readBlob(f.oid)).toString("utf8"), f.path);
-      out.push({ path: dataPathFor(f.path), type: p.type, hash: p.hash, size: p.size, files: p.files });
+      out.push({
+        path: dataPathFor(f.path),
+        type: p.type,
+        hash: p.hash,
+        size: p.size,
+        files: p.files,
+        ...(p.source ? { source: p.source } : {}),
+      });
     } catch {
       // A malformed pointer in an old commit names no data.
     }
@@ -492,9 +506,11 @@ async function dataInWorkspace(repo: Repo, reader: RevReader): Promise<DataState
   const cache = StatCache.load(repo.paths.stateDir, repo.fs);
   try {
     const paths = new Map<string, "file" | "directory">();
+    const sources = new Map<string, { hash: Hash; source: PointerSource }>();
     for (const rel of findTrackedPaths(repo)) {
       const p = loadPointer(repo, rel);
       if (p) paths.set(rel, p.type);
+      if (p?.source) sources.set(rel, { hash: p.hash, source: p.source });
     }
     const lockFile = lockPathFor(DEFAULT_PIPELINE_FILE);
     for (const o of lockOuts(await reader.read(lockFile), lockFile)) paths.set(o.path, o.type);
@@ -503,6 +519,9 @@ async function dataInWorkspace(repo: Repo, reader: RevReader): Promise<DataState
       const now = await currentState(repo, rel, { cache });
       if (!now.exists || !now.hash || !now.type) continue;
       const s: DataState = { path: rel, type: now.type, hash: now.hash, size: now.size };
+      // The workspace copy is still the import only while it holds what the pointer names.
+      const imported = sources.get(rel);
+      if (imported && imported.hash === now.hash) s.source = imported.source;
       if (now.type === "directory") {
         s.files = now.files;
         s.entries = now.entries;

@@ -67,11 +67,13 @@ function normalizeRel(p: string | undefined): string {
     .replace(/\/+$/, "");
 }
 
-async function openFor(url: string, rev: string | undefined, ctx: SourceContext): Promise<Source> {
+/** Opens a source with the context's cache. */
+export async function openFor(url: string, rev: string | undefined, ctx: SourceContext): Promise<Source> {
   return openSource({ url, rev, cacheRoot: ctx.cacheRoot, env: ctx.env });
 }
 
-async function remoteFor(src: Source, ctx: SourceContext, jobs?: number): Promise<Remote> {
+/** The source's default remote, opened with the context's state directory. */
+export async function remoteFor(src: Source, ctx: SourceContext, jobs?: number): Promise<Remote> {
   const spec = await sourceRemote(src, { own: ctx.own, env: ctx.env });
   return openRemote(spec, { stateDir: ctx.stateDir, jobs });
 }
@@ -177,6 +179,62 @@ export interface GetSourceResult {
   downloadedBytes: number;
 }
 
+/** A source path whose objects are now in the store: a tracked path's pointer, or a plain git file. */
+export interface FetchedSourcePath {
+  src: Source;
+  rel: string;
+  /** The source's pointer (its objects are in the store); undefined for a plain git file. */
+  pointer?: Pointer;
+  /** A plain git file's bytes. */
+  blob?: Buffer;
+  downloaded: number;
+  downloadedBytes: number;
+}
+
+/**
+ * Reads `rel` of an open source: the pointer from git and its objects from the source's default remote
+ * into `ctx.store` (what is there already is not downloaded), or a plain git file's bytes.
+ * `beforeDownload` runs once the path is known to exist and before any byte moves (a caller's checks).
+ *
+ * @example
+ * const got = await fetchSourcePath(src, "data/images", ctx, { jobs: 8 });
+ */
+export async function fetchSourcePath(
+  src: Source,
+  relIn: string,
+  ctx: SourceContext,
+  options: { jobs?: number; onProgress?: ProgressFn; beforeDownload?: () => void } = {},
+): Promise<FetchedSourcePath> {
+  const rel = normalizeRel(relIn);
+  const pointerBytes = rel === "" ? null : await src.git.readFileAtRev(src.commit, pointerPathFor(rel));
+  if (!pointerBytes) {
+    const blob = rel === "" ? null : await src.git.readFileAtRev(src.commit, rel);
+    if (!blob) throw notInSource(src, rel);
+    options.beforeDownload?.();
+    return { src, rel, blob, downloaded: 0, downloadedBytes: 0 };
+  }
+  const pointer = parsePointer(
+    pointerBytes.toString("utf8"),
+    `${pointerPathFor(rel)}@${src.rev}`,
+    path.posix.basename(rel),
+  );
+  options.beforeDownload?.();
+  const remote = await remoteFor(src, ctx, options.jobs);
+  try {
+    const summary = await fetchObjects(
+      ctx.store,
+      remote,
+      [{ hash: pointer.hash, size: pointer.size, tree: pointer.type === "directory", label: rel }],
+      { jobs: options.jobs, onProgress: options.onProgress },
+    );
+    const err = fetchProblems(summary);
+    if (err) throw err;
+    return { src, rel, pointer, downloaded: summary.objects, downloadedBytes: summary.bytes };
+  } finally {
+    await remote.close();
+  }
+}
+
 /**
  * Writes `rel` of a source repository at `rev` to `outAbs`: a tracked path's objects come from the
  * source's remote through `ctx.store`; a plain git file from git. Nothing is written unless all of it is.
@@ -191,43 +249,22 @@ export async function getFromSource(
   ctx: SourceContext,
 ): Promise<GetSourceResult> {
   const fs = nodeFs;
-  const rel = normalizeRel(relIn);
   const src = await openFor(url, options.rev, ctx);
-  const base = { url, path: rel, rev: src.rev, commit: src.commit, out: options.outAbs };
-  const pointerBytes = rel === "" ? null : await src.git.readFileAtRev(src.commit, pointerPathFor(rel));
-  if (!pointerBytes) {
-    const blob = rel === "" ? null : await src.git.readFileAtRev(src.commit, rel);
-    if (!blob) throw notInSource(src, rel);
-    checkOut(fs, options.outAbs, options.force);
+  // Fail on an existing output before downloading anything.
+  const got = await fetchSourcePath(src, relIn, ctx, {
+    jobs: options.jobs,
+    onProgress: options.onProgress,
+    beforeDownload: () => checkOut(fs, options.outAbs, options.force),
+  });
+  const base = { url, path: got.rel, rev: src.rev, commit: src.commit, out: options.outAbs };
+  const { pointer, downloaded, downloadedBytes } = got;
+  if (!pointer) {
+    const blob = got.blob!;
     fs.mkdirSync(path.dirname(options.outAbs), { recursive: true });
     writeFileAtomic(options.outAbs, blob);
     return { ...base, type: "git", files: 1, size: blob.length, downloaded: 0, downloadedBytes: 0 };
   }
-  const pointer = parsePointer(
-    pointerBytes.toString("utf8"),
-    `${pointerPathFor(rel)}@${src.rev}`,
-    path.posix.basename(rel),
-  );
-  // Fail on an existing output before downloading anything.
-  checkOut(fs, options.outAbs, options.force);
-  const remote = await remoteFor(src, ctx, options.jobs);
-  let downloaded = 0;
-  let downloadedBytes = 0;
-  try {
-    const summary = await fetchObjects(
-      ctx.store,
-      remote,
-      [{ hash: pointer.hash, size: pointer.size, tree: pointer.type === "directory", label: rel }],
-      { jobs: options.jobs, onProgress: options.onProgress },
-    );
-    const err = fetchProblems(summary);
-    if (err) throw err;
-    downloaded = summary.objects;
-    downloadedBytes = summary.bytes;
-  } finally {
-    await remote.close();
-  }
-  const files = writePointerData(ctx.store, fs, pointer, `${rel}@${src.rev}`, options.outAbs, {
+  const files = writePointerData(ctx.store, fs, pointer, `${got.rel}@${src.rev}`, options.outAbs, {
     force: options.force,
     onProgress: options.onProgress,
   });
@@ -239,6 +276,22 @@ export async function getFromSource(
     size: pointer.size,
     downloaded,
     downloadedBytes,
+  };
+}
+
+/**
+ * A repository's own store, state and `.mtrack/sources` cache for reading sources.
+ *
+ * @example
+ * await openFor(url, "v1", sourceContextOf(repo, process.env));
+ */
+export function sourceContextOf(repo: Repo, env: NodeJS.ProcessEnv): SourceContext {
+  return {
+    store: repo.store,
+    stateDir: repo.paths.stateDir,
+    cacheRoot: path.join(repo.paths.mtrackDir, "sources"),
+    own: repo.config,
+    env,
   };
 }
 
@@ -261,19 +314,7 @@ export function sourceContextAt(
     if (!isMtrackError(err, "ERR_MTRACK_NOT_A_GIT_REPO") && !isMtrackError(err, "ERR_MTRACK_NOT_INITIALIZED"))
       throw err;
   }
-  if (repo) {
-    return {
-      repo,
-      ctx: {
-        store: repo.store,
-        stateDir: repo.paths.stateDir,
-        cacheRoot: path.join(repo.paths.mtrackDir, "sources"),
-        own: repo.config,
-        env,
-      },
-      cleanup: () => {},
-    };
-  }
+  if (repo) return { repo, ctx: sourceContextOf(repo, env), cleanup: () => {} };
   const tmp = nodeFs.mkdtempSync(path.join(os.tmpdir(), "mtrack-get-"));
   const store = new Store({ dir: path.join(tmp, "cache"), tmpDir: path.join(tmp, "tmp") });
   store.init();

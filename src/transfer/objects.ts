@@ -95,7 +95,7 @@ export function mergeSummary(into: TransferSummary, more: TransferSummary): void
   into.seconds += more.seconds;
 }
 
-function emptySummary(): TransferSummary {
+export function emptySummary(): TransferSummary {
   return {
     objects: 0,
     bytes: 0,

@@ -4,16 +4,21 @@
  * out.
  */
 
+import { isMtrackError } from "../errors.js";
 import { selectCheckout } from "../pipeline/outputs.js";
 import { resolveRemote } from "../remotes/config.js";
 import { openRemote } from "../remotes/index.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
+import { fetchImportsFromSources } from "../sources/import.js";
 import { decodeTree } from "../store/tree.js";
 import { type CheckoutResult, checkoutPaths } from "../workspace/checkout.js";
 import { CompleteTrees } from "../workspace/complete.js";
+import type { GitSource, Pointer } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
-import { DEFAULT_JOBS, fetchObjects, pushObjects, type TransferSummary } from "./objects.js";
+import { missingObjectsOf } from "../workspace/status.js";
+import { loadPointer, selectTracked } from "../workspace/tracked.js";
+import { DEFAULT_JOBS, emptySummary, fetchObjects, pushObjects, type TransferSummary } from "./objects.js";
 import { fetchRunCache, fetchRuns, pushRunCache, pushRuns, type RefsSummary } from "./refs.js";
 import { fetchRegistry, pushRegistry } from "./registry.js";
 import { type Selection, selectRoots } from "./select.js";
@@ -94,21 +99,56 @@ export async function push(repo: Repo, options: SyncOptions = {}): Promise<SyncR
  * const r = await fetch(repo, {}); if (r.objects.corrupt.length) ...
  */
 export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<SyncResult> {
-  return withRemote(repo, options, async (remote, name) => {
-    const t = { jobs: jobsOf(repo, options, name), onProgress: options.onProgress };
-    repo.store.reload();
-    const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
-    const objects = await fetchObjects(repo.store, remote, await selectRoots(repo, options), {
-      ...t,
-      onTreeComplete: (h) => complete.add(h),
+  const imports = gitImports(repo, options);
+  let result: SyncResult;
+  try {
+    result = await withRemote(repo, options, async (remote, name) => {
+      const t = { jobs: jobsOf(repo, options, name), onProgress: options.onProgress };
+      repo.store.reload();
+      const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
+      const objects = await fetchObjects(repo.store, remote, await selectRoots(repo, options), {
+        ...t,
+        onTreeComplete: (h) => complete.add(h),
+      });
+      const result: SyncResult = { remote: name, url: remote.url, objects };
+      if (options.runs) result.runs = await fetchRuns(repo, remote, t);
+      if (options.runs || options.models) result.registry = await fetchRegistry(repo, remote, t);
+      if (options.runCache) result.runCache = await fetchRunCache(repo, remote, t);
+      await repo.store.flush();
+      return result;
     });
-    const result: SyncResult = { remote: name, url: remote.url, objects };
-    if (options.runs) result.runs = await fetchRuns(repo, remote, t);
-    if (options.runs || options.models) result.registry = await fetchRegistry(repo, remote, t);
-    if (options.runCache) result.runCache = await fetchRunCache(repo, remote, t);
-    await repo.store.flush();
-    return result;
+  } catch (err) {
+    // A project that only imports data needs no remote of its own: the sources' remotes have it all.
+    const onlyImports =
+      imports.length > 0 && imports.length === selectTracked(repo, options.targets).length && !options.open;
+    if (!onlyImports || !isMtrackError(err, "ERR_MTRACK_CONFIG_INVALID")) throw err;
+    result = { remote: "(sources)", url: "", objects: emptySummary() };
+  }
+  // Imports whose objects were never pushed to this project's remote come from their source's remote.
+  const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
+  const lacking = imports.filter((i) => missingObjectsOf(repo, i.pointer, complete).length > 0);
+  await fetchImportsFromSources(repo, lacking, result.objects, {
+    jobs: options.jobs,
+    onProgress: options.onProgress,
+    env: options.env,
   });
+  return result;
+}
+
+/** The imported paths (from another repository) among the selected tracked paths. */
+function gitImports(repo: Repo, options: SyncOptions) {
+  const out: Array<{ rel: string; pointer: Pointer & { source: GitSource } }> = [];
+  for (const rel of selectTracked(repo, options.targets)) {
+    let pointer: Pointer | undefined;
+    try {
+      pointer = loadPointer(repo, rel);
+    } catch {
+      continue; // reported by the fetch itself
+    }
+    if (pointer?.source?.kind === "git")
+      out.push({ rel, pointer: pointer as Pointer & { source: GitSource } });
+  }
+  return out;
 }
 
 /** A fetch followed by a checkout of the selected paths. */

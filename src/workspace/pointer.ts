@@ -9,6 +9,13 @@
  *   hash: 1f0a...        # BLAKE3 of the file, or of the directory's manifest
  *   size: 104857600      # total bytes
  *   files: 100000        # directories only
+ *   source:              # imports only (`mtrack import`, `mtrack import-url`)
+ *     repo: ../registry  #   another repository: its URL, the rev asked for, the commit, the path there
+ *     rev: v2
+ *     commit: 4b1f...
+ *     path: data/images
+ *
+ * An import from a URL records `url`, and what the server said of it: `etag`, `last_modified`, `size`.
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
@@ -33,7 +40,33 @@ export interface Pointer {
   executable?: boolean;
   /** Free-form description, kept as written. */
   desc?: string;
+  /** Where an imported path came from (`mtrack import`, `mtrack import-url`); absent for `mtrack add`. */
+  source?: PointerSource;
 }
+
+/** A path imported from another repository at a revision. */
+export interface GitSource {
+  kind: "git";
+  /** The repository as recorded: a URL, or a local path relative to this repository's root. */
+  repo: string;
+  /** The revision asked for (a branch, tag or commit): what `mtrack update` follows. */
+  rev: string;
+  /** The commit it resolved to. */
+  commit: string;
+  /** The path in that repository. */
+  path: string;
+}
+
+/** A file imported from a URL (https://, s3://, or a local path), with what identified its version. */
+export interface UrlSource {
+  kind: "url";
+  url: string;
+  etag?: string;
+  lastModified?: string;
+  size?: number;
+}
+
+export type PointerSource = GitSource | UrlSource;
 
 /** Names a pointer may never claim: checking them out would overwrite git's or mtrack's own data. */
 export const RESERVED_NAMES = new Set([".git", ".mtrack"]);
@@ -48,7 +81,13 @@ const ALLOWED_KEYS = new Set([
   "executable",
   "desc",
   "meta",
+  "source",
 ]);
+
+const SOURCE_KEYS: Record<PointerSource["kind"], Set<string>> = {
+  git: new Set(["repo", "rev", "commit", "path"]),
+  url: new Set(["url", "etag", "last_modified", "size"]),
+};
 
 /** `data/images` → `data/images.mtrack`. */
 export function pointerPathFor(dataPath: string): string {
@@ -84,10 +123,12 @@ export function parsePointer(text: string, file: string, expectedName?: string):
   if (!isMap(map)) throw invalid(file, 1, "expected a mapping of keys (version, path, type, hash, size)");
   const values: Record<string, unknown> = {};
   const lines: Record<string, number> = {};
+  let sourceNode: unknown;
   for (const item of map.items) {
     const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
     const line = isScalar(item.key) && item.key.range ? lc.linePos(item.key.range[0]).line : undefined;
     if (!ALLOWED_KEYS.has(key)) throw invalid(file, line, `unknown key '${key}'`);
+    if (key === "source") sourceNode = item.value;
     values[key] = isScalar(item.value)
       ? item.value.value
       : (item.value as { toJSON?: () => unknown })?.toJSON?.();
@@ -140,7 +181,58 @@ export function parsePointer(text: string, file: string, expectedName?: string):
     pointer.executable = values.executable;
   }
   if (values.desc !== undefined) pointer.desc = String(values.desc);
+  if ("source" in values) pointer.source = parseSource(sourceNode, lc, file, lines.source);
   return pointer;
+}
+
+/** The `source:` mapping of an imported path; every error names the line of the offending key. */
+function parseSource(node: unknown, lc: LineCounter, file: string, line: number | undefined): PointerSource {
+  if (!isMap(node))
+    throw invalid(file, line, "'source' must be a mapping (repo, rev, commit, path) or (url, ...)");
+  const values: Record<string, unknown> = {};
+  const lines: Record<string, number> = {};
+  for (const item of node.items) {
+    const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
+    const at = isScalar(item.key) && item.key.range ? lc.linePos(item.key.range[0]).line : line;
+    values[key] = isScalar(item.value) ? item.value.value : item.value;
+    if (at) lines[key] = at;
+  }
+  const kind: PointerSource["kind"] = "repo" in values ? "git" : "url";
+  for (const key of Object.keys(values)) {
+    if (!SOURCE_KEYS[kind].has(key))
+      throw invalid(
+        file,
+        lines[key],
+        `unknown key 'source.${key}' (a ${kind === "git" ? "repository" : "URL"} source)`,
+      );
+  }
+  const text = (key: string, required: boolean): string | undefined => {
+    const v = values[key];
+    if (v === undefined || v === null) {
+      if (required) throw invalid(file, line, `missing 'source.${key}'`);
+      return undefined;
+    }
+    if (typeof v !== "string" || v.length === 0)
+      throw invalid(file, lines[key], `'source.${key}' must be a non-empty string`);
+    return v;
+  };
+  if (kind === "git") {
+    const commit = text("commit", true)!;
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit))
+      throw invalid(file, lines.commit, "'source.commit' must be a full git commit id (40 hex digits)");
+    return { kind, repo: text("repo", true)!, rev: text("rev", true)!, commit, path: text("path", true)! };
+  }
+  const src: UrlSource = { kind, url: text("url", true)! };
+  const etag = text("etag", false);
+  if (etag !== undefined) src.etag = etag;
+  const lastModified = text("last_modified", false);
+  if (lastModified !== undefined) src.lastModified = lastModified;
+  if (values.size !== undefined) {
+    if (!Number.isSafeInteger(values.size) || (values.size as number) < 0)
+      throw invalid(file, lines.size, "'source.size' must be a non-negative integer");
+    src.size = values.size as number;
+  }
+  return src;
 }
 
 /** The canonical text of a pointer (stable key order, so git diffs stay small). */
@@ -156,6 +248,16 @@ export function serializePointer(p: Pointer): string {
   if (p.type === "directory") lines.push(`files: ${p.files ?? 0}`);
   if (p.executable) lines.push("executable: true");
   if (p.desc !== undefined) lines.push(`desc: ${JSON.stringify(p.desc)}`);
+  const s = p.source;
+  if (s?.kind === "git") {
+    lines.push("source:", `  repo: ${JSON.stringify(s.repo)}`, `  rev: ${JSON.stringify(s.rev)}`);
+    lines.push(`  commit: ${s.commit}`, `  path: ${JSON.stringify(s.path)}`);
+  } else if (s?.kind === "url") {
+    lines.push("source:", `  url: ${JSON.stringify(s.url)}`);
+    if (s.etag !== undefined) lines.push(`  etag: ${JSON.stringify(s.etag)}`);
+    if (s.lastModified !== undefined) lines.push(`  last_modified: ${JSON.stringify(s.lastModified)}`);
+    if (s.size !== undefined) lines.push(`  size: ${s.size}`);
+  }
   return `${lines.join("\n")}\n`;
 }
 

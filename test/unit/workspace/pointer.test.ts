@@ -137,3 +137,45 @@ test("writePointer/readPointer round-trip on disk; a missing pointer reads as un
     assert.deepEqual(readPointer(file, "data.mtrack"), p);
     assert.deepEqual(fs.readdirSync(dir), ["data.mtrack"], "no temp files left");
   }));
+
+const COMMIT = "4b1f0c9d2e3a4b5c6d7e8f90a1b2c3d4e5f60718";
+
+test("an import's source round-trips, and a pointer without one still parses", () => {
+  const git: Pointer = {
+    path: "data",
+    type: "directory",
+    hash: H,
+    size: 10,
+    files: 2,
+    source: { kind: "git", repo: "../registry", rev: "v2", commit: COMMIT, path: "data/images" },
+  };
+  assert.deepEqual(parsePointer(serializePointer(git), "data.mtrack"), git);
+  const url: Pointer = {
+    path: "data",
+    type: "file",
+    hash: H,
+    size: 10,
+    source: {
+      kind: "url",
+      url: "https://example.com/a.csv",
+      etag: '"abc"',
+      lastModified: "Mon, 07 Dec 2026 05:00:00 GMT",
+      size: 10,
+    },
+  };
+  assert.deepEqual(parsePointer(serializePointer(url), "data.mtrack"), url);
+  assert.equal(parsePointer(GOOD, "data.mtrack").source, undefined);
+});
+
+test("a malformed source names the file and the line", () => {
+  const withSource = (lines: string) => `${GOOD}source:\n${lines}`;
+  assertInvalid(`${GOOD}source: ../registry\n`, 7);
+  assertInvalid(withSource(`  repo: ../r\n  rev: v1\n  commit: abc\n  path: data\n`), 10);
+  assertInvalid(withSource(`  repo: ../r\n  rev: v1\n  path: data\n`), 7);
+  assertInvalid(
+    withSource(`  repo: ../r\n  rev: v1\n  commit: ${COMMIT}\n  path: data\n  colour: red\n`),
+    12,
+  );
+  assertInvalid(withSource(`  url: https://x/y\n  size: -1\n`), 9);
+  assertInvalid(withSource(`  url: 12\n`), 8);
+});

@@ -1,0 +1,56 @@
+import * as path from "node:path";
+import { Args, Flags } from "@oclif/core";
+import { importFromSource } from "../../src/sources/import.js";
+import { MtrackCommand } from "../base.js";
+import { formatBytes } from "../progress.js";
+
+export default class Import extends MtrackCommand {
+  static override summary =
+    "Import a tracked path (or git file) of another repository, recording its source.";
+  static override description =
+    "Like `mtrack get <repo> <path>`, but into this repository as a tracked path whose pointer records the source: the repository, the revision asked for (--rev, default HEAD), the commit it resolved to and the path there. Commit the pointer; `mtrack update <out>` later moves it to the newest commit of that revision, `mtrack status --check-updates` tells whether the source has moved on, and `mtrack pull` fetches its objects from this project's remote or, when they were never pushed there, from the source's remote.\n\nThe objects come from the source's default remote through the local store. Nothing is written unless all of it is (no data without its pointer, no pointer without its data).";
+  static override examples = [
+    "<%= config.bin %> import ../dataset-registry data/images --rev v1",
+    "<%= config.bin %> import git@github.com:org/registry.git models/model.bin -o models/base.bin",
+  ];
+  static override args = {
+    repo: Args.string({
+      description: "the source repository: a path, file://, https://, ssh:// or git@host:path",
+      required: true,
+    }),
+    path: Args.string({ description: "the path in that repository", required: true }),
+  };
+  static override flags = {
+    rev: Flags.string({
+      char: "r",
+      description: "revision of the source to import and follow (default: HEAD)",
+    }),
+    out: Flags.string({ char: "o", description: "where to write it (default: the path's basename)" }),
+    force: Flags.boolean({ char: "f", description: "replace data or a pointer already at the output path" }),
+    jobs: Flags.integer({ char: "j", description: "parallel downloads", min: 1, max: 256 }),
+  };
+
+  async run() {
+    const { args, flags } = await this.parse(Import);
+    const repo = this.openRepo();
+    const outAbs = path.resolve(flags.out ?? path.posix.basename(args.path.replace(/\/+$/, "")));
+    const r = await repo.withLock("import", () =>
+      this.withProgress((onProgress) =>
+        importFromSource(repo, args.repo, args.path, {
+          rev: flags.rev,
+          outAbs,
+          force: flags.force,
+          jobs: flags.jobs,
+          onProgress,
+          env: process.env,
+        }),
+      ),
+    );
+    const s = r.source.kind === "git" ? r.source : undefined;
+    this.say(
+      `Imported ${s?.path}@${s?.rev} (${s?.commit.slice(0, 10)}) of ${s?.repo} -> ${r.path}: ${r.files} file(s), ${formatBytes(r.size)} (${r.downloaded} object(s) downloaded)`,
+    );
+    this.say(`Commit ${r.pointer} (and .gitignore) to record it.`);
+    return r;
+  }
+}

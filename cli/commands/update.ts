@@ -1,0 +1,58 @@
+import * as path from "node:path";
+import { Args, Flags } from "@oclif/core";
+import { updateImports } from "../../src/sources/update.js";
+import { MtrackCommand } from "../base.js";
+import { formatBytes } from "../progress.js";
+
+export default class Update extends MtrackCommand {
+  static override summary = "Move imported paths to their source's newest version.";
+  static override description =
+    'For a path written by `mtrack import`: fetches the recorded revision of the source repository (or --rev, which is then recorded) and, when it resolves to another commit, writes that version of the data and its pointer. For a path written by `mtrack import-url`: asks the URL for its ETag / Last-Modified / size and downloads it again when they changed. Says "up to date" when nothing moved.\n\nLocal modifications of an imported path are not overwritten without --force.';
+  static override examples = [
+    "<%= config.bin %> update images",
+    "<%= config.bin %> update images --rev v2",
+    "<%= config.bin %> update data/remote.csv",
+  ];
+  static override strict = false;
+  static override args = { targets: Args.string({ description: "imported paths", required: true }) };
+  static override flags = {
+    rev: Flags.string({ char: "r", description: "another revision of the source to follow (git imports)" }),
+    force: Flags.boolean({ char: "f", description: "discard local modifications of the imported paths" }),
+    jobs: Flags.integer({ char: "j", description: "parallel downloads", min: 1, max: 256 }),
+  };
+
+  async run() {
+    const { argv, flags } = await this.parse(Update);
+    const repo = this.openRepo();
+    const targets = (argv as string[]).map((t) => path.resolve(t));
+    const results = await repo.withLock("update", () =>
+      this.withProgress((onProgress) =>
+        updateImports(repo, targets, {
+          rev: flags.rev,
+          force: flags.force,
+          jobs: flags.jobs,
+          onProgress,
+          env: process.env,
+        }),
+      ),
+    );
+    for (const r of results) {
+      if (!r.changed) {
+        this.say(`${r.path}: up to date`);
+        continue;
+      }
+      const from = r.from;
+      const to = r.source;
+      const describe = (s: typeof to | undefined) =>
+        s?.kind === "git"
+          ? `${s.rev} (${s.commit.slice(0, 10)})`
+          : s
+            ? (s.etag ?? s.lastModified ?? "?")
+            : "?";
+      this.say(
+        `${r.path}: ${describe(from)} -> ${describe(to)}${r.dataChanged ? `, ${r.files} file(s), ${formatBytes(r.size)}` : " (same data)"}`,
+      );
+    }
+    return { updated: results };
+  }
+}
