@@ -1,0 +1,518 @@
+/**
+ * The MLflow tracking backend of a team server (`mtrack server --db`): the same routes as the file
+ * backend (src/server/mlflow/routes.ts) over PgTrackingStore, with a run's artifacts as plain files under
+ * the objects directory (`--objects DIR`, MLflow's own `<experiment>/<run>/artifacts/<path>` layout).
+ * Nothing is held in the process: every answer comes from the database or the directory, so any number
+ * of servers on one database and one directory agree.
+ *
+ * Not here yet: the model registry and MLflow 3's logged models (NOT_IMPLEMENTED / an empty search), and
+ * runs/outputs.
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { isMtrackError } from "../../errors.js";
+import type { Experiment } from "../../tracking/layout.js";
+import { validateArtifactName, validateKey } from "../../tracking/names.js";
+import { parseFilter, parseOrderBy } from "../../tracking/search.js";
+import { safeUnlink, tmpName } from "../../util/fs.js";
+import type { FileInfo, MlflowBackend, OpenedArtifact } from "../mlflow/backend.js";
+import { invalidParam, MlflowApiError } from "../mlflow/errors.js";
+import { artifactChildren, RUN_NAME_TAG, searchExperimentList } from "../mlflow/service.js";
+import {
+  artifactUri,
+  DEFAULT_SEARCH_RESULTS,
+  datasetInputs,
+  decodePageToken,
+  encodePageToken,
+  experimentJson,
+  int64Field,
+  keyValues,
+  listField,
+  MAX_SEARCH_RESULTS,
+  type Message,
+  maxResultsField,
+  metricJson,
+  metricPoint,
+  modelRefs,
+  readBatch,
+  runIdField,
+  stringField,
+  viewTypeField,
+} from "../mlflow/wire.js";
+import { isRetryableDbError } from "./db.js";
+import {
+  type PgExperiment,
+  type PgOrderBy,
+  type PgRun,
+  type PgRunStatus,
+  PgTrackingStore,
+} from "./tracking-store.js";
+
+/** Options of `PgMlflowService`. */
+export interface PgMlflowServiceOptions {
+  /** A pool on a migrated database. */
+  pool: pg.Pool;
+  /** Where run artifacts are kept (shared by every server on the database). */
+  objectsDir: string;
+  /** Names this server in `runs.owner_server` (default host:pid). */
+  serverId?: string;
+  clock?: () => number;
+}
+
+const STATUSES: readonly string[] = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
+
+/** MLflow's Experiment message of a database experiment. */
+function experimentOf(e: PgExperiment): Experiment {
+  return {
+    id: e.experimentId,
+    name: e.name,
+    creationTime: e.creationTime,
+    lastUpdateTime: e.lastUpdateTime,
+    lifecycleStage: e.lifecycleStage,
+    tags: e.tags,
+  };
+}
+
+/** MLflow's RunInfo message of a database run. */
+function runInfoOf(r: PgRun): Message {
+  const info: Message = {
+    run_id: r.runId,
+    run_uuid: r.runId,
+    run_name: r.tags[RUN_NAME_TAG] || r.name,
+    experiment_id: r.experimentId,
+    status: r.status,
+    start_time: r.startTime,
+    artifact_uri: artifactUri(r.experimentId, r.runId),
+    lifecycle_stage: r.lifecycleStage,
+  };
+  if (r.userId) info.user_id = r.userId;
+  if (r.endTime !== null) info.end_time = r.endTime;
+  return info;
+}
+
+/** MLflow's Run message of a database run. */
+function runOf(r: PgRun): Message {
+  const inputs: Message = {};
+  if (r.inputs.length > 0) {
+    inputs.dataset_inputs = r.inputs.map((i) => {
+      const dataset: Message = {
+        name: i.name,
+        digest: i.digest,
+        source_type: i.sourceType ?? "",
+        source: i.source ?? "",
+      };
+      if (i.schema !== undefined) dataset.schema = i.schema;
+      if (i.profile !== undefined) dataset.profile = i.profile;
+      return { tags: Object.entries(i.tags ?? {}).map(([key, value]) => ({ key, value })), dataset };
+    });
+  }
+  return {
+    info: runInfoOf(r),
+    data: {
+      metrics: r.metrics.map((m) => metricJson(m.key, m.value, m.timestamp, m.step)),
+      params: Object.entries(r.params).map(([key, value]) => ({ key, value })),
+      tags: Object.entries(r.tags).map(([key, value]) => ({ key, value })),
+    },
+    inputs,
+  };
+}
+
+/** A run's `order_by` clauses of runs/search in the store's shape. */
+function orderByOf(exprs: string[]): PgOrderBy[] {
+  return parseOrderBy(exprs).map((c) => ({
+    kind: c.key.kind,
+    key: c.key.name,
+    desc: c.direction === "DESC",
+  }));
+}
+
+/** A name for a run created without one. */
+function generatedName(): string {
+  return `run-${randomBytes(4).toString("hex")}`;
+}
+
+/**
+ * The MLflow tracking API over PostgreSQL.
+ *
+ * @example
+ * const pool = await openPool(url); await migrate(pool);
+ * const backend = new PgMlflowService({ pool, objectsDir: "/srv/mtrack/objects" });
+ * router.mount("", mlflowApi(backend));
+ */
+export class PgMlflowService implements MlflowBackend {
+  readonly #store: PgTrackingStore;
+  readonly #objects: string;
+  readonly #serverId: string;
+  readonly #clock: () => number;
+  readonly loggedModels = undefined;
+  readonly modelRegistry = undefined;
+  readonly experiments: MlflowBackend["experiments"];
+  readonly annotations: MlflowBackend["annotations"];
+
+  constructor(options: PgMlflowServiceOptions) {
+    this.#store = new PgTrackingStore(options.pool, "mlflow-artifacts:");
+    this.#objects = path.resolve(options.objectsDir);
+    this.#serverId = options.serverId ?? `${process.pid}`;
+    this.#clock = options.clock ?? Date.now;
+    const store = this.#store;
+    const db = <T>(p: Promise<T>) => this.#db(p);
+    this.experiments = {
+      update: async (m) => {
+        const id = await this.#experimentId(stringField(m, "experiment_id", true));
+        const name = stringField(m, "new_name");
+        if (name !== undefined) await db(store.renameExperiment(id, name, this.#clock()));
+        return {};
+      },
+      delete: async (m) => {
+        const id = await this.#experimentId(stringField(m, "experiment_id", true));
+        await db(store.setExperimentDeleted(id, true, this.#clock()));
+        return {};
+      },
+      restore: async (m) => {
+        const id = await this.#experimentId(stringField(m, "experiment_id", true));
+        await db(store.setExperimentDeleted(id, false, this.#clock()));
+        return {};
+      },
+      setTag: async (m) => {
+        const id = await this.#experimentId(stringField(m, "experiment_id", true));
+        const key = stringField(m, "key", true);
+        await db(store.setExperimentTag(id, key, String(m.value ?? "")));
+        return {};
+      },
+      deleteTag: async (m) => {
+        const id = await this.#experimentId(stringField(m, "experiment_id", true));
+        await db(store.setExperimentTag(id, stringField(m, "key", true), undefined));
+        return {};
+      },
+    };
+    this.annotations = {
+      deleteTag: async (m) => {
+        await db(store.deleteTag(runIdField(m), stringField(m, "key", true)));
+        return {};
+      },
+      logInputs: async (m) => {
+        const runId = runIdField(m);
+        const datasets = datasetInputs(m);
+        if (modelRefs(m).length > 0) {
+          throw new MlflowApiError(
+            "NOT_IMPLEMENTED",
+            "Model inputs are not supported by a PostgreSQL-backed mtrack server yet.",
+          );
+        }
+        await db(
+          store.logInputs(
+            runId,
+            datasets.map((d) => ({ ...d.dataset, tags: d.tags })),
+          ),
+        );
+        return {};
+      },
+      logOutputs: async () => {
+        throw new MlflowApiError(
+          "NOT_IMPLEMENTED",
+          "Run outputs (logged models) are not supported by a PostgreSQL-backed mtrack server yet.",
+        );
+      },
+    };
+  }
+
+  /**
+   * Database failures a retry may fix (PostgreSQL restarting) answer 503, which MLflow's client
+   * retries; everything else keeps its own mapping.
+   */
+  async #db<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (isRetryableDbError(e)) {
+        throw new MlflowApiError(
+          "TEMPORARILY_UNAVAILABLE",
+          `The database is unavailable, retry: ${String(e)}`,
+        );
+      }
+      if (
+        isMtrackError(e, "ERR_MTRACK_EXPERIMENT_NOT_ACTIVE") ||
+        isMtrackError(e, "ERR_MTRACK_RUN_NOT_ACTIVE")
+      ) {
+        throw invalidParam(`${e.message}: it must be in the 'active' state.`);
+      }
+      throw e;
+    }
+  }
+
+  /** "0" (MLflow's Default experiment) is created on first use. */
+  async #experimentId(id: string): Promise<string> {
+    if (id === "0") await this.#db(this.#store.defaultExperimentId(this.#clock()));
+    return id;
+  }
+
+  // ---- experiments ----------------------------------------------------------------------------
+
+  async createExperiment(msg: Message): Promise<Message> {
+    const name = stringField(msg, "name", true);
+    const tags: Record<string, string> = {};
+    for (const t of keyValues(msg, "tags")) tags[t.key] = t.value;
+    await this.#experimentId("0");
+    return { experiment_id: await this.#db(this.#store.createExperiment(name, tags, this.#clock())) };
+  }
+
+  async getExperimentByName(msg: Message): Promise<Message> {
+    const name = stringField(msg, "experiment_name", true);
+    if (name === "Default") await this.#experimentId("0");
+    const exp = await this.#db(this.#store.getExperimentByName(name));
+    if (exp === undefined) {
+      throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Could not find experiment with name '${name}'`);
+    }
+    return { experiment: experimentJson(experimentOf(exp)) };
+  }
+
+  async getExperiment(msg: Message): Promise<Message> {
+    const id = await this.#experimentId(stringField(msg, "experiment_id", true));
+    return { experiment: experimentJson(experimentOf(await this.#db(this.#store.getExperiment(id)))) };
+  }
+
+  async searchExperiments(msg: Message): Promise<Message> {
+    await this.#experimentId("0");
+    const all = await this.#db(this.#store.listExperiments());
+    return searchExperimentList(all.map(experimentOf), msg);
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  /** runs/create → `{run}`; the run's user is the request's token holder. */
+  async createRun(msg: Message, user: string): Promise<Message> {
+    const experimentId = await this.#experimentId(stringField(msg, "experiment_id") ?? "0");
+    const tags: Record<string, string> = {};
+    for (const t of keyValues(msg, "tags")) {
+      validateKey("tag", t.key);
+      tags[t.key] = t.value;
+    }
+    const name = stringField(msg, "run_name") ?? tags[RUN_NAME_TAG] ?? generatedName();
+    tags[RUN_NAME_TAG] = name;
+    const run = await this.#db(
+      this.#store.createRun({
+        experimentId,
+        name,
+        userId: user,
+        startTime: int64Field(msg, "start_time") ?? this.#clock(),
+        tags,
+        ownerServer: this.#serverId,
+      }),
+    );
+    return { run: runOf(run) };
+  }
+
+  async updateRun(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const status = stringField(msg, "status");
+    if (status !== undefined && !STATUSES.includes(status)) {
+      throw invalidParam(`Invalid value ${JSON.stringify(status)} for parameter 'status'.`);
+    }
+    const name = stringField(msg, "run_name");
+    if (name !== undefined) await this.#db(this.#store.logBatch(runId, { tags: { [RUN_NAME_TAG]: name } }));
+    const endTime = int64Field(msg, "end_time");
+    const run = await this.#db(
+      this.#store.updateRun(runId, {
+        ...(status !== undefined ? { status: status as PgRunStatus } : {}),
+        ...(endTime !== undefined ? { endTime } : {}),
+        ...(name !== undefined ? { name } : {}),
+      }),
+    );
+    return { run_info: runInfoOf(run) };
+  }
+
+  async getRun(msg: Message): Promise<Message> {
+    return { run: runOf(await this.#db(this.#store.getRun(runIdField(msg)))) };
+  }
+
+  async logMetric(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const p = metricPoint(msg, this.#clock());
+    validateKey("metric", p.key);
+    await this.#db(this.#store.logBatch(runId, { metrics: [p] }));
+    return {};
+  }
+
+  async logParam(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const key = stringField(msg, "key", true);
+    validateKey("param", key);
+    await this.#db(this.#store.logBatch(runId, { params: { [key]: String(msg.value ?? "") } }));
+    return {};
+  }
+
+  async setTag(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const key = stringField(msg, "key", true);
+    validateKey("tag", key);
+    await this.#db(this.#store.logBatch(runId, { tags: { [key]: String(msg.value ?? "") } }));
+    return {};
+  }
+
+  /** runs/log-batch → `{}`: one transaction, so a refused batch leaves the run as it was. */
+  async logBatch(msg: Message): Promise<Message> {
+    const batch = readBatch(msg, this.#clock());
+    for (const m of batch.metrics) validateKey("metric", m.key);
+    for (const p of batch.params) validateKey("param", p.key);
+    for (const t of batch.tags) validateKey("tag", t.key);
+    await this.#db(
+      this.#store.logBatch(batch.runId, {
+        params: Object.fromEntries(batch.params.map((p) => [p.key, p.value])),
+        tags: Object.fromEntries(batch.tags.map((t) => [t.key, t.value])),
+        metrics: batch.metrics,
+      }),
+    );
+    return {};
+  }
+
+  async deleteRun(msg: Message): Promise<Message> {
+    await this.#db(this.#store.deleteRun(runIdField(msg), true));
+    return {};
+  }
+
+  async restoreRun(msg: Message): Promise<Message> {
+    await this.#db(this.#store.deleteRun(runIdField(msg), false));
+    return {};
+  }
+
+  /** runs/search: filter, order and page in the database (mtrack's grammar, a superset of MLflow's). */
+  async searchRuns(msg: Message): Promise<Message> {
+    const experimentIds = listField(msg, "experiment_ids").map(String);
+    const max = maxResultsField(msg, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS);
+    const offset = decodePageToken(stringField(msg, "page_token"));
+    const filter = parseFilter(stringField(msg, "filter") ?? "");
+    const orderBy = orderByOf(listField(msg, "order_by").map(String));
+    const found = await this.#db(
+      this.#store.searchRuns({
+        experimentIds,
+        filter,
+        orderBy,
+        view: viewTypeField(msg, "run_view_type"),
+        maxResults: max,
+        offset,
+      }),
+    );
+    const runs = await this.#db(this.#store.getRuns(found.runIds));
+    const out: Message = { runs: runs.map(runOf) };
+    if (found.nextOffset !== undefined) out.next_page_token = encodePageToken(found.nextOffset);
+    return out;
+  }
+
+  async getMetricHistory(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const key = stringField(msg, "metric_key", true);
+    const points = await this.#db(this.#store.getMetricHistory(runId, key));
+    const offset = decodePageToken(stringField(msg, "page_token"));
+    const max = maxResultsField(msg, points.length, Number.MAX_SAFE_INTEGER);
+    const end = Math.min(points.length, offset + max);
+    const out: Message = {
+      metrics: points.slice(offset, end).map((m) => metricJson(key, m.value, m.timestamp, m.step)),
+    };
+    if (end < points.length) out.next_page_token = encodePageToken(end);
+    return out;
+  }
+
+  // ---- artifacts ------------------------------------------------------------------------------
+
+  /** The directory of a run's artifacts (the run must exist). */
+  async #artifactDir(runId: string): Promise<string> {
+    const run = await this.#db(this.#store.getRun(runId));
+    return path.join(this.#objects, run.experimentId, run.runId, "artifacts");
+  }
+
+  async #files(runId: string): Promise<{ name: string; size: number }[]> {
+    const root = await this.#artifactDir(runId);
+    const out: { name: string; size: number }[] = [];
+    const walk = (dir: string, prefix: string): void => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const rel = prefix + e.name;
+        if (e.isDirectory()) walk(path.join(dir, e.name), `${rel}/`);
+        else if (e.isFile()) out.push({ name: rel, size: fs.statSync(path.join(dir, e.name)).size });
+      }
+    };
+    walk(root, "");
+    return out;
+  }
+
+  async listArtifacts(msg: Message): Promise<Message> {
+    const runId = runIdField(msg);
+    const files = await this.#files(runId);
+    const run = await this.#db(this.#store.getRun(runId));
+    return {
+      root_uri: artifactUri(run.experimentId, runId),
+      files: artifactChildren(files, stringField(msg, "path") ?? "", true),
+    };
+  }
+
+  async listArtifactDir(runId: string, dir: string): Promise<FileInfo[]> {
+    return artifactChildren(await this.#files(runId), dir, false);
+  }
+
+  artifactFile(): undefined {
+    return undefined;
+  }
+
+  async #artifactPath(runId: string, name: string): Promise<string> {
+    validateArtifactName(name);
+    const file = path.join(await this.#artifactDir(runId), name);
+    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' has no artifact ${name}.`);
+    }
+    return file;
+  }
+
+  async openArtifact(runId: string, name: string): Promise<OpenedArtifact> {
+    const file = await this.#artifactPath(runId, name);
+    return { size: fs.statSync(file).size, stream: fs.createReadStream(file) };
+  }
+
+  async readArtifact(runId: string, name: string): Promise<Buffer> {
+    return fs.readFileSync(await this.#artifactPath(runId, name));
+  }
+
+  readObject(): Buffer {
+    throw new MlflowApiError(
+      "NOT_IMPLEMENTED",
+      "Model files are not served by a PostgreSQL-backed server yet.",
+    );
+  }
+
+  /**
+   * Streams an upload to a staging file in the objects directory, then renames it into place: a reader
+   * (on any server) sees the whole file or none. Refused for a deleted run.
+   */
+  async putArtifact(
+    runId: string,
+    name: string,
+    body: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+  ): Promise<void> {
+    validateArtifactName(name);
+    const run = await this.#db(this.#store.getRun(runId));
+    if (run.lifecycleStage !== "active") {
+      throw invalidParam(`The run ${runId} must be in the 'active' state. Current state is deleted.`);
+    }
+    const target = path.join(this.#objects, run.experimentId, run.runId, "artifacts", name);
+    const staging = path.join(this.#objects, ".staging");
+    fs.mkdirSync(staging, { recursive: true });
+    const tmp = tmpName(staging, "upload");
+    try {
+      await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.renameSync(tmp, target);
+    } finally {
+      safeUnlink(tmp);
+    }
+  }
+
+  /** Nothing is held open: runs still RUNNING stay so in the database (another server may end them). */
+  async close(): Promise<void> {}
+}
