@@ -261,6 +261,44 @@ describe("team server only", () => {
     }
   });
 
+  test("PostgreSQL restarted under a server: retryable 503s meanwhile, then it serves again, nothing acknowledged lost", async (t) => {
+    if (!pg) return t.skip(pgSkipped);
+    dbUrl = await pg.createDatabase();
+    const repo = makeTempGitRepo();
+    let server: { child: ChildProcess; url: string } | undefined;
+    try {
+      const write = await dbToken(repo, "ana", "write");
+      server = await startServer(repo, ["--db", dbUrl, "--objects", path.join(repo.home, "objects")]);
+      const { url } = server;
+      const created = await api(url, "POST", "/runs/create", write, { experiment_id: "0" });
+      const runId = (created.body.run as { info: { run_id: string } }).info.run_id;
+      const point = (step: number) => ({
+        run_id: runId,
+        metrics: [{ key: "m", value: step, timestamp: step, step }],
+      });
+      assert.equal((await api(url, "POST", "/runs/log-batch", write, point(0))).status, 200);
+      pg.pause();
+      try {
+        const down = await api(url, "POST", "/runs/log-batch", write, point(1));
+        assert.equal(down.status, 503, JSON.stringify(down.body));
+      } finally {
+        pg.start();
+      }
+      let again = await api(url, "POST", "/runs/log-batch", write, point(2));
+      // The first call after the restart may still meet a connection the restart closed.
+      if (again.status === 503) again = await api(url, "POST", "/runs/log-batch", write, point(2));
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      const history = await api(url, "GET", `/metrics/get-history?run_id=${runId}&metric_key=m`, write);
+      assert.deepEqual(
+        (history.body.metrics as { step?: number }[]).map((m) => m.step ?? 0),
+        [0, 2],
+      );
+    } finally {
+      await stop(server?.child);
+      repo.cleanup();
+    }
+  });
+
   test("an unreachable database at start: a clear error naming the URL without its password", async () => {
     const repo = makeTempGitRepo();
     try {

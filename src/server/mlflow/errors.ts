@@ -78,6 +78,7 @@ const FROM_STATUS: Record<number, MlflowErrorCode> = {
   404: "ENDPOINT_NOT_FOUND",
   405: "ENDPOINT_NOT_FOUND",
   413: "INVALID_PARAMETER_VALUE",
+  503: "TEMPORARILY_UNAVAILABLE",
 };
 
 /**

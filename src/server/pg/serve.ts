@@ -5,8 +5,9 @@
  */
 import path from "node:path";
 import { MtrackError } from "../../errors.js";
+import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
-import { openPool, redactDbUrl } from "./db.js";
+import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
 import { PgUsers } from "./users.js";
@@ -55,7 +56,15 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
     const server = await startServer({
       storeDir,
       mlflowBackend: new PgMlflowService({ pool, objectsDir }),
-      authenticate: (token) => users.checkToken(token),
+      authenticate: async (token) => {
+        try {
+          return await users.checkToken(token);
+        } catch (e) {
+          // The database restarting: a retryable 503 (the MLflow client retries), not a 500.
+          if (isRetryableDbError(e)) throw new HttpError(503, "The database is unavailable; retry.");
+          throw e;
+        }
+      },
       ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
       ...(options.publicRead !== undefined ? { publicRead: options.publicRead } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
