@@ -13,7 +13,7 @@ export default class Server extends MtrackCommand {
   static override summary =
     "Serve a store over HTTP for push, fetch and pull, and this repository's runs to MLflow clients.";
   static override description =
-    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Inside a repository (no --store) it also serves an MLflow-compatible tracking API: point MLFLOW_TRACKING_URI at the server and MLFLOW_TRACKING_TOKEN at a token, and runs logged with the `mlflow` client become mtrack runs (see docs/mlflow-api.md); runs still open when the server stops end as KILLED. It also serves the web UI of `mtrack ui` at / (read-only, with the same read-token rule: a browser asks for the token as the password), so the View run links the mlflow client prints open the run. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.\n\nTeam server: with --db postgresql://... (or MTRACK_DB_URL, or the server.db config key) it applies the schema migrations, keeps experiments, runs, params, tags, metrics and dataset inputs in PostgreSQL, keeps run artifacts in --objects DIR (required), and checks tokens against the database's users (`mtrack server user add/token --db`; role read may only read, write and admin may also write; runs record their user). Any number of servers may share one database and one objects directory. Over PostgreSQL the web UI, the model registry, logged models, run outputs and --objects s3:// are not served yet, and /v1 push/pull serves the bare store in <objects>/store (not the database's runs). See docs/server.md.";
+    "Every write needs a bearer token (`mtrack server token create`); reads too unless --public-read. Inside a repository (no --store) it also serves an MLflow-compatible tracking API: point MLFLOW_TRACKING_URI at the server and MLFLOW_TRACKING_TOKEN at a token, and runs logged with the `mlflow` client become mtrack runs (see docs/mlflow-api.md); runs still open when the server stops end as KILLED. It also serves the web UI of `mtrack ui` at / (read-only, with the same read-token rule: a browser asks for the token as the password), so the View run links the mlflow client prints open the run. Listens on 127.0.0.1 unless --host says otherwise; put it behind a TLS proxy to expose it. Stops on Ctrl-C.\n\nTeam server: with --db postgresql://... (or MTRACK_DB_URL, or the server.db config key) it applies the schema migrations and serves the MLflow tracking API over PostgreSQL: experiments, runs, params, tags, metrics (latest and history), dataset inputs and the paths of run artifacts are in the database, the artifacts' bytes in --objects (required: a directory or s3://bucket/prefix, content-addressed). Tokens are checked against the database's users (`mtrack server user add/token --db`): role read may only read, write and admin may also write; runs record their user. Any number of servers may share one database and one objects store. Not served over PostgreSQL yet: the web UI, the model registry and logged models, run outputs; /v1 push/pull serves the objects directory as a bare store (not the database's runs). See docs/server.md.";
   static override examples = [
     "<%= config.bin %> server --store /srv/mtrack --port 8080",
     "<%= config.bin %> server --store /srv/mtrack --host 0.0.0.0 --public-read",
@@ -21,7 +21,10 @@ export default class Server extends MtrackCommand {
   ];
   static override enableJsonFlag = false;
   static override flags = {
-    store: Flags.string({ description: "store directory to serve (default: this repository's store)" }),
+    store: Flags.string({
+      description:
+        "store directory to serve to push/pull (default: this repository's store; with --db: the --objects directory, none for s3://)",
+    }),
     port: Flags.integer({
       char: "p",
       default: 8080,
@@ -41,7 +44,14 @@ export default class Server extends MtrackCommand {
       description:
         "PostgreSQL URL of a team server (default: MTRACK_DB_URL, then the server.db config key; pass the password in MTRACK_DB_URL)",
     }),
-    objects: Flags.string({ description: "with --db: directory of the MLflow run artifacts (required)" }),
+    objects: Flags.string({
+      description:
+        "with --db (required): where run artifacts go, a directory or s3://bucket/prefix (content-addressed; credentials from the AWS environment)",
+    }),
+    "objects-endpoint": Flags.string({
+      description:
+        "with --objects s3://...: endpoint URL of an S3-compatible service (MinIO, SeaweedFS, ...)",
+    }),
   };
 
   async run(): Promise<void> {
@@ -80,6 +90,7 @@ export default class Server extends MtrackCommand {
     dbUrl: string,
     flags: {
       objects?: string;
+      "objects-endpoint"?: string;
       store?: string;
       host: string;
       port: number;
@@ -90,12 +101,13 @@ export default class Server extends MtrackCommand {
   ): Promise<void> {
     if (flags.objects === undefined) {
       throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "--db needs --objects DIR", {
-        hint: "Give the directory where run artifacts go (shared by every server on this database).",
+        hint: "Give the directory or s3://bucket/prefix where run artifacts go (shared by every server on this database).",
       });
     }
     const server = await startTeamServer({
       dbUrl,
-      objectsDir: flags.objects,
+      objects: flags.objects,
+      ...(flags["objects-endpoint"] ? { objectsEndpoint: flags["objects-endpoint"] } : {}),
       ...(flags.store !== undefined ? { storeDir: path.resolve(flags.store) } : {}),
       mtrackVersion: mtrackVersion(),
       host: flags.host,
@@ -105,7 +117,7 @@ export default class Server extends MtrackCommand {
       limits: flags["max-object-bytes"] ? { objectBytes: flags["max-object-bytes"] } : {},
     });
     this.log(
-      `mtrack server listening on ${server.url} (database ${server.db}, objects ${server.objectsDir}, store ${server.storeDir}, MLflow API at ${server.url})`,
+      `mtrack server listening on ${server.url} (database ${server.db}, objects ${server.objects}${server.storeDir ? `, store ${server.storeDir}` : ""}, MLflow API at ${server.url})`,
     );
     await untilStopped(server);
   }

@@ -30,8 +30,11 @@ export function tokensFileOf(storeDir: string): string {
 
 /** What `mtrack server` serves and how. */
 export interface ServerOptions {
-  /** The store directory served (created if missing). */
-  storeDir: string;
+  /**
+   * The store directory served to push/pull on /v1 (created if missing). Optional only with
+   * `mlflowBackend`: without it /v1 (but /v1/health) is not served.
+   */
+  storeDir?: string;
   /** Token file (default `<store>/server/tokens.json`). */
   tokensFile?: string;
   /** Refuse every write. */
@@ -98,12 +101,18 @@ export interface RunningServer {
 export function createHandler(options: ServerOptions): {
   handler: http.RequestListener;
   router: Router;
-  remote: LocalRemote;
+  /** The served store (undefined without `storeDir`). */
+  remote: LocalRemote | undefined;
   /** The MLflow backend when `tracking` or `mlflowBackend` was given; close it when the server stops. */
   mlflow: MlflowBackend | undefined;
 } {
-  const remote = LocalRemote.open({ dir: options.storeDir, create: true });
-  const tokensFile = options.tokensFile ?? tokensFileOf(options.storeDir);
+  if (options.storeDir === undefined && (options.mlflowBackend === undefined || options.tracking)) {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "a server needs a store directory");
+  }
+  const remote =
+    options.storeDir === undefined ? undefined : LocalRemote.open({ dir: options.storeDir, create: true });
+  const tokensFile =
+    options.tokensFile ?? (options.storeDir === undefined ? "" : tokensFileOf(options.storeDir));
   const authenticate =
     options.authenticate ??
     ((token: string): Caller | undefined => {
@@ -118,7 +127,7 @@ export function createHandler(options: ServerOptions): {
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  router.mount("/v1", storeApi(remote, limits));
+  if (remote) router.mount("/v1", storeApi(remote, limits));
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.mlflowBackend
@@ -141,7 +150,7 @@ export function createHandler(options: ServerOptions): {
       listing,
       repoRoot: options.repoRoot ?? "",
       uiDir: options.uiDir,
-      openObject: (hash) => remote.open(hash),
+      openObject: (hash) => remote!.open(hash),
       plots: options.plots,
     });
     router.mount("", ui, "read");
@@ -150,7 +159,7 @@ export function createHandler(options: ServerOptions): {
     "",
     mlflow
       ? mlflowApi(mlflow, {
-          openObject: (hash) => remote.open(hash),
+          ...(remote ? { openObject: (hash: string) => remote.open(hash) } : {}),
           limits: { ...DEFAULT_MLFLOW_LIMITS, artifactBytes: limits.objectBytes },
         })
       : mlflowUnavailable(),
@@ -279,7 +288,7 @@ export async function startServer(
         server.closeAllConnections();
         server.close(() => {
           // Runs still open are ended as KILLED (and sealed) before the store closes under them.
-          void (mlflow?.close() ?? Promise.resolve()).then(() => remote.close()).then(resolve);
+          void (mlflow?.close() ?? Promise.resolve()).then(() => remote?.close()).then(resolve);
         });
       }),
   };

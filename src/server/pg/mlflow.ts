@@ -1,19 +1,22 @@
 /**
  * The MLflow tracking backend of a team server (`mtrack server --db`): the same routes as the file
  * backend (src/server/mlflow/routes.ts) over PgTrackingStore, with a run's artifacts as plain files under
- * the objects directory (`--objects DIR`, MLflow's own `<experiment>/<run>/artifacts/<path>` layout).
+ * the objects store (`--objects DIR|s3://bucket/prefix`, content-addressed like every mtrack store) and
+ * their paths in the database.
  * Nothing is held in the process: every answer comes from the database or the directory, so any number
- * of servers on one database and one directory agree.
+ * of servers on one database and one objects store agree.
  *
  * Not here yet: the model registry and MLflow 3's logged models (NOT_IMPLEMENTED / an empty search), and
  * runs/outputs.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
+import os from "node:os";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { isMtrackError } from "../../errors.js";
+import type { Remote } from "../../remotes/types.js";
+import { hashFileSync } from "../../store/hash.js";
 import type { Experiment } from "../../tracking/layout.js";
 import { validateArtifactName, validateKey } from "../../tracking/names.js";
 import { parseFilter, parseOrderBy } from "../../tracking/search.js";
@@ -55,8 +58,13 @@ import {
 export interface PgMlflowServiceOptions {
   /** A pool on a migrated database. */
   pool: pg.Pool;
-  /** Where run artifacts are kept (shared by every server on the database). */
-  objectsDir: string;
+  /**
+   * The objects store holding the artifacts' bytes by content hash (a directory or S3 bucket shared by
+   * every server on the database); the database maps each run's artifact paths to them.
+   */
+  objects: Remote;
+  /** Where uploads are staged while they are hashed; default the OS temp dir. */
+  tmpDir?: string;
   /** Names this server in `runs.owner_server` (default host:pid). */
   serverId?: string;
   clock?: () => number;
@@ -139,12 +147,13 @@ function generatedName(): string {
  *
  * @example
  * const pool = await openPool(url); await migrate(pool);
- * const backend = new PgMlflowService({ pool, objectsDir: "/srv/mtrack/objects" });
+ * const backend = new PgMlflowService({ pool, objects: LocalRemote.open({ dir: "/srv/mtrack/objects", create: true }) });
  * router.mount("", mlflowApi(backend));
  */
 export class PgMlflowService implements MlflowBackend {
   readonly #store: PgTrackingStore;
-  readonly #objects: string;
+  readonly #objects: Remote;
+  readonly #tmpDir: string;
   readonly #serverId: string;
   readonly #clock: () => number;
   readonly loggedModels = undefined;
@@ -154,7 +163,8 @@ export class PgMlflowService implements MlflowBackend {
 
   constructor(options: PgMlflowServiceOptions) {
     this.#store = new PgTrackingStore(options.pool, "mlflow-artifacts:");
-    this.#objects = path.resolve(options.objectsDir);
+    this.#objects = options.objects;
+    this.#tmpDir = options.tmpDir ?? os.tmpdir();
     this.#serverId = options.serverId ?? `${process.pid}`;
     this.#clock = options.clock ?? Date.now;
     const store = this.#store;
@@ -415,38 +425,18 @@ export class PgMlflowService implements MlflowBackend {
     return out;
   }
 
-  // ---- artifacts ------------------------------------------------------------------------------
+  // ---- artifacts ----------------------------------------------------------------------------
 
-  /** The directory of a run's artifacts (the run must exist). */
-  async #artifactDir(runId: string): Promise<string> {
-    const run = await this.#db(this.#store.getRun(runId));
-    return path.join(this.#objects, run.experimentId, run.runId, "artifacts");
-  }
-
-  async #files(runId: string): Promise<{ name: string; size: number }[]> {
-    const root = await this.#artifactDir(runId);
-    const out: { name: string; size: number }[] = [];
-    const walk = (dir: string, prefix: string): void => {
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const rel = prefix + e.name;
-        if (e.isDirectory()) walk(path.join(dir, e.name), `${rel}/`);
-        else if (e.isFile()) out.push({ name: rel, size: fs.statSync(path.join(dir, e.name)).size });
-      }
-    };
-    walk(root, "");
-    return out;
+  /** A run's artifact files (the run must exist). */
+  async #files(runId: string): Promise<{ name: string; hash: string; size: number }[]> {
+    await this.#db(this.#store.getRun(runId));
+    return this.#db(this.#store.listArtifacts(runId));
   }
 
   async listArtifacts(msg: Message): Promise<Message> {
     const runId = runIdField(msg);
-    const files = await this.#files(runId);
     const run = await this.#db(this.#store.getRun(runId));
+    const files = await this.#db(this.#store.listArtifacts(runId));
     return {
       root_uri: artifactUri(run.experimentId, runId),
       files: artifactChildren(files, stringField(msg, "path") ?? "", true),
@@ -461,22 +451,26 @@ export class PgMlflowService implements MlflowBackend {
     return undefined;
   }
 
-  async #artifactPath(runId: string, name: string): Promise<string> {
-    validateArtifactName(name);
-    const file = path.join(await this.#artifactDir(runId), name);
-    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+  async openArtifact(runId: string, name: string): Promise<OpenedArtifact> {
+    const file = (await this.#files(runId)).find((f) => f.name === name);
+    if (file === undefined) {
       throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' has no artifact ${name}.`);
     }
-    return file;
-  }
-
-  async openArtifact(runId: string, name: string): Promise<OpenedArtifact> {
-    const file = await this.#artifactPath(runId, name);
-    return { size: fs.statSync(file).size, stream: fs.createReadStream(file) };
+    const stream = await this.#objects.open(file.hash);
+    if (stream === undefined) {
+      throw new MlflowApiError(
+        "TEMPORARILY_UNAVAILABLE",
+        `Artifact ${name} of run ${runId} (object ${file.hash}) is missing from the objects store.`,
+      );
+    }
+    return { size: file.size, stream };
   }
 
   async readArtifact(runId: string, name: string): Promise<Buffer> {
-    return fs.readFileSync(await this.#artifactPath(runId, name));
+    const { stream } = await this.openArtifact(runId, name);
+    const chunks: Buffer[] = [];
+    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
   }
 
   readObject(): Buffer {
@@ -487,8 +481,9 @@ export class PgMlflowService implements MlflowBackend {
   }
 
   /**
-   * Streams an upload to a staging file in the objects directory, then renames it into place: a reader
-   * (on any server) sees the whole file or none. Refused for a deleted run.
+   * Streams an upload to a staging file, hashes it, puts the object in the objects store (once: a
+   * stored object is not sent again), and only then records it in the database: a run never lists an
+   * artifact whose bytes did not arrive. Refused for a deleted run.
    */
   async putArtifact(
     runId: string,
@@ -500,14 +495,13 @@ export class PgMlflowService implements MlflowBackend {
     if (run.lifecycleStage !== "active") {
       throw invalidParam(`The run ${runId} must be in the 'active' state. Current state is deleted.`);
     }
-    const target = path.join(this.#objects, run.experimentId, run.runId, "artifacts", name);
-    const staging = path.join(this.#objects, ".staging");
-    fs.mkdirSync(staging, { recursive: true });
-    const tmp = tmpName(staging, "upload");
+    fs.mkdirSync(this.#tmpDir, { recursive: true });
+    const tmp = tmpName(this.#tmpDir, "mlflow-upload");
     try {
       await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.renameSync(tmp, target);
+      const object = hashFileSync(tmp);
+      if (!(await this.#objects.has([object])).has(object.hash)) await this.#objects.putFile(object, tmp);
+      await this.#db(this.#store.recordArtifact(runId, { path: name, ...object }));
     } finally {
       safeUnlink(tmp);
     }

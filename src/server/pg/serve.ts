@@ -3,8 +3,11 @@
  * the URL without its password), applies the migrations, and serves the MLflow tracking API over
  * PostgreSQL with artifacts in the objects directory, authenticating tokens against the database's users.
  */
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { MtrackError } from "../../errors.js";
+import { openRemote } from "../../remotes/index.js";
+import type { Remote } from "../../remotes/types.js";
 import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
@@ -17,10 +20,20 @@ export interface TeamServerOptions
   extends Pick<ServerOptions, "readOnly" | "publicRead" | "limits" | "mtrackVersion"> {
   /** postgresql://... (never printed with its password). */
   dbUrl: string;
-  /** Directory of the run artifacts (shared by every server on the database). */
-  objectsDir: string;
-  /** The bare store served to push/pull (`/v1`); default `<objectsDir>/store`. */
+  /**
+   * Where the artifacts' bytes go, by content hash: a directory (an mtrack store) or `s3://bucket/prefix`
+   * (the S3 remote's layout); shared by every server on the database.
+   */
+  objects: string;
+  /** Endpoint of an S3-compatible service for `s3://` objects (MinIO, SeaweedFS, ...). */
+  objectsEndpoint?: string;
+  /**
+   * The store served to push/pull on `/v1`: default the objects directory itself; with `s3://` objects
+   * none unless given.
+   */
   storeDir?: string;
+  /** Local cache of the S3 remote (pack indexes); default under the OS temp dir. */
+  stateDir?: string;
   host?: string;
   port?: number;
   /** Connections to the database (default 10). */
@@ -30,8 +43,8 @@ export interface TeamServerOptions
 /** A running team server: `db` is the URL without its password. */
 export interface RunningTeamServer extends RunningServer {
   db: string;
-  objectsDir: string;
-  storeDir: string;
+  objects: string;
+  storeDir: string | undefined;
 }
 
 /**
@@ -42,20 +55,27 @@ export interface RunningTeamServer extends RunningServer {
  * // MLFLOW_TRACKING_URI=s.url with a token from `mtrack server user token NAME --db ...`
  */
 export async function startTeamServer(options: TeamServerOptions): Promise<RunningTeamServer> {
-  if (options.objectsDir.startsWith("s3://")) {
-    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "--objects s3://... is not supported yet", {
-      hint: "Give --objects a directory every server on the database can reach (e.g. a shared mount).",
-    });
-  }
-  const objectsDir = path.resolve(options.objectsDir);
-  const storeDir = path.resolve(options.storeDir ?? path.join(objectsDir, "store"));
+  const s3 = options.objects.startsWith("s3://");
+  const objectsUrl = s3 ? options.objects : path.resolve(options.objects);
+  const storeDir = options.storeDir ? path.resolve(options.storeDir) : s3 ? undefined : objectsUrl;
   const pool = await openPool(options.dbUrl, { max: options.poolSize ?? 10 });
+  let objects: Remote | undefined;
   try {
     await migrate(pool);
+    if (!s3) fs.mkdirSync(objectsUrl, { recursive: true });
+    objects = await openRemote(
+      {
+        name: "objects",
+        url: objectsUrl,
+        kind: s3 ? "s3" : "local",
+        ...(options.objectsEndpoint ? { endpoint: options.objectsEndpoint } : {}),
+      },
+      { stateDir: options.stateDir ?? path.join(os.tmpdir(), "mtrack-server-state") },
+    );
     const users = new PgUsers(pool);
     const server = await startServer({
-      storeDir,
-      mlflowBackend: new PgMlflowService({ pool, objectsDir }),
+      ...(storeDir ? { storeDir } : {}),
+      mlflowBackend: new PgMlflowService({ pool, objects }),
       authenticate: async (token) => {
         try {
           return await users.checkToken(token);
@@ -72,17 +92,20 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       ...(options.host ? { host: options.host } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
     });
+    const opened = objects;
     return {
       ...server,
       db: redactDbUrl(options.dbUrl),
-      objectsDir,
+      objects: objectsUrl,
       storeDir,
       close: async () => {
         await server.close();
+        await opened.close();
         await pool.end();
       },
     };
   } catch (e) {
+    await objects?.close().catch(() => {});
     await pool.end().catch(() => {});
     throw e;
   }

@@ -372,6 +372,30 @@ export class PgTrackingStore {
     });
   }
 
+  /**
+   * Records artifact `path` of a run as the stored object `hash` (the caller has put the object in the
+   * objects store first, so a recorded artifact always has its bytes); a path logged again is replaced.
+   */
+  async recordArtifact(runId: string, file: { path: string; hash: string; size: number }): Promise<void> {
+    await this.tx(async (c) => {
+      await activeRun(c, runId);
+      await c.query(
+        `INSERT INTO artifacts VALUES ($1, $2, $3, $4)
+         ON CONFLICT (run_id, path) DO UPDATE SET hash = EXCLUDED.hash, size = EXCLUDED.size`,
+        [runId, file.path, file.hash, file.size],
+      );
+    });
+  }
+
+  /** A run's artifact files, by path. */
+  async listArtifacts(runId: string): Promise<{ name: string; hash: string; size: number }[]> {
+    const r = await this.pool.query(
+      "SELECT path, hash, size FROM artifacts WHERE run_id = $1 ORDER BY path",
+      [runId],
+    );
+    return r.rows.map((a) => ({ name: a.path, hash: a.hash, size: Number(a.size) }));
+  }
+
   /** Deletes one tag of a run; a missing one is ERR_MTRACK_TAG_NOT_FOUND. */
   async deleteTag(runId: string, key: string): Promise<void> {
     await this.tx(async (c) => {
