@@ -324,7 +324,7 @@ describe("team server only", () => {
         env: repo.env,
       });
       const r = await waitCli(child);
-      assert.notEqual(r.code, 0);
+      assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr + r.stdout, /127\.0\.0\.1:1\/mtrack/);
       assert.ok(!(r.stderr + r.stdout).includes("hunter2"), r.stderr);
       const noObjects = await runCli(["server", "--port", "0", "--db", url], {

@@ -165,7 +165,7 @@ export class PgMlflowService implements MlflowBackend {
     this.#store = new PgTrackingStore(options.pool, "mlflow-artifacts:");
     this.#objects = options.objects;
     this.#tmpDir = options.tmpDir ?? os.tmpdir();
-    this.#serverId = options.serverId ?? `${process.pid}`;
+    this.#serverId = options.serverId ?? `${os.hostname()}:${process.pid}`;
     this.#clock = options.clock ?? Date.now;
     const store = this.#store;
     const db = <T>(p: Promise<T>) => this.#db(p);
