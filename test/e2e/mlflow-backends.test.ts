@@ -332,6 +332,11 @@ describe("team server only", () => {
         env: repo.env,
       });
       assert.equal(noObjects.code, 2);
+      const noDb = await runCli(["server", "--port", "0", "--objects", "o"], {
+        cwd: repo.dir,
+        env: repo.env,
+      });
+      assert.equal(noDb.code, 2, "--objects without --db is refused");
     } finally {
       repo.cleanup();
     }
