@@ -7,6 +7,17 @@ import { Repo } from "../src/repo.js";
 import { DB_CONFIG_KEY, DB_URL_ENV, resolveDbUrl } from "../src/server/pg/db.js";
 
 export function dbUrlOf(flag: string | undefined): string {
+  const url = dbUrlIfAny(flag);
+  if (url === undefined) {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "no database URL given", {
+      hint: `Pass --db postgresql://..., set ${DB_URL_ENV}, or \`mtrack config ${DB_CONFIG_KEY} ...\` (in config.local.yaml when it has a password).`,
+    });
+  }
+  return url;
+}
+
+/** The database URL when one is given (flag, environment, config), else undefined. */
+export function dbUrlIfAny(flag: string | undefined): string | undefined {
   let configured: string | undefined;
   if (flag === undefined && !process.env[DB_URL_ENV]) {
     try {
@@ -15,13 +26,7 @@ export function dbUrlOf(flag: string | undefined): string {
       configured = undefined;
     }
   }
-  const url = resolveDbUrl(flag, process.env, configured);
-  if (url === undefined) {
-    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "no database URL given", {
-      hint: `Pass --db postgresql://..., set ${DB_URL_ENV}, or \`mtrack config ${DB_CONFIG_KEY} ...\` (in config.local.yaml when it has a password).`,
-    });
-  }
-  return url;
+  return resolveDbUrl(flag, process.env, configured);
 }
 
 /** Runs `fn` on a migrated pool of the database, then closes it. */

@@ -15,6 +15,7 @@ import { RunListing } from "../tracking/listing.js";
 import type { GitInfoProvider } from "../tracking/types.js";
 import { isUiPath, sendUiError, uiRoutes } from "../ui/server.js";
 import { sendError, sendJson } from "./http-util.js";
+import type { MlflowBackend } from "./mlflow/backend.js";
 import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
 import { DEFAULT_MLFLOW_LIMITS, mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
@@ -29,8 +30,11 @@ export function tokensFileOf(storeDir: string): string {
 
 /** What `mtrack server` serves and how. */
 export interface ServerOptions {
-  /** The store directory served (created if missing). */
-  storeDir: string;
+  /**
+   * The store directory served to push/pull on /v1 (created if missing). Optional only with
+   * `mlflowBackend`: without it /v1 (but /v1/health) is not served.
+   */
+  storeDir?: string;
   /** Token file (default `<store>/server/tokens.json`). */
   tokensFile?: string;
   /** Refuse every write. */
@@ -59,6 +63,25 @@ export interface ServerOptions {
   uiDir?: string;
   /** Commit/branch/dirty of MLflow runs whose client reports no commit (see MlflowServiceOptions). */
   gitInfo?: GitInfoProvider;
+  /**
+   * The MLflow API's backend instead of the repository's files (`mtrack server --db`: PgMlflowService);
+   * without `tracking` the web UI is not served.
+   */
+  mlflowBackend?: MlflowBackend;
+  /**
+   * Who a presented token is and what it may do (`--db`: the database's users and tokens); default: the
+   * token file, where a write token is role "write".
+   */
+  authenticate?: (token: string) => Promise<Caller | undefined> | Caller | undefined;
+}
+
+/**
+ * The holder of a request's token. Role read may only read; write may also write; admin may do both
+ * (user and token management is `mtrack server user ... --db`, not an HTTP endpoint yet).
+ */
+export interface Caller {
+  user: string;
+  role: "read" | "write" | "admin";
 }
 
 /** A running server. */
@@ -66,8 +89,8 @@ export interface RunningServer {
   url: string;
   port: number;
   server: http.Server;
-  /** The MLflow service when `tracking` was given. */
-  mlflow: MlflowService | undefined;
+  /** The MLflow backend when `tracking` or `mlflowBackend` was given. */
+  mlflow: MlflowBackend | undefined;
   close(): Promise<void>;
 }
 
@@ -78,12 +101,24 @@ export interface RunningServer {
 export function createHandler(options: ServerOptions): {
   handler: http.RequestListener;
   router: Router;
-  remote: LocalRemote;
-  /** The MLflow service when `tracking` was given; close it when the server stops. */
-  mlflow: MlflowService | undefined;
+  /** The served store (undefined without `storeDir`). */
+  remote: LocalRemote | undefined;
+  /** The MLflow backend when `tracking` or `mlflowBackend` was given; close it when the server stops. */
+  mlflow: MlflowBackend | undefined;
 } {
-  const remote = LocalRemote.open({ dir: options.storeDir, create: true });
-  const tokensFile = options.tokensFile ?? tokensFileOf(options.storeDir);
+  if (options.storeDir === undefined && (options.mlflowBackend === undefined || options.tracking)) {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "a server needs a store directory");
+  }
+  const remote =
+    options.storeDir === undefined ? undefined : LocalRemote.open({ dir: options.storeDir, create: true });
+  const tokensFile =
+    options.tokensFile ?? (options.storeDir === undefined ? "" : tokensFileOf(options.storeDir));
+  const authenticate =
+    options.authenticate ??
+    ((token: string): Caller | undefined => {
+      const t: TokenRecord | undefined = findToken(tokensFile, token);
+      return t && { user: t.name, role: t.scope };
+    });
   const router = new Router();
   router.add({
     method: "GET",
@@ -92,18 +127,20 @@ export function createHandler(options: ServerOptions): {
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  router.mount("/v1", storeApi(remote, limits));
+  if (remote) router.mount("/v1", storeApi(remote, limits));
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
-  const mlflow = options.tracking
-    ? new MlflowService({
-        tracking: options.tracking,
-        mtrackVersion: options.mtrackVersion,
-        listing,
-        ...(options.gitInfo ? { gitInfo: options.gitInfo } : {}),
-        ...(options.openModels ? { openModels: options.openModels } : {}),
-      })
-    : undefined;
+  const mlflow = options.mlflowBackend
+    ? options.mlflowBackend
+    : options.tracking
+      ? new MlflowService({
+          tracking: options.tracking,
+          mtrackVersion: options.mtrackVersion,
+          listing,
+          ...(options.gitInfo ? { gitInfo: options.gitInfo } : {}),
+          ...(options.openModels ? { openModels: options.openModels } : {}),
+        })
+      : undefined;
   if (options.tracking) {
     // The web UI (the page MLflow's "View run" links open), read-only, behind the read-token rule.
     const { dir, store } = options.tracking;
@@ -113,7 +150,7 @@ export function createHandler(options: ServerOptions): {
       listing,
       repoRoot: options.repoRoot ?? "",
       uiDir: options.uiDir,
-      openObject: (hash) => remote.open(hash),
+      openObject: (hash) => remote!.open(hash),
       plots: options.plots,
     });
     router.mount("", ui, "read");
@@ -122,7 +159,7 @@ export function createHandler(options: ServerOptions): {
     "",
     mlflow
       ? mlflowApi(mlflow, {
-          openObject: (hash) => remote.open(hash),
+          ...(remote ? { openObject: (hash: string) => remote.open(hash) } : {}),
           limits: { ...DEFAULT_MLFLOW_LIMITS, artifactBytes: limits.objectBytes },
         })
       : mlflowUnavailable(),
@@ -142,21 +179,21 @@ export function createHandler(options: ServerOptions): {
       if (match === "method") throw new HttpError(405, "Method not allowed.");
       if (!match) throw new HttpError(404, "No such endpoint.", "ERR_MTRACK_PATH_NOT_FOUND");
       const access = match.route.access;
-      let found: TokenRecord | undefined;
+      let found: Caller | undefined;
       if (access !== "public") {
         const auth = req.headers.authorization ?? "";
         const token = bearerOrBasicToken(auth);
-        found = token ? findToken(tokensFile, token) : undefined;
-        const scope = found?.scope;
+        found = token ? await authenticate(token) : undefined;
+        const role = found?.role;
         if (access === "write") {
-          if (!scope) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
-          if (scope !== "write") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
+          if (!role) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
+          if (role === "read") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
           if (options.readOnly) throw new HttpError(403, "This server is read-only.", "ERR_MTRACK_IO");
-        } else if (!options.publicRead && !scope) {
+        } else if (!options.publicRead && !role) {
           throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
         }
       }
-      const user = found?.name;
+      const user = found?.user;
       await match.route.handler({ req, res, params: match.params, url, ...(user ? { user } : {}) });
     })().catch((err: unknown) => {
       if (options.tracking && isUiPath(pathname)) {
@@ -251,7 +288,7 @@ export async function startServer(
         server.closeAllConnections();
         server.close(() => {
           // Runs still open are ended as KILLED (and sealed) before the store closes under them.
-          void (mlflow?.close() ?? Promise.resolve()).then(() => remote.close()).then(resolve);
+          void (mlflow?.close() ?? Promise.resolve()).then(() => remote?.close()).then(resolve);
         });
       }),
   };

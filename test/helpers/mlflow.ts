@@ -31,9 +31,15 @@ export async function token(repo: TempGitRepo, name: string, read = false): Prom
   return created.token as string;
 }
 
-/** Starts `mtrack server --port 0` in the repo and waits for its URL. */
-export async function startServer(repo: TempGitRepo): Promise<{ child: ChildProcess; url: string }> {
-  const child = startCli(["server", "--port", "0"], { cwd: repo.dir, env: repo.env });
+/**
+ * Starts `mtrack server --port 0` (plus `args`, e.g. `--db URL --objects DIR`) in the repo and waits for
+ * its URL.
+ */
+export async function startServer(
+  repo: TempGitRepo,
+  args: string[] = [],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = startCli(["server", "--port", "0", ...args], { cwd: repo.dir, env: repo.env });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);

@@ -15,7 +15,7 @@ import type { Repo } from "../../repo.js";
 import { type Env, gitInfoFor, openTracking } from "../../tracking/context.js";
 import { startServer } from "../server.js";
 import { createToken } from "../tokens.js";
-import type { MlflowService } from "./service.js";
+import type { MlflowBackend } from "./backend.js";
 
 /** The variable that turns capture off when set to 0, false, no or off. */
 export const CAPTURE_ENV = "MTRACK_MLFLOW_CAPTURE";
@@ -103,7 +103,7 @@ export async function startMlflowCapture(
     fs.rmSync(secretDir, { recursive: true, force: true });
     throw err;
   }
-  const mlflow: MlflowService | undefined = server.mlflow;
+  const mlflow: MlflowBackend | undefined = server.mlflow;
   let closed: Promise<void> | undefined;
   return {
     url: server.url,

@@ -18,6 +18,8 @@ export const MLFLOW_ERROR_STATUS = {
   ENDPOINT_NOT_FOUND: 404,
   INTERNAL_ERROR: 500,
   NOT_IMPLEMENTED: 501,
+  /** A backend that may recover (the database restarting): the client retries 503. */
+  TEMPORARILY_UNAVAILABLE: 503,
 } as const;
 
 /** One of the MLflow error codes above. */
@@ -76,6 +78,7 @@ const FROM_STATUS: Record<number, MlflowErrorCode> = {
   404: "ENDPOINT_NOT_FOUND",
   405: "ENDPOINT_NOT_FOUND",
   413: "INVALID_PARAMETER_VALUE",
+  503: "TEMPORARILY_UNAVAILABLE",
 };
 
 /**

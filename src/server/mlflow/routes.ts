@@ -8,10 +8,11 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { limitedBody, readBody, sendJson } from "../http-util.js";
 import { type Access, Router } from "../router.js";
+import type { FileInfo, MlflowBackend } from "./backend.js";
 import { MlflowApiError } from "./errors.js";
 import { parseLoggedModelPath } from "./logged-models.js";
 import { parseVersionContentPath } from "./model-registry.js";
-import { artifactChildren, type FileInfo, type MlflowService } from "./service.js";
+import { artifactChildren } from "./service.js";
 import { BATCH_LIMITS, type Message, parseArtifactPath, queryMessage } from "./wire.js";
 
 /** Body limits of the MLflow API. */
@@ -78,7 +79,7 @@ type Endpoint = {
   call: (msg: Message, user: string) => Message | Promise<Message>;
 };
 
-function endpoints(s: MlflowService): Endpoint[] {
+function endpoints(s: MlflowBackend): Endpoint[] {
   return [
     { path: "/experiments/create", methods: ["POST"], access: "write", call: (m) => s.createExperiment(m) },
     {
@@ -94,7 +95,7 @@ function endpoints(s: MlflowService): Endpoint[] {
       access: "read",
       call: (m) => s.searchExperiments(m),
     },
-    { path: "/runs/create", methods: ["POST"], access: "write", call: (m) => s.createRun(m) },
+    { path: "/runs/create", methods: ["POST"], access: "write", call: (m, u) => s.createRun(m, u) },
     { path: "/runs/update", methods: ["POST"], access: "write", call: (m) => s.updateRun(m) },
     { path: "/runs/get", methods: ["GET"], access: "read", call: (m) => s.getRun(m) },
     { path: "/runs/search", methods: ["POST", "GET"], access: "read", call: (m) => s.searchRuns(m) },
@@ -147,7 +148,7 @@ function endpoints(s: MlflowService): Endpoint[] {
 }
 
 /** The model registry (model-registry.ts); absent without one (the catch-all answers NOT_IMPLEMENTED). */
-function registryEndpoints(s: MlflowService): Endpoint[] {
+function registryEndpoints(s: MlflowBackend): Endpoint[] {
   const r = s.modelRegistry;
   if (r === undefined) return [];
   const rm = "/registered-models";
@@ -198,7 +199,7 @@ function registryEndpoints(s: MlflowService): Endpoint[] {
 }
 
 /** MLflow 3's logged models (logged-models.ts); only an empty search without a registry. */
-function loggedModelEndpoints(s: MlflowService): Endpoint[] {
+function loggedModelEndpoints(s: MlflowBackend): Endpoint[] {
   const lm = s.loggedModels;
   if (lm === undefined) {
     // MLflow 3 clients look for a LoggedModel before they download `runs:/` artifacts.
@@ -247,7 +248,7 @@ function notImplemented(what: string): never {
  * @example
  * router.mount("", mlflowApi(new MlflowService({ tracking: openTracking(repo) })));
  */
-export function mlflowApi(service: MlflowService, options: MlflowApiOptions = {}): Router {
+export function mlflowApi(service: MlflowBackend, options: MlflowApiOptions = {}): Router {
   const limits = options.limits ?? DEFAULT_MLFLOW_LIMITS;
   const router = new Router();
   for (const prefix of MLFLOW_PREFIXES) {
@@ -304,7 +305,7 @@ type ArtifactTarget =
   | { kind: "logged"; modelId: string; name: string }
   | { kind: "version"; hash: string; name: string };
 
-function artifactTarget(p: string, service: MlflowService): ArtifactTarget {
+function artifactTarget(p: string, service: MlflowBackend): ArtifactTarget {
   const logged = parseLoggedModelPath(p);
   if (logged !== undefined && service.loggedModels !== undefined) return { kind: "logged", ...logged };
   const version = parseVersionContentPath(p);
@@ -320,7 +321,7 @@ function artifactTarget(p: string, service: MlflowService): ArtifactTarget {
 }
 
 /** The proxy's listing of one directory of a target (base names). */
-function listTarget(t: ArtifactTarget, service: MlflowService): FileInfo[] {
+function listTarget(t: ArtifactTarget, service: MlflowBackend): FileInfo[] | Promise<FileInfo[]> {
   if (t.kind === "logged") return service.loggedModels!.listArtifactDir(t.modelId, t.name);
   if (t.kind === "version")
     return artifactChildren(service.modelRegistry!.contentFiles(t.hash), t.name, false);
@@ -333,7 +334,7 @@ function listTarget(t: ArtifactTarget, service: MlflowService): FileInfo[] {
  */
 function storedFile(
   t: ArtifactTarget,
-  service: MlflowService,
+  service: MlflowBackend,
   streaming: boolean,
 ): { hash: string; size: number } | undefined {
   if (t.kind === "run") return streaming ? service.artifactFile(t.runId, t.name) : undefined;
@@ -358,7 +359,7 @@ function artifactHeaders(name: string, size: number): Record<string, string | nu
 function addArtifactRoutes(
   router: Router,
   prefix: string,
-  service: MlflowService,
+  service: MlflowBackend,
   openObject: MlflowApiOptions["openObject"],
   artifactBytes: number,
 ): void {
@@ -368,7 +369,7 @@ function addArtifactRoutes(
     access: "read",
     handler: async ({ res, url }) => {
       sendJson(res, 200, {
-        files: listTarget(artifactTarget(url.searchParams.get("path") ?? "", service), service),
+        files: await listTarget(artifactTarget(url.searchParams.get("path") ?? "", service), service),
       });
     },
   });
@@ -379,6 +380,15 @@ function addArtifactRoutes(
     handler: async ({ req, res, params }) => {
       const t = artifactTarget(params.path ?? "", service);
       const head = req.method === "HEAD";
+      if (t.kind === "run" && service.openArtifact !== undefined) {
+        const opened = await service.openArtifact(t.runId, t.name);
+        res.writeHead(200, artifactHeaders(t.name, opened.size));
+        if (head) {
+          opened.stream.destroy();
+          res.end();
+        } else await pipeline(opened.stream, res);
+        return;
+      }
       const file = storedFile(t, service, openObject !== undefined);
       const stream = file && openObject ? await openObject(file.hash) : undefined;
       if (file && stream) {
@@ -392,7 +402,8 @@ function addArtifactRoutes(
         return;
       }
       // Not streamable (no opener, or an object still staged in this process): read it whole.
-      const body = t.kind === "run" ? service.readArtifact(t.runId, t.name) : service.readObject(file!.hash);
+      const body =
+        t.kind === "run" ? await service.readArtifact(t.runId, t.name) : service.readObject(file!.hash);
       res.writeHead(200, artifactHeaders(t.name, body.length));
       res.end(head ? undefined : body);
     },

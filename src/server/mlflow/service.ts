@@ -41,6 +41,7 @@ import { likeMatch, searchRuns } from "../../tracking/search.js";
 import { type GitInfoProvider, RUN_STATUSES, type RunStatus, type RunSummary } from "../../tracking/types.js";
 import { safeUnlink, tmpName } from "../../util/fs.js";
 import { MlflowRunAnnotations } from "./annotations.js";
+import type { FileInfo, MlflowBackend } from "./backend.js";
 import { invalidParam, MlflowApiError } from "./errors.js";
 import { MlflowExperiments } from "./experiments.js";
 import { MlflowLoggedModels } from "./logged-models.js";
@@ -121,12 +122,7 @@ interface OwnedRun {
   at: { time: number | undefined };
 }
 
-/** One entry of an artifact listing, in MLflow's FileInfo shape. */
-export interface FileInfo {
-  path: string;
-  is_dir: boolean;
-  file_size?: number;
-}
+export type { FileInfo } from "./backend.js";
 
 /**
  * The immediate children of directory `dir` ("" for the root) among a run's artifact files. `full`
@@ -156,7 +152,7 @@ export function artifactChildren(
 }
 
 /** A `name = 'x'` / `name LIKE 'x%'` filter of experiments/search (the only kind supported). */
-function experimentNameFilter(filter: string | undefined): (e: Experiment) => boolean {
+export function experimentNameFilter(filter: string | undefined): (e: Experiment) => boolean {
   if (filter === undefined || filter.trim() === "") return () => true;
   const m = /^\s*(?:attributes?\.)?name\s*(=|!=|LIKE|ILIKE)\s*(['"])(.*)\2\s*$/i.exec(filter);
   if (!m) {
@@ -173,6 +169,27 @@ function experimentNameFilter(filter: string | undefined): (e: Experiment) => bo
 }
 
 /**
+ * experiments/search over a list of experiments: the name filter, the view type, newest first, paged.
+ *
+ * @example
+ * searchExperimentList(readExperiments(dir), { filter: "name LIKE 'cv-%'", max_results: 10 });
+ */
+export function searchExperimentList(experiments: readonly Experiment[], msg: Message): Message {
+  const keep = experimentNameFilter(stringField(msg, "filter"));
+  const view = viewTypeField(msg, "view_type");
+  const max = maxResultsField(msg, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS);
+  const offset = decodePageToken(stringField(msg, "page_token"));
+  const all = experiments.filter(
+    (e) => keep(e) && (view === "ALL" || (e.lifecycleStage === "deleted") === (view === "DELETED_ONLY")),
+  );
+  all.sort((a, b) => b.creationTime - a.creationTime || Number(a.id) - Number(b.id));
+  const page = all.slice(offset, offset + max);
+  const out: Message = { experiments: page.map(experimentJson) };
+  if (offset + max < all.length) out.next_page_token = encodePageToken(offset + max);
+  return out;
+}
+
+/**
  * MLflow's tracking service over one mtrack tracking dir.
  *
  * @example
@@ -182,7 +199,7 @@ function experimentNameFilter(filter: string | undefined): (e: Experiment) => bo
  * service.logMetric({ run_id: run.info.run_id, key: "loss", value: 0.5, timestamp: Date.now(), step: 0 });
  * await service.close(); // ends the still-open runs as KILLED
  */
-export class MlflowService {
+export class MlflowService implements MlflowBackend {
   readonly #dir: string;
   readonly #store: Tracking["store"];
   readonly #clock: () => number;
@@ -290,18 +307,7 @@ export class MlflowService {
 
   /** experiments/search → `{experiments, next_page_token?}`; filters on the name only. */
   searchExperiments(msg: Message): Message {
-    const keep = experimentNameFilter(stringField(msg, "filter"));
-    const view = viewTypeField(msg, "view_type");
-    const max = maxResultsField(msg, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS);
-    const offset = decodePageToken(stringField(msg, "page_token"));
-    const all = readExperiments(this.#dir).filter(
-      (e) => keep(e) && (view === "ALL" || (e.lifecycleStage === "deleted") === (view === "DELETED_ONLY")),
-    );
-    all.sort((a, b) => b.creationTime - a.creationTime || Number(a.id) - Number(b.id));
-    const page = all.slice(offset, offset + max);
-    const out: Message = { experiments: page.map(experimentJson) };
-    if (offset + max < all.length) out.next_page_token = encodePageToken(offset + max);
-    return out;
+    return searchExperimentList(readExperiments(this.#dir), msg);
   }
 
   // ---- runs -----------------------------------------------------------------------------------

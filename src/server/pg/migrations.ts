@@ -113,6 +113,19 @@ CREATE TABLE tokens (
 );
 `,
   },
+  {
+    version: 2,
+    description: "run artifacts: path -> content hash and size (the bytes are in the objects store)",
+    sql: `
+CREATE TABLE artifacts (
+  run_id TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
+  path   TEXT NOT NULL,
+  hash   TEXT NOT NULL,
+  size   BIGINT NOT NULL,
+  PRIMARY KEY (run_id, path)
+);
+`,
+  },
 ];
 
 /** The newest schema version this binary knows. */

@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { MtrackError } from "../../errors.js";
+import type { ComparisonNode, FilterNode } from "../../tracking/search.js";
 import { isRetryableDbError } from "./db.js";
 
 export type PgRunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
@@ -63,15 +64,38 @@ export type PgRunFilter =
   | { kind: "metric"; key: string; op: "=" | "!=" | "<" | "<=" | ">" | ">="; value: number }
   | { kind: "param" | "tag"; key: string; op: "=" | "!=" | "LIKE" | "ILIKE"; value: string };
 
+/** One order-by clause of `searchRuns`; attributes: start_time, end_time, run_name, status, run_id. */
+export interface PgOrderBy {
+  kind: "metric" | "param" | "tag" | "attribute";
+  key: string;
+  desc: boolean;
+}
+
 export interface PgSearch {
   experimentIds: string[];
+  /** Simple terms, ANDed with `filter`. */
   filters?: PgRunFilter[];
-  /** e.g. `{ kind: "metric", key: "loss", desc: false }`; default: start time, newest first. */
-  orderBy?: { kind: "metric" | "param" | "attribute"; key: string; desc: boolean };
+  /** A parsed search expression (`parseFilter`, mtrack's superset of MLflow's grammar). */
+  filter?: FilterNode;
+  /** e.g. `{ kind: "metric", key: "loss", desc: false }`, or several; default: start time, newest first. */
+  orderBy?: PgOrderBy | PgOrderBy[];
+  /** Which lifecycle stages (default ACTIVE_ONLY). */
+  view?: "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
   maxResults?: number;
   /** Offset from a previous page. */
   offset?: number;
 }
+
+/** Run attributes a search may filter or order on, and their columns. */
+const ATTRIBUTE_COLUMNS: Readonly<Record<string, string>> = {
+  run_id: "run_id",
+  run_name: "name",
+  status: "status",
+  start_time: "start_time",
+  end_time: "end_time",
+  lifecycle_stage: "lifecycle_stage",
+  experiment_id: "experiment_id",
+};
 
 const DEFAULT_EXPERIMENT_NAME = "Default";
 /** Attempts of one transaction whose connection was lost before COMMIT: one more than the pool's default size, so a pool of dead connections after a restart is drained. */
@@ -116,19 +140,20 @@ export class PgTrackingStore {
     }
   }
 
-  /** The Default experiment's id, created on first use (id 0 is not assumed: bigserial starts at 1). */
-  async defaultExperimentId(): Promise<string> {
+  /**
+   * The Default experiment's id: "0", as MLflow's (clients that set no experiment send it), created on
+   * first use; bigserial starts at 1, so 0 never collides with a created experiment.
+   */
+  async defaultExperimentId(now = Date.now()): Promise<string> {
+    await this.pool.query(
+      `INSERT INTO experiments (experiment_id, name, artifact_location, creation_time, last_update_time)
+       VALUES (0, $1, $2, $3, $3) ON CONFLICT DO NOTHING`,
+      [DEFAULT_EXPERIMENT_NAME, `${this.artifactRoot.replace(/\/+$/, "")}/0`, now],
+    );
     const found = await this.pool.query("SELECT experiment_id FROM experiments WHERE name = $1", [
       DEFAULT_EXPERIMENT_NAME,
     ]);
-    if (found.rows[0]) return String(found.rows[0].experiment_id);
-    return this.createExperiment(DEFAULT_EXPERIMENT_NAME).catch(async (e) => {
-      if (!isMtrackErrorCode(e, "ERR_MTRACK_EXPERIMENT_EXISTS")) throw e;
-      const again = await this.pool.query("SELECT experiment_id FROM experiments WHERE name = $1", [
-        DEFAULT_EXPERIMENT_NAME,
-      ]);
-      return String(again.rows[0].experiment_id);
-    });
+    return String(found.rows[0].experiment_id);
   }
 
   async createExperiment(name: string, tags: Record<string, string> = {}, now = Date.now()): Promise<string> {
@@ -158,24 +183,81 @@ export class PgTrackingStore {
   }
 
   async getExperiment(experimentId: string): Promise<PgExperiment> {
-    const r = await this.pool.query("SELECT * FROM experiments WHERE experiment_id = $1", [
-      toBigint(experimentId),
-    ]);
-    const row = r.rows[0];
-    if (!row)
+    const [exp] = await this.listExperiments([toBigint(experimentId)]);
+    if (!exp)
       throw new MtrackError("ERR_MTRACK_EXPERIMENT_NOT_FOUND", `no experiment with id ${experimentId}`);
-    const tags = await this.pool.query("SELECT key, value FROM experiment_tags WHERE experiment_id = $1", [
-      row.experiment_id,
-    ]);
-    return {
+    return exp;
+  }
+
+  /** The experiments with these ids (every experiment without `ids`), newest first, with their tags. */
+  async listExperiments(ids?: string[]): Promise<PgExperiment[]> {
+    const r = await this.pool.query(
+      `SELECT e.*, COALESCE((SELECT jsonb_object_agg(t.key, t.value) FROM experiment_tags t
+         WHERE t.experiment_id = e.experiment_id), '{}') AS tag_map
+       FROM experiments e WHERE $1::bigint[] IS NULL OR e.experiment_id = ANY($1::bigint[])
+       ORDER BY e.creation_time DESC, e.experiment_id`,
+      [ids ?? null],
+    );
+    return r.rows.map((row) => ({
       experimentId: String(row.experiment_id),
       name: row.name,
       artifactLocation: row.artifact_location,
       lifecycleStage: row.lifecycle_stage,
       creationTime: Number(row.creation_time),
       lastUpdateTime: Number(row.last_update_time),
-      tags: Object.fromEntries(tags.rows.map((t) => [t.key, t.value])),
-    };
+      tags: row.tag_map,
+    }));
+  }
+
+  /** Renames an experiment (ERR_MTRACK_EXPERIMENT_EXISTS for a taken name). */
+  async renameExperiment(experimentId: string, name: string, now = Date.now()): Promise<void> {
+    try {
+      const r = await this.pool.query(
+        "UPDATE experiments SET name = $2, last_update_time = $3 WHERE experiment_id = $1",
+        [toBigint(experimentId), name, now],
+      );
+      if (r.rowCount === 0) throw experimentNotFound(experimentId);
+    } catch (e) {
+      if (pgCode(e) === "23505")
+        throw new MtrackError("ERR_MTRACK_EXPERIMENT_EXISTS", `experiment "${name}" already exists`);
+      throw e;
+    }
+  }
+
+  /** Deletes (soft: lifecycle_stage) or restores an experiment, and its runs with it (as MLflow does). */
+  async setExperimentDeleted(experimentId: string, deleted: boolean, now = Date.now()): Promise<void> {
+    await this.tx(async (c) => {
+      const stage = deleted ? "deleted" : "active";
+      const r = await c.query(
+        "UPDATE experiments SET lifecycle_stage = $2, last_update_time = $3 WHERE experiment_id = $1",
+        [toBigint(experimentId), stage, now],
+      );
+      if (r.rowCount === 0) throw experimentNotFound(experimentId);
+      await c.query("UPDATE runs SET lifecycle_stage = $2, deleted_time = $3 WHERE experiment_id = $1", [
+        experimentId,
+        stage,
+        deleted ? now : null,
+      ]);
+    });
+  }
+
+  /** Sets (`value` given) or deletes one experiment tag; deleting a missing tag is ERR_MTRACK_TAG_NOT_FOUND. */
+  async setExperimentTag(experimentId: string, key: string, value: string | undefined): Promise<void> {
+    const exp = await this.getExperiment(experimentId);
+    if (value === undefined) {
+      const r = await this.pool.query("DELETE FROM experiment_tags WHERE experiment_id = $1 AND key = $2", [
+        exp.experimentId,
+        key,
+      ]);
+      if (r.rowCount === 0)
+        throw new MtrackError("ERR_MTRACK_TAG_NOT_FOUND", `experiment ${experimentId} has no tag "${key}"`);
+      return;
+    }
+    await this.pool.query(
+      `INSERT INTO experiment_tags VALUES ($1, $2, $3)
+       ON CONFLICT (experiment_id, key) DO UPDATE SET value = EXCLUDED.value`,
+      [exp.experimentId, key, value],
+    );
   }
 
   async getExperimentByName(name: string): Promise<PgExperiment | undefined> {
@@ -293,6 +375,40 @@ export class PgTrackingStore {
     });
   }
 
+  /**
+   * Records artifact `path` of a run as the stored object `hash` (the caller has put the object in the
+   * objects store first, so a recorded artifact always has its bytes); a path logged again is replaced.
+   */
+  async recordArtifact(runId: string, file: { path: string; hash: string; size: number }): Promise<void> {
+    await this.tx(async (c) => {
+      await activeRun(c, runId);
+      await c.query(
+        `INSERT INTO artifacts VALUES ($1, $2, $3, $4)
+         ON CONFLICT (run_id, path) DO UPDATE SET hash = EXCLUDED.hash, size = EXCLUDED.size`,
+        [runId, file.path, file.hash, file.size],
+      );
+    });
+  }
+
+  /** A run's artifact files, by path. */
+  async listArtifacts(runId: string): Promise<{ name: string; hash: string; size: number }[]> {
+    const r = await this.pool.query(
+      "SELECT path, hash, size FROM artifacts WHERE run_id = $1 ORDER BY path",
+      [runId],
+    );
+    return r.rows.map((a) => ({ name: a.path, hash: a.hash, size: Number(a.size) }));
+  }
+
+  /** Deletes one tag of a run; a missing one is ERR_MTRACK_TAG_NOT_FOUND. */
+  async deleteTag(runId: string, key: string): Promise<void> {
+    await this.tx(async (c) => {
+      await activeRun(c, runId);
+      const r = await c.query("DELETE FROM tags WHERE run_id = $1 AND key = $2", [runId, key]);
+      if (r.rowCount === 0)
+        throw new MtrackError("ERR_MTRACK_TAG_NOT_FOUND", `run ${runId} has no tag "${key}"`);
+    });
+  }
+
   async updateRun(
     runId: string,
     o: { status?: PgRunStatus; endTime?: number; name?: string },
@@ -320,30 +436,54 @@ export class PgTrackingStore {
   }
 
   async getRun(runId: string): Promise<PgRun> {
-    const row = await runRow(this.pool, runId);
-    const [params, tags, metrics, inputs] = await Promise.all([
-      this.pool.query("SELECT key, value FROM params WHERE run_id = $1 ORDER BY key", [runId]),
-      this.pool.query("SELECT key, value FROM tags WHERE run_id = $1 ORDER BY key", [runId]),
+    const [run] = await this.getRuns([runId]);
+    if (!run) throw runNotFound(runId);
+    return run;
+  }
+
+  /** The runs with these ids, in that order (unknown ids left out): five queries however many runs. */
+  async getRuns(runIds: string[]): Promise<PgRun[]> {
+    if (runIds.length === 0) return [];
+    const ids = [runIds];
+    const [runs, params, tags, metrics, inputs] = await Promise.all([
+      this.pool.query("SELECT * FROM runs WHERE run_id = ANY($1)", ids),
+      this.pool.query("SELECT run_id, key, value FROM params WHERE run_id = ANY($1) ORDER BY key", ids),
+      this.pool.query("SELECT run_id, key, value FROM tags WHERE run_id = ANY($1) ORDER BY key", ids),
       this.pool.query(
-        "SELECT key, value, timestamp, step FROM latest_metrics WHERE run_id = $1 ORDER BY key",
-        [runId],
+        "SELECT run_id, key, value, timestamp, step FROM latest_metrics WHERE run_id = ANY($1) ORDER BY key",
+        ids,
       ),
-      this.pool.query("SELECT * FROM inputs WHERE run_id = $1 ORDER BY name, digest", [runId]),
+      this.pool.query("SELECT * FROM inputs WHERE run_id = ANY($1) ORDER BY name, digest", ids),
     ]);
-    return {
-      runId,
-      experimentId: String(row.experiment_id),
-      name: row.name,
-      userId: row.user_id,
-      status: row.status,
-      startTime: Number(row.start_time),
-      endTime: row.end_time === null ? null : Number(row.end_time),
-      lifecycleStage: row.lifecycle_stage,
-      artifactUri: row.artifact_uri,
-      params: Object.fromEntries(params.rows.map((p) => [p.key, p.value])),
-      tags: Object.fromEntries(tags.rows.map((t) => [t.key, t.value])),
-      metrics: metrics.rows.map(metricOf),
-      inputs: inputs.rows.map((i) => ({
+    const byId = new Map<string, PgRun>();
+    for (const row of runs.rows) {
+      byId.set(row.run_id, {
+        runId: row.run_id,
+        experimentId: String(row.experiment_id),
+        name: row.name,
+        userId: row.user_id,
+        status: row.status,
+        startTime: Number(row.start_time),
+        endTime: row.end_time === null ? null : Number(row.end_time),
+        lifecycleStage: row.lifecycle_stage,
+        artifactUri: row.artifact_uri,
+        params: {},
+        tags: {},
+        metrics: [],
+        inputs: [],
+      });
+    }
+    for (const p of params.rows) {
+      const run = byId.get(p.run_id);
+      if (run) run.params[p.key] = p.value;
+    }
+    for (const t of tags.rows) {
+      const run = byId.get(t.run_id);
+      if (run) run.tags[t.key] = t.value;
+    }
+    for (const m of metrics.rows) byId.get(m.run_id)?.metrics.push(metricOf(m));
+    for (const i of inputs.rows) {
+      byId.get(i.run_id)?.inputs.push({
         name: i.name,
         digest: i.digest,
         sourceType: i.source_type,
@@ -351,8 +491,9 @@ export class PgTrackingStore {
         ...(i.schema === null ? {} : { schema: i.schema }),
         ...(i.profile === null ? {} : { profile: i.profile }),
         tags: i.tags,
-      })),
-    };
+      });
+    }
+    return runIds.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** Every point of one metric, in step order then arrival order. */
@@ -368,43 +509,89 @@ export class PgTrackingStore {
   /** Run ids matching every filter, ordered and paged in the database (indexes: migrations.ts). */
   async searchRuns(s: PgSearch): Promise<{ runIds: string[]; nextOffset?: number }> {
     const args: unknown[] = [s.experimentIds.map(toBigint)];
-    const where = ["r.experiment_id = ANY($1::bigint[])", "r.lifecycle_stage = 'active'"];
     const arg = (v: unknown): string => {
       args.push(v);
       return `$${args.length}`;
     };
+    const where = ["r.experiment_id = ANY($1::bigint[])"];
+    const view = s.view ?? "ACTIVE_ONLY";
+    if (view !== "ALL") where.push(`r.lifecycle_stage = '${view === "ACTIVE_ONLY" ? "active" : "deleted"}'`);
     for (const f of s.filters ?? []) {
       const table = f.kind === "metric" ? "latest_metrics" : f.kind === "param" ? "params" : "tags";
       where.push(
         `EXISTS (SELECT 1 FROM ${table} f WHERE f.run_id = r.run_id AND f.key = ${arg(f.key)} AND f.value ${f.op} ${arg(f.value)})`,
       );
     }
-    let order = "r.start_time DESC, r.run_id";
-    let join = "";
-    if (s.orderBy) {
-      const dir = s.orderBy.desc ? "DESC" : "ASC";
-      if (s.orderBy.kind === "attribute") {
-        const col = { start_time: "start_time", end_time: "end_time", run_name: "name", status: "status" }[
-          s.orderBy.key
-        ];
-        if (!col)
-          throw new MtrackError("ERR_MTRACK_SEARCH_SYNTAX", `cannot order by attribute ${s.orderBy.key}`);
-        order = `r.${col} ${dir} NULLS LAST, r.run_id`;
+    if (s.filter !== undefined) where.push(filterSql(s.filter, arg));
+    const joins: string[] = [];
+    const order: string[] = [];
+    const clauses = s.orderBy === undefined ? [] : Array.isArray(s.orderBy) ? s.orderBy : [s.orderBy];
+    for (const [i, o] of clauses.entries()) {
+      const dir = o.desc ? "DESC" : "ASC";
+      if (o.kind === "attribute") {
+        const col = ATTRIBUTE_COLUMNS[o.key];
+        if (!col) throw new MtrackError("ERR_MTRACK_SEARCH_SYNTAX", `cannot order by attribute ${o.key}`);
+        order.push(`r.${col} ${dir} NULLS LAST`);
       } else {
-        const table = s.orderBy.kind === "metric" ? "latest_metrics" : "params";
-        join = `LEFT JOIN ${table} o ON o.run_id = r.run_id AND o.key = ${arg(s.orderBy.key)}`;
-        order = `o.value ${dir} NULLS LAST, r.start_time DESC, r.run_id`;
+        const table = o.kind === "metric" ? "latest_metrics" : o.kind === "param" ? "params" : "tags";
+        joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
+        order.push(`o${i}.value ${dir} NULLS LAST`);
       }
     }
+    order.push("r.start_time DESC", "r.run_id");
     const limit = s.maxResults ?? 1000;
     const offset = s.offset ?? 0;
     const r = await this.pool.query(
-      `SELECT r.run_id FROM runs r ${join} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ${arg(limit + 1)} OFFSET ${arg(offset)}`,
+      `SELECT r.run_id FROM runs r ${joins.join(" ")} WHERE ${where.join(" AND ")} ORDER BY ${order.join(", ")} LIMIT ${arg(limit + 1)} OFFSET ${arg(offset)}`,
       args,
     );
     const ids = r.rows.map((x) => x.run_id as string);
     return ids.length > limit ? { runIds: ids.slice(0, limit), nextOffset: offset + limit } : { runIds: ids };
   }
+}
+
+/**
+ * A parsed search expression as a SQL condition on `runs r`; values go through `arg` as parameters,
+ * never into the text. Attributes outside ATTRIBUTE_COLUMNS (commit, branch, dirty, experiment_name)
+ * are ERR_MTRACK_SEARCH_SYNTAX: the database does not keep them.
+ */
+export function filterSql(node: FilterNode, arg: (v: unknown) => string): string {
+  if (node.type === "all") return "TRUE";
+  if (node.type === "and" || node.type === "or") {
+    const sep = node.type === "and" ? " AND " : " OR ";
+    return `(${node.children.map((c) => filterSql(c, arg)).join(sep)})`;
+  }
+  return comparisonSql(node, arg);
+}
+
+function comparisonSql(c: ComparisonNode, arg: (v: unknown) => string): string {
+  let column: string;
+  let from = "";
+  if (c.key.kind === "attribute") {
+    if (c.key.name === "deleted") {
+      return `(r.lifecycle_stage = 'deleted') ${c.op === "!=" ? "<>" : "="} ${arg(c.value === true)}`;
+    }
+    const col = ATTRIBUTE_COLUMNS[c.key.name];
+    if (!col) {
+      throw new MtrackError(
+        "ERR_MTRACK_SEARCH_SYNTAX",
+        `the attribute ${c.key.name} cannot be searched on a PostgreSQL server`,
+        { hint: `Searchable attributes: ${Object.keys(ATTRIBUTE_COLUMNS).join(", ")}.` },
+      );
+    }
+    column = c.key.name === "experiment_id" ? "r.experiment_id::text" : `r.${col}`;
+  } else {
+    const table = c.key.kind === "metric" ? "latest_metrics" : c.key.kind === "param" ? "params" : "tags";
+    from = `SELECT 1 FROM ${table} f WHERE f.run_id = r.run_id AND f.key = ${arg(c.key.name)} AND `;
+    column = "f.value";
+  }
+  let cond: string;
+  if (c.op === "IN" || c.op === "NOT IN") {
+    cond = `${c.op === "NOT IN" ? "NOT " : ""}(${column} = ANY(${arg(c.value)}::text[]))`;
+  } else {
+    cond = `${column} ${c.op === "!=" ? "<>" : c.op} ${arg(c.value)}`;
+  }
+  return from === "" ? cond : `EXISTS (${from}${cond})`;
 }
 
 async function upsertTags(c: Queryable, runId: string, tags: Record<string, string>): Promise<void> {
@@ -433,6 +620,10 @@ async function activeRun(c: pg.PoolClient, runId: string): Promise<void> {
   }
 }
 
+function experimentNotFound(id: string): MtrackError {
+  return new MtrackError("ERR_MTRACK_EXPERIMENT_NOT_FOUND", `no experiment with id ${id}`);
+}
+
 function runNotFound(runId: string): MtrackError {
   return new MtrackError("ERR_MTRACK_RUN_NOT_FOUND", `no run ${runId}`);
 }
@@ -451,8 +642,4 @@ function pgCode(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e
     ? String((e as { code: unknown }).code)
     : undefined;
-}
-
-function isMtrackErrorCode(e: unknown, code: string): boolean {
-  return e instanceof MtrackError && e.code === code;
 }

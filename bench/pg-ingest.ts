@@ -1,0 +1,273 @@
+/**
+ * Issue #17 §5 over HTTP: `mtrack server --db postgresql://...` against `mlflow server
+ * --backend-store-uri postgresql://...` on the same PostgreSQL (one throwaway cluster, one database each)
+ * in the same run. C concurrent clients speak MLflow's REST protocol (the requests the mlflow client
+ * sends: runs/create, one log-batch of params and tags, P metric points in log-batches of 100,
+ * runs/update), then the points in each database are counted against the points sent. Then runs/search
+ * with a metric filter, a param filter and order_by over R runs through `mtrack server` (p50 / p95).
+ *
+ *   npm run build && node --import tsx bench/pg-ingest.ts [--clients 32] [--points 10000] [--runs 100000]
+ *
+ * `mlflow server` needs psycopg2: installed (psycopg2-binary) into bench/work/pg-py when missing.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { startPostgres } from "../test/helpers/postgres.js";
+import { freePort } from "./util.js";
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(benchDir);
+const python = path.join(root, ".venv-test", "bin", "python");
+const mlflowBin = path.join(root, ".venv-test", "bin", "mlflow");
+const pyDir = path.join(benchDir, "work", "pg-py");
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: "string", default: "32" },
+    points: { type: "string", default: "10000" },
+    runs: { type: "string", default: "100000" },
+  },
+});
+const clients = Number(values.clients);
+const points = Number(values.points);
+const runs = Number(values.runs);
+
+function ensurePsycopg(): void {
+  const env = { ...process.env, PYTHONPATH: pyDir };
+  if (spawnSync(python, ["-c", "import psycopg2"], { env }).status === 0) return;
+  const r = spawnSync(python, ["-m", "pip", "install", "--quiet", "--target", pyDir, "psycopg2-binary"], {
+    stdio: "inherit",
+  });
+  if (r.status !== 0) throw new Error("could not install psycopg2-binary for mlflow server");
+}
+
+async function waitUp(url: string, child: ChildProcess, log: string): Promise<void> {
+  const until = Date.now() + 180_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null)
+      throw new Error(`server exited: ${fs.readFileSync(log, "utf8").slice(-2000)}`);
+    try {
+      const r = await fetch(url);
+      if (r.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer: ${fs.readFileSync(log, "utf8").slice(-2000)}`);
+}
+
+function spawnLogged(cmd: string, args: string[], dir: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const log = path.join(dir, "server.log");
+  return spawn(cmd, args, {
+    cwd: dir,
+    env,
+    detached: true,
+    stdio: ["ignore", fs.openSync(log, "a"), fs.openSync(log, "a")],
+  });
+}
+
+function stop(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, "SIGTERM");
+  } catch {
+    // gone already
+  }
+}
+
+function mtrack(args: string[], env: NodeJS.ProcessEnv): string {
+  const r = spawnSync(process.execPath, [path.join(root, "bin", "run.js"), ...args], {
+    env,
+    encoding: "utf8",
+    cwd: os.tmpdir(),
+  });
+  if (r.status !== 0) throw new Error(`mtrack ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the JSON answers of two servers, read by a few fields
+async function post(url: string, endpoint: string, token: string | undefined, body: object): Promise<any> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch(`${url}/api/2.0/mlflow${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (r.ok) return text === "" ? {} : JSON.parse(text);
+    // Retry 5xx as the mlflow client does (with its backoff shortened).
+    if (r.status >= 500 && attempt < 5) {
+      await new Promise((res) => setTimeout(res, 100 * 2 ** attempt));
+      continue;
+    }
+    throw new Error(`${endpoint}: ${r.status} ${text.slice(0, 300)}`);
+  }
+}
+
+/** C clients, each one run with params, tags and P points in batches of 100; returns seconds. */
+async function ingest(url: string, token: string | undefined, experimentId: string): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const created = await post(url, "/runs/create", token, {
+        experiment_id: experimentId,
+        start_time: Date.now(),
+        tags: [{ key: "client", value: String(c) }],
+      });
+      const runId = created.run.info.run_id as string;
+      await post(url, "/runs/log-batch", token, {
+        run_id: runId,
+        params: [
+          { key: "lr", value: "0.1" },
+          { key: "client", value: String(c) },
+        ],
+        tags: [{ key: "phase", value: "train" }],
+      });
+      for (let i = 0; i < points; i += 100) {
+        const metrics = Array.from({ length: Math.min(100, points - i) }, (_, j) => ({
+          key: "loss",
+          value: 1 / (i + j + 1),
+          timestamp: Date.now(),
+          step: i + j,
+        }));
+        await post(url, "/runs/log-batch", token, { run_id: runId, metrics });
+      }
+      await post(url, "/runs/update", token, { run_id: runId, status: "FINISHED", end_time: Date.now() });
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+async function count(url: string, sql: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return Number((await c.query(sql)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+ensurePsycopg();
+const cluster = await startPostgres();
+if (!cluster) throw new Error("PostgreSQL is not installed");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-pg-ingest-"));
+const children: ChildProcess[] = [];
+try {
+  const mtrackDb = await cluster.createDatabase("mtrack");
+  const mlflowDb = await cluster.createDatabase("mlflow");
+  const env = { ...process.env, MTRACK_DB_URL: mtrackDb };
+  mtrack(["server", "user", "add", "bench", "--role", "write"], env);
+  const token = (JSON.parse(mtrack(["server", "user", "token", "bench", "--json"], env)) as { token: string })
+    .token;
+
+  const mtrackPort = await freePort();
+  const mtrackDir = path.join(work, "mtrack");
+  fs.mkdirSync(mtrackDir);
+  const m = spawnLogged(
+    process.execPath,
+    [
+      path.join(root, "bin", "run.js"),
+      "server",
+      "--objects",
+      path.join(mtrackDir, "objects"),
+      "--port",
+      String(mtrackPort),
+    ],
+    mtrackDir,
+    env,
+  );
+  children.push(m);
+  const mtrackUrl = `http://127.0.0.1:${mtrackPort}`;
+  await waitUp(`${mtrackUrl}/v1/health`, m, path.join(mtrackDir, "server.log"));
+
+  const mlflowPort = await freePort();
+  const mlflowDir = path.join(work, "mlflow");
+  fs.mkdirSync(mlflowDir);
+  const f = spawnLogged(
+    mlflowBin,
+    [
+      "server",
+      "--backend-store-uri",
+      // SQLAlchemy's driver named explicitly (a bare postgresql:// picks psycopg 3 here).
+      mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
+      "--default-artifact-root",
+      path.join(mlflowDir, "artifacts"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(mlflowPort),
+    ],
+    mlflowDir,
+    { ...process.env, PYTHONPATH: pyDir },
+  );
+  children.push(f);
+  const mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
+  await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
+
+  const mExp = (await post(mtrackUrl, "/experiments/create", token, { name: "ingest" })).experiment_id;
+  const fExp = (await post(mlflowUrl, "/experiments/create", undefined, { name: "ingest" })).experiment_id;
+  const mtrackS = await ingest(mtrackUrl, token, mExp);
+  const mlflowS = await ingest(mlflowUrl, undefined, fExp);
+  const sent = clients * points;
+  const mCount = await count(mtrackDb, "SELECT count(*) AS n FROM metrics");
+  const fCount = await count(mlflowDb, "SELECT count(*) AS n FROM metrics");
+
+  // R runs for search, inserted in bulk into mtrack's database, searched through mtrack server.
+  const c = new pg.Client({ connectionString: mtrackDb });
+  await c.connect();
+  const sExp = (await post(mtrackUrl, "/experiments/create", token, { name: "search" })).experiment_id;
+  await c.query(
+    `INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_uri)
+     SELECT md5(g::text), $1, 'FINISHED', g, '' FROM generate_series(1, $2) g`,
+    [sExp, runs],
+  );
+  await c.query(
+    `INSERT INTO params SELECT md5(g::text), 'lr', (ARRAY['0.1','0.01','0.001'])[1 + g % 3] FROM generate_series(1, $1) g`,
+    [runs],
+  );
+  await c.query(
+    `INSERT INTO latest_metrics SELECT md5(g::text), 'acc', (g % 1000) / 1000.0, g, 0 FROM generate_series(1, $1) g`,
+    [runs],
+  );
+  await c.query("VACUUM ANALYZE");
+  await c.end();
+  const times: number[] = [];
+  let found = 0;
+  for (let i = 0; i < 50; i++) {
+    const s0 = performance.now();
+    const r = await post(mtrackUrl, "/runs/search", token, {
+      experiment_ids: [sExp],
+      filter: "metrics.acc > 0.9 and params.lr = '0.01'",
+      order_by: ["metrics.acc DESC"],
+      max_results: 100,
+    });
+    times.push(performance.now() - s0);
+    found = r.runs.length;
+  }
+  times.sort((a, b) => a - b);
+
+  const lost = (n: number) => (n === sent ? "(none lost)" : `LOST ${sent - n}`);
+  console.log("| measure | mtrack server --db | mlflow server --backend-store-uri postgresql:// |");
+  console.log("| --- | --- | --- |");
+  console.log(
+    `| ingest: ${clients} clients x ${points} points (log-batch of 100) + params, tags | ${mtrackS.toFixed(2)} s, ${Math.round(sent / mtrackS)} points/s | ${mlflowS.toFixed(2)} s, ${Math.round(sent / mlflowS)} points/s |`,
+  );
+  console.log(
+    `| points in the database / sent | ${mCount} / ${sent} ${lost(mCount)} | ${fCount} / ${sent} ${lost(fCount)} |`,
+  );
+  console.log(`| ingest throughput, mtrack / mlflow | ${(mlflowS / mtrackS).toFixed(1)}x | |`);
+  console.log(
+    `| runs/search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}), HTTP | p50 ${times[25]?.toFixed(1)} ms, p95 ${times[47]?.toFixed(1)} ms | not measured |`,
+  );
+} finally {
+  for (const child of children) stop(child);
+  await new Promise((r) => setTimeout(r, 500));
+  await cluster.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+}
