@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** What a route needs from the caller's token. */
-export type Access = "read" | "write" | "public";
+export type Access = "read" | "write" | "admin" | "public";
 
 /** The request as a handler sees it. */
 export interface RouteContext {

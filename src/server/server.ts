@@ -73,11 +73,13 @@ export interface ServerOptions {
    * token file, where a write token is role "write".
    */
   authenticate?: (token: string) => Promise<Caller | undefined> | Caller | undefined;
+  /** More routes, matched before the MLflow API (`--db`: the admin API, src/server/pg/admin.ts). */
+  routes?: Router;
 }
 
 /**
  * The holder of a request's token. Role read may only read; write may also write; admin may do both
- * (user and token management is `mtrack server user ... --db`, not an HTTP endpoint yet).
+ * and manage users and tokens (`mtrack server user ... --db`, or over HTTP: src/server/pg/admin.ts).
  */
 export interface Caller {
   user: string;
@@ -128,6 +130,7 @@ export function createHandler(options: ServerOptions): {
   });
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   if (remote) router.mount("/v1", storeApi(remote, limits));
+  if (options.routes) router.mount("", options.routes);
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.mlflowBackend
@@ -185,7 +188,13 @@ export function createHandler(options: ServerOptions): {
         const token = bearerOrBasicToken(auth);
         found = token ? await authenticate(token) : undefined;
         const role = found?.role;
-        if (access === "write") {
+        if (access === "admin") {
+          if (!role) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
+          if (role !== "admin")
+            throw new HttpError(403, "This needs a token of a user with role admin.", "ERR_MTRACK_IO");
+          if (options.readOnly && req.method !== "GET" && req.method !== "HEAD")
+            throw new HttpError(403, "This server is read-only.", "ERR_MTRACK_IO");
+        } else if (access === "write") {
           if (!role) throw new HttpError(401, "A valid bearer token is required.", "ERR_MTRACK_IO");
           if (role === "read") throw new HttpError(403, "This token may only read.", "ERR_MTRACK_IO");
           if (options.readOnly) throw new HttpError(403, "This server is read-only.", "ERR_MTRACK_IO");

@@ -10,6 +10,7 @@ import { openRemote } from "../../remotes/index.js";
 import type { Remote } from "../../remotes/types.js";
 import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
+import { adminApi } from "./admin.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
@@ -76,6 +77,7 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
     const server = await startServer({
       ...(storeDir ? { storeDir } : {}),
       mlflowBackend: new PgMlflowService({ pool, objects }),
+      routes: adminApi(users),
       authenticate: async (token) => {
         try {
           return await users.checkToken(token);
