@@ -18,7 +18,7 @@ export default class Repro extends MtrackCommand {
 
 Zero-config MLflow capture: unless MLFLOW_TRACKING_URI is already set (or --no-capture / MTRACK_MLFLOW_CAPTURE=0), a stage command that uses the \`mlflow\` client logs into this repository's runs, linked to the stage and its pipeline.lock entry: mtrack serves its MLflow-compatible API on a loopback port while stages run (see docs/mlflow-api.md).
 
-Exit code: 0 on success, the failing command's exit code when a stage fails, 130 on Ctrl-C, 2 on other errors.`;
+Exit code: 0 on success, the failing command's exit code when a stage fails, 130 on Ctrl-C (143 on SIGTERM), 2 on other errors.`;
   static override examples = [
     "<%= config.bin %> repro",
     "<%= config.bin %> repro train",
@@ -73,7 +73,8 @@ Exit code: 0 on success, the failing command's exit code when a stage fails, 130
     // With --json, stdout carries only the result: the commands' own output goes to stderr.
     const out = (text: string) => (json ? process.stderr : process.stdout).write(text);
     const abort = new AbortController();
-    const onSignal = () => abort.abort();
+    // The abort's reason is the signal, so SIGTERM exits 143 and Ctrl-C 130, as the other commands do.
+    const onSignal = (signal: NodeJS.Signals) => abort.abort(signal);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     // Started by the first stage that runs a command, so a no-op repro serves nothing.

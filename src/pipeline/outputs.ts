@@ -13,7 +13,7 @@ import { lockPathFor } from "./load.js";
 import { type LockFile, parseLock } from "./lockfile.js";
 import { parsePipeline, repoRelative } from "./parse.js";
 
-/** The pipeline files whose locks name the workspace's outputs (those `push` sends, too). */
+/** The pipeline files at the repository's root (a lock is looked for beside each). */
 export const ROOT_PIPELINE_FILES = ["pipeline.yaml", "dvc.yaml"] as const;
 
 /** One cached stage output recorded in a lock. */
@@ -38,16 +38,21 @@ function readOptional(repo: Repo, rel: string): string | undefined {
 
 /**
  * Which outputs of a pipeline file git keeps (`cache: false`), as pipeline-relative paths; undefined
- * when the pipeline file cannot be parsed.
+ * when the pipeline file cannot be parsed. `readFile` reads the params files its templates use, relative
+ * to the pipeline's folder (from the workspace, or from a commit).
+ *
+ * @example
+ * uncachedOutputs("stages: {s: {cmd: x, metrics: [{m.json: {cache: false}}]}}", "pipeline.yaml", () => undefined)
+ * // → Set {"m.json"}
  */
-function uncachedOutputs(repo: Repo, file: string, text: string, dirRel: string): Set<string> | undefined {
+export function uncachedOutputs(
+  text: string,
+  file: string,
+  readFile: (rel: string) => string | undefined,
+): Set<string> | undefined {
+  const dirRel = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
   try {
-    const pipeline = parsePipeline({
-      text,
-      file,
-      dir: dirRel,
-      readFile: (rel) => readOptional(repo, dirRel ? `${dirRel}/${rel}` : rel),
-    });
+    const pipeline = parsePipeline({ text, file, dir: dirRel, readFile });
     return new Set(pipeline.stages.flatMap((s) => s.outs.filter((o) => !o.cache).map((o) => o.path)));
   } catch (err) {
     if (isMtrackError(err)) return undefined;
@@ -55,8 +60,23 @@ function uncachedOutputs(repo: Repo, file: string, text: string, dirRel: string)
   }
 }
 
+/** Matches pipeline files at any depth, and their locks. */
+export const PIPELINE_FILE_NAME = /(^|\/)(pipeline|dvc)\.yaml$/;
+export const LOCK_FILE_NAME = /(^|\/)(pipeline|dvc)\.lock$/;
+
 /**
- * The cached outputs recorded in the locks of the repository's root pipeline files, validated as any
+ * The pipeline files whose locks name the workspace's outputs: the root ones, and those in subfolders
+ * that git tracks (a pipeline in `sub/` has its lock in `sub/`, as `mtrack repro` run there writes it).
+ */
+function pipelineFiles(repo: Repo): string[] {
+  const files = new Set<string>(ROOT_PIPELINE_FILES);
+  for (const p of repo.git().trackedPaths()) if (PIPELINE_FILE_NAME.test(p)) files.add(p);
+  return [...files];
+}
+
+/**
+ * The cached outputs recorded in the locks of the repository's pipeline files (the root's and the
+ * subfolders' git tracks), validated as any
  * user path is (inside the repository, not `.git`/`.mtrack`, not through a symlink out of it): a lock
  * comes with a clone and is only data. Outputs git keeps (`cache: false` in the pipeline file; or, when
  * that cannot be parsed, outputs git tracks) are not listed: git restores them. A missing or malformed
@@ -68,7 +88,7 @@ function uncachedOutputs(repo: Repo, file: string, text: string, dirRel: string)
 export function lockedOutputs(repo: Repo): LockedOutput[] {
   const out = new Map<string, LockedOutput>();
   let gitTracked: Set<string> | undefined;
-  for (const file of ROOT_PIPELINE_FILES) {
+  for (const file of pipelineFiles(repo)) {
     const lockFile = lockPathFor(file);
     const lockText = readOptional(repo, lockFile);
     if (lockText === undefined) continue;
@@ -82,7 +102,9 @@ export function lockedOutputs(repo: Repo): LockedOutput[] {
     const pipelineText = readOptional(repo, file);
     const dirRel = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
     const uncached =
-      pipelineText === undefined ? undefined : uncachedOutputs(repo, file, pipelineText, dirRel);
+      pipelineText === undefined
+        ? undefined
+        : uncachedOutputs(pipelineText, file, (rel) => readOptional(repo, dirRel ? `${dirRel}/${rel}` : rel));
     for (const [stage, entry] of Object.entries(lock.stages)) {
       for (const o of entry.outs) {
         if (uncached?.has(o.path)) continue;

@@ -239,7 +239,7 @@ function lineSink(write: (text: string) => void, prefix: string): { push(chunk: 
 
 /**
  * Reproduces the selected stages. Throws ERR_MTRACK_STAGE_FAILED (exitCode = the command's) when a stage
- * fails and ERR_MTRACK_INTERRUPTED (exitCode 130) when aborted; both carry the partial
+ * fails and ERR_MTRACK_INTERRUPTED when aborted (exitCode 130, or 143 when the abort's reason is "SIGTERM"); both carry the partial
  * {@link ReproResult} in `data.result`. Completed stages keep their lock entries either way.
  *
  * @example
@@ -450,7 +450,8 @@ export async function reproduce(options: ReproOptions): Promise<ReproResult> {
       {
         hint: "Run `mtrack repro` again; completed stages are kept and will be skipped.",
         data: { result, stages: stages.filter((s) => s.status === "interrupted").map((s) => s.name) },
-        exitCode: 130,
+        // Aborted by SIGTERM (the abort's reason): 128 + 15, as shells report it; Ctrl-C and others 130.
+        exitCode: signal?.reason === "SIGTERM" ? 143 : 130,
       },
     );
   }

@@ -3,8 +3,9 @@
  * or tag tips, or of every commit. Roots are pointer hashes; directory roots are manifests whose entries
  * come along (see expand in objects.ts).
  */
+import * as path from "node:path";
 import { type FileEntry, parseLock } from "../pipeline/lockfile.js";
-import { selectCheckout } from "../pipeline/outputs.js";
+import { LOCK_FILE_NAME, PIPELINE_FILE_NAME, selectCheckout, uncachedOutputs } from "../pipeline/outputs.js";
 import type { Repo } from "../repo.js";
 import type { Hash } from "../store/types.js";
 import { POINTER_SUFFIX, type Pointer, parsePointer } from "../workspace/pointer.js";
@@ -26,6 +27,9 @@ export interface Selection {
   workspace?: boolean;
 }
 
+/** Params files a pipeline's templates may read (`params.yaml` and friends beside it). */
+const PARAMS_FILE = /(^|\/)[^/]*params[^/]*\.(ya?ml|json|toml)$/i;
+
 /** A root object with a label saying where it comes from (for error messages). */
 export interface TransferRoot {
   hash: Hash;
@@ -39,22 +43,25 @@ function rootOf(p: Pointer, label: string): TransferRoot {
   return { hash: p.hash, size: p.size, tree: p.type === "directory", label };
 }
 
-const LOCK_NAME = /(^|\/)(pipeline|dvc)\.lock$/;
-
-/** Stage outputs recorded in a pipeline lock file (a malformed lock names nothing). */
-function lockRoots(text: string, file: string): TransferRoot[] {
+/**
+ * Cached stage outputs recorded in a pipeline lock file (a malformed lock names nothing); outputs in
+ * `uncached` (the pipeline's `cache: false` ones, which git keeps) are left out.
+ */
+function lockRoots(text: string, file: string, uncached: Set<string> | undefined): TransferRoot[] {
   let outs: FileEntry[];
   try {
     outs = Object.values(parseLock(text, file).stages).flatMap((e) => e.outs);
   } catch {
     return [];
   }
-  return outs.map((o) => ({
-    hash: o.hash,
-    size: o.size,
-    tree: o.files !== undefined,
-    label: `${file}:${o.path}`,
-  }));
+  return outs
+    .filter((o) => !uncached?.has(o.path))
+    .map((o) => ({
+      hash: o.hash,
+      size: o.size,
+      tree: o.files !== undefined,
+      label: `${file}:${o.path}`,
+    }));
 }
 
 /**
@@ -95,19 +102,48 @@ export async function selectRoots(repo: Repo, selection: Selection = {}): Promis
     const listed = new Set(commits);
     for (const c of selection.commits ?? []) if (!listed.has(c)) commits.push(c);
     const seenBlobs = new Set<string>();
-    const wanted = (p: string) => p.endsWith(POINTER_SUFFIX) || LOCK_NAME.test(p);
+    // Pipeline files come along to tell which lock outputs are `cache: false` (in git, not the store),
+    // and the params files beside them for the templates in their paths.
+    const wanted = (p: string) =>
+      p.endsWith(POINTER_SUFFIX) ||
+      LOCK_FILE_NAME.test(p) ||
+      PIPELINE_FILE_NAME.test(p) ||
+      PARAMS_FILE.test(p);
     for (const commit of commits) {
-      for (const f of await git.findFilesInCommit(commit, wanted)) {
+      const files = await git.findFilesInCommit(commit, wanted);
+      const byPath = new Map(files.map((f) => [f.path, f.oid]));
+      for (const f of files) {
         if (seenBlobs.has(f.oid)) continue;
-        seenBlobs.add(f.oid);
-        if (LOCK_NAME.test(f.path)) {
+        if (LOCK_FILE_NAME.test(f.path)) {
+          const pipelineFile = f.path.replace(/\.lock$/, ".yaml");
+          const pipelineOid = byPath.get(pipelineFile);
+          // The same lock beside another pipeline file is another question: remember the pair.
+          const key = `${f.oid}:${pipelineOid ?? ""}`;
+          if (seenBlobs.has(key)) continue;
+          seenBlobs.add(key);
+          let uncached: Set<string> | undefined;
+          if (pipelineOid) {
+            const dir = path.posix.dirname(pipelineFile);
+            const texts = new Map<string, string>();
+            for (const [p, oid] of byPath)
+              if (PARAMS_FILE.test(p) && path.posix.dirname(p) === dir)
+                texts.set(path.posix.basename(p), (await git.readBlob(oid)).toString("utf8"));
+            uncached = uncachedOutputs(
+              (await git.readBlob(pipelineOid)).toString("utf8"),
+              pipelineFile,
+              (rel) => texts.get(rel),
+            );
+          }
           for (const r of lockRoots(
             (await git.readBlob(f.oid)).toString("utf8"),
             `${f.path}@${commit.slice(0, 10)}`,
+            uncached,
           ))
             add(r);
           continue;
         }
+        if (!f.path.endsWith(POINTER_SUFFIX)) continue;
+        seenBlobs.add(f.oid);
         const label = `${f.path.slice(0, -POINTER_SUFFIX.length)}@${commit.slice(0, 10)}`;
         try {
           add(rootOf(parsePointer((await git.readBlob(f.oid)).toString("utf8"), label), label));

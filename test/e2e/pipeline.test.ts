@@ -219,37 +219,42 @@ test("a failing stage: its exit code, no lock entry for it, earlier stages kept"
   }
 });
 
-test("Ctrl-C: exit 130, the running command is killed, nothing recorded for it", async () => {
-  const repo = makeTempGitRepo();
-  try {
-    repo.write({
-      "pipeline.yaml":
-        "stages:\n  fast:\n    cmd: echo 1 > fast.txt\n    outs: [fast.txt]\n  slow:\n    cmd: echo $$ > slow.pid && sleep 30 && echo done > slow.txt\n    deps: [fast.txt]\n    outs: [slow.txt]\n",
-    });
-    assert.equal((await mtrack(repo, "init")).code, 0);
-    const child = startCli(["repro", "--json"], { cwd: repo.dir, env: repo.env });
-    const pidFile = repo.abs("slow.pid");
-    const started = Date.now();
-    while (
-      !(fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim()) &&
-      Date.now() - started < 20_000
-    ) {
-      await new Promise((r) => setTimeout(r, 50));
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const) {
+  test(`${signal}: exit ${code}, the running command is killed, nothing recorded for it`, async () => {
+    const repo = makeTempGitRepo();
+    try {
+      repo.write({
+        "pipeline.yaml":
+          "stages:\n  fast:\n    cmd: echo 1 > fast.txt\n    outs: [fast.txt]\n  slow:\n    cmd: echo $$ > slow.pid && sleep 30 && echo done > slow.txt\n    deps: [fast.txt]\n    outs: [slow.txt]\n",
+      });
+      assert.equal((await mtrack(repo, "init")).code, 0);
+      const child = startCli(["repro", "--json"], { cwd: repo.dir, env: repo.env });
+      const pidFile = repo.abs("slow.pid");
+      const started = Date.now();
+      while (
+        !(fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim()) &&
+        Date.now() - started < 20_000
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const pid = Number(fs.readFileSync(pidFile, "utf8"));
+      child.kill(signal);
+      const r = await waitCli(child);
+      assert.equal(r.code, code, r.stderr);
+      assert.equal((r.json as Json).error.code, "ERR_MTRACK_INTERRUPTED");
+      const lock = fs.readFileSync(repo.abs("pipeline.lock"), "utf8");
+      assert.match(lock, /^ {2}fast:$/m);
+      assert.doesNotMatch(lock, /^ {2}slow:$/m);
+      assert.throws(() => process.kill(pid, 0), /ESRCH/, "the stage's shell is gone");
+      assert.ok(!fs.existsSync(repo.abs("slow.txt")));
+    } finally {
+      repo.cleanup();
     }
-    const pid = Number(fs.readFileSync(pidFile, "utf8"));
-    child.kill("SIGINT");
-    const r = await waitCli(child);
-    assert.equal(r.code, 130, r.stderr);
-    assert.equal((r.json as Json).error.code, "ERR_MTRACK_INTERRUPTED");
-    const lock = fs.readFileSync(repo.abs("pipeline.lock"), "utf8");
-    assert.match(lock, /^ {2}fast:$/m);
-    assert.doesNotMatch(lock, /^ {2}slow:$/m);
-    assert.throws(() => process.kill(pid, 0), /ESRCH/, "the stage's shell is gone");
-    assert.ok(!fs.existsSync(repo.abs("slow.txt")));
-  } finally {
-    repo.cleanup();
-  }
-});
+  });
+}
 
 test("pipeline errors name file, line and column", async () => {
   const repo = makeTempGitRepo();

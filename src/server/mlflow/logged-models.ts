@@ -31,8 +31,8 @@ const STATUS_JSON: Record<LoggedModel["status"], string> = {
 };
 
 /** Default and largest page of logged-models/search. */
-const SEARCH_DEFAULT = 100;
-const SEARCH_MAX = 1000;
+export const SEARCH_DEFAULT = 100;
+export const SEARCH_MAX = 1000;
 
 /** The artifact location of a logged model, served by this server's proxy. */
 export function loggedModelUri(m: Pick<LoggedModel, "experimentId" | "modelId">): string {
@@ -97,7 +97,7 @@ export function loggedModelJson(
 }
 
 /** A status as the client sends it (name or proto number). */
-function statusField(msg: Message): "READY" | "FAILED" {
+export function statusField(msg: Message): "READY" | "FAILED" {
   const v = msg.status;
   if (v === "LOGGED_MODEL_READY" || v === 2 || v === "2" || v === "READY") return "READY";
   if (v === "LOGGED_MODEL_UPLOAD_FAILED" || v === 3 || v === "3" || v === "FAILED") return "FAILED";
@@ -106,7 +106,7 @@ function statusField(msg: Message): "READY" | "FAILED" {
   );
 }
 
-function record(msg: Message, field: string): Record<string, string> {
+export function record(msg: Message, field: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of keyValues(msg, field)) out[kv.key] = kv.value;
   return out;

@@ -32,8 +32,8 @@ import {
 } from "./wire.js";
 
 /** Page sizes of MLflow's registry searches (model_registry/__init__.py). */
-const MODELS_PAGE = { fallback: 100, max: 1000 };
-const VERSIONS_PAGE = { fallback: 10_000, max: 200_000 };
+export const MODELS_PAGE = { fallback: 100, max: 1000 };
+export const VERSIONS_PAGE = { fallback: 10_000, max: 200_000 };
 
 /** What registered-models/search may filter and order on. */
 export const REGISTERED_MODEL_SEARCH: RegistrySearchSchema = {
@@ -98,7 +98,7 @@ export function modelVersionJson(v: ModelVersion): Message {
 }
 
 /** The highest version in each stage (what MLflow's `latest_versions` holds). */
-function latestPerStage(m: RegisteredModel, stages?: readonly string[]): ModelVersion[] {
+export function latestPerStage(m: RegisteredModel, stages?: readonly string[]): ModelVersion[] {
   const best = new Map<string, ModelVersion>();
   for (const v of m.versions.values()) {
     const stage = stageOf(v.aliases);
@@ -129,7 +129,7 @@ export function registeredModelJson(m: RegisteredModel): Message {
   return out;
 }
 
-function modelView(m: RegisteredModel): RegistryItemView {
+export function modelView(m: RegisteredModel): RegistryItemView {
   const attrs: Record<string, string | number> = {
     name: m.name,
     creation_timestamp: m.createdAt,
@@ -138,7 +138,7 @@ function modelView(m: RegisteredModel): RegistryItemView {
   return { attribute: (n) => attrs[n] ?? null, tags: m.tags };
 }
 
-function versionView(v: ModelVersion): RegistryItemView {
+export function versionView(v: ModelVersion): RegistryItemView {
   const attrs: Record<string, string | number | null> = {
     name: v.name,
     version_number: v.version,
@@ -153,20 +153,20 @@ function versionView(v: ModelVersion): RegistryItemView {
   return { attribute: (n) => attrs[n] ?? null, tags: v.tags };
 }
 
-function page<T>(items: T[], msg: Message, size: { fallback: number; max: number }) {
+export function page<T>(items: T[], msg: Message, size: { fallback: number; max: number }) {
   const max = maxResultsField(msg, size.fallback, size.max);
   const offset = decodePageToken(stringField(msg, "page_token"));
   const next = offset + max < items.length ? encodePageToken(offset + max) : undefined;
   return { items: items.slice(offset, offset + max), next };
 }
 
-function tagsOf(msg: Message): Record<string, string> {
+export function tagsOf(msg: Message): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of keyValues(msg, "tags")) out[t.key] = t.value;
   return out;
 }
 
-function versionOf(msg: Message): number {
+export function versionOf(msg: Message): number {
   const raw = msg.version;
   if (raw === undefined || raw === null || raw === "")
     throw invalidParam("Missing value for required parameter 'version'.");

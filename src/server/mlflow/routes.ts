@@ -321,10 +321,10 @@ function artifactTarget(p: string, service: MlflowBackend): ArtifactTarget {
 }
 
 /** The proxy's listing of one directory of a target (base names). */
-function listTarget(t: ArtifactTarget, service: MlflowBackend): FileInfo[] | Promise<FileInfo[]> {
+async function listTarget(t: ArtifactTarget, service: MlflowBackend): Promise<FileInfo[]> {
   if (t.kind === "logged") return service.loggedModels!.listArtifactDir(t.modelId, t.name);
   if (t.kind === "version")
-    return artifactChildren(service.modelRegistry!.contentFiles(t.hash), t.name, false);
+    return artifactChildren(await service.modelRegistry!.contentFiles(t.hash), t.name, false);
   return service.listArtifactDir(t.runId, t.name);
 }
 
@@ -332,16 +332,16 @@ function listTarget(t: ArtifactTarget, service: MlflowBackend): FileInfo[] | Pro
  * The stored object of one file of a target; RESOURCE_DOES_NOT_EXIST for a model file that is not
  * there. A run's artifacts are looked up only when they can be streamed (`readArtifact` serves the rest).
  */
-function storedFile(
+async function storedFile(
   t: ArtifactTarget,
   service: MlflowBackend,
   streaming: boolean,
-): { hash: string; size: number } | undefined {
+): Promise<{ hash: string; size: number } | undefined> {
   if (t.kind === "run") return streaming ? service.artifactFile(t.runId, t.name) : undefined;
   const file =
     t.kind === "logged"
-      ? service.loggedModels!.artifactFile(t.modelId, t.name)
-      : service.modelRegistry!.contentFiles(t.hash).find((f) => f.name === t.name);
+      ? await service.loggedModels!.artifactFile(t.modelId, t.name)
+      : (await service.modelRegistry!.contentFiles(t.hash)).find((f) => f.name === t.name);
   if (file === undefined) throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `No model file ${t.name}.`);
   return file;
 }
@@ -389,8 +389,9 @@ function addArtifactRoutes(
         } else await pipeline(opened.stream, res);
         return;
       }
-      const file = storedFile(t, service, openObject !== undefined);
-      const stream = file && openObject ? await openObject(file.hash) : undefined;
+      const open = service.openObject ? (h: string) => service.openObject!(h) : openObject;
+      const file = await storedFile(t, service, open !== undefined);
+      const stream = file && open ? await open(file.hash) : undefined;
       if (file && stream) {
         res.writeHead(200, artifactHeaders(t.name, file.size));
         if (head) {
@@ -403,7 +404,7 @@ function addArtifactRoutes(
       }
       // Not streamable (no opener, or an object still staged in this process): read it whole.
       const body =
-        t.kind === "run" ? await service.readArtifact(t.runId, t.name) : service.readObject(file!.hash);
+        t.kind === "run" ? await service.readArtifact(t.runId, t.name) : await service.readObject(file!.hash);
       res.writeHead(200, artifactHeaders(t.name, body.length));
       res.end(head ? undefined : body);
     },

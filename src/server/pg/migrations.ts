@@ -126,6 +126,112 @@ CREATE TABLE artifacts (
 );
 `,
   },
+  {
+    version: 3,
+    description:
+      "model registry: registered models, versions, aliases, tags, version contents; logged models; run outputs",
+    sql: `
+CREATE TABLE registered_models (
+  name              TEXT PRIMARY KEY,
+  description       TEXT NOT NULL DEFAULT '',
+  creation_time     BIGINT NOT NULL,
+  last_updated_time BIGINT NOT NULL,
+  user_id           TEXT NOT NULL DEFAULT '',
+  latest_version    INT NOT NULL DEFAULT 0
+);
+CREATE INDEX registered_models_updated ON registered_models (last_updated_time);
+CREATE TABLE registered_model_tags (
+  name  TEXT NOT NULL REFERENCES registered_models ON UPDATE CASCADE ON DELETE CASCADE,
+  key   TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (name, key)
+);
+CREATE INDEX registered_model_tags_key_value ON registered_model_tags (key, value);
+CREATE TABLE model_contents (
+  content_hash TEXT NOT NULL,
+  path         TEXT NOT NULL,
+  hash         TEXT NOT NULL,
+  size         BIGINT NOT NULL,
+  PRIMARY KEY (content_hash, path)
+);
+CREATE TABLE model_versions (
+  name              TEXT NOT NULL REFERENCES registered_models ON UPDATE CASCADE ON DELETE CASCADE,
+  version           INT NOT NULL,
+  source            TEXT NOT NULL,
+  run_id            TEXT,
+  model_id          TEXT,
+  content_hash      TEXT NOT NULL,
+  content_size      BIGINT NOT NULL,
+  content_files     INT NOT NULL,
+  flavor            TEXT NOT NULL DEFAULT 'files',
+  description       TEXT NOT NULL DEFAULT '',
+  creation_time     BIGINT NOT NULL,
+  last_updated_time BIGINT NOT NULL,
+  user_id           TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (name, version)
+);
+CREATE INDEX model_versions_run ON model_versions (run_id);
+CREATE INDEX model_versions_model_id ON model_versions (model_id);
+CREATE INDEX model_versions_content ON model_versions (content_hash);
+CREATE INDEX model_versions_updated ON model_versions (last_updated_time DESC);
+CREATE TABLE model_version_tags (
+  name    TEXT NOT NULL,
+  version INT NOT NULL,
+  key     TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY (name, version, key),
+  FOREIGN KEY (name, version) REFERENCES model_versions ON UPDATE CASCADE ON DELETE CASCADE
+);
+CREATE TABLE model_version_aliases (
+  name    TEXT NOT NULL,
+  alias   TEXT NOT NULL,
+  version INT NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions ON UPDATE CASCADE ON DELETE CASCADE
+);
+CREATE TABLE logged_models (
+  model_id          TEXT PRIMARY KEY,
+  experiment_id     TEXT NOT NULL,
+  name              TEXT NOT NULL,
+  source_run_id     TEXT,
+  model_type        TEXT NOT NULL DEFAULT '',
+  status            TEXT NOT NULL CHECK (status IN ('PENDING', 'READY', 'FAILED')),
+  status_message    TEXT NOT NULL DEFAULT '',
+  creation_time     BIGINT NOT NULL,
+  last_updated_time BIGINT NOT NULL,
+  user_id           TEXT NOT NULL DEFAULT '',
+  deleted           BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX logged_models_experiment ON logged_models (experiment_id, creation_time DESC);
+CREATE INDEX logged_models_run ON logged_models (source_run_id, name);
+CREATE TABLE logged_model_tags (
+  model_id TEXT NOT NULL REFERENCES logged_models ON DELETE CASCADE,
+  key      TEXT NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (model_id, key)
+);
+CREATE TABLE logged_model_params (
+  model_id TEXT NOT NULL REFERENCES logged_models ON DELETE CASCADE,
+  key      TEXT NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (model_id, key)
+);
+CREATE TABLE logged_model_files (
+  model_id TEXT NOT NULL REFERENCES logged_models ON DELETE CASCADE,
+  path     TEXT NOT NULL,
+  hash     TEXT NOT NULL,
+  size     BIGINT NOT NULL,
+  PRIMARY KEY (model_id, path)
+);
+CREATE TABLE run_models (
+  run_id   TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
+  model_id TEXT NOT NULL,
+  role     TEXT NOT NULL CHECK (role IN ('input', 'output')),
+  step     BIGINT,
+  PRIMARY KEY (run_id, role, model_id)
+);
+`,
+  },
 ];
 
 /** The newest schema version this binary knows. */

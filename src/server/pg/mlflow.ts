@@ -6,12 +6,13 @@
  * Nothing is held in the process: every answer comes from the database or the directory, so any number
  * of servers on one database and one objects store agree.
  *
- * Not here yet: the model registry and MLflow 3's logged models (NOT_IMPLEMENTED / an empty search), and
- * runs/outputs.
+ * The model registry and MLflow 3's logged models are in the database too (registry.ts), and so are the
+ * models a run took in or put out (runs/log-inputs, runs/outputs).
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { isMtrackError } from "../../errors.js";
@@ -46,6 +47,8 @@ import {
   viewTypeField,
 } from "../mlflow/wire.js";
 import { isRetryableDbError } from "./db.js";
+import { PgMlflowLoggedModels, PgMlflowModelRegistry } from "./registry.js";
+import { PgRegistryStore } from "./registry-store.js";
 import {
   type PgExperiment,
   type PgOrderBy,
@@ -101,9 +104,14 @@ function runInfoOf(r: PgRun): Message {
   return info;
 }
 
+/** The models a run took in and put out. */
+type RunModels = { inputs: { modelId: string }[]; outputs: { modelId: string; step: number }[] };
+
 /** MLflow's Run message of a database run. */
-function runOf(r: PgRun): Message {
+function runOf(r: PgRun, models?: RunModels): Message {
   const inputs: Message = {};
+  if (models && models.inputs.length > 0)
+    inputs.model_inputs = models.inputs.map((m) => ({ model_id: m.modelId }));
   if (r.inputs.length > 0) {
     inputs.dataset_inputs = r.inputs.map((i) => {
       const dataset: Message = {
@@ -125,6 +133,9 @@ function runOf(r: PgRun): Message {
       tags: Object.entries(r.tags).map(([key, value]) => ({ key, value })),
     },
     inputs,
+    ...(models && models.outputs.length > 0
+      ? { outputs: { model_outputs: models.outputs.map((m) => ({ model_id: m.modelId, step: m.step })) } }
+      : {}),
   };
 }
 
@@ -156,8 +167,9 @@ export class PgMlflowService implements MlflowBackend {
   readonly #tmpDir: string;
   readonly #serverId: string;
   readonly #clock: () => number;
-  readonly loggedModels = undefined;
-  readonly modelRegistry = undefined;
+  readonly #registry: PgRegistryStore;
+  readonly loggedModels: PgMlflowLoggedModels;
+  readonly modelRegistry: PgMlflowModelRegistry;
   readonly experiments: MlflowBackend["experiments"];
   readonly annotations: MlflowBackend["annotations"];
 
@@ -169,6 +181,20 @@ export class PgMlflowService implements MlflowBackend {
     this.#clock = options.clock ?? Date.now;
     const store = this.#store;
     const db = <T>(p: Promise<T>) => this.#db(p);
+    this.#registry = new PgRegistryStore(options.pool, this.#clock);
+    const registry = this.#registry;
+    const ctx = {
+      store: registry,
+      objects: this.#objects,
+      runArtifacts: (runId: string) => this.#files(runId),
+      experiment: async (id: string) => {
+        await db(store.getExperiment(await this.#experimentId(id)));
+      },
+      db,
+      tmpDir: this.#tmpDir,
+    };
+    this.modelRegistry = new PgMlflowModelRegistry(ctx);
+    this.loggedModels = new PgMlflowLoggedModels(ctx);
     this.experiments = {
       update: async (m) => {
         const id = await this.#experimentId(stringField(m, "experiment_id", true));
@@ -206,12 +232,9 @@ export class PgMlflowService implements MlflowBackend {
       logInputs: async (m) => {
         const runId = runIdField(m);
         const datasets = datasetInputs(m);
-        if (modelRefs(m).length > 0) {
-          throw new MlflowApiError(
-            "NOT_IMPLEMENTED",
-            "Model inputs are not supported by a PostgreSQL-backed mtrack server yet.",
-          );
-        }
+        const models = modelRefs(m);
+        await db(store.getRun(runId));
+        if (models.length > 0) await db(registry.linkRunModels(runId, "input", models));
         await db(
           store.logInputs(
             runId,
@@ -220,11 +243,14 @@ export class PgMlflowService implements MlflowBackend {
         );
         return {};
       },
-      logOutputs: async () => {
-        throw new MlflowApiError(
-          "NOT_IMPLEMENTED",
-          "Run outputs (logged models) are not supported by a PostgreSQL-backed mtrack server yet.",
-        );
+      logOutputs: async (m) => {
+        const runId = runIdField(m);
+        const run = await db(store.getRun(runId));
+        if (run.lifecycleStage !== "active")
+          throw invalidParam(`The run ${runId} must be in the 'active' state. Current state is deleted.`);
+        const models = modelRefs(m);
+        if (models.length > 0) await db(registry.linkRunModels(runId, "output", models));
+        return {};
       },
     };
   }
@@ -335,7 +361,9 @@ export class PgMlflowService implements MlflowBackend {
   }
 
   async getRun(msg: Message): Promise<Message> {
-    return { run: runOf(await this.#db(this.#store.getRun(runIdField(msg)))) };
+    const run = await this.#db(this.#store.getRun(runIdField(msg)));
+    const models = await this.#db(this.#registry.runModels([run.runId]));
+    return { run: runOf(run, models.get(run.runId)) };
   }
 
   async logMetric(msg: Message): Promise<Message> {
@@ -406,7 +434,8 @@ export class PgMlflowService implements MlflowBackend {
       }),
     );
     const runs = await this.#db(this.#store.getRuns(found.runIds));
-    const out: Message = { runs: runs.map(runOf) };
+    const models = await this.#db(this.#registry.runModels(found.runIds));
+    const out: Message = { runs: runs.map((r) => runOf(r, models.get(r.runId))) };
     if (found.nextOffset !== undefined) out.next_page_token = encodePageToken(found.nextOffset);
     return out;
   }
@@ -473,11 +502,22 @@ export class PgMlflowService implements MlflowBackend {
     return Buffer.concat(chunks);
   }
 
-  readObject(): Buffer {
-    throw new MlflowApiError(
-      "NOT_IMPLEMENTED",
-      "Model files are not served by a PostgreSQL-backed server yet.",
-    );
+  /** One stored object (a logged model's or registered version's file) from the objects store. */
+  async openObject(hash: string): Promise<Readable | undefined> {
+    return this.#objects.open(hash);
+  }
+
+  async readObject(hash: string): Promise<Buffer> {
+    const stream = await this.#objects.open(hash);
+    if (stream === undefined) {
+      throw new MlflowApiError(
+        "TEMPORARILY_UNAVAILABLE",
+        `Object ${hash} is missing from the objects store.`,
+      );
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
   }
 
   /**

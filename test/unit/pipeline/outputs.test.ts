@@ -68,6 +68,21 @@ describe("lockedOutputs", () => {
     );
   });
 
+  it("reads the locks of pipelines in subfolders git tracks, their paths relative to the folder", () => {
+    tmp.write({
+      "sub/pipeline.yaml": PIPE,
+      "sub/pipeline.lock": lock(entry("out", 2) + entry("m.json")),
+      "sub/m.json": "{}",
+      "untracked/pipeline.yaml": PIPE,
+      "untracked/pipeline.lock": lock(entry("model.bin")),
+    });
+    tmp.git("add", "sub/pipeline.yaml", "sub/pipeline.lock");
+    assert.deepEqual(
+      lockedOutputs(repo).map((o) => [o.path, o.lockFile]),
+      [["sub/out", "sub/pipeline.lock"]],
+    );
+  });
+
   it("selectCheckout: an output, a folder holding it, or a file inside it selects it", () => {
     tmp.write({ "pipeline.yaml": PIPE, "pipeline.lock": lock(entry("out", 2) + entry("model.bin")) });
     for (const target of ["out", "out/sub/a.txt"]) {
