@@ -259,6 +259,24 @@ export class PgMlflowService implements MlflowBackend {
    * Database failures a retry may fix (PostgreSQL restarting) answer 503, which MLflow's client
    * retries; everything else keeps its own mapping.
    */
+  /**
+   * A call to the objects store: unreachable → a retryable 503 naming it (the client retries), so an
+   * upload whose bytes did not reach the store is never recorded, and a download says why it failed.
+   */
+  async #objectsCall<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      if (isMtrackError(e, "ERR_MTRACK_REMOTE_UNREACHABLE")) {
+        throw new MlflowApiError(
+          "TEMPORARILY_UNAVAILABLE",
+          `The objects store is unreachable, retry: ${e.message}`,
+        );
+      }
+      throw e;
+    }
+  }
+
   async #db<T>(p: Promise<T>): Promise<T> {
     try {
       return await p;
@@ -485,7 +503,7 @@ export class PgMlflowService implements MlflowBackend {
     if (file === undefined) {
       throw new MlflowApiError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' has no artifact ${name}.`);
     }
-    const stream = await this.#objects.open(file.hash);
+    const stream = await this.#objectsCall(this.#objects.open(file.hash));
     if (stream === undefined) {
       throw new MlflowApiError(
         "TEMPORARILY_UNAVAILABLE",
@@ -540,7 +558,8 @@ export class PgMlflowService implements MlflowBackend {
     try {
       await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
       const object = hashFileSync(tmp);
-      if (!(await this.#objects.has([object])).has(object.hash)) await this.#objects.putFile(object, tmp);
+      if (!(await this.#objectsCall(this.#objects.has([object]))).has(object.hash))
+        await this.#objectsCall(this.#objects.putFile(object, tmp));
       await this.#db(this.#store.recordArtifact(runId, { path: name, ...object }));
     } finally {
       safeUnlink(tmp);
