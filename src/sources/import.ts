@@ -11,7 +11,8 @@ import type { Hash } from "../store/types.js";
 import type { TransferSummary } from "../transfer/objects.js";
 import { toPosix } from "../util/fs.js";
 import { checkOut, writePointerData } from "../workspace/get.js";
-import { addToGitignore } from "../workspace/gitignore.js";
+import { removeFromGitignore } from "../workspace/gitignore.js";
+import { writeWithPointer } from "../workspace/pending.js";
 import { type GitSource, type Pointer, type PointerSource, writePointer } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { StatCache } from "../workspace/statcache.js";
@@ -116,8 +117,9 @@ export async function checkUnmodified(repo: Repo, rel: string, pointer: Pointer,
 }
 
 /**
- * Writes `pointer`'s data (from the store) to `rel` and then its pointer: on any failure the data
- * written is removed again, so no data is left without its pointer nor a pointer without its data.
+ * Writes `pointer`'s data (from the store) to `rel` and then its pointer, journalled (pending.ts) so a
+ * kill between the two is rolled forward by the next locked command; on an error the data written is
+ * removed again. So no data is left without its pointer nor a pointer without its data.
  */
 export function writeImported(
   repo: Repo,
@@ -128,15 +130,23 @@ export function writeImported(
 ) {
   const fs = repo.fs;
   const abs = repo.abs(rel);
-  const files = writePointerData(repo.store, fs, pointer, label, abs, { force: true, onProgress });
+  let fresh = false;
   try {
-    writePointer(pointerFileOf(repo, rel), pointer, fs);
+    fresh = loadPointer(repo, rel) === undefined;
+  } catch {
+    fresh = false; // an unreadable pointer is there: not ours to remove
+  }
+  try {
+    return writeWithPointer(repo, rel, pointer, () =>
+      writePointerData(repo.store, fs, pointer, label, abs, { force: true, onProgress }),
+    );
   } catch (err) {
-    fs.rmSync(abs, { recursive: true, force: true });
+    if (fresh) {
+      fs.rmSync(abs, { recursive: true, force: true });
+      removeFromGitignore(abs, fs);
+    }
     throw err;
   }
-  addToGitignore(abs, fs);
-  return files;
 }
 
 /** Downloads and writes one git import of `source` to `rel`; `old` is the pointer being replaced. */
