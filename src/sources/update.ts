@@ -2,6 +2,7 @@
  * `mtrack update` and `status --check-updates` over every kind of import: a path of another repository
  * (`mtrack import`) or a URL (`mtrack import-url`).
  */
+import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import type { GitSource, Pointer, UrlSource } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
@@ -35,6 +36,18 @@ export async function updateImports(
 ): Promise<ImportResult[]> {
   const rels = targetsAbs.map((t) => resolveTarget(repo, t));
   const pointers = rels.map((rel) => ({ rel, pointer: loadImport(repo, rel) }));
+  const byUrl = pointers.find((p) => p.pointer.source.kind === "url");
+  if (options.rev !== undefined && byUrl) {
+    // A URL has no revisions: silently ignoring --rev would leave the user believing it was followed.
+    throw new MtrackError(
+      "ERR_MTRACK_INVALID_ARGUMENT",
+      `${byUrl.rel} was imported from a URL, which has no revisions: --rev applies to imports from a repository.`,
+      {
+        hint: "Run `mtrack update <path>` without --rev (it downloads the URL again when its ETag, Last-Modified or size changed).",
+        data: { path: byUrl.rel, rev: options.rev },
+      },
+    );
+  }
   const out: ImportResult[] = [];
   for (const { rel, pointer } of pointers) {
     if (pointer.source.kind === "git")
