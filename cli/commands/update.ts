@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Args, Flags } from "@oclif/core";
+import { sourceVersion } from "../../src/sources/import.js";
 import { updateImports } from "../../src/sources/update.js";
 import { MtrackCommand } from "../base.js";
 import { formatBytes } from "../progress.js";
@@ -41,16 +42,8 @@ export default class Update extends MtrackCommand {
         this.say(`${r.path}: up to date`);
         continue;
       }
-      const from = r.from;
-      const to = r.source;
-      const describe = (s: typeof to | undefined) =>
-        s?.kind === "git"
-          ? `${s.rev} (${s.commit.slice(0, 10)})`
-          : s
-            ? (s.etag ?? s.lastModified ?? "?")
-            : "?";
       this.say(
-        `${r.path}: ${describe(from)} -> ${describe(to)}${r.dataChanged ? `, ${r.files} file(s), ${formatBytes(r.size)}` : " (same data)"}`,
+        `${r.path}: ${sourceVersion(r.from)} -> ${sourceVersion(r.source)}${r.dataChanged ? `, ${r.files} file(s), ${formatBytes(r.size)}` : " (same data)"}`,
       );
     }
     return { updated: results };

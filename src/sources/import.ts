@@ -46,7 +46,7 @@ function isLocalPath(url: string): boolean {
 }
 
 /** How a source repository is written in the pointer: local paths relative to this repository's root. */
-function recordedRepo(repo: Repo, url: string): string {
+export function recordedRepo(repo: Repo, url: string): string {
   if (!isLocalPath(url)) return url;
   const rel = toPosix(path.relative(repo.root, path.resolve(url)));
   return rel === "" ? "." : rel;
@@ -389,6 +389,20 @@ export async function fetchImportsFromSources(
  */
 export function describeSource(s: PointerSource): string {
   if (s.kind === "git") return `${s.repo} ${s.path}@${s.rev} (${s.commit.slice(0, 10)})`;
+  if (s.kind === "model") return `${s.repo} ${s.model} (version ${s.version})`;
   const v = s.etag ? `etag ${s.etag}` : s.lastModified ? `modified ${s.lastModified}` : "";
   return v ? `${s.url} (${v})` : s.url;
+}
+
+/**
+ * The version of a source in a few characters, for "old -> new" lines (update, diff).
+ *
+ * @example
+ * sourceVersion(gitSource) // "v1 (4b1f0c9d2e)"; a model's "v3"; a URL's ETag
+ */
+export function sourceVersion(s: PointerSource | undefined): string {
+  if (!s) return "-";
+  if (s.kind === "git") return `${s.rev} (${s.commit.slice(0, 10)})`;
+  if (s.kind === "model") return `v${s.version}`;
+  return s.etag ?? s.lastModified ?? s.url;
 }

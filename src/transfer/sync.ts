@@ -11,11 +11,12 @@ import { openRemote } from "../remotes/index.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import { fetchImportsFromSources } from "../sources/import.js";
+import { fetchModelImports } from "../sources/model.js";
 import { fetchUrlImports } from "../sources/url.js";
 import { decodeTree } from "../store/tree.js";
 import { type CheckoutResult, checkoutPaths } from "../workspace/checkout.js";
 import { CompleteTrees } from "../workspace/complete.js";
-import type { GitSource, Pointer, UrlSource } from "../workspace/pointer.js";
+import type { GitSource, ModelSource, Pointer, UrlSource } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { missingObjectsOf } from "../workspace/status.js";
 import { loadPointer, selectTracked } from "../workspace/tracked.js";
@@ -100,7 +101,7 @@ export async function push(repo: Repo, options: SyncOptions = {}): Promise<SyncR
  * const r = await fetch(repo, {}); if (r.objects.corrupt.length) ...
  */
 export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<SyncResult> {
-  const { git: imports, url: urlImports } = importsOf(repo, options);
+  const { git: imports, url: urlImports, model: modelImports } = importsOf(repo, options);
   let result: SyncResult;
   try {
     result = await withRemote(repo, options, async (remote, name) => {
@@ -120,7 +121,7 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
     });
   } catch (err) {
     // A project that only imports data needs no remote of its own: the sources' remotes have it all.
-    const all = imports.length + urlImports.length;
+    const all = imports.length + urlImports.length + modelImports.length;
     const onlyImports = all > 0 && all === selectTracked(repo, options.targets).length && !options.open;
     if (!onlyImports || !isMtrackError(err, "ERR_MTRACK_CONFIG_INVALID")) throw err;
     result = { remote: "(sources)", url: "", objects: emptySummary() };
@@ -129,6 +130,12 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
   const complete = CompleteTrees.load(repo.paths.stateDir, repo.fs);
   const lacking = imports.filter((i) => missingObjectsOf(repo, i.pointer, complete).length > 0);
   await fetchImportsFromSources(repo, lacking, result.objects, {
+    jobs: options.jobs,
+    onProgress: options.onProgress,
+    env: options.env,
+  });
+  const lackingModels = modelImports.filter((i) => missingObjectsOf(repo, i.pointer, complete).length > 0);
+  await fetchModelImports(repo, lackingModels, result.objects, {
     jobs: options.jobs,
     onProgress: options.onProgress,
     env: options.env,
@@ -146,6 +153,7 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
 function importsOf(repo: Repo, options: SyncOptions) {
   const out: Array<{ rel: string; pointer: Pointer & { source: GitSource } }> = [];
   const url: Array<{ rel: string; pointer: Pointer & { source: UrlSource } }> = [];
+  const model: Array<{ rel: string; pointer: Pointer & { source: ModelSource } }> = [];
   for (const rel of selectTracked(repo, options.targets)) {
     let pointer: Pointer | undefined;
     try {
@@ -157,8 +165,10 @@ function importsOf(repo: Repo, options: SyncOptions) {
       out.push({ rel, pointer: pointer as Pointer & { source: GitSource } });
     else if (pointer?.source?.kind === "url")
       url.push({ rel, pointer: pointer as Pointer & { source: UrlSource } });
+    else if (pointer?.source?.kind === "model")
+      model.push({ rel, pointer: pointer as Pointer & { source: ModelSource } });
   }
-  return { git: out, url };
+  return { git: out, url, model };
 }
 
 /** A fetch followed by a checkout of the selected paths. */
