@@ -130,20 +130,29 @@ export function writeImported(
 ) {
   const fs = repo.fs;
   const abs = repo.abs(rel);
-  let fresh = false;
+  let old: Pointer | undefined;
+  let readable = true;
   try {
-    fresh = loadPointer(repo, rel) === undefined;
+    old = loadPointer(repo, rel);
   } catch {
-    fresh = false; // an unreadable pointer is there: not ours to remove
+    readable = false; // an unreadable pointer is there: not ours to remove
   }
   try {
     return writeWithPointer(repo, rel, pointer, () =>
       writePointerData(repo.store, fs, pointer, label, abs, { force: true, onProgress }),
     );
   } catch (err) {
-    if (fresh) {
+    if (readable && old === undefined) {
       fs.rmSync(abs, { recursive: true, force: true });
       removeFromGitignore(abs, fs);
+    } else if (old !== undefined && loadPointer(repo, rel)?.hash === old.hash) {
+      // An update that failed after the old data went: put the old version back under its pointer
+      // (best effort: its objects are normally still in the store).
+      try {
+        writePointerData(repo.store, fs, old, rel, abs, { force: true });
+      } catch {
+        // `mtrack checkout` restores it once the objects are here again.
+      }
     }
     throw err;
   }

@@ -102,7 +102,7 @@ test("update killed after the old data went and before the new arrived: rolled f
     assert.match(fs.readFileSync(consumer.abs("images.mtrack"), "utf8"), new RegExp(`commit: "?${v2}`));
     assert.deepEqual(pendingEntries(consumer), []);
     const st = await ok(consumer, ["status"]);
-    assert.equal(st.clean ?? true, true, JSON.stringify(st));
+    assert.equal(st.clean, true, JSON.stringify(st));
     assert.deepEqual(
       fs.readdirSync(consumer.dir).filter((n) => n.includes("mtrack-tmp")),
       [],
@@ -112,5 +112,41 @@ test("update killed after the old data went and before the new arrived: rolled f
     src.cleanup();
     consumer.cleanup();
     removeTempDir(remote);
+  }
+});
+
+test("an update whose pointer cannot be written puts the old version back (error, not a kill)", async () => {
+  const { Repo } = await import("../../src/repo.js");
+  const { updateImports } = await import("../../src/sources/update.js");
+  const repo = makeTempGitRepo();
+  const outside = makeTempDir();
+  try {
+    repo.write({ "x.txt": "x" });
+    repo.commit("init");
+    await ok(repo, ["init"]);
+    const file = path.join(outside, "data.csv");
+    fs.writeFileSync(file, "v1\n");
+    await ok(repo, ["import-url", file, "data.csv"]);
+    const before = fs.readFileSync(repo.abs("data.csv.mtrack"), "utf8");
+    fs.writeFileSync(file, "version 2\n");
+    const failing = {
+      ...fs,
+      renameSync: (src: fs.PathLike, dest: fs.PathLike) => {
+        if (String(dest) === repo.abs("data.csv.mtrack"))
+          throw Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" });
+        fs.renameSync(src, dest);
+      },
+    } as typeof fs;
+    const lib = Repo.open({ cwd: repo.dir, fs: failing });
+    await assert.rejects(
+      lib.withLock("update", () => updateImports(lib, [repo.abs("data.csv")], { env: repo.env })),
+    );
+    assert.equal(fs.readFileSync(repo.abs("data.csv.mtrack"), "utf8"), before);
+    assert.equal(fs.readFileSync(repo.abs("data.csv"), "utf8"), "v1\n", "the old data is back");
+    assert.deepEqual(pendingEntries(repo), []);
+    assert.equal((await ok(repo, ["status"])).clean, true);
+  } finally {
+    repo.cleanup();
+    removeTempDir(outside);
   }
 });
