@@ -8,7 +8,7 @@ import { formatBytes } from "../progress.js";
 
 export default class Import extends MtrackCommand {
   static override summary =
-    "Import a tracked path (or git file) of another repository, recording its source.";
+    "Import a tracked path (or git file, or registered model) of another repository, recording its source.";
   static override description =
     "Like `mtrack get <repo> <path>`, but into this repository as a tracked path whose pointer records the source: the repository, the revision asked for (--rev, default HEAD), the commit it resolved to and the path there. Commit the pointer; `mtrack update <out>` later moves it to the newest commit of that revision, `mtrack status --check-updates` tells whether the source has moved on, and `mtrack pull` fetches its objects from this project's remote or, when they were never pushed there, from the source's remote.\n\nA model URI (models:/<name>@<alias>, /<version>, /latest) imports that version of a registered model of the source's model registry (read from its default remote, where `mtrack push --models` put it) as a tracked directory named after the model; the pointer records the URI and the version, and `mtrack update` follows the alias.\n\nThe objects come from the source's default remote through the local store. Nothing is written unless all of it is (no data without its pointer, no pointer without its data; a kill in between is completed by the next command).";
   static override examples = [
@@ -32,7 +32,10 @@ export default class Import extends MtrackCommand {
       char: "r",
       description: "revision of the source to import and follow (default: HEAD)",
     }),
-    out: Flags.string({ char: "o", description: "where to write it (default: the path's basename)" }),
+    out: Flags.string({
+      char: "o",
+      description: "where to write it (default: the path's basename, or the model's name)",
+    }),
     force: Flags.boolean({ char: "f", description: "replace data or a pointer already at the output path" }),
     jobs: Flags.integer({ char: "j", description: "parallel downloads", min: 1, max: 256 }),
   };
