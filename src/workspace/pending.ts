@@ -176,7 +176,14 @@ export async function healInterruptedWrites(repo: Repo): Promise<void> {
   } catch {
     return;
   }
-  if (names.length === 0) return;
+  // Only a dead writer's entries: a live import holds the lock, and status must not wait for it.
+  const dead = names.some((n) => {
+    try {
+      return gone(JSON.parse(repo.fs.readFileSync(path.join(pendingDir(repo), n), "utf8")) as PendingEntry);
+    } catch {
+      return false;
+    }
+  });
   // withLock rolls them forward once it holds the lock.
-  await repo.withLock("complete interrupted import", async () => {});
+  if (dead) await repo.withLock("complete interrupted import", async () => {});
 }
