@@ -2,7 +2,8 @@
  * Data-registry benchmark (issue 18): `mtrack get <repo> <dir>` of an N-small-file directory from another
  * repository's directory remote, against `mtrack pull` of the same directory in a fresh clone, and
  * `mtrack ls -R` of it. Prints a markdown table (one run per cell; compare ratios within a run).
- * DVC (`dvc get`) is measured when bench/.venv has it (bash bench/setup.sh).
+ * DVC (`dvc get`, `dvc list -R`) is measured on the same files in the same run when bench/.venv has it
+ * (`python3 -m venv bench/.venv && bench/.venv/bin/pip install dvc`, or bash bench/setup.sh).
  *
  * Run: npm run build && node --import tsx bench/get.ts [--files N]   (default 100000)
  */
@@ -65,6 +66,7 @@ try {
   const getOutside = mtrack(["get", src, "data/small", "-o", "small"], outside);
   const lsR = mtrack(["ls", src, "data", "-R"], consumer);
   let dvc = "not installed (bash bench/setup.sh)";
+  let dvcLs = dvc;
   if (fs.existsSync(DVC)) {
     // Same data as a DVC registry with a local remote.
     const dsrc = path.join(work, "dsrc");
@@ -76,7 +78,10 @@ try {
     git(["add", "-A"], dsrc);
     git(["commit", "-qm", "data"], dsrc);
     run(DVC, ["push", "-q"], dsrc);
-    dvc = `${run(DVC, ["get", dsrc, "data/small", "-o", "dsmall"], outside).toFixed(2)} s`;
+    const dget = run(DVC, ["get", dsrc, "data/small", "-o", "dsmall"], outside);
+    dvc = `${dget.toFixed(2)} (${(dget / pull).toFixed(2)}× mtrack pull, ${(dget / getOutside).toFixed(2)}× mtrack get)`;
+    const dls = run(DVC, ["list", "-R", dsrc, "data"], outside);
+    dvcLs = `${dls.toFixed(2)}`;
   }
   console.log(`| ${N} files of ~1 KiB, directory remote | seconds |`);
   console.log("| --- | --- |");
@@ -88,7 +93,8 @@ try {
     `| mtrack get <repo> data/small (outside any repo, temp store) | ${getOutside.toFixed(2)} (${(getOutside / pull).toFixed(2)}× pull) |`,
   );
   console.log(`| mtrack ls <repo> data -R | ${lsR.toFixed(2)} |`);
-  console.log(`| dvc get | ${dvc} |`);
+  console.log(`| dvc get <repo> data/small (outside any repo) | ${dvc} |`);
+  console.log(`| dvc list -R <repo> data | ${dvcLs} |`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

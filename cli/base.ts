@@ -112,6 +112,26 @@ export abstract class MtrackCommand extends Command {
     }
   }
 
+  /**
+   * --json output. oclif colour-tokenises the JSON with a regex per token even when nothing will be
+   * coloured (stdout not a terminal): 2.5 s of a 100k-entry `ls -R --json`. Off a terminal the text is
+   * the same as oclif's (JSON.stringify with 2 spaces), written at once.
+   */
+  override logJson(json: unknown): void {
+    if (process.stdout.isTTY) {
+      super.logJson(json);
+      return;
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(json, null, 2);
+    } catch {
+      super.logJson(json); // a cycle: oclif's serializer marks it instead of throwing
+      return;
+    }
+    process.stdout.write(`${text}\n`);
+  }
+
   /** Prints a line to stdout unless --json is on (then only the returned value is printed). */
   protected say(line = ""): void {
     if (!this.jsonEnabled()) this.log(line);

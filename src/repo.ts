@@ -11,6 +11,7 @@ import { type GitRepo, openGitRepo } from "./git/index.js";
 import { Store } from "./store/store.js";
 import { type FsLike, writeFileAtomic } from "./util/fs.js";
 import { acquireLock, type Release } from "./util/lock.js";
+import { completeInterruptedWrites } from "./workspace/pending.js";
 
 export const MTRACK_DIR = ".mtrack";
 
@@ -168,10 +169,14 @@ export class Repo {
     });
   }
 
-  /** Runs `fn` holding the lock; staged objects are discarded if it fails. */
+  /**
+   * Runs `fn` holding the lock; staged objects are discarded if it fails. Imports a killed process left
+   * half-written (data without its pointer) are completed first, before anything (gc) could see them.
+   */
   async withLock<T>(purpose: string, fn: () => Promise<T>): Promise<T> {
     const release = await this.lock(purpose);
     try {
+      completeInterruptedWrites(this);
       return await fn();
     } catch (err) {
       this.store.discardStaged();

@@ -1,6 +1,7 @@
 import { Flags } from "@oclif/core";
 import { type DataChange, revisionDiff } from "../../src/pipeline/compare.js";
 import { formatTable, valueDiffTable } from "../../src/pipeline/table.js";
+import { sourceVersion } from "../../src/sources/import.js";
 import { MtrackCommand } from "../base.js";
 import { formatBytes } from "../progress.js";
 import { revisionArgs } from "../revisions.js";
@@ -33,13 +34,7 @@ export default class Diff extends MtrackCommand {
     const add = (status: string, c: DataChange) => {
       rows.push([status, c.type === "directory" ? `${c.path}/` : c.path, size(c.oldSize), size(c.newSize)]);
       if (c.oldSource || c.newSource) {
-        const v = (s: DataChange["oldSource"]) =>
-          !s
-            ? "-"
-            : s.kind === "git"
-              ? `${s.rev} (${s.commit.slice(0, 10)})`
-              : (s.etag ?? s.lastModified ?? s.url);
-        rows.push(["  import", `${v(c.oldSource)} -> ${v(c.newSource)}`, "", ""]);
+        rows.push(["  import", `${sourceVersion(c.oldSource)} -> ${sourceVersion(c.newSource)}`, "", ""]);
       }
       if (!c.files) return;
       const inner = [

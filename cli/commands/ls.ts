@@ -32,14 +32,16 @@ export default class Ls extends MtrackCommand {
         { path: args.path, rev: flags.rev, recursive: flags.recursive },
         ctx,
       );
-      for (const e of r.entries) {
-        if (e.kind === "git") this.say(e.path);
-        else if (e.kind === "entry") this.say(`${e.path}  ${formatBytes(e.size ?? 0)}`);
-        else
-          this.say(
-            `${e.path}  [mtrack ${e.kind}: ${formatBytes(e.size ?? 0)}${e.kind === "directory" ? `, ${e.files} files` : ""}, ${e.hash?.slice(0, 12)}]`,
-          );
-      }
+      // One write for the whole listing: `ls -R` of a 100k-file directory is 100k lines, and a log
+      // call per line (oclif's formatting, a write each) cost more than everything else together.
+      const lines = r.entries.map((e) =>
+        e.kind === "git"
+          ? e.path
+          : e.kind === "entry"
+            ? `${e.path}  ${formatBytes(e.size ?? 0)}`
+            : `${e.path}  [mtrack ${e.kind}: ${formatBytes(e.size ?? 0)}${e.kind === "directory" ? `, ${e.files} files` : ""}, ${e.hash?.slice(0, 12)}]`,
+      );
+      if (lines.length > 0) this.say(lines.join("\n"));
       return r;
     } finally {
       cleanup();

@@ -3,6 +3,7 @@ import { Args, Flags } from "@oclif/core";
 import { pipelineStatus } from "../../src/pipeline/status.js";
 import { describeSource } from "../../src/sources/import.js";
 import { checkImports, listImports } from "../../src/sources/update.js";
+import { healInterruptedWrites } from "../../src/workspace/pending.js";
 import { statusPaths } from "../../src/workspace/status.js";
 import { selectTracked } from "../../src/workspace/tracked.js";
 import { MtrackCommand } from "../base.js";
@@ -36,6 +37,8 @@ Exit code: 0 when everything is up to date, 1 when something changed or is missi
   async run() {
     const { argv, flags } = await this.parse(Status);
     const repo = this.openRepo();
+    // An import killed between its data and its pointer is finished before status looks.
+    await healInterruptedWrites(repo);
     if (flags.remote || flags["remote-name"]) {
       const targets = (argv as string[]).map((p) => path.resolve(p));
       // Loaded on demand: the remote backends pull in the AWS SDK, which plain `status` must not pay for.

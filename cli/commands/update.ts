@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { Args, Flags } from "@oclif/core";
+import { sourceVersion } from "../../src/sources/import.js";
 import { updateImports } from "../../src/sources/update.js";
 import { MtrackCommand } from "../base.js";
 import { formatBytes } from "../progress.js";
@@ -7,7 +8,7 @@ import { formatBytes } from "../progress.js";
 export default class Update extends MtrackCommand {
   static override summary = "Move imported paths to their source's newest version.";
   static override description =
-    'For a path written by `mtrack import`: fetches the recorded revision of the source repository (or --rev, which is then recorded) and, when it resolves to another commit, writes that version of the data and its pointer. For a path written by `mtrack import-url`: asks the URL for its ETag / Last-Modified / size and downloads it again when they changed. Says "up to date" when nothing moved.\n\nLocal modifications of an imported path are not overwritten without --force.';
+    'For a path written by `mtrack import`: fetches the recorded revision of the source repository (or --rev, which is then recorded) and, when it resolves to another commit, writes that version of the data and its pointer. For a path written by `mtrack import-url`: asks the URL for its ETag / Last-Modified / size and downloads it again when they changed. For a model imported by URI (models:/<name>@<alias>): resolves the URI again in the source registry and writes the version it names now. Says "up to date" when nothing moved. --rev applies to repository paths only (refused for URL and model imports).\n\nLocal modifications of an imported path are not overwritten without --force.';
   static override examples = [
     "<%= config.bin %> update images",
     "<%= config.bin %> update images --rev v2",
@@ -16,7 +17,10 @@ export default class Update extends MtrackCommand {
   static override strict = false;
   static override args = { targets: Args.string({ description: "imported paths", required: true }) };
   static override flags = {
-    rev: Flags.string({ char: "r", description: "another revision of the source to follow (git imports)" }),
+    rev: Flags.string({
+      char: "r",
+      description: "another revision of the source to follow (imports of a repository's path only)",
+    }),
     force: Flags.boolean({ char: "f", description: "discard local modifications of the imported paths" }),
     jobs: Flags.integer({ char: "j", description: "parallel downloads", min: 1, max: 256 }),
   };
@@ -41,16 +45,8 @@ export default class Update extends MtrackCommand {
         this.say(`${r.path}: up to date`);
         continue;
       }
-      const from = r.from;
-      const to = r.source;
-      const describe = (s: typeof to | undefined) =>
-        s?.kind === "git"
-          ? `${s.rev} (${s.commit.slice(0, 10)})`
-          : s
-            ? (s.etag ?? s.lastModified ?? "?")
-            : "?";
       this.say(
-        `${r.path}: ${describe(from)} -> ${describe(to)}${r.dataChanged ? `, ${r.files} file(s), ${formatBytes(r.size)}` : " (same data)"}`,
+        `${r.path}: ${sourceVersion(r.from)} -> ${sourceVersion(r.source)}${r.dataChanged ? `, ${r.files} file(s), ${formatBytes(r.size)}` : " (same data)"}`,
       );
     }
     return { updated: results };

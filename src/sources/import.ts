@@ -11,7 +11,8 @@ import type { Hash } from "../store/types.js";
 import type { TransferSummary } from "../transfer/objects.js";
 import { toPosix } from "../util/fs.js";
 import { checkOut, writePointerData } from "../workspace/get.js";
-import { addToGitignore } from "../workspace/gitignore.js";
+import { removeFromGitignore } from "../workspace/gitignore.js";
+import { writeWithPointer } from "../workspace/pending.js";
 import { type GitSource, type Pointer, type PointerSource, writePointer } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { StatCache } from "../workspace/statcache.js";
@@ -45,7 +46,7 @@ function isLocalPath(url: string): boolean {
 }
 
 /** How a source repository is written in the pointer: local paths relative to this repository's root. */
-function recordedRepo(repo: Repo, url: string): string {
+export function recordedRepo(repo: Repo, url: string): string {
   if (!isLocalPath(url)) return url;
   const rel = toPosix(path.relative(repo.root, path.resolve(url)));
   return rel === "" ? "." : rel;
@@ -116,8 +117,9 @@ export async function checkUnmodified(repo: Repo, rel: string, pointer: Pointer,
 }
 
 /**
- * Writes `pointer`'s data (from the store) to `rel` and then its pointer: on any failure the data
- * written is removed again, so no data is left without its pointer nor a pointer without its data.
+ * Writes `pointer`'s data (from the store) to `rel` and then its pointer, journalled (pending.ts) so a
+ * kill between the two is rolled forward by the next locked command; on an error the data written is
+ * removed again. So no data is left without its pointer nor a pointer without its data.
  */
 export function writeImported(
   repo: Repo,
@@ -128,15 +130,32 @@ export function writeImported(
 ) {
   const fs = repo.fs;
   const abs = repo.abs(rel);
-  const files = writePointerData(repo.store, fs, pointer, label, abs, { force: true, onProgress });
+  let old: Pointer | undefined;
+  let readable = true;
   try {
-    writePointer(pointerFileOf(repo, rel), pointer, fs);
+    old = loadPointer(repo, rel);
+  } catch {
+    readable = false; // an unreadable pointer is there: not ours to remove
+  }
+  try {
+    return writeWithPointer(repo, rel, pointer, () =>
+      writePointerData(repo.store, fs, pointer, label, abs, { force: true, onProgress }),
+    );
   } catch (err) {
-    fs.rmSync(abs, { recursive: true, force: true });
+    if (readable && old === undefined) {
+      fs.rmSync(abs, { recursive: true, force: true });
+      removeFromGitignore(abs, fs);
+    } else if (old !== undefined && loadPointer(repo, rel)?.hash === old.hash) {
+      // An update that failed after the old data went: put the old version back under its pointer
+      // (best effort: its objects are normally still in the store).
+      try {
+        writePointerData(repo.store, fs, old, rel, abs, { force: true });
+      } catch {
+        // `mtrack checkout` restores it once the objects are here again.
+      }
+    }
     throw err;
   }
-  addToGitignore(abs, fs);
-  return files;
 }
 
 /** Downloads and writes one git import of `source` to `rel`; `old` is the pointer being replaced. */
@@ -379,6 +398,20 @@ export async function fetchImportsFromSources(
  */
 export function describeSource(s: PointerSource): string {
   if (s.kind === "git") return `${s.repo} ${s.path}@${s.rev} (${s.commit.slice(0, 10)})`;
+  if (s.kind === "model") return `${s.repo} ${s.model} (version ${s.version})`;
   const v = s.etag ? `etag ${s.etag}` : s.lastModified ? `modified ${s.lastModified}` : "";
   return v ? `${s.url} (${v})` : s.url;
+}
+
+/**
+ * The version of a source in a few characters, for "old -> new" lines (update, diff).
+ *
+ * @example
+ * sourceVersion(gitSource) // "v1 (4b1f0c9d2e)"; a model's "v3"; a URL's ETag
+ */
+export function sourceVersion(s: PointerSource | undefined): string {
+  if (!s) return "-";
+  if (s.kind === "git") return `${s.rev} (${s.commit.slice(0, 10)})`;
+  if (s.kind === "model") return `v${s.version}`;
+  return s.etag ?? s.lastModified ?? s.url;
 }

@@ -2,8 +2,9 @@
  * `mtrack update` and `status --check-updates` over every kind of import: a path of another repository
  * (`mtrack import`) or a URL (`mtrack import-url`).
  */
+import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
-import type { GitSource, Pointer, UrlSource } from "../workspace/pointer.js";
+import type { Pointer } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { findTrackedPaths, loadPointer, resolveTarget } from "../workspace/tracked.js";
 import {
@@ -13,6 +14,7 @@ import {
   loadImport,
   updateGitImport,
 } from "./import.js";
+import { checkModelImport, updateModelImport } from "./model.js";
 import { checkUrlImport, updateUrlImport } from "./url.js";
 
 /**
@@ -35,11 +37,29 @@ export async function updateImports(
 ): Promise<ImportResult[]> {
   const rels = targetsAbs.map((t) => resolveTarget(repo, t));
   const pointers = rels.map((rel) => ({ rel, pointer: loadImport(repo, rel) }));
+  const noRev = pointers.find((p) => p.pointer.source.kind !== "git");
+  if (options.rev !== undefined && noRev) {
+    // A URL has no revisions, and a model import follows its URI: silently ignoring --rev would leave
+    // the user believing it was followed.
+    const url = noRev.pointer.source.kind === "url";
+    throw new MtrackError(
+      "ERR_MTRACK_INVALID_ARGUMENT",
+      `${noRev.rel} was imported from ${url ? "a URL, which has no revisions" : "a model registry, where its URI (alias, /latest) is what moves"}: --rev applies to imports of a repository's path.`,
+      {
+        hint: url
+          ? "Run `mtrack update <path>` without --rev (it downloads the URL again when its ETag, Last-Modified or size changed)."
+          : "Run `mtrack update <path>` without --rev (it follows the URI), or import another URI with `mtrack import --force`.",
+        data: { path: noRev.rel, rev: options.rev },
+      },
+    );
+  }
   const out: ImportResult[] = [];
   for (const { rel, pointer } of pointers) {
-    if (pointer.source.kind === "git")
-      out.push(await updateGitImport(repo, rel, pointer as Pointer & { source: GitSource }, options));
-    else out.push(await updateUrlImport(repo, rel, pointer as Pointer & { source: UrlSource }, options));
+    const s = pointer.source;
+    if (s.kind === "git") out.push(await updateGitImport(repo, rel, { ...pointer, source: s }, options));
+    else if (s.kind === "model")
+      out.push(await updateModelImport(repo, rel, { ...pointer, source: s }, options));
+    else out.push(await updateUrlImport(repo, rel, { ...pointer, source: s }, options));
   }
   return out;
 }
@@ -74,7 +94,11 @@ export async function checkImports(
   for (const { rel, pointer } of listImports(repo, rels)) {
     const s = pointer.source!;
     out.push(
-      s.kind === "git" ? await checkGitImport(repo, rel, s, env) : await checkUrlImport(repo, rel, s, env),
+      s.kind === "git"
+        ? await checkGitImport(repo, rel, s, env)
+        : s.kind === "model"
+          ? await checkModelImport(repo, rel, s, env)
+          : await checkUrlImport(repo, rel, s, env),
     );
   }
   return out;

@@ -5,10 +5,12 @@
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
+import { hashFileSync } from "../store/hash.js";
+import type { TransferSummary } from "../transfer/objects.js";
 import { safeUnlink, tmpName, toPosix } from "../util/fs.js";
 import type { Pointer, UrlSource } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
@@ -160,39 +162,75 @@ export async function urlVersion(
   return { lastModified: st.mtime.toUTCString(), size: st.size };
 }
 
-/** Streams the URL's content into `dest` (a new file); returns the version the response described. */
-async function download(repo: Repo, url: string, dest: string, env: NodeJS.ProcessEnv): Promise<UrlVersion> {
+/** A pass-through stream that reports the bytes that went by (at most every 64 KiB of progress). */
+function counter(total: number | undefined, onProgress: ProgressFn | undefined): Transform {
+  let bytes = 0;
+  let reported = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      if (onProgress && bytes - reported >= 1 << 16) {
+        reported = bytes;
+        onProgress({ phase: "download", files: 0, filesTotal: 1, bytes, bytesTotal: total });
+      }
+      cb(null, chunk);
+    },
+    flush(cb) {
+      onProgress?.({ phase: "download", files: 1, filesTotal: 1, bytes, bytesTotal: total ?? bytes });
+      cb();
+    },
+  });
+}
+
+/**
+ * Streams the URL's content into `dest` (a new file), reporting progress; returns the version the
+ * response described. A body shorter or longer than the size the server announced is an error.
+ */
+async function download(
+  repo: Repo,
+  url: string,
+  dest: string,
+  env: NodeJS.ProcessEnv,
+  onProgress?: ProgressFn,
+): Promise<UrlVersion> {
   const kind = kindOf(url);
   const out = () => nodeFs.createWriteStream(dest, { flags: "wx" });
+  let v: UrlVersion;
   if (kind === "http") {
     const res = await httpRequest(url, "GET");
-    const v = httpVersion(res);
+    v = httpVersion(res);
     if (!res.body) throw unreachable(url, "empty response");
     try {
-      await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), out());
+      await pipeline(
+        Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
+        counter(v.size, onProgress),
+        out(),
+      );
     } catch (err) {
       throw unreachable(url, err instanceof Error ? err.message : String(err));
     }
-    return v;
-  }
-  if (kind === "s3") {
+  } else if (kind === "s3") {
     const { s3, client } = await s3Client(env);
     try {
       const r = await client.send(new s3.GetObjectCommand(s3Parts(url)));
-      await pipeline(r.Body as Readable, out());
-      return {
+      v = {
         ...(r.ETag ? { etag: r.ETag } : {}),
         ...(r.LastModified ? { lastModified: r.LastModified.toUTCString() } : {}),
         ...(r.ContentLength !== undefined ? { size: r.ContentLength } : {}),
       };
+      await pipeline(r.Body as Readable, counter(v.size, onProgress), out());
     } catch (err) {
       throw err instanceof MtrackError ? err : s3Error(url, err);
     } finally {
       client.destroy();
     }
+  } else {
+    v = await urlVersion(repo, url, env);
+    await pipeline(nodeFs.createReadStream(localPath(repo, url)), counter(v.size, onProgress), out());
   }
-  const v = await urlVersion(repo, url, env);
-  await pipeline(nodeFs.createReadStream(localPath(repo, url)), out());
+  const got = nodeFs.statSync(dest).size;
+  if (v.size !== undefined && got !== v.size)
+    throw unreachable(url, `the download stopped at ${got} of ${v.size} bytes`);
   return v;
 }
 
@@ -223,7 +261,7 @@ async function downloadTo(
   const tmp = tmpName(repo.store.tmpDir, "import-url");
   let pointer: Pointer;
   try {
-    const v = await download(repo, url, tmp, options.env);
+    const v = await download(repo, url, tmp, options.env, options.onProgress);
     const put = await repo.store.putFile(tmp);
     await repo.store.flush();
     const size = nodeFs.statSync(tmp).size;
@@ -330,4 +368,58 @@ export async function checkUrlImport(
     if (err instanceof MtrackError) return { path: rel, source, moved: false, error: err.code };
     throw err;
   }
+}
+
+function urlChanged(rel: string, url: string, detail: string): MtrackError {
+  return new MtrackError(
+    "ERR_MTRACK_URL_CHANGED",
+    `${rel}: ${url} no longer serves the version its pointer records (${detail}).`,
+    {
+      hint: "Take the new version with `mtrack update <path>` (and commit the pointer), or push the old one to a remote from a machine that has it.",
+      data: { path: rel, url },
+    },
+  );
+}
+
+/**
+ * `pull` of URL imports whose object is on no remote (never pushed): downloads each from its URL again,
+ * as DVC does, with progress. The download must be the version the pointer records (its ETag when one
+ * was recorded, its size, and finally its hash), else ERR_MTRACK_URL_CHANGED and nothing is stored.
+ * Counts what moved into `summary` and drops the problems it fixed.
+ *
+ * @example
+ * await fetchUrlImports(repo, [{ rel: "data.csv", pointer }], summary, { env: process.env });
+ */
+export async function fetchUrlImports(
+  repo: Repo,
+  imports: ReadonlyArray<{ rel: string; pointer: Pointer & { source: UrlSource } }>,
+  summary: TransferSummary,
+  options: { onProgress?: ProgressFn; env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
+  if (imports.length === 0) return;
+  const env = options.env ?? process.env;
+  repo.store.init();
+  for (const { rel, pointer } of imports) {
+    const recorded = pointer.source;
+    const url = kindOf(recorded.url) === "local" ? localPath(repo, recorded.url) : recorded.url;
+    const tmp = tmpName(repo.store.tmpDir, "import-url");
+    try {
+      const v = await download(repo, url, tmp, env, options.onProgress);
+      if (recorded.etag !== undefined && v.etag !== undefined && v.etag !== recorded.etag)
+        throw urlChanged(rel, recorded.url, `ETag ${v.etag}, recorded ${recorded.etag}`);
+      // Hashed before it is stored: a changed URL leaves nothing in the store.
+      const { hash, size } = hashFileSync(tmp);
+      if (size !== pointer.size)
+        throw urlChanged(rel, recorded.url, `${size} bytes, recorded ${pointer.size}`);
+      if (hash !== pointer.hash) throw urlChanged(rel, recorded.url, "same size, other content");
+      await repo.store.putFile(tmp);
+      summary.objects += 1;
+      summary.bytes += size;
+    } finally {
+      safeUnlink(tmp);
+    }
+  }
+  await repo.store.flush();
+  const store = repo.store;
+  summary.missingRemote = summary.missingRemote.filter((p) => !store.has(p.hash));
 }

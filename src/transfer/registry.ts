@@ -105,8 +105,15 @@ export async function pushRegistry(
   };
 }
 
-/** Reads the remote's events that this clone lacks; damaged or mislabelled refs are counted, not taken. */
-async function readRemoteEvents(
+/**
+ * Reads the remote's events that this clone lacks (all of them for an empty `local`); damaged or
+ * mislabelled refs are counted, not taken. Also how `mtrack import <repo> models:/...` reads another
+ * repository's registry without importing it.
+ *
+ * @example
+ * const { events } = await readRemoteEvents(remote, new Set(), 8); foldEvents(events).models
+ */
+export async function readRemoteEvents(
   remote: Remote,
   local: ReadonlySet<string>,
   jobs: number,

@@ -11,10 +11,12 @@ import { openRemote } from "../remotes/index.js";
 import type { Remote } from "../remotes/types.js";
 import type { Repo } from "../repo.js";
 import { fetchImportsFromSources } from "../sources/import.js";
+import { fetchModelImports } from "../sources/model.js";
+import { fetchUrlImports } from "../sources/url.js";
 import { decodeTree } from "../store/tree.js";
 import { type CheckoutResult, checkoutPaths } from "../workspace/checkout.js";
 import { CompleteTrees } from "../workspace/complete.js";
-import type { GitSource, Pointer } from "../workspace/pointer.js";
+import type { GitSource, ModelSource, Pointer, UrlSource } from "../workspace/pointer.js";
 import type { ProgressFn } from "../workspace/scan.js";
 import { missingObjectsOf } from "../workspace/status.js";
 import { loadPointer, selectTracked } from "../workspace/tracked.js";
@@ -99,7 +101,7 @@ export async function push(repo: Repo, options: SyncOptions = {}): Promise<SyncR
  * const r = await fetch(repo, {}); if (r.objects.corrupt.length) ...
  */
 export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<SyncResult> {
-  const imports = gitImports(repo, options);
+  const { git: imports, url: urlImports, model: modelImports } = importsOf(repo, options);
   let result: SyncResult;
   try {
     result = await withRemote(repo, options, async (remote, name) => {
@@ -119,8 +121,8 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
     });
   } catch (err) {
     // A project that only imports data needs no remote of its own: the sources' remotes have it all.
-    const onlyImports =
-      imports.length > 0 && imports.length === selectTracked(repo, options.targets).length && !options.open;
+    const all = imports.length + urlImports.length + modelImports.length;
+    const onlyImports = all > 0 && all === selectTracked(repo, options.targets).length && !options.open;
     if (!onlyImports || !isMtrackError(err, "ERR_MTRACK_CONFIG_INVALID")) throw err;
     result = { remote: "(sources)", url: "", objects: emptySummary() };
   }
@@ -132,12 +134,26 @@ export async function fetch(repo: Repo, options: SyncOptions = {}): Promise<Sync
     onProgress: options.onProgress,
     env: options.env,
   });
+  const lackingModels = modelImports.filter((i) => missingObjectsOf(repo, i.pointer, complete).length > 0);
+  await fetchModelImports(repo, lackingModels, result.objects, {
+    jobs: options.jobs,
+    onProgress: options.onProgress,
+    env: options.env,
+  });
+  // URL imports on no remote come from their URL again (verified to be the version recorded).
+  const lackingUrls = urlImports.filter((i) => !repo.store.has(i.pointer.hash));
+  await fetchUrlImports(repo, lackingUrls, result.objects, {
+    onProgress: options.onProgress,
+    env: options.env,
+  });
   return result;
 }
 
-/** The imported paths (from another repository) among the selected tracked paths. */
-function gitImports(repo: Repo, options: SyncOptions) {
+/** The imported paths (from another repository, from a URL) among the selected tracked paths. */
+function importsOf(repo: Repo, options: SyncOptions) {
   const out: Array<{ rel: string; pointer: Pointer & { source: GitSource } }> = [];
+  const url: Array<{ rel: string; pointer: Pointer & { source: UrlSource } }> = [];
+  const model: Array<{ rel: string; pointer: Pointer & { source: ModelSource } }> = [];
   for (const rel of selectTracked(repo, options.targets)) {
     let pointer: Pointer | undefined;
     try {
@@ -147,8 +163,12 @@ function gitImports(repo: Repo, options: SyncOptions) {
     }
     if (pointer?.source?.kind === "git")
       out.push({ rel, pointer: pointer as Pointer & { source: GitSource } });
+    else if (pointer?.source?.kind === "url")
+      url.push({ rel, pointer: pointer as Pointer & { source: UrlSource } });
+    else if (pointer?.source?.kind === "model")
+      model.push({ rel, pointer: pointer as Pointer & { source: ModelSource } });
   }
-  return out;
+  return { git: out, url, model };
 }
 
 /** A fetch followed by a checkout of the selected paths. */

@@ -25,8 +25,11 @@ function markerName(rel: string, pid: number): string {
   return `${PREFIX}${id}-${pid}.json`;
 }
 
-/** Whether the process that wrote `m` has gone (this host only: another host's marker is not ours to judge). */
-function gone(m: Marker): boolean {
+/**
+ * Whether the process that wrote `m` has gone (this host only: another host's marker is not ours to
+ * judge). Shared with the journal of pending pointer writes (pending.ts).
+ */
+export function gone(m: { pid: number; host: string; time: number }): boolean {
   if (m.host !== os.hostname()) return false;
   if (m.pid === process.pid) return false;
   if (!pidAlive(m.pid)) return true;

@@ -16,6 +16,8 @@
  *     path: data/images
  *
  * An import from a URL records `url`, and what the server said of it: `etag`, `last_modified`, `size`.
+ * A model imported from another repository's registry records `repo`, `rev`, `model` (the URI) and
+ * `version`.
  */
 import * as nodeFs from "node:fs";
 import * as path from "node:path";
@@ -66,7 +68,23 @@ export interface UrlSource {
   size?: number;
 }
 
-export type PointerSource = GitSource | UrlSource;
+/**
+ * A registered model of another repository's model registry (`mtrack import <repo> models:/clf@champion`):
+ * the URI asked for (what `update` follows) and the version it resolved to.
+ */
+export interface ModelSource {
+  kind: "model";
+  /** The repository as recorded (as for GitSource). */
+  repo: string;
+  /** The revision whose committed config names the registry's remote (default HEAD). */
+  rev: string;
+  /** The model URI asked for: `models:/<name>@<alias>`, `models:/<name>/<version>` or `/latest`. */
+  model: string;
+  /** The version it resolved to. */
+  version: number;
+}
+
+export type PointerSource = GitSource | UrlSource | ModelSource;
 
 /** Names a pointer may never claim: checking them out would overwrite git's or mtrack's own data. */
 export const RESERVED_NAMES = new Set([".git", ".mtrack"]);
@@ -86,6 +104,7 @@ const ALLOWED_KEYS = new Set([
 
 const SOURCE_KEYS: Record<PointerSource["kind"], Set<string>> = {
   git: new Set(["repo", "rev", "commit", "path"]),
+  model: new Set(["repo", "rev", "model", "version"]),
   url: new Set(["url", "etag", "last_modified", "size"]),
 };
 
@@ -197,13 +216,13 @@ function parseSource(node: unknown, lc: LineCounter, file: string, line: number 
     values[key] = isScalar(item.value) ? item.value.value : item.value;
     if (at) lines[key] = at;
   }
-  const kind: PointerSource["kind"] = "repo" in values ? "git" : "url";
+  const kind: PointerSource["kind"] = "repo" in values ? ("model" in values ? "model" : "git") : "url";
   for (const key of Object.keys(values)) {
     if (!SOURCE_KEYS[kind].has(key))
       throw invalid(
         file,
         lines[key],
-        `unknown key 'source.${key}' (a ${kind === "git" ? "repository" : "URL"} source)`,
+        `unknown key 'source.${key}' (a ${kind === "git" ? "repository" : kind === "model" ? "model" : "URL"} source)`,
       );
   }
   const text = (key: string, required: boolean): string | undefined => {
@@ -221,6 +240,18 @@ function parseSource(node: unknown, lc: LineCounter, file: string, line: number 
     if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit))
       throw invalid(file, lines.commit, "'source.commit' must be a full git commit id (40 hex digits)");
     return { kind, repo: text("repo", true)!, rev: text("rev", true)!, commit, path: text("path", true)! };
+  }
+  if (kind === "model") {
+    const version = values.version;
+    if (!Number.isSafeInteger(version) || (version as number) < 1)
+      throw invalid(file, lines.version, "'source.version' must be a positive integer");
+    return {
+      kind,
+      repo: text("repo", true)!,
+      rev: text("rev", true)!,
+      model: text("model", true)!,
+      version: version as number,
+    };
   }
   const src: UrlSource = { kind, url: text("url", true)! };
   const etag = text("etag", false);
@@ -252,6 +283,9 @@ export function serializePointer(p: Pointer): string {
   if (s?.kind === "git") {
     lines.push("source:", `  repo: ${JSON.stringify(s.repo)}`, `  rev: ${JSON.stringify(s.rev)}`);
     lines.push(`  commit: ${s.commit}`, `  path: ${JSON.stringify(s.path)}`);
+  } else if (s?.kind === "model") {
+    lines.push("source:", `  repo: ${JSON.stringify(s.repo)}`, `  rev: ${JSON.stringify(s.rev)}`);
+    lines.push(`  model: ${JSON.stringify(s.model)}`, `  version: ${s.version}`);
   } else if (s?.kind === "url") {
     lines.push("source:", `  url: ${JSON.stringify(s.url)}`);
     if (s.etag !== undefined) lines.push(`  etag: ${JSON.stringify(s.etag)}`);

@@ -9,6 +9,7 @@ import { hashBytes } from "../store/hash.js";
 import { encodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
 import { isInside, toPosix } from "../util/fs.js";
+import { ancestorIgnores, IGNORE_FILE, IgnoreMatcher, readIgnoreFile } from "./ignore.js";
 import {
   dataPathFor,
   POINTER_SUFFIX,
@@ -102,12 +103,17 @@ export function loadPointer(repo: Repo, rel: string): Pointer | undefined {
 
 /**
  * Every tracked path in the work tree (repo-relative, sorted), found by walking for `*.mtrack` files.
- * Tracked directories themselves are not descended into.
+ * Tracked directories themselves are not descended into. What `.mtrackignore` files ignore (the pointer
+ * file, its data path, or a directory above them) is not tracked, as for `add` and `status`: ignored
+ * directories are not entered at all.
+ *
+ * @example
+ * findTrackedPaths(repo) // ["data/images", "model.bin"]
  */
 export function findTrackedPaths(repo: Repo): string[] {
   const fs = repo.fs;
   const out: string[] = [];
-  const visit = (dirAbs: string, prefix: string) => {
+  const visit = (dirAbs: string, prefix: string, parentIgnores: IgnoreMatcher) => {
     let dirents: import("node:fs").Dirent[];
     try {
       // Dirents carry the type: no lstat per name (a first `add` of a 100k-file directory passes here).
@@ -118,21 +124,36 @@ export function findTrackedPaths(repo: Repo): string[] {
     const set = new Set(dirents.map((d) => d.name));
     // A nested git repository (a submodule, a scratch clone) is another project with its own pointers.
     if (prefix && set.has(".git")) return;
-    for (const { name } of dirents) {
+    let ignores = parentIgnores;
+    // Ignore files are rare: only a directory that has one pays for a matcher of its own.
+    if (prefix && set.has(IGNORE_FILE)) {
+      const own = readIgnoreFile(path.join(dirAbs, IGNORE_FILE), `${prefix}/${IGNORE_FILE}`, prefix, fs);
+      if (own.length > 0) ignores = new IgnoreMatcher([...parentIgnores.rules, ...own]);
+    }
+    const at = (name: string) => (prefix ? `${prefix}/${name}` : name);
+    const dirs = ignores.empty
+      ? undefined
+      : new Set(dirents.filter((d) => d.isDirectory()).map((d) => d.name));
+    for (const d of dirents) {
+      const name = d.name;
       if (
         name.endsWith(POINTER_SUFFIX) &&
         name.length > POINTER_SUFFIX.length &&
         !RESERVED_NAMES.has(dataPathFor(name))
       ) {
-        out.push(prefix ? `${prefix}/${dataPathFor(name)}` : dataPathFor(name));
+        const data = at(dataPathFor(name));
+        if (dirs && (ignores.ignores(at(name), false) || ignores.ignores(data, dirs.has(dataPathFor(name)))))
+          continue;
+        out.push(data);
       }
     }
     for (const d of dirents) {
       if (!d.isDirectory() || NOT_SEARCHED.has(d.name) || set.has(d.name + POINTER_SUFFIX)) continue;
-      visit(path.join(dirAbs, d.name), prefix ? `${prefix}/${d.name}` : d.name);
+      if (!ignores.empty && ignores.checkDir(at(d.name)).ignored) continue;
+      visit(path.join(dirAbs, d.name), at(d.name), ignores);
     }
   };
-  visit(repo.root, "");
+  visit(repo.root, "", ancestorIgnores(repo.root, "", fs));
   return out.sort();
 }
 

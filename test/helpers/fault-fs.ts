@@ -115,3 +115,21 @@ export function diskFullFs(budget: number): FaultFs {
     },
   };
 }
+
+/**
+ * Wraps node:fs so that the process kills itself (SIGKILL: no handler, no clean-up runs) just before a
+ * rename onto a destination `when` picks: a crash between two steps of a write, made deterministic.
+ *
+ * @example
+ * const fs = killBeforeRename((dest) => dest.endsWith("data.csv.mtrack"));
+ * const repo = Repo.open({ cwd, fs });
+ */
+export function killBeforeRename(when: (dest: string) => boolean): FsLike {
+  return {
+    ...realFs,
+    renameSync: (src: realFs.PathLike, dest: realFs.PathLike) => {
+      if (when(String(dest))) process.kill(process.pid, "SIGKILL");
+      realFs.renameSync(src, dest);
+    },
+  } as unknown as FsLike;
+}

@@ -250,3 +250,32 @@ test("an ignored directory is not entered, and its ignore file is not read", () 
     );
     assert.equal(ancestorIgnores(root, "d/skip", fs).checkDir("d/skip").ignored, true);
   }));
+
+test("findTrackedPaths skips pointers that .mtrackignore files ignore (root and nested), and ignored directories", async () => {
+  const { makeTempGitRepo } = await import("../../helpers/git-repo.js");
+  const { initRepo, Repo } = await import("../../../src/repo.js");
+  const { findTrackedPaths } = await import("../../../src/workspace/tracked.js");
+  const repo = makeTempGitRepo();
+  try {
+    const pointer = (name: string) =>
+      `version: 1\npath: "${name}"\ntype: file\nhash: ${"a".repeat(64)}\nsize: 1\n`;
+    repo.write({
+      ".mtrackignore": "scratch/\n*.tmp\n",
+      "kept.bin.mtrack": pointer("kept.bin"),
+      "x.tmp.mtrack": pointer("x.tmp"),
+      "scratch/s.bin.mtrack": pointer("s.bin"),
+      "sub/.mtrackignore": "local.bin\n",
+      "sub/local.bin.mtrack": pointer("local.bin"),
+      "sub/shared.bin.mtrack": pointer("shared.bin"),
+      "other/local.bin.mtrack": pointer("local.bin"),
+    });
+    initRepo({ cwd: repo.dir });
+    assert.deepEqual(findTrackedPaths(Repo.open({ cwd: repo.dir })), [
+      "kept.bin",
+      "other/local.bin",
+      "sub/shared.bin",
+    ]);
+  } finally {
+    repo.cleanup();
+  }
+});
