@@ -73,6 +73,8 @@ export interface PgRegistryContext {
   experiment: (id: string) => Promise<void>;
   /** Maps database failures (a restart → retryable 503). */
   db: <T>(p: Promise<T>) => Promise<T>;
+  /** Maps objects-store failures (unreachable → retryable 503). */
+  objectsCall: <T>(p: Promise<T>) => Promise<T>;
   tmpDir: string;
 }
 
@@ -546,7 +548,8 @@ export class PgMlflowLoggedModels implements LoggedModelsApi {
       await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
       const object = hashFileSync(tmp);
       const objects = this.#ctx.objects;
-      if (!(await objects.has([object])).has(object.hash)) await objects.putFile(object, tmp);
+      const call = this.#ctx.objectsCall;
+      if (!(await call(objects.has([object]))).has(object.hash)) await call(objects.putFile(object, tmp));
       await this.#db(this.#ctx.store.addLoggedFile(modelId, { path: name, ...object }));
     } finally {
       safeUnlink(tmp);
