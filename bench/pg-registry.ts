@@ -90,13 +90,13 @@ function mtrack(args: string[], env: NodeJS.ProcessEnv): string {
   return r.stdout;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the JSON answers of two servers, read by a few fields
 async function call(
   url: string,
   method: string,
   endpoint: string,
   token: string | undefined,
   body?: object,
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON answers of two servers, read by a few fields
 ): Promise<any> {
   const r = await fetch(`${url}/api/2.0/mlflow${endpoint}`, {
     method,
