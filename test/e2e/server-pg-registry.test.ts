@@ -214,6 +214,22 @@ test("registry over PostgreSQL: two servers, concurrent versions, rename, delete
       headers: { authorization: `Bearer ${read}` },
     });
     assert.equal(gone.status, 404);
+
+    // Searches narrowed in the database first give what MLflow's filter gives (LIKE is case-sensitive).
+    for (const name of ["alpha", "Alpha-2", "beta", "alphabet"])
+      ok(await api(a, "POST", "/registered-models/create", ana, { name, tags: [{ key: "n", value: name }] }));
+    const search = async (filter: string) =>
+      (
+        ok(await api(b, "GET", `/registered-models/search?filter=${encodeURIComponent(filter)}`, read))
+          .registered_models as { name: string }[]
+      ).map((m) => m.name);
+    assert.deepEqual(await search("name LIKE 'alpha%'"), ["alpha", "alphabet"]);
+    assert.deepEqual(await search("name ILIKE 'alpha%'"), ["Alpha-2", "alpha", "alphabet"]);
+    assert.deepEqual(await search("name LIKE 'alpha%' AND name LIKE '%bet'"), ["alphabet"]);
+    assert.deepEqual(await search("name IN ('beta', 'alpha')"), ["alpha", "beta"]);
+    assert.deepEqual(await search("name = 'beta' AND tags.n = 'beta'"), ["beta"]);
+    assert.deepEqual(await search("name = 'beta' AND tags.n = 'alpha'"), []);
+    assert.deepEqual(await search("name LIKE 'a_pha'"), ["alpha"]);
   } finally {
     await Promise.all(servers.map((s) => s.close()));
     await pool.end();
