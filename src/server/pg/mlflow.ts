@@ -191,6 +191,7 @@ export class PgMlflowService implements MlflowBackend {
         await db(store.getExperiment(await this.#experimentId(id)));
       },
       db,
+      objectsCall: <T>(p: Promise<T>) => this.#objectsCall(p),
       tmpDir: this.#tmpDir,
     };
     this.modelRegistry = new PgMlflowModelRegistry(ctx);
@@ -522,11 +523,11 @@ export class PgMlflowService implements MlflowBackend {
 
   /** One stored object (a logged model's or registered version's file) from the objects store. */
   async openObject(hash: string): Promise<Readable | undefined> {
-    return this.#objects.open(hash);
+    return this.#objectsCall(this.#objects.open(hash));
   }
 
   async readObject(hash: string): Promise<Buffer> {
-    const stream = await this.#objects.open(hash);
+    const stream = await this.#objectsCall(this.#objects.open(hash));
     if (stream === undefined) {
       throw new MlflowApiError(
         "TEMPORARILY_UNAVAILABLE",

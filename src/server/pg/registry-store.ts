@@ -125,28 +125,29 @@ export class PgRegistryStore {
 
   // ---- reads --------------------------------------------------------------------------------------
 
-  /** Registered models (all, or those named), sorted by name, each with its live versions. */
-  async listModels(names?: string[]): Promise<RegisteredModel[]> {
-    const only = names === undefined ? null : names;
-    const [models, tags, versions, vtags, aliases] = await Promise.all([
+  /**
+   * Registered models (all, or those named, or whose names match every pattern — a superset
+   * prefilter for MLflow's `name LIKE`, compared case-insensitively and without escapes), sorted by name,
+   * each with its live versions.
+   */
+  async listModels(names?: string[], nameLike: string[] = []): Promise<RegisteredModel[]> {
+    const models = await this.pool.query(
+      `SELECT * FROM registered_models
+       WHERE ($1::text[] IS NULL OR name = ANY($1))
+         AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) p WHERE NOT (name ILIKE p ESCAPE ''))
+       ORDER BY name`,
+      [names ?? null, nameLike],
+    );
+    const only = models.rows.map((r) => r.name as string);
+    if (only.length === 0) return [];
+    const [tags, versions, vtags, aliases] = await Promise.all([
+      this.pool.query("SELECT name, key, value FROM registered_model_tags WHERE name = ANY($1)", [only]),
+      this.pool.query("SELECT * FROM model_versions WHERE name = ANY($1) ORDER BY name, version", [only]),
+      this.pool.query("SELECT name, version, key, value FROM model_version_tags WHERE name = ANY($1)", [
+        only,
+      ]),
       this.pool.query(
-        "SELECT * FROM registered_models WHERE $1::text[] IS NULL OR name = ANY($1) ORDER BY name",
-        [only],
-      ),
-      this.pool.query(
-        "SELECT name, key, value FROM registered_model_tags WHERE $1::text[] IS NULL OR name = ANY($1)",
-        [only],
-      ),
-      this.pool.query(
-        "SELECT * FROM model_versions WHERE $1::text[] IS NULL OR name = ANY($1) ORDER BY name, version",
-        [only],
-      ),
-      this.pool.query(
-        "SELECT name, version, key, value FROM model_version_tags WHERE $1::text[] IS NULL OR name = ANY($1)",
-        [only],
-      ),
-      this.pool.query(
-        "SELECT name, alias, version FROM model_version_aliases WHERE $1::text[] IS NULL OR name = ANY($1) ORDER BY alias",
+        "SELECT name, alias, version FROM model_version_aliases WHERE name = ANY($1) ORDER BY alias",
         [only],
       ),
     ]);

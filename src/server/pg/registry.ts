@@ -13,7 +13,7 @@ import { pipeline } from "node:stream/promises";
 import { MtrackError } from "../../errors.js";
 import { LOGGED_MODEL_SEARCH, searchLoggedModels } from "../../registry/logged.js";
 import { normaliseStage, STAGE_ALIASES } from "../../registry/names.js";
-import type { RegistryOrder } from "../../registry/search.js";
+import type { RegistryClause, RegistryOrder } from "../../registry/search.js";
 import {
   compareRegistryItems,
   matchesRegistryFilter,
@@ -73,7 +73,25 @@ export interface PgRegistryContext {
   experiment: (id: string) => Promise<void>;
   /** Maps database failures (a restart → retryable 503). */
   db: <T>(p: Promise<T>) => Promise<T>;
+  /** Maps objects-store failures (unreachable → retryable 503). */
+  objectsCall: <T>(p: Promise<T>) => Promise<T>;
   tmpDir: string;
+}
+
+/**
+ * What the database can narrow a search to before the filter runs: the names an `name = / IN` clause
+ * allows, the patterns of `name LIKE / ILIKE` clauses (clauses are ANDed, so every one must hold).
+ */
+function namePrefilter(clauses: readonly RegistryClause[]): { names?: string[]; like: string[] } {
+  let names: string[] | undefined;
+  const like: string[] = [];
+  for (const c of clauses) {
+    if (c.kind !== "attribute" || c.name !== "name") continue;
+    if (c.op === "=" && typeof c.value === "string") names = [c.value];
+    else if (c.op === "IN" && Array.isArray(c.value)) names = c.value;
+    else if ((c.op === "LIKE" || c.op === "ILIKE") && typeof c.value === "string") like.push(c.value);
+  }
+  return { ...(names ? { names } : {}), like };
 }
 
 /** "mlflow" when the files hold an MLmodel, else "files". */
@@ -165,7 +183,8 @@ export class PgMlflowModelRegistry implements ModelRegistryApi {
     const order = parseRegistryOrderBy(listField(msg, "order_by").map(String), REGISTERED_MODEL_SEARCH);
     const byName = (a: RegisteredModel, b: RegisteredModel) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    const found = (await this.#db(this.#store.listModels()))
+    const pre = namePrefilter(clauses);
+    const found = (await this.#db(this.#store.listModels(pre.names, pre.like)))
       .filter((m) => matchesRegistryFilter(clauses, modelView(m)))
       .sort(compareRegistryItems(order, modelView, byName));
     const { items, next } = page(found, msg, MODELS_PAGE);
@@ -371,7 +390,8 @@ export class PgMlflowModelRegistry implements ModelRegistryApi {
     const order = parseRegistryOrderBy(listField(msg, "order_by").map(String), MODEL_VERSION_SEARCH);
     const natural = (a: ModelVersion, b: ModelVersion) =>
       b.updatedAt - a.updatedAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : b.version - a.version);
-    const found = (await this.#db(this.#store.listModels()))
+    const pre = namePrefilter(clauses);
+    const found = (await this.#db(this.#store.listModels(pre.names, pre.like)))
       .flatMap((m) => [...m.versions.values()])
       .filter((v) => matchesRegistryFilter(clauses, versionView(v)))
       .sort(compareRegistryItems(order, versionView, natural));
@@ -546,7 +566,8 @@ export class PgMlflowLoggedModels implements LoggedModelsApi {
       await pipeline(body as NodeJS.ReadableStream, fs.createWriteStream(tmp, { flags: "wx" }));
       const object = hashFileSync(tmp);
       const objects = this.#ctx.objects;
-      if (!(await objects.has([object])).has(object.hash)) await objects.putFile(object, tmp);
+      const call = this.#ctx.objectsCall;
+      if (!(await call(objects.has([object]))).has(object.hash)) await call(objects.putFile(object, tmp));
       await this.#db(this.#ctx.store.addLoggedFile(modelId, { path: name, ...object }));
     } finally {
       safeUnlink(tmp);
