@@ -20,7 +20,7 @@ import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js
 import { DEFAULT_MLFLOW_LIMITS, mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
 import { HttpError, Router } from "./router.js";
-import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
+import { DEFAULT_LIMITS, type StoreApiHooks, type StoreApiLimits, storeApi } from "./store-api.js";
 import { findToken, type TokenRecord } from "./tokens.js";
 
 /** The token file of a served store directory. */
@@ -73,6 +73,13 @@ export interface ServerOptions {
    * token file, where a write token is role "write".
    */
   authenticate?: (token: string) => Promise<Caller | undefined> | Caller | undefined;
+  /** Hooks of the /v1 store API (the team server records pushed runs in its database). */
+  storeHooks?: StoreApiHooks;
+  /**
+   * Without `storeDir`: why /v1 push/pull is not served (answered 409 with its hint to every /v1 request
+   * but /v1/health); default 404.
+   */
+  noStore?: { message: string; hint: string };
 }
 
 /**
@@ -127,7 +134,21 @@ export function createHandler(options: ServerOptions): {
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  if (remote) router.mount("/v1", storeApi(remote, limits));
+  if (remote) router.mount("/v1", storeApi(remote, limits, options.storeHooks));
+  else if (options.noStore) {
+    const { message, hint } = options.noStore;
+    for (const method of ["GET", "HEAD", "POST", "PUT"] as const) {
+      router.add({
+        method,
+        pattern: "/v1/*rest",
+        access: "public",
+        handler: async ({ res }) => {
+          // 409 (not 5xx, which clients retry): the http remote shows the message and the hint.
+          sendJson(res, 409, { error: { code: "ERR_MTRACK_INVALID_ARGUMENT", message, hint } });
+        },
+      });
+    }
+  }
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.mlflowBackend

@@ -101,13 +101,31 @@ async function sendStream(
   await pipeline(body, res);
 }
 
+/** What a server does besides storing (the team server records pushed runs in its database). */
+export interface StoreApiHooks {
+  /**
+   * Called with a pushed ref before it is written (its objects are already stored); a throw refuses the
+   * ref, so the client's push fails and a rerun sends it again.
+   */
+  beforeRefWrite?: (
+    name: string,
+    data: Buffer,
+    user: string | undefined,
+    remote: LocalRemote,
+  ) => Promise<void>;
+}
+
 /**
  * The store routes over one store directory.
  *
  * @example
  * new Router().mount("/v1", storeApi(LocalRemote.open({ dir, create: true })));
  */
-export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_LIMITS): Router {
+export function storeApi(
+  remote: LocalRemote,
+  limits: StoreApiLimits = DEFAULT_LIMITS,
+  hooks: StoreApiHooks = {},
+): Router {
   const store = remote.store;
   const router = new Router();
   router.add({
@@ -298,10 +316,12 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     method: "PUT",
     pattern: "/refs/:kind/:id",
     access: "write",
-    handler: async ({ req, res, params }) => {
+    handler: async ({ req, res, params, user }) => {
       const name = `${params.kind}/${params.id}`;
       if (!isRefName(name)) throw badId("ref name");
-      await remote.writeRef(name, await readBody(req, limits.refBytes));
+      const data = await readBody(req, limits.refBytes);
+      await hooks.beforeRefWrite?.(name, data, user, remote);
+      await remote.writeRef(name, data);
       sendJson(res, 200, { stored: 1 });
     },
   });

@@ -7,10 +7,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openRemote } from "../../remotes/index.js";
+import { LocalRemote } from "../../remotes/local.js";
 import type { Remote } from "../../remotes/types.js";
+import { isHash } from "../../store/hash.js";
 import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
+import { ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
 import { PgUsers } from "./users.js";
@@ -73,8 +76,31 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       { stateDir: options.stateDir ?? path.join(os.tmpdir(), "mtrack-server-state") },
     );
     const users = new PgUsers(pool);
+    const sameStore = storeDir !== undefined && storeDir === objectsUrl;
+    const objectsRemote = objects;
     const server = await startServer({
       ...(storeDir ? { storeDir } : {}),
+      // A pushed run becomes a database run before its ref is written (a failure refuses the ref).
+      storeHooks: {
+        beforeRefWrite: async (name, data, user, remote) => {
+          if (!name.startsWith("runs/")) return;
+          const hash = data.toString("utf8").trim();
+          if (!isHash(hash)) throw new HttpError(400, `ref ${name} is not a run record hash`);
+          await ingestRun(
+            pool,
+            pushedObjects(remote),
+            objectsRemote,
+            sameStore,
+            name.slice(5),
+            hash,
+            user ?? "",
+          );
+        },
+      },
+      noStore: {
+        message: `this team server keeps its objects in ${objectsUrl} and serves no store for push/pull`,
+        hint: `Start it with --store DIR to serve one (pushed runs are recorded in the database and their artifacts copied to ${objectsUrl}).`,
+      },
       mlflowBackend: new PgMlflowService({ pool, objects }),
       authenticate: async (token) => {
         try {
@@ -92,6 +118,7 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       ...(options.host ? { host: options.host } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
     });
+    if (storeDir) await ingestStoredRuns(pool, storeDir, objects, sameStore);
     const opened = objects;
     return {
       ...server,
@@ -108,5 +135,47 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
     await objects?.close().catch(() => {});
     await pool.end().catch(() => {});
     throw e;
+  }
+}
+
+/** The pushed objects of a served store, seeing packs written since it loaded its pack list. */
+function pushedObjects(remote: LocalRemote): PushedObjects {
+  const store = remote.store;
+  return {
+    read: (hash) => {
+      if (!store.has(hash)) store.reload();
+      return store.has(hash) ? store.readObject(hash) : undefined;
+    },
+    filePath: (hash) => {
+      const file = store.loosePath(hash);
+      return fs.existsSync(file) ? file : undefined;
+    },
+  };
+}
+
+/**
+ * Records in the database the runs of the served store it lacks (pushed while no server recorded them,
+ * or a recording that failed half-way): the store's run refs are the truth.
+ */
+async function ingestStoredRuns(
+  pool: Awaited<ReturnType<typeof openPool>>,
+  storeDir: string,
+  objects: Remote,
+  sameStore: boolean,
+): Promise<void> {
+  const remote = LocalRemote.open({ dir: storeDir, create: true });
+  try {
+    const ids = (await remote.listRefs("runs")).map((n) => n.replace(/^runs\//, ""));
+    if (ids.length === 0) return;
+    const known = await pool.query("SELECT run_id FROM runs WHERE run_id = ANY($1)", [ids]);
+    const have = new Set(known.rows.map((r) => String(r.run_id)));
+    for (const id of ids) {
+      if (have.has(id)) continue;
+      const hash = (await remote.readRef(`runs/${id}`))?.toString("utf8").trim();
+      if (hash && isHash(hash))
+        await ingestRun(pool, pushedObjects(remote), objects, sameStore, id, hash, "");
+    }
+  } finally {
+    await remote.close();
   }
 }
