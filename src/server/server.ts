@@ -14,12 +14,13 @@ import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
 import type { GitInfoProvider } from "../tracking/types.js";
 import { isUiPath, sendUiError, uiRoutes } from "../ui/server.js";
+import { defaultUiDir, serveAsset, serveIndex } from "../ui/static.js";
 import { sendError, sendJson } from "./http-util.js";
 import type { MlflowBackend } from "./mlflow/backend.js";
 import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
 import { DEFAULT_MLFLOW_LIMITS, mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
-import { HttpError, Router } from "./router.js";
+import { type Handler, HttpError, Router } from "./router.js";
 import { DEFAULT_LIMITS, type StoreApiHooks, type StoreApiLimits, storeApi } from "./store-api.js";
 import { findToken, type TokenRecord } from "./tokens.js";
 
@@ -73,6 +74,11 @@ export interface ServerOptions {
    * token file, where a write token is role "write".
    */
   authenticate?: (token: string) => Promise<Caller | undefined> | Caller | undefined;
+  /**
+   * The web UI's JSON API (mounted at /api/v1) when the runs are not a repository's (`--db`: pgUiApi);
+   * with it the page is served too, behind the read-token rule.
+   */
+  uiApi?: Router;
   /** Hooks of the /v1 store API (the team server records pushed runs in its database). */
   storeHooks?: StoreApiHooks;
   /**
@@ -175,6 +181,20 @@ export function createHandler(options: ServerOptions): {
       plots: options.plots,
     });
     router.mount("", ui, "read");
+  } else if (options.uiApi) {
+    const uiDir = options.uiDir ?? defaultUiDir();
+    const page = new Router();
+    const index: Handler = async ({ req, res }) => serveIndex(uiDir, req, res);
+    page.add({ method: "GET", pattern: "/", access: "public", handler: index });
+    page.add({ method: "GET", pattern: "/index.html", access: "public", handler: index });
+    page.add({
+      method: "GET",
+      pattern: "/assets/*rest",
+      access: "public",
+      handler: async ({ req, res, params }) => serveAsset(uiDir, params.rest ?? "", req, res),
+    });
+    page.mount("/api/v1", options.uiApi);
+    router.mount("", page, "read");
   }
   router.mount(
     "",
@@ -217,7 +237,7 @@ export function createHandler(options: ServerOptions): {
       const user = found?.user;
       await match.route.handler({ req, res, params: match.params, url, ...(user ? { user } : {}) });
     })().catch((err: unknown) => {
-      if (options.tracking && isUiPath(pathname)) {
+      if ((options.tracking || options.uiApi) && isUiPath(pathname)) {
         // A browser asks for credentials on a Basic challenge: the token goes in as the password.
         if (err instanceof HttpError && err.status === 401 && !res.headersSent) {
           res.setHeader("www-authenticate", 'Basic realm="mtrack", charset="UTF-8"');

@@ -91,6 +91,111 @@ async function readPushedRun(url: string, token: string): Promise<void> {
   assert.equal(out, "trained\n");
 }
 
+/**
+ * The web UI served by the team server over the database: the page behind the read-token rule, and the
+ * JSON API the page reads (the shapes of src/ui/wire.ts) with the pushed run and a run logged over MLflow.
+ */
+async function checkUi(url: string, token: string): Promise<void> {
+  const auth = { authorization: `Bearer ${token}` };
+  const get = async (p: string, headers: Record<string, string> = auth) => {
+    const r = await fetch(`${url}${p}`, { headers });
+    return { status: r.status, text: await r.text(), type: r.headers.get("content-type") ?? "" };
+  };
+  const page = await get("/");
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.type, /html/);
+  assert.equal((await get("/api/v1/runs", {})).status, 401, "a token is needed");
+  // A run logged through the MLflow API, with a metric history.
+  const post = async (p: string, body: unknown) => {
+    const r = await fetch(`${url}/api/2.0/mlflow/${p}`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    return (await r.json()) as { run?: { info: { run_id: string } } };
+  };
+  const created = await post("runs/create", {
+    experiment_id: "0",
+    run_name: "logged",
+    start_time: Date.now(),
+  });
+  const logged = created.run?.info.run_id ?? "";
+  const metrics = Array.from({ length: 30 }, (_, i) => ({
+    key: "loss",
+    value: 30 - i,
+    timestamp: 1000 + i,
+    step: i,
+  }));
+  await post("runs/log-batch", { run_id: logged, metrics, params: [{ key: "lr", value: "0.5" }] });
+
+  const exps = JSON.parse((await get("/api/v1/experiments")).text) as {
+    experiments: Array<{ name: string; runCount: number }>;
+  };
+  assert.deepEqual(
+    exps.experiments.map((e) => [e.name, e.runCount]),
+    [["Default", 2]],
+  );
+  const runs = JSON.parse((await get("/api/v1/runs?sort=metrics.loss%20DESC")).text) as {
+    total: number;
+    runs: Array<{ runId: string; name: string; params: Record<string, string> }>;
+    keys: { params: string[]; metrics: string[] };
+  };
+  assert.equal(runs.total, 2);
+  assert.deepEqual(
+    runs.runs.map((r) => [r.name, r.params.lr]),
+    [
+      ["logged", "0.5"],
+      ["shared-run", "0.1"],
+    ],
+  );
+  assert.deepEqual(runs.keys.metrics, ["loss"]);
+  const filtered = JSON.parse(
+    (await get(`/api/v1/runs?filter=${encodeURIComponent("params.lr = '0.1'")}`)).text,
+  ) as {
+    runs: Array<{ name: string; runId: string }>;
+  };
+  assert.deepEqual(
+    filtered.runs.map((r) => r.name),
+    ["shared-run"],
+  );
+  const shared = filtered.runs[0]?.runId ?? "";
+  const detail = await get(`/api/v1/runs/${shared}`);
+  assert.equal(detail.status, 200, detail.text);
+  assert.equal((JSON.parse(detail.text) as { status: string }).status, "FINISHED");
+  const files = JSON.parse((await get(`/api/v1/runs/${shared}/artifacts`)).text) as {
+    files: Array<{ path: string }>;
+  };
+  assert.ok(
+    files.files.some((f) => f.path === "logs/output.txt"),
+    JSON.stringify(files),
+  );
+  const out = await get(`/api/v1/runs/${shared}/artifact?path=logs/output.txt`);
+  assert.equal(out.status, 200, out.text);
+  assert.equal(out.text, "trained\n");
+  const ld = JSON.parse((await get(`/api/v1/runs/${logged}`)).text) as {
+    metrics: Record<string, { last: number; min: number; max: number; count: number }>;
+  };
+  assert.deepEqual(
+    ld.metrics.loss && [
+      ld.metrics.loss.last,
+      ld.metrics.loss.min,
+      ld.metrics.loss.max,
+      ld.metrics.loss.count,
+    ],
+    [1, 1, 30, 30],
+  );
+  const series = JSON.parse((await get(`/api/v1/series?runs=${logged}&keys=loss&points=10`)).text) as {
+    series: Array<{ key: string; total: number; downsampled: boolean; steps: number[]; values: number[] }>;
+  };
+  assert.equal(series.series.length, 1);
+  assert.equal(series.series[0]?.total, 30);
+  assert.equal(series.series[0]?.downsampled, true);
+  assert.equal(series.series[0]?.steps.length, 10);
+  assert.deepEqual([series.series[0]?.steps[0], series.series[0]?.steps.at(-1)], [0, 29]);
+  assert.equal((await get("/api/v1/runs/ffffffffffffffffffffffffffffffff")).status, 404);
+}
+
 describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () => {
   let pg: TestPostgres | undefined;
   let skipped = "";
@@ -111,6 +216,7 @@ describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () =
     try {
       await shareThrough(w);
       await readPushedRun(server.url, token);
+      await checkUi(server.url, token);
       await shareRunCache(w);
       // A restarted server still has the run (it is in the database), and pushes are still idempotent.
       await stopProcess(server.child);

@@ -16,6 +16,7 @@ import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
 import { ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
+import { pgUiApi } from "./ui.js";
 import { PgUsers } from "./users.js";
 
 /** Options of `startTeamServer`. */
@@ -102,6 +103,7 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
         hint: `Start it with --store DIR to serve one (pushed runs are recorded in the database and their artifacts copied to ${objectsUrl}).`,
       },
       mlflowBackend: new PgMlflowService({ pool, objects }),
+      uiApi: pgUiApi(pool, objects),
       authenticate: async (token) => {
         try {
           return await users.checkToken(token);
