@@ -17,8 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { startPostgres } from "../test/helpers/postgres.js";
-import { freePort } from "./util.js";
+import { freePort, seedSearchRuns, startBenchPostgres, timeCalls } from "./util.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
@@ -154,8 +153,7 @@ async function count(url: string, sql: string): Promise<number> {
 }
 
 ensurePsycopg();
-const cluster = await startPostgres();
-if (!cluster) throw new Error("PostgreSQL is not installed");
+const cluster = await startBenchPostgres();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-pg-ingest-"));
 const children: ChildProcess[] = [];
 try {
@@ -222,35 +220,17 @@ try {
   const c = new pg.Client({ connectionString: mtrackDb });
   await c.connect();
   const sExp = (await post(mtrackUrl, "/experiments/create", token, { name: "search" })).experiment_id;
-  await c.query(
-    `INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_uri)
-     SELECT md5(g::text), $1, 'FINISHED', g, '' FROM generate_series(1, $2) g`,
-    [sExp, runs],
-  );
-  await c.query(
-    `INSERT INTO params SELECT md5(g::text), 'lr', (ARRAY['0.1','0.01','0.001'])[1 + g % 3] FROM generate_series(1, $1) g`,
-    [runs],
-  );
-  await c.query(
-    `INSERT INTO latest_metrics SELECT md5(g::text), 'acc', (g % 1000) / 1000.0, g, 0 FROM generate_series(1, $1) g`,
-    [runs],
-  );
-  await c.query("VACUUM ANALYZE");
+  await seedSearchRuns(c, sExp, runs);
   await c.end();
-  const times: number[] = [];
-  let found = 0;
-  for (let i = 0; i < 50; i++) {
-    const s0 = performance.now();
-    const r = await post(mtrackUrl, "/runs/search", token, {
+  const timed = await timeCalls(50, () =>
+    post(mtrackUrl, "/runs/search", token, {
       experiment_ids: [sExp],
       filter: "metrics.acc > 0.9 and params.lr = '0.01'",
       order_by: ["metrics.acc DESC"],
       max_results: 100,
-    });
-    times.push(performance.now() - s0);
-    found = r.runs.length;
-  }
-  times.sort((a, b) => a - b);
+    }),
+  );
+  const found = timed.last.runs.length;
 
   const lost = (n: number) => (n === sent ? "(none lost)" : `LOST ${sent - n}`);
   console.log("| measure | mtrack server --db | mlflow server --backend-store-uri postgresql:// |");
@@ -263,7 +243,7 @@ try {
   );
   console.log(`| ingest throughput, mtrack / mlflow | ${(mlflowS / mtrackS).toFixed(1)}x | |`);
   console.log(
-    `| runs/search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}), HTTP | p50 ${times[25]?.toFixed(1)} ms, p95 ${times[47]?.toFixed(1)} ms | not measured |`,
+    `| runs/search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}), HTTP | p50 ${timed.p50.toFixed(1)} ms, p95 ${timed.p95.toFixed(1)} ms | not measured |`,
   );
 } finally {
   for (const child of children) stop(child);

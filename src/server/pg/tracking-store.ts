@@ -523,6 +523,7 @@ export class PgTrackingStore {
       );
     }
     if (s.filter !== undefined) where.push(filterSql(s.filter, arg));
+    const required = requiredKeys(s);
     const joins: string[] = [];
     const order: string[] = [];
     const clauses = s.orderBy === undefined ? [] : Array.isArray(s.orderBy) ? s.orderBy : [s.orderBy];
@@ -534,8 +535,15 @@ export class PgTrackingStore {
         order.push(`r.${col} ${dir} NULLS LAST`);
       } else {
         const table = o.kind === "metric" ? "latest_metrics" : o.kind === "param" ? "params" : "tags";
-        joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
-        order.push(`o${i}.value ${dir} NULLS LAST`);
+        if (required.has(`${o.kind}\u0000${o.key}`)) {
+          // The filter already requires the key: an inner join ordered as the (key, value) index is, so
+          // the plan walks that index in order and stops at the page instead of sorting every match.
+          joins.push(`JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
+          order.push(`o${i}.value ${dir}`);
+        } else {
+          joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
+          order.push(`o${i}.value ${dir} NULLS LAST`);
+        }
       }
     }
     order.push("r.start_time DESC", "r.run_id");
@@ -548,6 +556,21 @@ export class PgTrackingStore {
     const ids = r.rows.map((x) => x.run_id as string);
     return ids.length > limit ? { runIds: ids.slice(0, limit), nextOffset: offset + limit } : { runIds: ids };
   }
+}
+
+/**
+ * The metric/param/tag keys (`kind\0key`) every run a search matches has: those of its simple filters and
+ * of the comparisons ANDed at the top of its expression (each is an EXISTS on the key's row).
+ */
+function requiredKeys(s: PgSearch): Set<string> {
+  const out = new Set<string>();
+  for (const f of s.filters ?? []) out.add(`${f.kind}\u0000${f.key}`);
+  const walk = (n: FilterNode): void => {
+    if (n.type === "and") n.children.forEach(walk);
+    else if (n.type === "compare" && n.key.kind !== "attribute") out.add(`${n.key.kind}\u0000${n.key.name}`);
+  };
+  if (s.filter !== undefined) walk(s.filter);
+  return out;
 }
 
 /**
