@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { annotateRun } from "../../src/tracking/annotations.js";
 import { errorCode, runCli } from "../helpers/cli.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { makeWorld, shareThrough, type World } from "../helpers/remote-world.js";
@@ -55,6 +56,35 @@ async function shareRunCache(w: World): Promise<void> {
   assert.equal(again.code, 0, again.stderr);
   assert.match(JSON.stringify(again.json), /restored/, JSON.stringify(again.json));
   assert.equal(fs.readFileSync(path.join(w.b, "greeting.txt"), "utf8"), "line 1\n");
+}
+
+/** A run's tags through the team server's MLflow API. */
+async function mlflowRun(
+  url: string,
+  token: string,
+  runId: string,
+): Promise<{ tags: Record<string, string> }> {
+  const r = await fetch(`${url}/api/2.0/mlflow/runs/get?run_id=${runId}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(r.status, 200);
+  const run = ((await r.json()) as { run: { data: { tags?: Array<{ key: string; value: string }> } } }).run;
+  return { tags: Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value])) };
+}
+
+/** The names of the Default experiment's runs through the MLflow API. */
+async function searchNames(url: string, token: string): Promise<string[]> {
+  const r = await fetch(`${url}/api/2.0/mlflow/runs/search`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ experiment_ids: ["0"] }),
+  });
+  assert.equal(r.status, 200);
+  return (
+    ((await r.json()) as { runs?: Array<{ info: { run_name: string } }> }).runs?.map(
+      (x) => x.info.run_name,
+    ) ?? []
+  );
 }
 
 /** The pushed run, read through the team server's MLflow API (it is a database run now). */
@@ -218,10 +248,25 @@ describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () =
       await readPushedRun(server.url, token);
       await checkUi(server.url, token);
       await shareRunCache(w);
+      // A tag added after the run ended travels as an annotation and lands on the database run.
+      const listed = await w.cli(["runs", "list", "--json"], w.a.dir);
+      const shared = (listed.json as { runs: Array<{ runId: string }> }).runs[0]?.runId ?? "";
+      annotateRun(path.join(w.a.dir, ".mtrack", "runs"), shared, { tags: { reviewed: "yes" } });
+      const tagged = await w.cli(["push", "--runs", "--json"], w.a.dir);
+      assert.equal(tagged.code, 0, tagged.stderr);
+      assert.equal((await mlflowRun(server.url, token, shared)).tags.reviewed, "yes");
+      // A run pushed into the objects directory while no server recorded it (a directory remote) is
+      // recorded when a server starts on it.
+      assert.equal((await w.cli(["run", "-n", "offline", "--", "true"], w.a.dir)).code, 0);
+      assert.equal((await w.cli(["remote", "add", "direct", objects], w.a.dir)).code, 0);
+      const direct = await w.cli(["push", "--runs", "-r", "direct", "--json"], w.a.dir);
+      assert.equal(direct.code, 0, direct.stderr);
       // A restarted server still has the run (it is in the database), and pushes are still idempotent.
       await stopProcess(server.child);
       server = await startTeam(db, ["--objects", objects], process.env, Number(new URL(server.url).port));
       await readPushedRun(server.url, token);
+      const names = await searchNames(server.url, token);
+      assert.deepEqual(names.sort(), ["logged", "offline", "shared-run"]);
       const again = await w.cli(["push", "--runs", "--json"], w.a.dir);
       assert.equal(again.code, 0, again.stderr);
       assert.equal((again.json as { runs: { transferred: number } }).runs.transferred, 0);

@@ -15,6 +15,7 @@ import type pg from "pg";
 import { MtrackError } from "../../errors.js";
 import type { Remote } from "../../remotes/types.js";
 import type { Hash } from "../../store/types.js";
+import type { Annotation } from "../../tracking/annotations.js";
 import { newPackr } from "../../tracking/frames.js";
 import { decodeSeries } from "../../tracking/runlog.js";
 import type { DirEntry, RunRecord } from "../../tracking/types.js";
@@ -213,4 +214,56 @@ function notPushed(what: string): MtrackError {
   return new MtrackError("ERR_MTRACK_OBJECT_MISSING", `Cannot record the pushed run: ${what}.`, {
     hint: "Push again: `mtrack push --runs` sends a run's objects before its ref.",
   });
+}
+
+/**
+ * Applies a pushed annotation (`annotations/<runId>.<id>`: tags set or removed and datasets added after
+ * the run ended) to the database run, in one transaction; false when the database has no such run (its
+ * ref was refused or not pushed yet: the annotation is kept in the store and applied on the next start).
+ * Applied as they arrive (push sends a run's annotations in their order).
+ */
+export async function applyAnnotation(pool: pg.Pool, a: Annotation): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const run = await client.query("SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE", [a.runId]);
+    if (run.rows.length === 0) {
+      await client.query("ROLLBACK");
+      return false;
+    }
+    for (const [k, v] of Object.entries(a.tags ?? {})) {
+      await client.query(
+        "INSERT INTO tags VALUES ($1, $2, $3) ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value",
+        [a.runId, k, v],
+      );
+      if (k === "mlflow.runName")
+        await client.query("UPDATE runs SET name = $2 WHERE run_id = $1", [a.runId, v]);
+    }
+    if ((a.deleteTags ?? []).length > 0) {
+      await client.query("DELETE FROM tags WHERE run_id = $1 AND key = ANY($2)", [a.runId, a.deleteTags]);
+    }
+    for (const d of a.datasets ?? []) {
+      await client.query(
+        `INSERT INTO inputs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (run_id, name, digest) DO NOTHING`,
+        [
+          a.runId,
+          d.dataset.name,
+          d.dataset.digest,
+          d.dataset.sourceType,
+          d.dataset.source,
+          d.dataset.schema ?? null,
+          d.dataset.profile ?? null,
+          JSON.stringify(d.tags),
+        ],
+      );
+    }
+    await client.query("COMMIT");
+    return true;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
 }

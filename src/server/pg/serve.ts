@@ -10,10 +10,11 @@ import { openRemote } from "../../remotes/index.js";
 import { LocalRemote } from "../../remotes/local.js";
 import type { Remote } from "../../remotes/types.js";
 import { isHash } from "../../store/hash.js";
+import { type Annotation, parseAnnotation } from "../../tracking/annotations.js";
 import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
-import { ingestRun, type PushedObjects } from "./ingest.js";
+import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
 import { pgUiApi } from "./ui.js";
@@ -84,6 +85,12 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       // A pushed run becomes a database run before its ref is written (a failure refuses the ref).
       storeHooks: {
         beforeRefWrite: async (name, data, user, remote) => {
+          if (name.startsWith("annotations/")) {
+            const a = parseAnnotationRef(data);
+            if (!a) throw new HttpError(400, `ref ${name} is not an annotation`);
+            await applyAnnotation(pool, a);
+            return;
+          }
           if (!name.startsWith("runs/")) return;
           const hash = data.toString("utf8").trim();
           if (!isHash(hash)) throw new HttpError(400, `ref ${name} is not a run record hash`);
@@ -140,6 +147,15 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
   }
 }
 
+/** An annotation ref's body (one JSON annotation), or undefined when it is not one. */
+function parseAnnotationRef(data: Buffer): Annotation | undefined {
+  try {
+    return parseAnnotation(JSON.parse(data.toString("utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The pushed objects of a served store, seeing packs written since it loaded its pack list. */
 function pushedObjects(remote: LocalRemote): PushedObjects {
   const store = remote.store;
@@ -171,12 +187,25 @@ async function ingestStoredRuns(
     if (ids.length === 0) return;
     const known = await pool.query("SELECT run_id FROM runs WHERE run_id = ANY($1)", [ids]);
     const have = new Set(known.rows.map((r) => String(r.run_id)));
+    const fresh = new Set<string>();
     for (const id of ids) {
       if (have.has(id)) continue;
       const hash = (await remote.readRef(`runs/${id}`))?.toString("utf8").trim();
-      if (hash && isHash(hash))
+      if (hash && isHash(hash)) {
         await ingestRun(pool, pushedObjects(remote), objects, sameStore, id, hash, "");
+        fresh.add(id);
+      }
     }
+    // The annotations of the runs just recorded, in their order ((time, id)).
+    if (fresh.size === 0) return;
+    const annotations: Annotation[] = [];
+    for (const ref of await remote.listRefs("annotations")) {
+      if (!fresh.has(ref.slice("annotations/".length, "annotations/".length + 32))) continue;
+      const a = parseAnnotationRef((await remote.readRef(ref)) ?? Buffer.alloc(0));
+      if (a) annotations.push(a);
+    }
+    annotations.sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : 1));
+    for (const a of annotations) await applyAnnotation(pool, a);
   } finally {
     await remote.close();
   }
