@@ -6,7 +6,7 @@
  * runs/update), then the points in each database are counted against the points sent. Then runs/search
  * with a metric filter, a param filter and order_by over R runs through `mtrack server` (p50 / p95).
  *
- *   npm run build && node --import tsx bench/pg-ingest.ts [--clients 32] [--points 10000] [--runs 100000]
+ *   npm run build && node --import tsx bench/pg-ingest.ts [--clients 32] [--points 10000] [--runs 100000] [--skip-mlflow]
  *
  * `mlflow server` needs psycopg2: installed (psycopg2-binary) into bench/work/pg-py when missing.
  */
@@ -30,8 +30,11 @@ const { values } = parseArgs({
     clients: { type: "string", default: "32" },
     points: { type: "string", default: "10000" },
     runs: { type: "string", default: "100000" },
+    // Only mtrack (ingest and search): for measuring the search when mlflow server is not wanted.
+    "skip-mlflow": { type: "boolean", default: false },
   },
 });
+const skipMlflow = values["skip-mlflow"] === true;
 const clients = Number(values.clients);
 const points = Number(values.points);
 const runs = Number(values.runs);
@@ -152,7 +155,7 @@ async function count(url: string, sql: string): Promise<number> {
   }
 }
 
-ensurePsycopg();
+if (!skipMlflow) ensurePsycopg();
 const cluster = await startBenchPostgres();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-pg-ingest-"));
 const children: ChildProcess[] = [];
@@ -184,37 +187,42 @@ try {
   const mtrackUrl = `http://127.0.0.1:${mtrackPort}`;
   await waitUp(`${mtrackUrl}/v1/health`, m, path.join(mtrackDir, "server.log"));
 
-  const mlflowPort = await freePort();
-  const mlflowDir = path.join(work, "mlflow");
-  fs.mkdirSync(mlflowDir);
-  const f = spawnLogged(
-    mlflowBin,
-    [
-      "server",
-      "--backend-store-uri",
-      // SQLAlchemy's driver named explicitly (a bare postgresql:// picks psycopg 3 here).
-      mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
-      "--default-artifact-root",
-      path.join(mlflowDir, "artifacts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(mlflowPort),
-    ],
-    mlflowDir,
-    { ...process.env, PYTHONPATH: pyDir },
-  );
-  children.push(f);
-  const mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
-  await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
-
+  let mlflowUrl = "";
+  if (!skipMlflow) {
+    const mlflowPort = await freePort();
+    const mlflowDir = path.join(work, "mlflow");
+    fs.mkdirSync(mlflowDir);
+    const f = spawnLogged(
+      mlflowBin,
+      [
+        "server",
+        "--backend-store-uri",
+        // SQLAlchemy's driver named explicitly (a bare postgresql:// picks psycopg 3 here).
+        mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
+        "--default-artifact-root",
+        path.join(mlflowDir, "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(mlflowPort),
+      ],
+      mlflowDir,
+      { ...process.env, PYTHONPATH: pyDir },
+    );
+    children.push(f);
+    mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
+    await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
+  }
   const mExp = (await post(mtrackUrl, "/experiments/create", token, { name: "ingest" })).experiment_id;
-  const fExp = (await post(mlflowUrl, "/experiments/create", undefined, { name: "ingest" })).experiment_id;
   const mtrackS = await ingest(mtrackUrl, token, mExp);
-  const mlflowS = await ingest(mlflowUrl, undefined, fExp);
+  let mlflowS = Number.NaN;
+  if (!skipMlflow) {
+    const fExp = (await post(mlflowUrl, "/experiments/create", undefined, { name: "ingest" })).experiment_id;
+    mlflowS = await ingest(mlflowUrl, undefined, fExp);
+  }
   const sent = clients * points;
   const mCount = await count(mtrackDb, "SELECT count(*) AS n FROM metrics");
-  const fCount = await count(mlflowDb, "SELECT count(*) AS n FROM metrics");
+  const fCount = skipMlflow ? 0 : await count(mlflowDb, "SELECT count(*) AS n FROM metrics");
 
   // R runs for search, inserted in bulk into mtrack's database, searched through mtrack server.
   const c = new pg.Client({ connectionString: mtrackDb });
@@ -233,15 +241,16 @@ try {
   const found = timed.last.runs.length;
 
   const lost = (n: number) => (n === sent ? "(none lost)" : `LOST ${sent - n}`);
+  const ml = (cell: string) => (skipMlflow ? "not run (--skip-mlflow)" : cell);
   console.log("| measure | mtrack server --db | mlflow server --backend-store-uri postgresql:// |");
   console.log("| --- | --- | --- |");
   console.log(
-    `| ingest: ${clients} clients x ${points} points (log-batch of 100) + params, tags | ${mtrackS.toFixed(2)} s, ${Math.round(sent / mtrackS)} points/s | ${mlflowS.toFixed(2)} s, ${Math.round(sent / mlflowS)} points/s |`,
+    `| ingest: ${clients} clients x ${points} points (log-batch of 100) + params, tags | ${mtrackS.toFixed(2)} s, ${Math.round(sent / mtrackS)} points/s | ${ml(`${mlflowS.toFixed(2)} s, ${Math.round(sent / mlflowS)} points/s`)} |`,
   );
   console.log(
-    `| points in the database / sent | ${mCount} / ${sent} ${lost(mCount)} | ${fCount} / ${sent} ${lost(fCount)} |`,
+    `| points in the database / sent | ${mCount} / ${sent} ${lost(mCount)} | ${ml(`${fCount} / ${sent} ${lost(fCount)}`)} |`,
   );
-  console.log(`| ingest throughput, mtrack / mlflow | ${(mlflowS / mtrackS).toFixed(1)}x | |`);
+  console.log(`| ingest throughput, mtrack / mlflow | ${ml(`${(mlflowS / mtrackS).toFixed(1)}x`)} | |`);
   console.log(
     `| runs/search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}), HTTP | p50 ${timed.p50.toFixed(1)} ms, p95 ${timed.p95.toFixed(1)} ms | not measured |`,
   );
