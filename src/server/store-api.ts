@@ -113,6 +113,11 @@ export interface StoreApiHooks {
     user: string | undefined,
     remote: LocalRemote,
   ) => Promise<void>;
+  /**
+   * Objects a collection (`gc --cloud`) must keep besides the client's keep set: what only the server
+   * knows refers to them (the team server's database: artifacts logged over the MLflow API).
+   */
+  alsoKeep?: () => Promise<Iterable<Hash>>;
 }
 
 /**
@@ -262,6 +267,7 @@ export function storeApi(
       if (keepNewer === null || !/^\d{1,15}$/.test(keepNewer))
         throw new HttpError(400, "keepNewerMs must be given as a whole number of milliseconds.");
       const keep = new Set(decodeHashList(await readBody(req, limits.collectBytes)));
+      for (const h of (await hooks.alsoKeep?.()) ?? []) keep.add(h);
       const result = await remote.collect(keep, {
         keepNewerMs: Number(keepNewer),
         dryRun: url.searchParams.get("dry") === "1",

@@ -125,7 +125,7 @@ async function readPushedRun(url: string, token: string): Promise<void> {
  * The web UI served by the team server over the database: the page behind the read-token rule, and the
  * JSON API the page reads (the shapes of src/ui/wire.ts) with the pushed run and a run logged over MLflow.
  */
-async function checkUi(url: string, token: string): Promise<void> {
+async function checkUi(url: string, token: string): Promise<string> {
   const auth = { authorization: `Bearer ${token}` };
   const get = async (p: string, headers: Record<string, string> = auth) => {
     const r = await fetch(`${url}${p}`, { headers });
@@ -224,6 +224,13 @@ async function checkUi(url: string, token: string): Promise<void> {
   assert.equal(series.series[0]?.steps.length, 10);
   assert.deepEqual([series.series[0]?.steps[0], series.series[0]?.steps.at(-1)], [0, 29]);
   assert.equal((await get("/api/v1/runs/ffffffffffffffffffffffffffffffff")).status, 404);
+  const put = await fetch(`${url}/api/2.0/mlflow-artifacts/artifacts/0/${logged}/artifacts/notes.txt`, {
+    method: "PUT",
+    headers: auth,
+    body: "notes\n",
+  });
+  assert.equal(put.status, 200, await put.text());
+  return logged;
 }
 
 describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () => {
@@ -246,7 +253,7 @@ describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () =
     try {
       await shareThrough(w);
       await readPushedRun(server.url, token);
-      await checkUi(server.url, token);
+      const loggedId = await checkUi(server.url, token);
       await shareRunCache(w);
       // A tag added after the run ended travels as an annotation and lands on the database run.
       const listed = await w.cli(["runs", "list", "--json"], w.a.dir);
@@ -267,6 +274,18 @@ describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () =
       await readPushedRun(server.url, token);
       const names = await searchNames(server.url, token);
       assert.deepEqual(names.sort(), ["logged", "offline", "shared-run"]);
+      // gc --cloud from a clone keeps what only the database names (an artifact logged over MLflow).
+      const gc = await w.cli(["gc", "--cloud", "--keep-newer", "0", "--json"], w.a.dir);
+      assert.equal(gc.code, 0, gc.stderr);
+      const kept = await fetch(
+        `${server.url}/api/2.0/mlflow-artifacts/artifacts/0/${loggedId}/artifacts/notes.txt`,
+        {
+          headers: { authorization: `Bearer ${token}` },
+        },
+      );
+      assert.equal(kept.status, 200, await kept.clone().text());
+      assert.equal(await kept.text(), "notes\n");
+      await readPushedRun(server.url, token);
       const again = await w.cli(["push", "--runs", "--json"], w.a.dir);
       assert.equal(again.code, 0, again.stderr);
       assert.equal((again.json as { runs: { transferred: number } }).runs.transferred, 0);

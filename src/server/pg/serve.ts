@@ -10,6 +10,7 @@ import { openRemote } from "../../remotes/index.js";
 import { LocalRemote } from "../../remotes/local.js";
 import type { Remote } from "../../remotes/types.js";
 import { isHash } from "../../store/hash.js";
+import type { Hash } from "../../store/types.js";
 import { type Annotation, parseAnnotation } from "../../tracking/annotations.js";
 import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
@@ -84,6 +85,8 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       ...(storeDir ? { storeDir } : {}),
       // A pushed run becomes a database run before its ref is written (a failure refuses the ref).
       storeHooks: {
+        // gc --cloud from a clone must not delete what only the database names.
+        alsoKeep: () => databaseObjects(pool),
         beforeRefWrite: async (name, data, user, remote) => {
           if (name.startsWith("annotations/")) {
             const a = parseAnnotationRef(data);
@@ -145,6 +148,15 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
     await pool.end().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Every object the database refers to: run artifacts (logged over the MLflow API or pushed). A table
+ * added later that names objects must be added here, or `gc --cloud` would delete its objects.
+ */
+async function databaseObjects(pool: Awaited<ReturnType<typeof openPool>>): Promise<Hash[]> {
+  const r = await pool.query("SELECT DISTINCT hash FROM artifacts");
+  return r.rows.map((x) => String(x.hash)).filter(isHash);
 }
 
 /** An annotation ref's body (one JSON annotation), or undefined when it is not one. */
