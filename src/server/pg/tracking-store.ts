@@ -507,22 +507,18 @@ export class PgTrackingStore {
   }
 
   /** Run ids matching every filter, ordered and paged in the database (indexes: migrations.ts). */
+  /** How many runs a search matches (its filters and view; order and paging ignored). */
+  async countRuns(s: PgSearch): Promise<number> {
+    const { where, args } = searchWhere(s);
+    const r = await this.pool.query(
+      `SELECT count(*)::int AS n FROM runs r WHERE ${where.join(" AND ")}`,
+      args,
+    );
+    return Number(r.rows[0].n);
+  }
+
   async searchRuns(s: PgSearch): Promise<{ runIds: string[]; nextOffset?: number }> {
-    const args: unknown[] = [s.experimentIds.map(toBigint)];
-    const arg = (v: unknown): string => {
-      args.push(v);
-      return `$${args.length}`;
-    };
-    const where = ["r.experiment_id = ANY($1::bigint[])"];
-    const view = s.view ?? "ACTIVE_ONLY";
-    if (view !== "ALL") where.push(`r.lifecycle_stage = '${view === "ACTIVE_ONLY" ? "active" : "deleted"}'`);
-    for (const f of s.filters ?? []) {
-      const table = f.kind === "metric" ? "latest_metrics" : f.kind === "param" ? "params" : "tags";
-      where.push(
-        `EXISTS (SELECT 1 FROM ${table} f WHERE f.run_id = r.run_id AND f.key = ${arg(f.key)} AND f.value ${f.op} ${arg(f.value)})`,
-      );
-    }
-    if (s.filter !== undefined) where.push(filterSql(s.filter, arg));
+    const { where, args, arg } = searchWhere(s);
     const required = requiredKeys(s);
     const joins: string[] = [];
     const order: string[] = [];
@@ -556,6 +552,26 @@ export class PgTrackingStore {
     const ids = r.rows.map((x) => x.run_id as string);
     return ids.length > limit ? { runIds: ids.slice(0, limit), nextOffset: offset + limit } : { runIds: ids };
   }
+}
+
+/** The WHERE terms of a search on `runs r`, with their parameters ($1: the experiment ids). */
+function searchWhere(s: PgSearch): { where: string[]; args: unknown[]; arg: (v: unknown) => string } {
+  const args: unknown[] = [s.experimentIds.map(toBigint)];
+  const arg = (v: unknown): string => {
+    args.push(v);
+    return `$${args.length}`;
+  };
+  const where = ["r.experiment_id = ANY($1::bigint[])"];
+  const view = s.view ?? "ACTIVE_ONLY";
+  if (view !== "ALL") where.push(`r.lifecycle_stage = '${view === "ACTIVE_ONLY" ? "active" : "deleted"}'`);
+  for (const f of s.filters ?? []) {
+    const table = f.kind === "metric" ? "latest_metrics" : f.kind === "param" ? "params" : "tags";
+    where.push(
+      `EXISTS (SELECT 1 FROM ${table} f WHERE f.run_id = r.run_id AND f.key = ${arg(f.key)} AND f.value ${f.op} ${arg(f.value)})`,
+    );
+  }
+  if (s.filter !== undefined) where.push(filterSql(s.filter, arg));
+  return { where, args, arg };
 }
 
 /**

@@ -17,7 +17,6 @@ import { Router } from "../router.js";
 import { orderByOf } from "./mlflow.js";
 import { type PgRun, PgTrackingStore } from "./tracking-store.js";
 
-const MAX_LIST = 10_000;
 const MAX_SERIES_RUNS = 50;
 
 function statusOf(s: string): RunRow["status"] {
@@ -137,28 +136,30 @@ export function pgUiApi(pool: pg.Pool, objects: Remote): Router {
         experimentIds.push(id);
       }
       const sorts = q.getAll("sort").filter((s) => s.trim() !== "");
-      const found = await store.searchRuns({
+      const search = {
         experimentIds: experimentIds.length > 0 ? experimentIds : [...names.keys()],
         filter: parseFilter(q.get("filter") ?? ""),
         ...(sorts.length > 0 ? { orderBy: orderByOf(sorts) } : {}),
-        view: q.get("deleted") === "1" ? "ALL" : "ACTIVE_ONLY",
-        maxResults: MAX_LIST,
-      });
-      const pageIds = found.runIds.slice(offset, offset + limit);
-      const [runs, metrics, keys] = await Promise.all([
-        store.getRuns(pageIds),
-        cells(pageIds),
+        view: q.get("deleted") === "1" ? ("ALL" as const) : ("ACTIVE_ONLY" as const),
+      };
+      // The page and the total in SQL; the column picker's keys from the experiments' runs.
+      const [found, total, keys] = await Promise.all([
+        store.searchRuns({ ...search, maxResults: limit, offset }),
+        store.countRuns(search),
         pool.query(
-          `SELECT 'params' AS kind, key FROM params WHERE run_id = ANY($1)
-           UNION SELECT 'metrics', key FROM latest_metrics WHERE run_id = ANY($1)
-           UNION SELECT 'tags', key FROM tags WHERE run_id = ANY($1) ORDER BY 2`,
-          [found.runIds],
+          `WITH ids AS (SELECT run_id FROM runs WHERE experiment_id = ANY($1::bigint[]))
+           SELECT DISTINCT 'params' AS kind, key FROM params WHERE run_id IN (SELECT run_id FROM ids)
+           UNION SELECT DISTINCT 'metrics', key FROM latest_metrics WHERE run_id IN (SELECT run_id FROM ids)
+           UNION SELECT DISTINCT 'tags', key FROM tags WHERE run_id IN (SELECT run_id FROM ids) ORDER BY 2`,
+          [search.experimentIds],
         ),
       ]);
+      const pageIds = found.runIds;
+      const [runs, metrics] = await Promise.all([store.getRuns(pageIds), cells(pageIds)]);
       const union = { params: [] as string[], metrics: [] as string[], tags: [] as string[] };
       for (const k of keys.rows) union[k.kind as keyof typeof union].push(k.key);
       sendUiJson(res, 200, {
-        total: found.runIds.length,
+        total,
         offset,
         runs: runs.map((r) => rowOf(r, names.get(r.experimentId) ?? "", metrics.get(r.runId) ?? {})),
         keys: union,
