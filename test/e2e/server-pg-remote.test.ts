@@ -11,8 +11,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { Repo } from "../../src/repo.js";
 import { annotateRun } from "../../src/tracking/annotations.js";
+import { startRun } from "../../src/tracking/api.js";
+import { openTracking } from "../../src/tracking/context.js";
 import { errorCode, runCli } from "../helpers/cli.js";
+import { makeTempGitRepo } from "../helpers/git-repo.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { makeWorld, shareThrough, type World } from "../helpers/remote-world.js";
 import { startListening, stopProcess } from "../helpers/server.js";
@@ -292,6 +296,99 @@ describe("mtrack push/pull against mtrack server --db", { concurrency: 2 }, () =
     } finally {
       await stopProcess(server.child);
       w.cleanup();
+      removeTempDir(objects);
+    }
+  });
+
+  test("a pushed run keeps its experiment, metric histories and directory artifact in the database", async (t) => {
+    if (!pg) return t.skip(skipped);
+    const db = await pg.createDatabase();
+    const token = await writeToken(db);
+    const objects = makeTempDir();
+    const server = await startTeam(db, ["--objects", objects]);
+    const repo = makeTempGitRepo();
+    try {
+      const env = { ...repo.env, MTRACK_REMOTE_TOKEN: token };
+      for (const args of [["init"], ["remote", "add", "origin", server.url, "--default"]]) {
+        assert.equal((await runCli(args, { cwd: repo.dir, env })).code, 0);
+      }
+      repo.write({ "plots/a.txt": "A\n", "plots/sub/b.txt": "B\n" });
+      const tracking = openTracking(Repo.open({ cwd: repo.dir }));
+      const run = await startRun({
+        ...tracking,
+        experiment: "team-exp",
+        name: "rich",
+        params: { lr: 0.3 },
+        tags: { owner: "ana" },
+        installProcessHooks: false,
+      });
+      for (let step = 0; step < 5; step++)
+        run.logMetric("loss", 1 / (step + 1), { step, timestamp: 1000 + step });
+      run.logMetric("acc", 0.5, { step: 0, timestamp: 1 });
+      run.logMetric("acc", 0.9, { step: 3, timestamp: 2 });
+      run.logMetric("acc", 0.7, { step: 1, timestamp: 3 });
+      await run.logArtifacts(repo.abs("plots"), { as: "plots" });
+      await run.end();
+      const push = await runCli(["push", "--runs", "--json"], { cwd: repo.dir, env });
+      assert.equal(push.code, 0, push.stderr);
+
+      const call = async (p: string, body?: unknown) => {
+        const r = await fetch(`${server.url}/api/2.0/${p}`, {
+          method: body === undefined ? "GET" : "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const text = await r.text();
+        assert.equal(r.status, 200, `${p}: ${text}`);
+        return text;
+      };
+      const exp = JSON.parse(await call("mlflow/experiments/get-by-name?experiment_name=team-exp")) as {
+        experiment: { experiment_id: string };
+      };
+      const found = JSON.parse(
+        await call("mlflow/runs/search", { experiment_ids: [exp.experiment.experiment_id] }),
+      ) as {
+        runs: Array<{
+          info: { run_id: string; run_name: string; user_id: string };
+          data: {
+            metrics: Array<{ key: string; value: number; step: number }>;
+            tags: Array<{ key: string; value: string }>;
+          };
+        }>;
+      };
+      assert.equal(found.runs.length, 1);
+      const got = found.runs[0]!;
+      assert.equal(got.info.run_name, "rich");
+      assert.equal(got.info.user_id, "ci");
+      assert.equal(got.data.tags.find((x) => x.key === "owner")?.value, "ana");
+      // Latest per key: the highest step (acc 0.9 at step 3, though logged before step 1).
+      assert.deepEqual(got.data.metrics.map((m) => [m.key, m.value, m.step ?? 0]).sort(), [
+        ["acc", 0.9, 3],
+        ["loss", 0.2, 4],
+      ]);
+      const history = JSON.parse(
+        await call(`mlflow/metrics/get-history?run_id=${got.info.run_id}&metric_key=loss`),
+      ) as { metrics: Array<{ value: number; step: number; timestamp: number }> };
+      assert.deepEqual(
+        history.metrics.map((m) => [m.step ?? 0, m.value, m.timestamp]),
+        [0, 1, 2, 3, 4].map((s) => [s, 1 / (s + 1), 1000 + s]),
+      );
+      const list = JSON.parse(
+        await call(`mlflow/artifacts/list?run_id=${got.info.run_id}&path=plots/sub`),
+      ) as {
+        files: Array<{ path: string }>;
+      };
+      assert.deepEqual(
+        list.files.map((f) => f.path),
+        ["plots/sub/b.txt"],
+      );
+      const b = await call(
+        `mlflow-artifacts/artifacts/${exp.experiment.experiment_id}/${got.info.run_id}/artifacts/plots/sub/b.txt`,
+      );
+      assert.equal(b, "B\n");
+    } finally {
+      await stopProcess(server.child);
+      repo.cleanup();
       removeTempDir(objects);
     }
   });
