@@ -6,7 +6,7 @@
  * runs/update), then the points in each database are counted against the points sent. Then runs/search
  * with a metric filter, a param filter and order_by over R runs through `mtrack server` (p50 / p95).
  *
- *   npm run build && node --import tsx bench/pg-ingest.ts [--clients 32] [--points 10000] [--runs 100000]
+ *   npm run build && node --import tsx bench/pg-ingest.ts [--clients 32] [--points 10000] [--runs 100000] [--skip-mlflow]
  *
  * `mlflow server` needs psycopg2: installed (psycopg2-binary) into bench/work/pg-py when missing.
  */
@@ -17,8 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { startPostgres } from "../test/helpers/postgres.js";
-import { freePort } from "./util.js";
+import { freePort, seedSearchRuns, startBenchPostgres, timeCalls } from "./util.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
@@ -31,8 +30,11 @@ const { values } = parseArgs({
     clients: { type: "string", default: "32" },
     points: { type: "string", default: "10000" },
     runs: { type: "string", default: "100000" },
+    // Only mtrack (ingest and search): for measuring the search when mlflow server is not wanted.
+    "skip-mlflow": { type: "boolean", default: false },
   },
 });
+const skipMlflow = values["skip-mlflow"] === true;
 const clients = Number(values.clients);
 const points = Number(values.points);
 const runs = Number(values.runs);
@@ -153,9 +155,8 @@ async function count(url: string, sql: string): Promise<number> {
   }
 }
 
-ensurePsycopg();
-const cluster = await startPostgres();
-if (!cluster) throw new Error("PostgreSQL is not installed");
+if (!skipMlflow) ensurePsycopg();
+const cluster = await startBenchPostgres();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-pg-ingest-"));
 const children: ChildProcess[] = [];
 try {
@@ -186,84 +187,72 @@ try {
   const mtrackUrl = `http://127.0.0.1:${mtrackPort}`;
   await waitUp(`${mtrackUrl}/v1/health`, m, path.join(mtrackDir, "server.log"));
 
-  const mlflowPort = await freePort();
-  const mlflowDir = path.join(work, "mlflow");
-  fs.mkdirSync(mlflowDir);
-  const f = spawnLogged(
-    mlflowBin,
-    [
-      "server",
-      "--backend-store-uri",
-      // SQLAlchemy's driver named explicitly (a bare postgresql:// picks psycopg 3 here).
-      mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
-      "--default-artifact-root",
-      path.join(mlflowDir, "artifacts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(mlflowPort),
-    ],
-    mlflowDir,
-    { ...process.env, PYTHONPATH: pyDir },
-  );
-  children.push(f);
-  const mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
-  await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
-
+  let mlflowUrl = "";
+  if (!skipMlflow) {
+    const mlflowPort = await freePort();
+    const mlflowDir = path.join(work, "mlflow");
+    fs.mkdirSync(mlflowDir);
+    const f = spawnLogged(
+      mlflowBin,
+      [
+        "server",
+        "--backend-store-uri",
+        // SQLAlchemy's driver named explicitly (a bare postgresql:// picks psycopg 3 here).
+        mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
+        "--default-artifact-root",
+        path.join(mlflowDir, "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(mlflowPort),
+      ],
+      mlflowDir,
+      { ...process.env, PYTHONPATH: pyDir },
+    );
+    children.push(f);
+    mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
+    await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
+  }
   const mExp = (await post(mtrackUrl, "/experiments/create", token, { name: "ingest" })).experiment_id;
-  const fExp = (await post(mlflowUrl, "/experiments/create", undefined, { name: "ingest" })).experiment_id;
   const mtrackS = await ingest(mtrackUrl, token, mExp);
-  const mlflowS = await ingest(mlflowUrl, undefined, fExp);
+  let mlflowS = Number.NaN;
+  if (!skipMlflow) {
+    const fExp = (await post(mlflowUrl, "/experiments/create", undefined, { name: "ingest" })).experiment_id;
+    mlflowS = await ingest(mlflowUrl, undefined, fExp);
+  }
   const sent = clients * points;
   const mCount = await count(mtrackDb, "SELECT count(*) AS n FROM metrics");
-  const fCount = await count(mlflowDb, "SELECT count(*) AS n FROM metrics");
+  const fCount = skipMlflow ? 0 : await count(mlflowDb, "SELECT count(*) AS n FROM metrics");
 
   // R runs for search, inserted in bulk into mtrack's database, searched through mtrack server.
   const c = new pg.Client({ connectionString: mtrackDb });
   await c.connect();
   const sExp = (await post(mtrackUrl, "/experiments/create", token, { name: "search" })).experiment_id;
-  await c.query(
-    `INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_uri)
-     SELECT md5(g::text), $1, 'FINISHED', g, '' FROM generate_series(1, $2) g`,
-    [sExp, runs],
-  );
-  await c.query(
-    `INSERT INTO params SELECT md5(g::text), 'lr', (ARRAY['0.1','0.01','0.001'])[1 + g % 3] FROM generate_series(1, $1) g`,
-    [runs],
-  );
-  await c.query(
-    `INSERT INTO latest_metrics SELECT md5(g::text), 'acc', (g % 1000) / 1000.0, g, 0 FROM generate_series(1, $1) g`,
-    [runs],
-  );
-  await c.query("VACUUM ANALYZE");
+  await seedSearchRuns(c, sExp, runs);
   await c.end();
-  const times: number[] = [];
-  let found = 0;
-  for (let i = 0; i < 50; i++) {
-    const s0 = performance.now();
-    const r = await post(mtrackUrl, "/runs/search", token, {
+  const timed = await timeCalls(50, () =>
+    post(mtrackUrl, "/runs/search", token, {
       experiment_ids: [sExp],
       filter: "metrics.acc > 0.9 and params.lr = '0.01'",
       order_by: ["metrics.acc DESC"],
       max_results: 100,
-    });
-    times.push(performance.now() - s0);
-    found = r.runs.length;
-  }
-  times.sort((a, b) => a - b);
+    }),
+  );
+  const found = timed.last.runs.length;
 
   const lost = (n: number) => (n === sent ? "(none lost)" : `LOST ${sent - n}`);
+  const ml = (cell: string) => (skipMlflow ? "not run (--skip-mlflow)" : cell);
   console.log("| measure | mtrack server --db | mlflow server --backend-store-uri postgresql:// |");
   console.log("| --- | --- | --- |");
   console.log(
-    `| ingest: ${clients} clients x ${points} points (log-batch of 100) + params, tags | ${mtrackS.toFixed(2)} s, ${Math.round(sent / mtrackS)} points/s | ${mlflowS.toFixed(2)} s, ${Math.round(sent / mlflowS)} points/s |`,
+    `| ingest: ${clients} clients x ${points} points (log-batch of 100) + params, tags | ${mtrackS.toFixed(2)} s, ${Math.round(sent / mtrackS)} points/s | ${ml(`${mlflowS.toFixed(2)} s, ${Math.round(sent / mlflowS)} points/s`)} |`,
   );
   console.log(
-    `| points in the database / sent | ${mCount} / ${sent} ${lost(mCount)} | ${fCount} / ${sent} ${lost(fCount)} |`,
+    `| points in the database / sent | ${mCount} / ${sent} ${lost(mCount)} | ${ml(`${fCount} / ${sent} ${lost(fCount)}`)} |`,
   );
-  console.log(`| ingest throughput, mtrack / mlflow | ${(mlflowS / mtrackS).toFixed(1)}x | |`);
+  console.log(`| ingest throughput, mtrack / mlflow | ${ml(`${(mlflowS / mtrackS).toFixed(1)}x`)} | |`);
   console.log(
-    `| runs/search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}), HTTP | p50 ${times[25]?.toFixed(1)} ms, p95 ${times[47]?.toFixed(1)} ms | not measured |`,
+    `| runs/search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}), HTTP | p50 ${timed.p50.toFixed(1)} ms, p95 ${timed.p95.toFixed(1)} ms | not measured |`,
   );
 } finally {
   for (const child of children) stop(child);

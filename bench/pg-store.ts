@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { openPool } from "../src/server/pg/db.js";
 import { migrate } from "../src/server/pg/migrations.js";
 import { PgTrackingStore } from "../src/server/pg/tracking-store.js";
-import { startPostgres } from "../test/helpers/postgres.js";
+import { seedSearchRuns, startBenchPostgres, timeCalls } from "./util.js";
 
 const { values } = parseArgs({
   options: {
@@ -24,8 +24,7 @@ const clients = Number(values.clients);
 const points = Number(values.points);
 const runs = Number(values.runs);
 
-const server = await startPostgres();
-if (!server) throw new Error("PostgreSQL is not installed");
+const server = await startBenchPostgres();
 try {
   const url = await server.createDatabase("bench");
   const pool = await openPool(url, { max: clients });
@@ -54,25 +53,9 @@ try {
 
   // R runs for search, inserted in bulk (the ingest above is the write path under test).
   const sexp = await store.createExperiment("search");
-  await pool.query(
-    `INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_uri)
-     SELECT md5(g::text), $1, 'FINISHED', g, '' FROM generate_series(1, $2) g`,
-    [sexp, runs],
-  );
-  await pool.query(
-    `INSERT INTO params SELECT md5(g::text), 'lr', (ARRAY['0.1','0.01','0.001'])[1 + g % 3] FROM generate_series(1, $1) g`,
-    [runs],
-  );
-  await pool.query(
-    `INSERT INTO latest_metrics SELECT md5(g::text), 'acc', (g % 1000) / 1000.0, g, 0 FROM generate_series(1, $1) g`,
-    [runs],
-  );
-  await pool.query("VACUUM ANALYZE");
-  const times: number[] = [];
-  let found = 0;
-  for (let i = 0; i < 50; i++) {
-    const s0 = performance.now();
-    const r = await store.searchRuns({
+  await seedSearchRuns(pool, sexp, runs);
+  const search = () =>
+    store.searchRuns({
       experimentIds: [sexp],
       filters: [
         { kind: "metric", key: "acc", op: ">", value: 0.9 },
@@ -81,10 +64,8 @@ try {
       orderBy: { kind: "metric", key: "acc", desc: true },
       maxResults: 100,
     });
-    times.push(performance.now() - s0);
-    found = r.runIds.length;
-  }
-  times.sort((a, b) => a - b);
+  const timed = await timeCalls(50, search);
+  const found = timed.last.runIds.length;
   await pool.end();
   const sent = clients * points;
   console.log("| measure | value |");
@@ -96,7 +77,7 @@ try {
     `| points in the database / sent | ${counted} / ${sent}${counted === sent ? " (none lost)" : " LOST POINTS"} |`,
   );
   console.log(
-    `| search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}) | p50 ${times[25]?.toFixed(1)} ms, p95 ${times[47]?.toFixed(1)} ms |`,
+    `| search over ${runs} runs (metric filter, param filter, order_by, 100 results: ${found}) | p50 ${timed.p50.toFixed(1)} ms, p95 ${timed.p95.toFixed(1)} ms |`,
   );
 } finally {
   await server.stop();

@@ -34,3 +34,61 @@ export function median(xs: readonly number[]): number {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
+
+/** The query of a pg.Pool or pg.Client (what the PostgreSQL helpers below need). */
+interface PgQueryable {
+  query(sql: string, args?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+/**
+ * A throwaway PostgreSQL for a benchmark (test/helpers/postgres.ts: initdb + pg_ctl in a temp dir, as the
+ * `postgres` user when root); throws when the package is not installed.
+ */
+export async function startBenchPostgres(): Promise<import("../test/helpers/postgres.js").TestPostgres> {
+  const { startPostgres } = await import("../test/helpers/postgres.js");
+  const server = await startPostgres();
+  if (!server) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+  return server;
+}
+
+/**
+ * The search workload of issue #17 §5: `runs` FINISHED runs in `experimentId`, inserted in bulk, each with
+ * param lr in 0.1 / 0.01 / 0.001 (a third each) and latest metric acc in [0, 1); then VACUUM ANALYZE.
+ * The search measured on it: `metrics.acc > 0.9 and params.lr = '0.01'`, order by metrics.acc DESC.
+ */
+export async function seedSearchRuns(db: PgQueryable, experimentId: string, runs: number): Promise<void> {
+  await db.query(
+    `INSERT INTO runs (run_id, experiment_id, status, start_time, artifact_uri)
+     SELECT md5(g::text), $1, 'FINISHED', g, '' FROM generate_series(1, $2) g`,
+    [experimentId, runs],
+  );
+  await db.query(
+    `INSERT INTO params SELECT md5(g::text), 'lr', (ARRAY['0.1','0.01','0.001'])[1 + g % 3] FROM generate_series(1, $1) g`,
+    [runs],
+  );
+  await db.query(
+    `INSERT INTO latest_metrics SELECT md5(g::text), 'acc', (g % 1000) / 1000.0, g, 0 FROM generate_series(1, $1) g`,
+    [runs],
+  );
+  await db.query("VACUUM ANALYZE");
+}
+
+/** p50 and p95 (ms) of `n` timed calls of `fn`, and the last call's result. */
+export async function timeCalls<T>(
+  n: number,
+  fn: () => Promise<T>,
+): Promise<{ p50: number; p95: number; last: T }> {
+  const times: number[] = [];
+  let last: T | undefined;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    last = await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    p50: median(times),
+    p95: times[Math.min(times.length - 1, Math.floor(times.length * 0.95))]!,
+    last: last as T,
+  };
+}

@@ -176,12 +176,23 @@ export class HttpRemote implements Remote {
         const text = (await this.readAll(reply.body).catch(() => Buffer.alloc(0))).toString("utf8");
         let serverCode: string | undefined;
         let serverMessage: string | undefined;
+        let serverHint: string | undefined;
         try {
-          const error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+          const error = (JSON.parse(text) as { error?: { code?: string; message?: string; hint?: string } })
+            .error;
           serverCode = error?.code;
           serverMessage = typeof error?.message === "string" ? error.message.slice(0, 200) : undefined;
+          serverHint = typeof error?.hint === "string" ? error.hint.slice(0, 500) : undefined;
         } catch {
           serverCode = undefined;
+        }
+        if (status === 409 && serverMessage && serverHint) {
+          // The server refuses this kind of request and says what to do instead (a team server whose
+          // objects are in S3 serves no store for push/pull).
+          throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", `${this.url}: ${serverMessage}`, {
+            hint: serverHint,
+            data: { reason: "rejected", url: this.url, status, serverCode },
+          });
         }
         if (status === 404 && options.allow404) return undefined;
         if (status === 401 || status === 403) {

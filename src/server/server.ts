@@ -14,13 +14,14 @@ import type { Tracking } from "../tracking/context.js";
 import { RunListing } from "../tracking/listing.js";
 import type { GitInfoProvider } from "../tracking/types.js";
 import { isUiPath, sendUiError, uiRoutes } from "../ui/server.js";
+import { defaultUiDir, serveAsset, serveIndex } from "../ui/static.js";
 import { sendError, sendJson } from "./http-util.js";
 import type { MlflowBackend } from "./mlflow/backend.js";
 import { isMlflowPath, sendMlflowError, toMlflowError } from "./mlflow/errors.js";
 import { DEFAULT_MLFLOW_LIMITS, mlflowApi, mlflowUnavailable } from "./mlflow/routes.js";
 import { MlflowService } from "./mlflow/service.js";
-import { HttpError, Router } from "./router.js";
-import { DEFAULT_LIMITS, type StoreApiLimits, storeApi } from "./store-api.js";
+import { type Handler, HttpError, Router } from "./router.js";
+import { DEFAULT_LIMITS, type StoreApiHooks, type StoreApiLimits, storeApi } from "./store-api.js";
 import { findToken, type TokenRecord } from "./tokens.js";
 
 /** The token file of a served store directory. */
@@ -75,6 +76,18 @@ export interface ServerOptions {
   authenticate?: (token: string) => Promise<Caller | undefined> | Caller | undefined;
   /** More routes, matched before the MLflow API (`--db`: the admin API, src/server/pg/admin.ts). */
   routes?: Router;
+  /**
+   * The web UI's JSON API (mounted at /api/v1) when the runs are not a repository's (`--db`: pgUiApi);
+   * with it the page is served too, behind the read-token rule.
+   */
+  uiApi?: Router;
+  /** Hooks of the /v1 store API (the team server records pushed runs in its database). */
+  storeHooks?: StoreApiHooks;
+  /**
+   * Without `storeDir`: why /v1 push/pull is not served (answered 409 with its hint to every /v1 request
+   * but /v1/health); default 404.
+   */
+  noStore?: { message: string; hint: string };
 }
 
 /**
@@ -131,6 +144,21 @@ export function createHandler(options: ServerOptions): {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   if (remote) router.mount("/v1", storeApi(remote, limits));
   if (options.routes) router.mount("", options.routes);
+  if (remote) router.mount("/v1", storeApi(remote, limits, options.storeHooks));
+  else if (options.noStore) {
+    const { message, hint } = options.noStore;
+    for (const method of ["GET", "HEAD", "POST", "PUT"] as const) {
+      router.add({
+        method,
+        pattern: "/v1/*rest",
+        access: "public",
+        handler: async ({ res }) => {
+          // 409 (not 5xx, which clients retry): the http remote shows the message and the hint.
+          sendJson(res, 409, { error: { code: "ERR_MTRACK_INVALID_ARGUMENT", message, hint } });
+        },
+      });
+    }
+  }
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.mlflowBackend
@@ -157,6 +185,20 @@ export function createHandler(options: ServerOptions): {
       plots: options.plots,
     });
     router.mount("", ui, "read");
+  } else if (options.uiApi) {
+    const uiDir = options.uiDir ?? defaultUiDir();
+    const page = new Router();
+    const index: Handler = async ({ req, res }) => serveIndex(uiDir, req, res);
+    page.add({ method: "GET", pattern: "/", access: "public", handler: index });
+    page.add({ method: "GET", pattern: "/index.html", access: "public", handler: index });
+    page.add({
+      method: "GET",
+      pattern: "/assets/*rest",
+      access: "public",
+      handler: async ({ req, res, params }) => serveAsset(uiDir, params.rest ?? "", req, res),
+    });
+    page.mount("/api/v1", options.uiApi);
+    router.mount("", page, "read");
   }
   router.mount(
     "",
@@ -205,7 +247,7 @@ export function createHandler(options: ServerOptions): {
       const user = found?.user;
       await match.route.handler({ req, res, params: match.params, url, ...(user ? { user } : {}) });
     })().catch((err: unknown) => {
-      if (options.tracking && isUiPath(pathname)) {
+      if ((options.tracking || options.uiApi) && isUiPath(pathname)) {
         // A browser asks for credentials on a Basic challenge: the token goes in as the password.
         if (err instanceof HttpError && err.status === 401 && !res.headersSent) {
           res.setHeader("www-authenticate", 'Basic realm="mtrack", charset="UTF-8"');

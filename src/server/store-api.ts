@@ -101,13 +101,36 @@ async function sendStream(
   await pipeline(body, res);
 }
 
+/** What a server does besides storing (the team server records pushed runs in its database). */
+export interface StoreApiHooks {
+  /**
+   * Called with a pushed ref before it is written (its objects are already stored); a throw refuses the
+   * ref, so the client's push fails and a rerun sends it again.
+   */
+  beforeRefWrite?: (
+    name: string,
+    data: Buffer,
+    user: string | undefined,
+    remote: LocalRemote,
+  ) => Promise<void>;
+  /**
+   * Objects a collection (`gc --cloud`) must keep besides the client's keep set: what only the server
+   * knows refers to them (the team server's database: artifacts logged over the MLflow API).
+   */
+  alsoKeep?: () => Promise<Iterable<Hash>>;
+}
+
 /**
  * The store routes over one store directory.
  *
  * @example
  * new Router().mount("/v1", storeApi(LocalRemote.open({ dir, create: true })));
  */
-export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_LIMITS): Router {
+export function storeApi(
+  remote: LocalRemote,
+  limits: StoreApiLimits = DEFAULT_LIMITS,
+  hooks: StoreApiHooks = {},
+): Router {
   const store = remote.store;
   const router = new Router();
   router.add({
@@ -244,6 +267,7 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
       if (keepNewer === null || !/^\d{1,15}$/.test(keepNewer))
         throw new HttpError(400, "keepNewerMs must be given as a whole number of milliseconds.");
       const keep = new Set(decodeHashList(await readBody(req, limits.collectBytes)));
+      for (const h of (await hooks.alsoKeep?.()) ?? []) keep.add(h);
       const result = await remote.collect(keep, {
         keepNewerMs: Number(keepNewer),
         dryRun: url.searchParams.get("dry") === "1",
@@ -298,10 +322,12 @@ export function storeApi(remote: LocalRemote, limits: StoreApiLimits = DEFAULT_L
     method: "PUT",
     pattern: "/refs/:kind/:id",
     access: "write",
-    handler: async ({ req, res, params }) => {
+    handler: async ({ req, res, params, user }) => {
       const name = `${params.kind}/${params.id}`;
       if (!isRefName(name)) throw badId("ref name");
-      await remote.writeRef(name, await readBody(req, limits.refBytes));
+      const data = await readBody(req, limits.refBytes);
+      await hooks.beforeRefWrite?.(name, data, user, remote);
+      await remote.writeRef(name, data);
       sendJson(res, 200, { stored: 1 });
     },
   });

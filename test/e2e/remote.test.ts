@@ -11,86 +11,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { Store } from "../../src/store/store.js";
-import { type CliResult, errorCode, runCli, startCli, waitCli } from "../helpers/cli.js";
-import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
+import { errorCode, runCli, startCli, waitCli } from "../helpers/cli.js";
+import { makeTempGitRepo } from "../helpers/git-repo.js";
+import { createToken, makeWorld, shareThrough } from "../helpers/remote-world.js";
 import { startServerProcess, stopProcess } from "../helpers/server.js";
 import { makeTempDir, removeTempDir } from "../helpers/tmp.js";
 import { corruptInStoreDir } from "../unit/remotes/contract.js";
 import { S3_ENV, startWeed, weedBinary } from "../unit/remotes/weed.js";
-
-interface World {
-  a: TempGitRepo;
-  /** The clone's work tree. */
-  b: string;
-  env: NodeJS.ProcessEnv;
-  cli(args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<CliResult>;
-  cleanup(): void;
-}
-
-/** Repo A with tracked data, a sealed run and a remote; the remote is added and committed by `setup`. */
-async function makeWorld(
-  remoteUrl: string,
-  extra: string[][] = [],
-  env: NodeJS.ProcessEnv = {},
-): Promise<World> {
-  const a = makeTempGitRepo();
-  const allEnv = { ...a.env, ...env };
-  const cli = async (args: string[], cwd: string, e: NodeJS.ProcessEnv = allEnv) => {
-    const r = await runCli(args, { cwd, env: e, timeoutMs: 60_000 });
-    return r;
-  };
-  const files: Record<string, string | Uint8Array> = { "big.bin": crypto.randomBytes(700_000) };
-  for (let i = 0; i < 40; i++) files[`data/f${i}.txt`] = `line ${i}\n`;
-  a.write(files);
-  for (const args of [
-    ["init"],
-    ["add", "data", "big.bin"],
-    ["remote", "add", "origin", remoteUrl, "--default"],
-    ...extra,
-    ["run", "-n", "shared-run", "-p", "lr=0.1", "--", "sh", "-c", "echo trained"],
-  ]) {
-    const r = await cli(args, a.dir);
-    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
-  }
-  a.commit("data and remote");
-  const b = path.join(a.home, "clone");
-  execFileSync("git", ["clone", "-q", a.dir, b], { env: a.env, stdio: "ignore" });
-  return { a, b, env: allEnv, cli, cleanup: () => a.cleanup() };
-}
-
-async function shareThrough(w: World): Promise<void> {
-  const push = await w.cli(["push", "--runs", "--json"], w.a.dir);
-  assert.equal(push.code, 0, push.stderr);
-  const pushed = push.json as { objects: { objects: number }; runs: { transferred: number } };
-  assert.equal(pushed.objects.objects, 42);
-  assert.equal(pushed.runs.transferred, 1);
-  const again = await w.cli(["push", "--runs", "--json"], w.a.dir);
-  assert.equal((again.json as { objects: { objects: number } }).objects.objects, 0);
-
-  const pull = await w.cli(["pull", "--runs", "--json"], w.b);
-  assert.equal(pull.code, 0, pull.stderr);
-  assert.deepEqual(fs.readFileSync(path.join(w.b, "big.bin")), fs.readFileSync(w.a.abs("big.bin")));
-  assert.equal(fs.readdirSync(path.join(w.b, "data")).length, 40);
-  assert.equal(fs.readFileSync(path.join(w.b, "data", "f7.txt"), "utf8"), "line 7\n");
-  const runs = await w.cli(["runs", "list", "--json"], w.b);
-  const list = (runs.json as { runs: Array<{ name: string; params: Record<string, string> }> }).runs;
-  assert.deepEqual(
-    list.map((r) => [r.name, r.params.lr]),
-    [["shared-run", "0.1"]],
-  );
-}
-
-async function createToken(storeDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<string> {
-  const r = await runCli(
-    ["server", "token", "create", "--store", storeDir, "--name", "e2e", "--json", ...extra],
-    {
-      cwd: storeDir,
-      env,
-    },
-  );
-  assert.equal(r.code, 0, r.stderr);
-  return (r.json as { token: string }).token;
-}
 
 // The three backends are independent: run them side by side (each is mostly waiting on child processes).
 describe("remotes end to end", { concurrency: 3 }, () => {

@@ -13,13 +13,25 @@ export async function startServerProcess(
 ): Promise<{ url: string; child: ChildProcess }> {
   const args = ["server", "--store", storeDir, "--port", String(options.port ?? 0)];
   if (options.readOnly) args.push("--read-only");
-  const child = startCli(args, { cwd: storeDir, env });
+  return startListening(args, storeDir, env);
+}
+
+/**
+ * Starts `mtrack <args>` (a server: `server ...`, `ui ...`) in `cwd` and waits until it prints the URL it
+ * listens on ("listening on http://..." or "mtrack ui: http://...").
+ */
+export async function startListening(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = startCli(args, { cwd, env });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20_000);
     child.stdout?.on("data", (b: Buffer) => {
       out += b.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /(?:listening on|mtrack ui:) (http:\/\/[^\s/]+)/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
         resolve(m[1]);

@@ -140,7 +140,7 @@ function runOf(r: PgRun, models?: RunModels): Message {
 }
 
 /** A run's `order_by` clauses of runs/search in the store's shape. */
-function orderByOf(exprs: string[]): PgOrderBy[] {
+export function orderByOf(exprs: string[]): PgOrderBy[] {
   return parseOrderBy(exprs).map((c) => ({
     kind: c.key.kind,
     key: c.key.name,

@@ -7,13 +7,19 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openRemote } from "../../remotes/index.js";
+import { LocalRemote } from "../../remotes/local.js";
 import type { Remote } from "../../remotes/types.js";
+import { isHash } from "../../store/hash.js";
+import type { Hash } from "../../store/types.js";
+import { type Annotation, parseAnnotation } from "../../tracking/annotations.js";
 import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { adminApi } from "./admin.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
+import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
+import { pgUiApi } from "./ui.js";
 import { PgUsers } from "./users.js";
 
 /** Options of `startTeamServer`. */
@@ -74,10 +80,42 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       { stateDir: options.stateDir ?? path.join(os.tmpdir(), "mtrack-server-state") },
     );
     const users = new PgUsers(pool);
+    const sameStore = storeDir !== undefined && storeDir === objectsUrl;
+    const objectsRemote = objects;
     const server = await startServer({
       ...(storeDir ? { storeDir } : {}),
+      // A pushed run becomes a database run before its ref is written (a failure refuses the ref).
+      storeHooks: {
+        // gc --cloud from a clone must not delete what only the database names.
+        alsoKeep: () => databaseObjects(pool),
+        beforeRefWrite: async (name, data, user, remote) => {
+          if (name.startsWith("annotations/")) {
+            const a = parseAnnotationRef(data);
+            if (!a) throw new HttpError(400, `ref ${name} is not an annotation`);
+            await applyAnnotation(pool, a);
+            return;
+          }
+          if (!name.startsWith("runs/")) return;
+          const hash = data.toString("utf8").trim();
+          if (!isHash(hash)) throw new HttpError(400, `ref ${name} is not a run record hash`);
+          await ingestRun(
+            pool,
+            pushedObjects(remote),
+            objectsRemote,
+            sameStore,
+            name.slice(5),
+            hash,
+            user ?? "",
+          );
+        },
+      },
+      noStore: {
+        message: `this team server keeps its objects in ${objectsUrl} and serves no store for push/pull`,
+        hint: `Start it with --store DIR to serve one (pushed runs are recorded in the database and their artifacts copied to ${objectsUrl}).`,
+      },
       mlflowBackend: new PgMlflowService({ pool, objects }),
       routes: adminApi(users),
+      uiApi: pgUiApi(pool, objects),
       authenticate: async (token) => {
         try {
           return await users.checkToken(token);
@@ -94,6 +132,7 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       ...(options.host ? { host: options.host } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
     });
+    if (storeDir) await ingestStoredRuns(pool, storeDir, objects, sameStore);
     const opened = objects;
     return {
       ...server,
@@ -110,5 +149,83 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
     await objects?.close().catch(() => {});
     await pool.end().catch(() => {});
     throw e;
+  }
+}
+
+/**
+ * Every object the database refers to: run artifacts (logged over the MLflow API or pushed), registry
+ * version files and logged models' files. A table
+ * added later that names objects must be added here, or `gc --cloud` would delete its objects.
+ */
+async function databaseObjects(pool: Awaited<ReturnType<typeof openPool>>): Promise<Hash[]> {
+  // Run artifacts, the registry's version files (and their content manifests) and logged models' files.
+  const r = await pool.query(
+    `SELECT hash FROM artifacts UNION SELECT hash FROM model_contents
+     UNION SELECT content_hash FROM model_contents UNION SELECT hash FROM logged_model_files`,
+  );
+  return r.rows.map((x) => String(x.hash)).filter(isHash);
+}
+
+/** An annotation ref's body (one JSON annotation), or undefined when it is not one. */
+function parseAnnotationRef(data: Buffer): Annotation | undefined {
+  try {
+    return parseAnnotation(JSON.parse(data.toString("utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pushed objects of a served store, seeing packs written since it loaded its pack list. */
+function pushedObjects(remote: LocalRemote): PushedObjects {
+  const store = remote.store;
+  return {
+    read: (hash) => {
+      if (!store.has(hash)) store.reload();
+      return store.has(hash) ? store.readObject(hash) : undefined;
+    },
+    filePath: (hash) => {
+      const file = store.loosePath(hash);
+      return fs.existsSync(file) ? file : undefined;
+    },
+  };
+}
+
+/**
+ * Records in the database the runs of the served store it lacks (pushed while no server recorded them,
+ * or a recording that failed half-way): the store's run refs are the truth.
+ */
+async function ingestStoredRuns(
+  pool: Awaited<ReturnType<typeof openPool>>,
+  storeDir: string,
+  objects: Remote,
+  sameStore: boolean,
+): Promise<void> {
+  const remote = LocalRemote.open({ dir: storeDir, create: true });
+  try {
+    const ids = (await remote.listRefs("runs")).map((n) => n.replace(/^runs\//, ""));
+    if (ids.length === 0) return;
+    const known = await pool.query("SELECT run_id FROM runs WHERE run_id = ANY($1)", [ids]);
+    const have = new Set(known.rows.map((r) => String(r.run_id)));
+    const fresh = new Set<string>();
+    for (const id of ids) {
+      if (have.has(id)) continue;
+      const hash = (await remote.readRef(`runs/${id}`))?.toString("utf8").trim();
+      if (hash && isHash(hash)) {
+        await ingestRun(pool, pushedObjects(remote), objects, sameStore, id, hash, "");
+        fresh.add(id);
+      }
+    }
+    // The annotations of the runs just recorded, in their order ((time, id)).
+    if (fresh.size === 0) return;
+    const annotations: Annotation[] = [];
+    for (const ref of await remote.listRefs("annotations")) {
+      if (!fresh.has(ref.slice("annotations/".length, "annotations/".length + 32))) continue;
+      const a = parseAnnotationRef((await remote.readRef(ref)) ?? Buffer.alloc(0));
+      if (a) annotations.push(a);
+    }
+    annotations.sort((x, y) => x.time - y.time || (x.id < y.id ? -1 : 1));
+    for (const a of annotations) await applyAnnotation(pool, a);
+  } finally {
+    await remote.close();
   }
 }

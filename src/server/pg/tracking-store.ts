@@ -507,22 +507,19 @@ export class PgTrackingStore {
   }
 
   /** Run ids matching every filter, ordered and paged in the database (indexes: migrations.ts). */
+  /** How many runs a search matches (its filters and view; order and paging ignored). */
+  async countRuns(s: PgSearch): Promise<number> {
+    const { where, args } = searchWhere(s);
+    const r = await this.pool.query(
+      `SELECT count(*)::int AS n FROM runs r WHERE ${where.join(" AND ")}`,
+      args,
+    );
+    return Number(r.rows[0].n);
+  }
+
   async searchRuns(s: PgSearch): Promise<{ runIds: string[]; nextOffset?: number }> {
-    const args: unknown[] = [s.experimentIds.map(toBigint)];
-    const arg = (v: unknown): string => {
-      args.push(v);
-      return `$${args.length}`;
-    };
-    const where = ["r.experiment_id = ANY($1::bigint[])"];
-    const view = s.view ?? "ACTIVE_ONLY";
-    if (view !== "ALL") where.push(`r.lifecycle_stage = '${view === "ACTIVE_ONLY" ? "active" : "deleted"}'`);
-    for (const f of s.filters ?? []) {
-      const table = f.kind === "metric" ? "latest_metrics" : f.kind === "param" ? "params" : "tags";
-      where.push(
-        `EXISTS (SELECT 1 FROM ${table} f WHERE f.run_id = r.run_id AND f.key = ${arg(f.key)} AND f.value ${f.op} ${arg(f.value)})`,
-      );
-    }
-    if (s.filter !== undefined) where.push(filterSql(s.filter, arg));
+    const { where, args, arg } = searchWhere(s);
+    const required = requiredKeys(s);
     const joins: string[] = [];
     const order: string[] = [];
     const clauses = s.orderBy === undefined ? [] : Array.isArray(s.orderBy) ? s.orderBy : [s.orderBy];
@@ -534,8 +531,15 @@ export class PgTrackingStore {
         order.push(`r.${col} ${dir} NULLS LAST`);
       } else {
         const table = o.kind === "metric" ? "latest_metrics" : o.kind === "param" ? "params" : "tags";
-        joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
-        order.push(`o${i}.value ${dir} NULLS LAST`);
+        if (required.has(`${o.kind}\u0000${o.key}`)) {
+          // The filter already requires the key: an inner join ordered as the (key, value) index is, so
+          // the plan walks that index in order and stops at the page instead of sorting every match.
+          joins.push(`JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
+          order.push(`o${i}.value ${dir}`);
+        } else {
+          joins.push(`LEFT JOIN ${table} o${i} ON o${i}.run_id = r.run_id AND o${i}.key = ${arg(o.key)}`);
+          order.push(`o${i}.value ${dir} NULLS LAST`);
+        }
       }
     }
     order.push("r.start_time DESC", "r.run_id");
@@ -548,6 +552,41 @@ export class PgTrackingStore {
     const ids = r.rows.map((x) => x.run_id as string);
     return ids.length > limit ? { runIds: ids.slice(0, limit), nextOffset: offset + limit } : { runIds: ids };
   }
+}
+
+/** The WHERE terms of a search on `runs r`, with their parameters ($1: the experiment ids). */
+function searchWhere(s: PgSearch): { where: string[]; args: unknown[]; arg: (v: unknown) => string } {
+  const args: unknown[] = [s.experimentIds.map(toBigint)];
+  const arg = (v: unknown): string => {
+    args.push(v);
+    return `$${args.length}`;
+  };
+  const where = ["r.experiment_id = ANY($1::bigint[])"];
+  const view = s.view ?? "ACTIVE_ONLY";
+  if (view !== "ALL") where.push(`r.lifecycle_stage = '${view === "ACTIVE_ONLY" ? "active" : "deleted"}'`);
+  for (const f of s.filters ?? []) {
+    const table = f.kind === "metric" ? "latest_metrics" : f.kind === "param" ? "params" : "tags";
+    where.push(
+      `EXISTS (SELECT 1 FROM ${table} f WHERE f.run_id = r.run_id AND f.key = ${arg(f.key)} AND f.value ${f.op} ${arg(f.value)})`,
+    );
+  }
+  if (s.filter !== undefined) where.push(filterSql(s.filter, arg));
+  return { where, args, arg };
+}
+
+/**
+ * The metric/param/tag keys (`kind\0key`) every run a search matches has: those of its simple filters and
+ * of the comparisons ANDed at the top of its expression (each is an EXISTS on the key's row).
+ */
+function requiredKeys(s: PgSearch): Set<string> {
+  const out = new Set<string>();
+  for (const f of s.filters ?? []) out.add(`${f.kind}\u0000${f.key}`);
+  const walk = (n: FilterNode): void => {
+    if (n.type === "and") n.children.forEach(walk);
+    else if (n.type === "compare" && n.key.kind !== "attribute") out.add(`${n.key.kind}\u0000${n.key.name}`);
+  };
+  if (s.filter !== undefined) walk(s.filter);
+  return out;
 }
 
 /**
