@@ -142,8 +142,6 @@ export function createHandler(options: ServerOptions): {
     handler: async ({ res }) => sendJson(res, 200, { ok: true, readOnly: options.readOnly === true }),
   });
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  if (remote) router.mount("/v1", storeApi(remote, limits));
-  if (options.routes) router.mount("", options.routes);
   if (remote) router.mount("/v1", storeApi(remote, limits, options.storeHooks));
   else if (options.noStore) {
     const { message, hint } = options.noStore;
@@ -159,6 +157,7 @@ export function createHandler(options: ServerOptions): {
       });
     }
   }
+  if (options.routes) router.mount("", options.routes);
   // One listing for the MLflow API and the web UI, so a change made through one is seen by the other.
   const listing = options.tracking && new RunListing(options.tracking.dir, options.tracking.store);
   const mlflow = options.mlflowBackend
