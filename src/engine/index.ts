@@ -52,28 +52,6 @@ export {
   SentinelSeed,
 } from "./seeds.js";
 export {
-  applyOverrides,
-  DATA_KEYS,
-  expandGrid,
-  type ParamValue,
-  parseSetFlag,
-  parseSort,
-  planSweep,
-  type RunSweepOptions,
-  runSweep,
-  type SortSpec,
-  SWEEP_TAG,
-  type SweepAxis,
-  type SweepTrial,
-  sortOutcomes,
-  stageTrialRunner,
-  sweepId,
-  TRIAL_TAG,
-  type TrialOutcome,
-  trialArgv,
-  trialName,
-} from "./sweep.js";
-export {
   type EpochRecord,
   type RunLogEntry,
   type TrainOptions,

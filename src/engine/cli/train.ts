@@ -29,7 +29,6 @@ import { exportModel, type ModelArtifact } from "../export.js";
 import type { RunStatus, TrainingLogger } from "../logger.js";
 import { MODEL_NAME, MtrackLogger, type TrackingRun } from "../mtrack-logger.js";
 import { formatResultsLog, metricsJson } from "../results.js";
-import { SWEEP_TAG, TRIAL_TAG } from "../sweep.js";
 import { type TrainResult, trainExperiment } from "../train.js";
 import {
   type FlagSpec,
@@ -132,18 +131,6 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     kind: "string",
     default: "runs",
     help: "TensorBoard event files go to <runs_dir>/<slug>/.",
-  },
-  {
-    name: "sweep_id",
-    kind: "string",
-    optional: true,
-    help: "Tags the run as part of this sweep (set by mtrack exp run).",
-  },
-  {
-    name: "sweep_trial",
-    kind: "string",
-    optional: true,
-    help: "Tags the run with its trial name in the sweep (set by mtrack exp run).",
   },
   {
     name: "no-track",
@@ -374,8 +361,6 @@ export async function main(argv: readonly string[], io: TrainIo = {}): Promise<n
     let logger = io.logger;
     if (!logger) {
       const tags: Record<string, string> = {};
-      if (typeof values["sweep_id"] === "string") tags[SWEEP_TAG] = values["sweep_id"];
-      if (typeof values["sweep_trial"] === "string") tags[TRIAL_TAG] = values["sweep_trial"];
       const opened = await openSink(
         config,
         tags,
