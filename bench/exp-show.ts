@@ -4,7 +4,7 @@
  * --json` on the same repository (mtrack uses DVC's ref layout, so both read the same refs). Prints a table
  * of medians. bench/exp-sweep.ts runs it too, next to the sweep.
  *
- * Run: npm run build && node --import tsx bench/exp-show.ts [commits=50] [perCommit=10] [--runs 3] [--dvc-runs 1]
+ * Run: npm run build && node --import tsx bench/exp-show.ts [commits=50] [perCommit=10] [--runs 3] [--dvc-runs 0] [--keep]
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -30,6 +30,8 @@ export function benchExpShow(options: {
   perCommit: number;
   runs: number;
   dvcRuns: number;
+  /** Keep the repository (its path is printed on stderr) for profiling. */
+  keep?: boolean;
 }): ExpShowTimes {
   const { commits, perCommit } = options;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-bench-exp-"));
@@ -91,10 +93,12 @@ export function benchExpShow(options: {
     // One untimed run each: git's and the OS's caches are warm for both tools alike.
     time(process.execPath, [mtrackBin, "exp", "show", "-A", "--json"], 1);
     const mtrack = time(process.execPath, [mtrackBin, "exp", "show", "-A", "--json"], options.runs);
-    const dvc = haveDvc ? time(dvcBin, ["exp", "show", "-A", "--json"], options.dvcRuns) : null;
+    const dvc =
+      haveDvc && options.dvcRuns > 0 ? time(dvcBin, ["exp", "show", "-A", "--json"], options.dvcRuns) : null;
     return { experiments: commits * perCommit, commits, mtrack, dvc };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (options.keep) console.error(`kept ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -107,6 +111,7 @@ if (import.meta.filename === process.argv[1] || process.argv[1]?.endsWith("bench
     perCommit: Number(positional[1] ?? 10),
     runs: numberOption("--runs", 3),
     dvcRuns: numberOption("--dvc-runs", 1),
+    keep: process.argv.includes("--keep"),
   });
   const fmt = (xs: number[]) =>
     `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;

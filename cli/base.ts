@@ -88,6 +88,16 @@ export abstract class MtrackCommand extends Command {
     return shellJoin([this.config.bin, ...(this.id?.split(":") ?? []), ...this.argv]);
   }
 
+  /**
+   * `--json` output. Into a pipe or file it is plain `JSON.stringify(json, null, 2)`, the text oclif
+   * prints there too: oclif tokenizes it to color it, whatever the destination, which costs 17 ms for
+   * `exp show -A` over 500 experiments.
+   */
+  override logJson(json: unknown): void {
+    if (process.stdout.isTTY) super.logJson(json);
+    else process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+
   /** Whether --json is on (public for the signal handler). */
   jsonOn(): boolean {
     try {
