@@ -44,7 +44,7 @@ function scalar(text: string): unknown {
 }
 
 /** A value after `key:` without a comment; GIVE_UP when it could be anything but a plain scalar. */
-function valueOf(raw: string): unknown {
+function lineValue(raw: string): unknown {
   let text = raw;
   const hash = text.indexOf(" #");
   if (hash >= 0) text = text.slice(0, hash).trimEnd();
@@ -84,7 +84,7 @@ function parseBlock(text: string): Mapping | undefined {
       pending = { key, parent: top.map, indent };
       continue;
     }
-    const v = valueOf(raw);
+    const v = lineValue(raw);
     if (v === GIVE_UP) return undefined;
     top.map[key] = v;
   }
