@@ -114,7 +114,8 @@ export abstract class MtrackCommand extends Command {
 
   /**
    * --json output. oclif colour-tokenises the JSON with a regex per token even when nothing will be
-   * coloured (stdout not a terminal): 2.5 s of a 100k-entry `ls -R --json`. Off a terminal the text is
+   * coloured (stdout not a terminal): 2.5 s of a 100k-entry `ls -R --json`, 17 ms of `exp show -A` over
+   * 500 experiments. Off a terminal the text is
    * the same as oclif's (JSON.stringify with 2 spaces), written at once.
    */
   override logJson(json: unknown): void {

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { MtrackError } from "../errors.js";
 import type { Repo } from "../repo.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -338,5 +339,59 @@ export function queueLogs(repo: Repo, name: string): string {
     return fs.readFileSync(logPath(repo, name), "utf8");
   } catch {
     return "";
+  }
+}
+
+/**
+ * Follows a trial's output, as `tail -f` would, until the trial has ended (success, or failed; a
+ * trial whose worker died counts as failed) and everything it wrote has been passed to `onChunk`. A
+ * queued trial is waited for. Returns the entry as it ended, or null when it was removed from the
+ * queue meanwhile. ERR_MTRACK_EXP_NOT_FOUND for a name the queue does not have.
+ *
+ * @example
+ * const e = await followQueueLogs(repo, "swift-otter", { onChunk: (s) => process.stdout.write(s) });
+ * e?.state; // "success"
+ */
+export async function followQueueLogs(
+  repo: Repo,
+  name: string,
+  options: { onChunk: (chunk: string) => void; pollMs?: number },
+): Promise<QueueEntry | null> {
+  entryOf(repo, name);
+  const file = logPath(repo, name);
+  const decoder = new StringDecoder("utf8");
+  let offset = 0;
+  const drain = () => {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, "r");
+    } catch {
+      return; // not started yet
+    }
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, offset);
+        if (n === 0) break;
+        offset += n;
+        const text = decoder.write(buf.subarray(0, n));
+        if (text) options.onChunk(text);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  for (;;) {
+    // The state first, then the output: whatever the trial wrote before it ended is read after.
+    const e = readQueue(repo).find((x) => x.name === name);
+    const state = e ? effectiveState(e) : null;
+    drain();
+    if (!e) return null;
+    if (state === "success" || state === "failed") {
+      const rest = decoder.end();
+      if (rest) options.onChunk(rest);
+      return { ...e, state };
+    }
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 200));
   }
 }

@@ -8,6 +8,8 @@
 import { isMtrackError, MtrackError } from "../errors.js";
 import { remoteNames } from "../remotes/config.js";
 import type { Repo } from "../repo.js";
+import { EXP_TAG } from "../tracking/context.js";
+import { listRuns } from "../tracking/read.js";
 import { fetchProblems, pushProblems } from "../transfer/objects.js";
 import { fetch, push, type SyncOptions, type SyncResult } from "../transfer/sync.js";
 import { EXP_REFS, type ExpRef, findExp, git, listExpRefs } from "./refs.js";
@@ -67,11 +69,21 @@ async function withData(
   options: ExpTransferOptions,
   commits: string[],
   move: typeof push,
+  runIds?: ReadonlySet<string>,
 ): Promise<SyncResult | null> {
   if (options.data === false || commits.length === 0) return null;
   const sync = options.sync ?? {};
   if (sync.remote === undefined && remoteNames(options.repo.config).length === 0) return null;
-  return move(options.repo, { ...sync, commits, workspace: false });
+  return move(options.repo, { ...sync, commits, workspace: false, ...(runIds ? { runIds } : {}) });
+}
+
+/**
+ * The sealed runs logged in these experiments (tag `mtrack.exp`, see `exp run`), soft-deleted ones
+ * too: what `exp push` sends of the runs.
+ */
+export function expRunIds(repo: Repo, names: ReadonlySet<string>): Set<string> {
+  const runs = listRuns(repo.paths.runsDir, repo.store, { includeDeleted: true });
+  return new Set(runs.filter((r) => names.has(r.tags[EXP_TAG] ?? "")).map((r) => r.runId));
 }
 
 /** Maps git's refusal of a ref that names another commit to ERR_MTRACK_EXP_EXISTS. */
@@ -104,6 +116,7 @@ export async function expPush(options: ExpTransferOptions): Promise<ExpTransferR
     options,
     exps.map((e) => e.commit),
     push,
+    options.sync?.runs ? expRunIds(options.repo, new Set(exps.map((e) => e.name))) : undefined,
   );
   // A corrupt local object was not sent: the ref waits until the data is whole on the remote.
   const problem = data && pushProblems(data.objects);

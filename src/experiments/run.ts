@@ -9,8 +9,12 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Repo } from "../repo.js";
+import { isMtrackError } from "../errors.js";
+import { selectCheckout } from "../pipeline/outputs.js";
+import { pipelineStatus } from "../pipeline/status.js";
+import { Repo } from "../repo.js";
 import { ENV } from "../tracking/context.js";
+import { checkoutPaths } from "../workspace/checkout.js";
 import { takenNames } from "./queue-store.js";
 import { checkNewName, commitWorkTree, expRefName, generateName, git, headBaseline } from "./refs.js";
 import { applyOverrides, describeOverrides, type Overrides } from "./set.js";
@@ -137,6 +141,66 @@ export interface WorktreeTrial {
 }
 
 /**
+ * `mtrack checkout` in a trial's worktree, in this process (a node start less per trial): the data of
+ * its pointer files and the cached outputs its pipeline.lock names, from the shared store, so stages the
+ * baseline already ran are up to date. What it wrote or could not write goes to the trial's output; a
+ * failure is left for `mtrack repro` to report (it runs the stage, or says what is missing).
+ */
+async function restoreData(dir: string, out: (chunk: string) => void): Promise<void> {
+  try {
+    const wt = Repo.open({ cwd: dir });
+    const selection = selectCheckout(wt, undefined);
+    if (selection.paths.length === 0) return;
+    const result = await checkoutPaths(wt, selection.paths, { outputs: selection.outputs });
+    for (const r of result.paths) {
+      if (r.action === "failed") out(`checkout: ${r.path}: ${r.error?.message}\n`);
+      else if (r.action !== "unchanged") out(`${r.action}: ${r.path} (${r.written} written)\n`);
+    }
+  } catch (err) {
+    if (!isMtrackError(err)) throw err;
+    out(`checkout: ${err.message}\n`);
+  }
+}
+
+/**
+ * The overrides every point sets to the same value (`-S data.n=6` next to `-S lr=0.1,0.2`): the
+ * stages reading them change alike in every trial.
+ *
+ * @example
+ * constantOverrides([[{ file: "params.yaml", key: "lr", add: false, value: 1 }], [{ file: "params.yaml", key: "lr", add: false, value: 2 }]]); // []
+ */
+export function constantOverrides(points: readonly Overrides[]): string[] {
+  const values = new Map<string, Set<string>>();
+  for (const p of points)
+    for (const o of p) {
+      const k = `${o.file}:${o.key}`;
+      values.set(k, (values.get(k) ?? new Set()).add(JSON.stringify(o.value)));
+    }
+  return [...values]
+    .filter(([k, v]) => v.size === 1 && points.every((p) => p.some((o) => `${o.file}:${o.key}` === k)))
+    .map(([k]) => k);
+}
+
+/**
+ * True when a sweep's first trial should run alone: some stage may have to run alike in every trial (an
+ * override every trial sets to the same value, the baseline's pipeline not up to date, or the workspace
+ * differing from the baseline commit the trials start from), and running it once first lets the other
+ * trials restore it from the run-cache. Otherwise every trial only runs what its own overrides change,
+ * and all start at once.
+ */
+async function sharedWorkPending(repo: Repo, points: readonly Overrides[]): Promise<boolean> {
+  if (constantOverrides(points).length > 0) return true;
+  try {
+    if (git(repo.root, ["status", "--porcelain", "--untracked-files=no"]).trim() !== "") return true;
+    const status = await pipelineStatus(repo);
+    return status.error !== undefined || status.stale.length > 0;
+  } catch (err) {
+    if (!isMtrackError(err)) throw err;
+    return true;
+  }
+}
+
+/**
  * Runs one trial in a temporary git worktree of `baseline` under `.mtrack/exps/<name>-<pid>`, whose
  * `.mtrack` links to the workspace's store, runs and run-cache, commits it on its experiment ref
  * (failed ones too) and removes the worktree. The workspace is never touched.
@@ -162,8 +226,8 @@ export async function runTrialInWorktree(t: WorktreeTrial): Promise<TrialResult>
     if (fs.existsSync(configLocal)) fs.copyFileSync(configLocal, path.join(m, "config.local.yaml"));
     const out = (c: string) => t.output?.(c);
     writeOverrides(dir, overrides);
-    // Data tracked with `mtrack add` comes from the shared store (pointer files are in git).
-    await runCli(t.cli, ["checkout"], dir, trialEnv(name), out);
+    // Data tracked with `mtrack add` and the baseline's cached outputs come from the shared store.
+    await restoreData(dir, out);
     const code = await runCli(t.cli, ["repro", ...t.targets], dir, trialEnv(name), out, t.onSpawn);
     const ref = expRefName(t.baseline, name);
     const message = trialMessage(name, overrides, code, t.message);
@@ -226,16 +290,17 @@ export async function expRun(options: ExpRunOptions): Promise<TrialResult[]> {
     return result;
   };
   const results: TrialResult[] = new Array(points.length);
-  // The first trial runs alone: it fills the run-cache with the stages every trial shares (the data
-  // stage of an `lr` sweep), which the others then restore instead of running them again in parallel.
-  results[0] = await runTrial(0);
-  let next = 1;
+  // The first trial runs alone when stages every trial shares may have to run (the data stage of an
+  // `lr` sweep on a new dataset): it fills the run-cache, which the others then restore instead of
+  // running those stages again in parallel.
+  let next = 0;
+  if (options.jobs > 1 && (await sharedWorkPending(repo, points))) results[next] = await runTrial(next++);
   const worker = async () => {
     while (next < points.length) {
       const i = next++;
       results[i] = await runTrial(i);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.jobs, points.length - 1) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.jobs, points.length - next) }, worker));
   return results;
 }

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { flattenParams, parseParamsText } from "../pipeline/params.js";
 import { effectiveState, type QueueEntry } from "./queue-store.js";
 import { type ExpRef, git, listExpRefs, readBlobs } from "./refs.js";
+import { parseSimple } from "./simple-yaml.js";
 
 /** One row of the table. */
 export interface ExpRow {
@@ -23,22 +24,34 @@ export interface ExpRow {
   params: Record<string, unknown>;
 }
 
-function flat(text: string | null, file: string): Record<string, unknown> {
+/** Parsed texts by format and text: experiments share most of their files' texts (the params no trial changed). */
+type Parsed = Map<string, Record<string, unknown>>;
+
+function flat(text: string | null, file: string, parsed: Parsed): Record<string, unknown> {
   if (text === null) return {};
+  const toml = /\.toml$/i.test(file);
+  const key = `${toml ? "t" : "y"}${text}`;
+  const hit = parsed.get(key);
+  if (hit) return hit;
+  let values: Record<string, unknown>;
   try {
-    return flattenParams(parseParamsText(text, file));
+    const simple = toml ? undefined : parseSimple(text);
+    values = flattenParams(simple ?? parseParamsText(text, file));
   } catch {
-    return {};
+    values = {};
   }
+  parsed.set(key, values);
+  return values;
 }
 
 function values(
   files: readonly string[],
   texts: ReadonlyArray<string | null>,
   into: Record<string, unknown>,
+  parsed: Parsed,
 ): void {
   files.forEach((file, i) => {
-    for (const [k, v] of Object.entries(flat(texts[i] ?? null, file))) into[`${file}:${k}`] = v;
+    for (const [k, v] of Object.entries(flat(texts[i] ?? null, file, parsed))) into[`${file}:${k}`] = v;
   });
 }
 
@@ -57,6 +70,7 @@ export function expShow(options: {
   queue?: readonly QueueEntry[];
 }): ExpRow[] {
   const { root, paramsFiles, metricsFiles } = options;
+  const parsed: Parsed = new Map();
   const head = git(root, ["rev-parse", "HEAD"]).trim();
   const refs = listExpRefs(root);
   const byBase = new Map<string, ExpRef[]>();
@@ -77,8 +91,8 @@ export function expShow(options: {
     const abs = path.join(root, f);
     return fs.existsSync(abs) ? fs.readFileSync(abs, "utf8") : null;
   };
-  values(metricsFiles, metricsFiles.map(read), ws.metrics);
-  values(paramsFiles, paramsFiles.map(read), ws.params);
+  values(metricsFiles, metricsFiles.map(read), ws.metrics, parsed);
+  values(paramsFiles, paramsFiles.map(read), ws.params, parsed);
   rows.push(ws);
   for (const b of baselines) {
     rows.push({
@@ -129,8 +143,8 @@ export function expShow(options: {
   const n = metricsFiles.length + paramsFiles.length;
   commitRows.forEach((r, i) => {
     const slice = blobs.slice(i * n, (i + 1) * n);
-    values(metricsFiles, slice.slice(0, metricsFiles.length), r.metrics);
-    values(paramsFiles, slice.slice(metricsFiles.length), r.params);
+    values(metricsFiles, slice.slice(0, metricsFiles.length), r.metrics, parsed);
+    values(paramsFiles, slice.slice(metricsFiles.length), r.params, parsed);
   });
   const queued = new Map((options.queue ?? []).map((q) => [q.name, q]));
   for (const r of rows) {

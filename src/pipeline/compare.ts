@@ -6,6 +6,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { parseDocument } from "yaml";
 import { isMtrackError, MtrackError } from "../errors.js";
+import { listExpRefs } from "../experiments/refs.js";
 import type { Repo } from "../repo.js";
 import { decodeTree, type TreeEntry } from "../store/tree.js";
 import type { Hash } from "../store/types.js";
@@ -37,15 +38,36 @@ export interface RevReader {
 /**
  * The commit a revision name stands for: a commit id (short or full), a branch, a tag or HEAD, each
  * optionally followed by `~N` / `^N` (`HEAD~2`). Every command that reads files at a revision (diff, params/metrics
- * diff, plots show/diff) resolves names here, so other kinds of names (experiments under `refs/exps/`)
- * are taught to all of them in this one function. Throws ERR_MTRACK_GIT_REV_NOT_FOUND for a name that
+ * diff, plots show/diff) resolves names here, so an experiment's name (a ref under `refs/exps/`, as
+ * `mtrack exp show` lists it) works in all of them too. Throws ERR_MTRACK_GIT_REV_NOT_FOUND for a name that
  * resolves to nothing.
  *
  * @example
  * await resolveRevision(repo, "HEAD~1"); // "3f2a…" (40 hex digits)
  */
 export async function resolveRevision(repo: Repo, name: string): Promise<string> {
-  return repo.git().resolveRev(name);
+  try {
+    return await repo.git().resolveRev(name);
+  } catch (err) {
+    if (!isMtrackError(err, "ERR_MTRACK_GIT_REV_NOT_FOUND")) throw err;
+    // Not a git revision: an experiment's name, as `mtrack exp show` lists them (the newest of that
+    // name when several baselines have one). Its refs are read only on this path.
+    const exp = experimentNamed(repo.root, name);
+    if (exp !== null) return exp;
+    throw new MtrackError(err.code, err.message, {
+      data: err.data,
+      hint: "Use a commit id, branch, tag, HEAD~N or an experiment name; `git log --oneline` lists commits, `mtrack exp list` experiments.",
+    });
+  }
+}
+
+function experimentNamed(root: string, name: string): string | null {
+  try {
+    return listExpRefs(root).find((r) => r.name === name)?.commit ?? null;
+  } catch {
+    // No git CLI, or no refs to read: not an experiment either.
+    return null;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 
 import type { Dirent } from "node:fs";
 import { isMtrackError } from "../errors.js";
+import { type ExpRef, listExpRefs } from "../experiments/refs.js";
 import {
   type DataState,
   dataAtCommit,
@@ -33,7 +34,7 @@ export const WORKSPACE = "workspace";
 
 /**
  * The revisions a list of names stands for: `workspace` is the working tree (null), anything else a
- * git revision; none given means HEAD and the workspace, as `dvc plots diff` does. Names given twice
+ * git revision or an experiment's name (see resolveRevision); none given means HEAD and the workspace, as `dvc plots diff` does. Names given twice
  * are kept once.
  *
  * @example
@@ -233,15 +234,15 @@ export async function collectPlots(
 }
 
 /**
- * The revisions worth offering to overlay: the workspace, HEAD, branches, tags and the most recent
- * commits behind HEAD (by short id).
+ * The revisions worth offering to overlay: the workspace, HEAD, branches, tags, experiments (HEAD's
+ * first; 50 at most) and the most recent commits behind HEAD (by short id).
  *
  * @example
- * (await revisionChoices(repo)).map((c) => c.name); // ["workspace", "HEAD", "main", "v1", "3f2a9c1", ...]
+ * (await revisionChoices(repo)).map((c) => c.name); // ["workspace", "HEAD", "main", "v1", "lr-1", "3f2a9c1", ...]
  */
 export async function revisionChoices(
   repo: Repo,
-  options: { commits?: number } = {},
+  options: { commits?: number; experiments?: number } = {},
 ): Promise<RevisionChoice[]> {
   const git = repo.git();
   const out: RevisionChoice[] = [{ name: WORKSPACE, kind: "workspace", commit: null }];
@@ -250,6 +251,20 @@ export async function revisionChoices(
   out.push({ name: "HEAD", kind: "head", commit: head });
   for (const b of await git.listBranches()) out.push({ name: b.name, kind: "branch", commit: b.oid });
   for (const t of await git.listTags()) out.push({ name: t.name, kind: "tag", commit: t.oid });
+  // Experiments (as `exp show` lists them): HEAD's first, then the other baselines', newest first.
+  let exps: ExpRef[] = [];
+  try {
+    exps = listExpRefs(repo.root);
+  } catch {
+    // No git CLI: the picker still takes typed names.
+  }
+  const seen = new Set(out.map((c) => c.name));
+  const ordered = [...exps.filter((e) => e.baseline === head), ...exps.filter((e) => e.baseline !== head)];
+  for (const e of ordered.slice(0, options.experiments ?? 50)) {
+    if (seen.has(e.name)) continue;
+    seen.add(e.name);
+    out.push({ name: e.name, kind: "experiment", commit: e.commit });
+  }
   let left = options.commits ?? 20;
   for await (const c of git.walkCommits([head])) {
     if (left-- <= 0) break;

@@ -99,8 +99,8 @@ export interface PlotsReport {
 
 /** A revision the UI offers to overlay (GET /api/v1/plots/revisions). */
 export interface RevisionChoice {
-  /** What to pass back in `revs`: `workspace`, `HEAD`, a branch or tag name, or a short commit id. */
+  /** What to pass back in `revs`: `workspace`, `HEAD`, a branch, tag or experiment name, or a short commit id. */
   name: string;
-  kind: "workspace" | "head" | "branch" | "tag" | "commit";
+  kind: "workspace" | "head" | "branch" | "tag" | "experiment" | "commit";
   commit: string | null;
 }

@@ -510,7 +510,11 @@ export function restoreRun(dir: string, idOrPrefix: string): string {
  * @example
  * const keep = runsReferencedObjects(dir, store);
  */
-export function runsReferencedObjects(dir: string, store: ObjectStore): Set<Hash> {
+export function runsReferencedObjects(
+  dir: string,
+  store: ObjectStore,
+  only?: ReadonlySet<string>,
+): Set<Hash> {
   const keep = new Set<Hash>();
   const add = (run: Parameters<typeof runReferences>[0]) => {
     const { objects, dirs } = runReferences(run);
@@ -522,6 +526,7 @@ export function runsReferencedObjects(dir: string, store: ObjectStore): Set<Hash
     }
   };
   for (const runId of listDir(trackingPaths(dir).refs).filter(isRunId)) {
+    if (only && !only.has(runId)) continue;
     const hash = readRef(dir, runId);
     if (hash === undefined) continue;
     keep.add(hash);
@@ -529,6 +534,7 @@ export function runsReferencedObjects(dir: string, store: ObjectStore): Set<Hash
     add(loadRecord(store, hash, runId));
   }
   for (const runId of activeRunIds(dir)) {
+    if (only && !only.has(runId)) continue;
     const state = readActiveLog(dir, runId);
     if (state !== undefined) add({ artifacts: state.artifacts.values(), models: state.models.values() });
   }

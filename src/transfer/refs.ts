@@ -77,13 +77,15 @@ export async function pushRuns(
   repo: Repo,
   remote: Remote,
   options: TransferOptions = {},
+  /** Only these runs (`exp push`: the runs of the experiments pushed); default every sealed run. */
+  only?: ReadonlySet<string>,
 ): Promise<RefsSummary> {
   const dir = repo.paths.runsDir;
   const remoteRefs = new Set(await remote.listRefs("runs"));
-  const todo = localRunIds(dir).filter((id) => !remoteRefs.has(`runs/${id}`));
+  const todo = localRunIds(dir).filter((id) => !remoteRefs.has(`runs/${id}`) && (!only || only.has(id)));
   // Objects of every run (not only new ones): a run whose ref got pushed by an interrupted push from
   // another clone still gets its objects completed here.
-  const roots: TransferRoot[] = [...runsReferencedObjects(dir, repo.store)].map((hash) => ({
+  const roots: TransferRoot[] = [...runsReferencedObjects(dir, repo.store, only)].map((hash) => ({
     hash,
     size: repo.store.sizeOf(hash) ?? 0,
     tree: false,

@@ -31,6 +31,8 @@ export interface SyncOptions extends Selection {
   remote?: string;
   /** Also sealed runs, and the model registry (whose versions are mostly made from runs). */
   runs?: boolean;
+  /** Push with `runs`: only these sealed runs (`exp push`: those of the experiments pushed). */
+  runIds?: ReadonlySet<string>;
   /** Also the model registry: its events and the files of its live versions and logged models. */
   models?: boolean;
   /** Also run-cache entries. */
@@ -87,7 +89,7 @@ export async function push(repo: Repo, options: SyncOptions = {}): Promise<SyncR
     const t = { jobs: jobsOf(repo, options, name), onProgress: options.onProgress, repair: options.repair };
     const objects = await pushObjects(repo.store, remote, await selectRoots(repo, options), t);
     const result: SyncResult = { remote: name, url: remote.url, objects };
-    if (options.runs) result.runs = await pushRuns(repo, remote, t);
+    if (options.runs) result.runs = await pushRuns(repo, remote, t, options.runIds);
     if (options.runs || options.models) result.registry = await pushRegistry(repo, remote, t);
     if (options.runCache) result.runCache = await pushRunCache(repo, remote, t);
     return result;

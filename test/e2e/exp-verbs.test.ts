@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { errorCode, runCli } from "../helpers/cli.js";
+import { errorCode, runCli, startCli, waitCli } from "../helpers/cli.js";
 import { type ExpRepo, makeExpRepo } from "../helpers/exp-repo.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON output
@@ -383,6 +383,45 @@ test("exp run --queue, queue start / status / logs / kill / remove, a dead worke
     const names = ((await mtrack("exp", "list")).json as Json).experiments.map((x: Json) => x.name).sort();
     assert.deepEqual(names, ["after", "hang", "q-1", "stopped"]);
     assert.equal(repo.git("rev-parse", "HEAD"), head);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test("queue logs -f waits for a queued trial and follows it to its end; exit 1 for a failed one", async () => {
+  const repo = makeExpRepo();
+  const mtrack = cli(repo);
+  const opts = { cwd: repo.dir, env: repo.env };
+  try {
+    assert.equal((await mtrack("init")).code, 0);
+    assert.equal((await mtrack("repro")).code, 0);
+    repo.commit("base");
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=0.2", "-n", "ok")).code, 0);
+    assert.equal((await mtrack("exp", "run", "--queue", "-S", "lr=-1", "-n", "bad")).code, 0);
+    // Without -f: what there is so far (nothing), at once.
+    let r = await mtrack("queue", "logs", "ok");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((r.json as Json).log, "");
+    assert.equal(errorCode(await mtrack("queue", "logs", "nope", "-f")), "ERR_MTRACK_EXP_NOT_FOUND");
+
+    const follow = startCli(["queue", "logs", "ok", "-f"], opts);
+    const followBad = startCli(["queue", "logs", "bad", "--follow", "--json"], opts);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.equal(follow.exitCode, null, "still waiting for the trial to run");
+    r = await mtrack("queue", "start", "--wait");
+    assert.equal(r.code, 1, r.stderr); // bad fails
+    const ok = await waitCli(follow);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Running stage 'train'/);
+    assert.equal(ok.stdout, fs.readFileSync(path.join(repo.dir, ".mtrack/queue/ok.log"), "utf8"));
+    const bad = await waitCli(followBad);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.equal((bad.json as Json).state, "failed");
+    assert.equal((bad.json as Json).exitCode, 3);
+    // A finished trial: its whole log, then the command ends.
+    r = await mtrack("queue", "logs", "ok", "-f");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((r.json as Json).log, ok.stdout);
   } finally {
     repo.cleanup();
   }

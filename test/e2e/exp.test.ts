@@ -84,3 +84,37 @@ test("exp run / show / branch / remove on a two-stage pipeline", async () => {
     repo.cleanup();
   }
 });
+
+test("a sweep over an up-to-date baseline starts its trials at once; the baseline's data is restored in each", async () => {
+  const repo = makeExpRepo();
+  const { dir, env, count } = repo;
+  const mtrack = (...args: string[]) => runCli([...args, "--json"], { cwd: dir, env, timeoutMs: 120_000 });
+  // Each trial's train waits (up to 20 s) until both trials have started it: a sweep that ran its first
+  // trial alone would fail that trial.
+  const barrier = path.join(repo.home, "barrier");
+  fs.mkdirSync(barrier);
+  repo.write({
+    "train.js":
+      'const fs=require("fs"),path=require("path");const lr=Number(/lr: (.*)/.exec(fs.readFileSync("params.yaml","utf8"))[1]);' +
+      `const b=${JSON.stringify(barrier)};fs.writeFileSync(path.join(b,String(lr)),"");` +
+      'if(lr===0.1){fs.writeFileSync("metrics.json",JSON.stringify({acc:0.2}));process.exit(0)}' +
+      "const t0=Date.now();const wait=()=>{if(fs.readdirSync(b).filter(f=>f!=='0.1').length>=2){" +
+      'fs.writeFileSync("metrics.json",JSON.stringify({acc:lr*2}));process.exit(0)}' +
+      "if(Date.now()-t0>20000)process.exit(4);setTimeout(wait,50)};wait();\n",
+  });
+  try {
+    assert.equal((await mtrack("init")).code, 0);
+    assert.equal((await mtrack("repro")).code, 0);
+    repo.commit("base");
+    fs.writeFileSync(count, "");
+    const r = await mtrack("exp", "run", "-S", "lr=0.3,0.4", "-j", "2");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      (r.json as Json).experiments.map((t: Json) => t.exitCode),
+      [0, 0],
+    );
+    assert.equal(fs.readFileSync(count, "utf8"), "", "the data stage was restored, not run");
+  } finally {
+    repo.cleanup();
+  }
+});

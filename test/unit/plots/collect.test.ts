@@ -96,6 +96,43 @@ test("an unknown revision is ERR_MTRACK_GIT_REV_NOT_FOUND; the UI's source and c
   assert.equal(choices[4]!.name.length, 10);
 });
 
+test("experiments: offered as choices (HEAD's first) and read by name", async () => {
+  tmp.write({ "pipeline.yaml": "plots:\n  - a.csv\n", "a.csv": "step,v\n0,1\n" });
+  tmp.commit("one");
+  const head = tmp.git("rev-parse", "HEAD").trim();
+  tmp.write({ "a.csv": "step,v\n0,2\n" });
+  tmp.commit("exp");
+  const exp = tmp.git("rev-parse", "HEAD").trim();
+  tmp.git("reset", "-q", "--hard", head);
+  tmp.git("update-ref", `refs/exps/${head.slice(0, 2)}/${head.slice(2)}/bold-fox`, exp);
+  const choices = await revisionChoices(repo, { commits: 1 });
+  assert.deepEqual(
+    choices.filter((c) => c.kind !== "branch").map((c) => [c.name, c.kind]),
+    [
+      ["workspace", "workspace"],
+      ["HEAD", "head"],
+      ["bold-fox", "experiment"],
+      [head.slice(0, 10), "commit"],
+    ],
+  );
+  assert.equal(choices.find((c) => c.name === "bold-fox")?.commit, exp);
+  const r = await collectPlots(repo, ["HEAD", "bold-fox"]);
+  assert.deepEqual(
+    r.revisions.map((x) => [x.name, x.commit]),
+    [
+      ["HEAD", head],
+      ["bold-fox", exp],
+    ],
+  );
+  const plot = r.plots[0]!;
+  if (plot.kind !== "lines") assert.fail(plot.kind);
+  assert.deepEqual(
+    plot.series.map((s) => s.values),
+    [[1], [2]],
+  );
+  await assert.rejects(collectPlots(repo, ["bold-fo"]), { code: "ERR_MTRACK_GIT_REV_NOT_FOUND" });
+});
+
 test("a plot naming a directory stands for each plots file under it, in the workspace and in git", async () => {
   tmp.write({
     "pipeline.yaml": "plots:\n  - live/plots/:\n      x: step\n      title: Live\n",
