@@ -118,6 +118,11 @@ export interface StoreApiHooks {
    * knows refers to them (the team server's database: artifacts logged over the MLflow API).
    */
   alsoKeep?: () => Promise<Iterable<Hash>>;
+  /**
+   * Called before a listing of refs of one kind is answered (the team server appends to its registry
+   * log the events the database's registry has and the log lacks); a throw answers the error.
+   */
+  beforeRefList?: (kind: string, remote: LocalRemote) => Promise<void>;
 }
 
 /**
@@ -303,6 +308,7 @@ export function storeApi(
     handler: async ({ res, params }) => {
       const kind = params.kind ?? "";
       if (!isRefKind(kind)) throw badId("ref kind");
+      await hooks.beforeRefList?.(kind, remote);
       sendJson(res, 200, { refs: await remote.listRefs(kind) });
     },
   });

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isEventId, parseEvent } from "../../registry/registry.js";
 import { openRemote } from "../../remotes/index.js";
 import { LocalRemote } from "../../remotes/local.js";
 import type { Remote } from "../../remotes/types.js";
@@ -19,6 +20,7 @@ import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
 import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
+import { applyRegistryEvent, syncRegistryLog, versionManifests } from "./registry-sync.js";
 import { pgUiApi } from "./ui.js";
 import { PgUsers } from "./users.js";
 
@@ -82,10 +84,18 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
     const users = new PgUsers(pool);
     const sameStore = storeDir !== undefined && storeDir === objectsUrl;
     const objectsRemote = objects;
+    // One registry change at a time in this server: a listing never sees an event applied to the
+    // database but not yet in the log (it would write the same change again as a synthesised event).
+    const registryLock = serialiser();
     const server = await startServer({
       ...(storeDir ? { storeDir } : {}),
       // A pushed run becomes a database run before its ref is written (a failure refuses the ref).
       storeHooks: {
+        // pull --models: the log gets the events of changes made through the MLflow registry API.
+        beforeRefList: async (kind, remote) => {
+          if (kind === "registry")
+            await registryLock(() => syncRegistryLog(pool, remote, objectsRemote, sameStore));
+        },
         // gc --cloud from a clone must not delete what only the database names.
         alsoKeep: () => databaseObjects(pool),
         beforeRefWrite: async (name, data, user, remote) => {
@@ -93,6 +103,17 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
             const a = parseAnnotationRef(data);
             if (!a) throw new HttpError(400, `ref ${name} is not an annotation`);
             await applyAnnotation(pool, a);
+            return;
+          }
+          if (name.startsWith("registry/")) {
+            const e = parseEvent(data.toString("utf8"));
+            if (!e || !isEventId(e.id) || `registry/${e.id}` !== name)
+              throw new HttpError(400, `ref ${name} is not a registry event`);
+            // Applied, then written here inside the lock (the store API writes the same bytes again).
+            await registryLock(async () => {
+              await applyRegistryEvent(pool, pushedObjects(remote), objectsRemote, sameStore, e, user ?? "");
+              await remote.writeRef(name, data);
+            });
             return;
           }
           if (!name.startsWith("runs/")) return;
@@ -158,12 +179,24 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
  * added later that names objects must be added here, or `gc --cloud` would delete its objects.
  */
 async function databaseObjects(pool: Awaited<ReturnType<typeof openPool>>): Promise<Hash[]> {
-  // Run artifacts, the registry's version files (and their content manifests) and logged models' files.
+  // Run artifacts, the live registry versions' files and logged models' files (a deleted version's
+  // files are freed, as in a repository), and the manifests the registry log names for live versions.
   const r = await pool.query(
-    `SELECT hash FROM artifacts UNION SELECT hash FROM model_contents
-     UNION SELECT content_hash FROM model_contents UNION SELECT hash FROM logged_model_files`,
+    `SELECT hash FROM artifacts
+     UNION SELECT hash FROM model_contents WHERE content_hash IN (SELECT content_hash FROM model_versions)
+     UNION SELECT hash FROM logged_model_files`,
   );
-  return r.rows.map((x) => String(x.hash)).filter(isHash);
+  return [...r.rows.map((x) => String(x.hash)).filter(isHash), ...(await versionManifests(pool))];
+}
+
+/** Runs the functions given one after another (a failure does not stop the next). */
+function serialiser(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => {});
+    return run;
+  };
 }
 
 /** An annotation ref's body (one JSON annotation), or undefined when it is not one. */
