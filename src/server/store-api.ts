@@ -118,6 +118,13 @@ export interface StoreApiHooks {
    * knows refers to them (the team server's database: artifacts logged over the MLflow API).
    */
   alsoKeep?: () => Promise<Iterable<Hash>>;
+  /**
+   * Refs the server serves besides the stored ones (the team server: its database runs as `runs/<id>`),
+   * given the stored names of the kind; listed with them.
+   */
+  moreRefs?: (kind: string, stored: string[], remote: LocalRemote) => Promise<string[]>;
+  /** The body of a ref the store lacks (one of `moreRefs`), or undefined. */
+  readMoreRef?: (name: string, remote: LocalRemote) => Promise<Buffer | undefined>;
 }
 
 /**
@@ -303,7 +310,9 @@ export function storeApi(
     handler: async ({ res, params }) => {
       const kind = params.kind ?? "";
       if (!isRefKind(kind)) throw badId("ref kind");
-      sendJson(res, 200, { refs: await remote.listRefs(kind) });
+      const stored = await remote.listRefs(kind);
+      const more = (await hooks.moreRefs?.(kind, stored, remote)) ?? [];
+      sendJson(res, 200, { refs: more.length === 0 ? stored : [...new Set([...stored, ...more])].sort() });
     },
   });
   router.add({
@@ -313,7 +322,7 @@ export function storeApi(
     handler: async ({ res, params }) => {
       const name = `${params.kind}/${params.id}`;
       if (!isRefName(name)) throw badId("ref name");
-      const data = await remote.readRef(name);
+      const data = (await remote.readRef(name)) ?? (await hooks.readMoreRef?.(name, remote));
       if (data === undefined) throw new HttpError(404, `No ref ${name}.`, "ERR_MTRACK_RUN_NOT_FOUND");
       sendBytes(res, data);
     },

@@ -16,6 +16,7 @@ import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { adminApi } from "./admin.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
+import { databaseRunRefs, exportRunRef } from "./export.js";
 import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
@@ -88,6 +89,12 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       storeHooks: {
         // gc --cloud from a clone must not delete what only the database names.
         alsoKeep: () => databaseObjects(pool),
+        // Runs logged over the MLflow API are pulled like pushed ones: records built from the database.
+        moreRefs: async (kind, stored) => (kind === "runs" ? databaseRunRefs(pool, new Set(stored)) : []),
+        readMoreRef: async (name, remote) =>
+          name.startsWith("runs/")
+            ? exportRunRef(pool, remote, objectsRemote, sameStore, name.slice(5))
+            : undefined,
         beforeRefWrite: async (name, data, user, remote) => {
           if (name.startsWith("annotations/")) {
             const a = parseAnnotationRef(data);
