@@ -21,6 +21,7 @@ import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
 import { pgUiApi } from "./ui.js";
+import { pgUiExtraApi } from "./ui-extra.js";
 import { PgUsers } from "./users.js";
 
 /** Options of `startTeamServer`. */
@@ -122,7 +123,7 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       },
       mlflowBackend: new PgMlflowService({ pool, objects }),
       routes: adminApi(users),
-      uiApi: pgUiApi(pool, objects),
+      uiApi: pgUiApi(pool, objects).mount("", pgUiExtraApi(pool, objects)),
       authenticate: async (token) => {
         try {
           return await users.checkToken(token);
