@@ -3,7 +3,7 @@
  * `mtrack server --db` serves the same page as `mtrack server` (read-only, behind the read-token rule):
  * info, experiments, runs (experiment, filter and sort in SQL, paged), a run's details, its artifact files
  * and their bytes (from the objects store), and metric series (evenly thinned to `points`).
- * Not over the database yet: plots (no repository), bands, and the model registry's pages.
+ * Bands, the model registry's pages and plots are in ui-extra.ts (mounted beside these by serve.ts).
  */
 import type pg from "pg";
 import { MtrackError } from "../../errors.js";
