@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { LocalRemote } from "../../src/remotes/local.js";
 import { runCli } from "../helpers/cli.js";
 import { makeTempGitRepo, type TempGitRepo } from "../helpers/git-repo.js";
 import { runClient } from "../helpers/mlflow.js";
@@ -211,6 +212,19 @@ describe("mtrack pull --runs brings runs logged over MLflow to mtrack server --d
       );
       const ids = await logRuns(repo, server.url, token);
       clone = await pullAndCheck(server.url, token, ids);
+      // The artifacts came from the bucket through the server: none was copied into its store.
+      const show = await runCli(["runs", "show", ids.finished, "--json"], { cwd: clone.dir, env: clone.env });
+      const hashes = (show.json as { artifacts: Array<{ hash: string }> }).artifacts.map((a) => a.hash);
+      assert.equal(hashes.length, 2);
+      const served = LocalRemote.open({ dir: store });
+      try {
+        assert.deepEqual(
+          hashes.filter((h) => served.sizeOf(h) !== undefined),
+          [],
+        );
+      } finally {
+        await served.close();
+      }
     } finally {
       if (server) await stopProcess(server.child);
       await weed.stop();

@@ -5,13 +5,10 @@
  * builds the run's sealed record from the database on demand — with the sealing code of
  * src/tracking/seal.ts (`buildRecord`), so it is the one record format — and stores the record and its
  * metric series in the served store, where the client then fetches them by hash like any object. The
- * artifacts are the database's files by content hash; with `s3://` objects they are first copied into
- * the served store. A pushed run (its ref in the store) is served as pushed, never rebuilt.
+ * artifacts are the database's files by content hash; with `s3://` objects the store API serves them
+ * from the bucket (`objectsElsewhere`). A pushed run (its ref in the store) is served as pushed, never rebuilt.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import type pg from "pg";
 import type { LocalRemote } from "../../remotes/local.js";
 import type { Remote } from "../../remotes/types.js";
@@ -45,17 +42,16 @@ export async function databaseRunRefs(pool: pg.Pool, stored: ReadonlySet<string>
 
 /**
  * The record hash of the database run `runId` (the body of its `runs/<id>` ref), after storing the
- * record, its series and its artifacts' bytes in the served store; undefined when the database has no
- * such ended, active run. `sameStore`: the objects store is the served store (nothing to copy).
+ * record and its series in the served store; undefined when the database has no such ended, active run.
+ * The artifacts are served by hash from the objects store (`objectsElsewhere` when it is not the served
+ * store).
  *
  * @example
- * const body = await exportRunRef(pool, served, objects, true, runId); // "<hash>\n"
+ * const body = await exportRunRef(pool, served, runId); // "<hash>\n"
  */
 export async function exportRunRef(
   pool: pg.Pool,
   served: LocalRemote,
-  objects: Remote,
-  sameStore: boolean,
   runId: string,
 ): Promise<Buffer | undefined> {
   if (!isRunId(runId)) return undefined;
@@ -131,7 +127,6 @@ export async function exportRunRef(
   const { hash } = collect.putBuffer(newPackr().pack(record));
   const present = await served.has([...built.keys()].map((h) => ({ hash: h, size: 0 })));
   await served.putBatch([...built].filter(([h]) => !present.has(h)).map(([h, data]) => ({ hash: h, data })));
-  if (!sameStore) await copyArtifacts(objects, served, [...artifacts.values()]);
   return Buffer.from(`${hash}\n`);
 }
 
@@ -157,23 +152,23 @@ function metricHistories(rows: Array<Record<string, unknown>>): Map<string, Metr
   return out;
 }
 
-/** Copies the artifacts the served store lacks from the objects store (s3://) into it. */
-async function copyArtifacts(objects: Remote, served: LocalRemote, files: ArtifactRef[]): Promise<void> {
-  if (files.length === 0) return;
-  const present = await served.has(files.map((f) => ({ hash: f.hash, size: f.size })));
-  const todo = files.filter((f) => !present.has(f.hash));
-  if (todo.length === 0) return;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mtrack-export-"));
-  try {
-    for (const f of todo) {
-      const body = await objects.open(f.hash);
-      if (!body) continue; // absent there too: the client reports the object missing
-      const tmp = path.join(dir, f.hash);
-      await pipeline(body, fs.createWriteStream(tmp));
-      await served.putFile({ hash: f.hash, size: f.size }, tmp);
-      fs.rmSync(tmp, { force: true });
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+/**
+ * Artifacts of database runs the served store lacks, served from the objects store (`s3://`): sizes from
+ * the database, bytes from the objects store. Nothing is copied, so a `gc --cloud` (which reads every
+ * run ref) does not pull the bucket into the store.
+ *
+ * @example
+ * storeApi(remote, limits, { elsewhere: objectsElsewhere(pool, objects) });
+ */
+export function objectsElsewhere(
+  pool: pg.Pool,
+  objects: Remote,
+): { sizes(hashes: Hash[]): Promise<Map<Hash, number>>; open(hash: Hash): Promise<Readable | undefined> } {
+  return {
+    sizes: async (hashes) => {
+      const r = await pool.query("SELECT DISTINCT hash, size FROM artifacts WHERE hash = ANY($1)", [hashes]);
+      return new Map(r.rows.map((x) => [String(x.hash), Number(x.size)]));
+    },
+    open: (hash) => objects.open(hash),
+  };
 }

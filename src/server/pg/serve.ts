@@ -16,7 +16,7 @@ import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { adminApi } from "./admin.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
-import { databaseRunRefs, exportRunRef } from "./export.js";
+import { databaseRunRefs, exportRunRef, objectsElsewhere } from "./export.js";
 import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
@@ -93,9 +93,9 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
         // Runs logged over the MLflow API are pulled like pushed ones: records built from the database.
         moreRefs: async (kind, stored) => (kind === "runs" ? databaseRunRefs(pool, new Set(stored)) : []),
         readMoreRef: async (name, remote) =>
-          name.startsWith("runs/")
-            ? exportRunRef(pool, remote, objectsRemote, sameStore, name.slice(5))
-            : undefined,
+          name.startsWith("runs/") ? exportRunRef(pool, remote, name.slice(5)) : undefined,
+        // With s3:// objects, their artifacts are read from the bucket (nothing copied into the store).
+        ...(sameStore ? {} : { elsewhere: objectsElsewhere(pool, objectsRemote) }),
         beforeRefWrite: async (name, data, user, remote) => {
           if (name.startsWith("annotations/")) {
             const a = parseAnnotationRef(data);
