@@ -123,6 +123,27 @@ export interface StoreApiHooks {
    * log the events the database's registry has and the log lacks); a throw answers the error.
    */
   beforeRefList?: (kind: string, remote: LocalRemote) => Promise<void>;
+  /**
+   * Refs the server serves besides the stored ones (the team server: its database runs as `runs/<id>`),
+   * given the stored names of the kind; listed with them.
+   */
+  moreRefs?: (kind: string, stored: string[], remote: LocalRemote) => Promise<string[]>;
+  /** The body of a ref the store lacks (one of `moreRefs`), or undefined. */
+  readMoreRef?: (name: string, remote: LocalRemote) => Promise<Buffer | undefined>;
+  /**
+   * Objects served from elsewhere when the store lacks them (the team server's `s3://` objects: the
+   * artifacts of runs logged over the MLflow API): their sizes (absent ones left out), and a stream of one.
+   */
+  elsewhere?: {
+    sizes(hashes: Hash[]): Promise<Map<Hash, number>>;
+    open(hash: Hash): Promise<Readable | undefined>;
+  };
+}
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -202,12 +223,21 @@ export function storeApi(
       const hashes = decodeHashList(await readBody(req, limits.hashListBytes));
       const out: BatchRecord[] = [];
       let budget = BATCH_BYTES;
+      const absent = hooks.elsewhere ? hashes.filter((h) => remote.sizeOf(h) === undefined) : [];
+      const away = absent.length > 0 ? await hooks.elsewhere!.sizes(absent) : new Map<Hash, number>();
       for (const hash of hashes) {
-        const size = remote.sizeOf(hash);
+        const size = remote.sizeOf(hash) ?? away.get(hash);
         if (size === undefined) out.push({ hash, status: BatchStatus.Absent });
         else if (size >= SMALL_OBJECT_LIMIT) out.push({ hash, status: BatchStatus.Large });
         else if (size > budget && budget < BATCH_BYTES) out.push({ hash, status: BatchStatus.Deferred });
-        else {
+        else if (away.has(hash)) {
+          const body = await hooks.elsewhere!.open(hash);
+          if (!body) out.push({ hash, status: BatchStatus.Absent });
+          else {
+            out.push({ hash, status: BatchStatus.Data, data: await readAll(body) });
+            budget -= size;
+          }
+        } else {
           out.push({ hash, status: BatchStatus.Data, data: remote.read(hash) });
           budget -= size;
         }
@@ -222,7 +252,12 @@ export function storeApi(
     handler: async ({ req, res, params }) => {
       const hash = params.hash ?? "";
       if (!isHash(hash)) throw badId("object id");
-      const object = await openObject(remote, hash);
+      let object = await openObject(remote, hash);
+      if (!object && hooks.elsewhere) {
+        const size = (await hooks.elsewhere.sizes([hash])).get(hash);
+        const body = size === undefined ? undefined : await hooks.elsewhere.open(hash);
+        if (size !== undefined && body) object = { size, body };
+      }
       if (!object) throw new HttpError(404, `No object ${hash}.`, "ERR_MTRACK_OBJECT_MISSING");
       await sendStream(req, res, object);
     },
@@ -309,7 +344,9 @@ export function storeApi(
       const kind = params.kind ?? "";
       if (!isRefKind(kind)) throw badId("ref kind");
       await hooks.beforeRefList?.(kind, remote);
-      sendJson(res, 200, { refs: await remote.listRefs(kind) });
+      const stored = await remote.listRefs(kind);
+      const more = (await hooks.moreRefs?.(kind, stored, remote)) ?? [];
+      sendJson(res, 200, { refs: more.length === 0 ? stored : [...new Set([...stored, ...more])].sort() });
     },
   });
   router.add({
@@ -319,7 +356,7 @@ export function storeApi(
     handler: async ({ res, params }) => {
       const name = `${params.kind}/${params.id}`;
       if (!isRefName(name)) throw badId("ref name");
-      const data = await remote.readRef(name);
+      const data = (await remote.readRef(name)) ?? (await hooks.readMoreRef?.(name, remote));
       if (data === undefined) throw new HttpError(404, `No ref ${name}.`, "ERR_MTRACK_RUN_NOT_FOUND");
       sendBytes(res, data);
     },

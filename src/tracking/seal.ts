@@ -236,7 +236,19 @@ export function readRef(dir: string, runId: string): Hash | undefined {
   }
 }
 
-function buildRecord(state: RunLogState, store: ObjectStore, liveness: Liveness): RunRecord {
+/**
+ * The sealed record of a run's state: its metric series and texts are put into `store` (only
+ * `putBuffer` is used), the record itself is not. Also builds the records the team server hands out for
+ * runs that live in its database (src/server/pg/export.ts), so both are one format.
+ *
+ * @example
+ * const { hash } = store.putBuffer(newPackr().pack(buildRecord(state, store, localLiveness())));
+ */
+export function buildRecord(
+  state: RunLogState,
+  store: Pick<ObjectStore, "putBuffer">,
+  liveness: Liveness,
+): RunRecord {
   const start = state.start!;
   const { status: liveStatus, unfinished } = statusOf(state, liveness);
   // Sealing a run nobody ended (its process is gone, or the caller insists) records it as KILLED.

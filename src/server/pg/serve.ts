@@ -17,11 +17,13 @@ import { HttpError } from "../router.js";
 import { type RunningServer, type ServerOptions, startServer } from "../server.js";
 import { adminApi } from "./admin.js";
 import { isRetryableDbError, openPool, redactDbUrl } from "./db.js";
+import { databaseRunRefs, exportRunRef, objectsElsewhere } from "./export.js";
 import { applyAnnotation, ingestRun, type PushedObjects } from "./ingest.js";
 import { migrate } from "./migrations.js";
 import { PgMlflowService } from "./mlflow.js";
 import { applyRegistryEvent, syncRegistryLog, versionManifests } from "./registry-sync.js";
 import { pgUiApi } from "./ui.js";
+import { pgUiExtraApi } from "./ui-extra.js";
 import { PgUsers } from "./users.js";
 
 /** Options of `startTeamServer`. */
@@ -98,6 +100,12 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
         },
         // gc --cloud from a clone must not delete what only the database names.
         alsoKeep: () => databaseObjects(pool),
+        // Runs logged over the MLflow API are pulled like pushed ones: records built from the database.
+        moreRefs: async (kind, stored) => (kind === "runs" ? databaseRunRefs(pool, new Set(stored)) : []),
+        readMoreRef: async (name, remote) =>
+          name.startsWith("runs/") ? exportRunRef(pool, remote, name.slice(5)) : undefined,
+        // With s3:// objects, their artifacts are read from the bucket (nothing copied into the store).
+        ...(sameStore ? {} : { elsewhere: objectsElsewhere(pool, objectsRemote) }),
         beforeRefWrite: async (name, data, user, remote) => {
           if (name.startsWith("annotations/")) {
             const a = parseAnnotationRef(data);
@@ -136,7 +144,7 @@ export async function startTeamServer(options: TeamServerOptions): Promise<Runni
       },
       mlflowBackend: new PgMlflowService({ pool, objects }),
       routes: adminApi(users),
-      uiApi: pgUiApi(pool, objects),
+      uiApi: pgUiApi(pool, objects).mount("", pgUiExtraApi(pool, objects)),
       authenticate: async (token) => {
         try {
           return await users.checkToken(token);

@@ -3,7 +3,7 @@
  * `mtrack server --db` serves the same page as `mtrack server` (read-only, behind the read-token rule):
  * info, experiments, runs (experiment, filter and sort in SQL, paged), a run's details, its artifact files
  * and their bytes (from the objects store), and metric series (evenly thinned to `points`).
- * Not over the database yet: plots (no repository), bands, and the model registry's pages.
+ * Bands, the model registry's pages and plots are in ui-extra.ts (mounted beside these by serve.ts).
  */
 import type pg from "pg";
 import { MtrackError } from "../../errors.js";
@@ -15,7 +15,7 @@ import { artifactHeaders } from "../../ui/artifacts.js";
 import type { ExperimentInfo, MetricCell, RunInfo, RunRow, Series } from "../../ui/wire.js";
 import { Router } from "../router.js";
 import { orderByOf } from "./mlflow.js";
-import { type PgRun, PgTrackingStore } from "./tracking-store.js";
+import { type PgRun, type PgSearch, PgTrackingStore } from "./tracking-store.js";
 
 const MAX_SERIES_RUNS = 50;
 
@@ -46,6 +46,32 @@ function rowOf(r: PgRun, experimentName: string, metrics: Record<string, MetricC
 
 function finite(v: number): number | null {
   return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * The runs a UI request selects (`experiment` ids or names, `filter`, `sort`, `deleted=1`), as a
+ * database search; `names` maps the experiments' ids to their names.
+ */
+export function uiRunSearch(q: URLSearchParams, names: ReadonlyMap<string, string>): PgSearch {
+  const wanted = q.getAll("experiment").filter((e) => e !== "");
+  const experimentIds: string[] = [];
+  for (const e of wanted) {
+    const id = names.has(e) ? e : [...names].find(([, n]) => n === e)?.[0];
+    if (id === undefined) {
+      throw new MtrackError("ERR_MTRACK_EXPERIMENT_NOT_FOUND", `No experiment ${e}.`, {
+        data: { experiment: e },
+        hint: "List experiments with GET /api/v1/experiments.",
+      });
+    }
+    experimentIds.push(id);
+  }
+  const sorts = q.getAll("sort").filter((s) => s.trim() !== "");
+  return {
+    experimentIds: experimentIds.length > 0 ? experimentIds : [...names.keys()],
+    filter: parseFilter(q.get("filter") ?? ""),
+    ...(sorts.length > 0 ? { orderBy: orderByOf(sorts) } : {}),
+    view: q.get("deleted") === "1" ? "ALL" : "ACTIVE_ONLY",
+  };
 }
 
 /** The UI routes (mount under /api/v1) over a migrated database and its objects store. */
@@ -123,25 +149,7 @@ export function pgUiApi(pool: pg.Pool, objects: Remote): Router {
       const offset = Math.max(0, Number(q.get("offset") ?? 0) || 0);
       const limit = Math.min(5000, Math.max(0, Number(q.get("limit") ?? 200) || 0));
       const names = await experimentNames();
-      const wanted = q.getAll("experiment").filter((e) => e !== "");
-      const experimentIds: string[] = [];
-      for (const e of wanted) {
-        const id = names.has(e) ? e : [...names].find(([, n]) => n === e)?.[0];
-        if (id === undefined) {
-          throw new MtrackError("ERR_MTRACK_EXPERIMENT_NOT_FOUND", `No experiment ${e}.`, {
-            data: { experiment: e },
-            hint: "List experiments with GET /api/v1/experiments.",
-          });
-        }
-        experimentIds.push(id);
-      }
-      const sorts = q.getAll("sort").filter((s) => s.trim() !== "");
-      const search = {
-        experimentIds: experimentIds.length > 0 ? experimentIds : [...names.keys()],
-        filter: parseFilter(q.get("filter") ?? ""),
-        ...(sorts.length > 0 ? { orderBy: orderByOf(sorts) } : {}),
-        view: q.get("deleted") === "1" ? ("ALL" as const) : ("ACTIVE_ONLY" as const),
-      };
+      const search = uiRunSearch(q, names);
       // The page and the total in SQL; the column picker's keys from the experiments' runs.
       const [found, total, keys] = await Promise.all([
         store.searchRuns({ ...search, maxResults: limit, offset }),
