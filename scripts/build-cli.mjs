@@ -1,4 +1,4 @@
-// Bundles the compiled CLI (dist/cli/commands/**, from tsc) into dist/bundle/ with esbuild: one file per
+// Bundles the compiled CLI (dist/commands/**, from tsc) into dist/bundle/ with esbuild: one file per
 // command plus shared chunks, with @oclif/core, yaml, semver and the library inside. Node then starts a
 // command by reading a handful of files instead of ~400 small modules, which is most of a quick command's
 // time (`mtrack status` on a clean 100k-file tree: the walk takes ~0.15 s, loading modules took ~0.2 s).
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const commandsDir = path.join(root, "dist", "cli", "commands");
+const commandsDir = path.join(root, "dist", "commands");
 const out = path.join(root, "dist", "bundle");
 
 const entryPoints = [{ in: path.join(root, "scripts", "cli-run-entry.mjs"), out: "run" }];
