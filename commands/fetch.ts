@@ -1,8 +1,8 @@
 import { Args } from "@oclif/core";
 import { MtrackCommand } from "../cli/base.js";
+import { describeSync, syncFlags, syncOptions } from "../cli/sync.js";
 import { fetchProblems } from "../src/transfer/objects.js";
 import { fetch, type SyncResult } from "../src/transfer/sync.js";
-import { describeSync, syncFlags, syncOptions } from "./push.js";
 
 export default class Fetch extends MtrackCommand {
   static override summary = "Download tracked data from a remote into the local store (no checkout).";

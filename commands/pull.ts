@@ -1,8 +1,8 @@
 import { Args, Flags } from "@oclif/core";
 import { MtrackCommand } from "../cli/base.js";
+import { describeSync, syncFlags, syncOptions } from "../cli/sync.js";
 import { fetchProblems } from "../src/transfer/objects.js";
 import { type PullResult, pull } from "../src/transfer/sync.js";
-import { describeSync, syncFlags, syncOptions } from "./push.js";
 
 export default class Pull extends MtrackCommand {
   static override summary = "Fetch tracked data from a remote and check it out.";
