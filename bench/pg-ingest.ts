@@ -10,14 +10,23 @@
  *
  * `mlflow server` needs psycopg2: installed (psycopg2-binary) into bench/work/pg-py when missing.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { freePort, seedSearchRuns, startBenchPostgres, timeCalls } from "./util.js";
+import {
+  freePort,
+  mtrack,
+  seedSearchRuns,
+  spawnLogged,
+  startBenchPostgres,
+  stop,
+  timeCalls,
+  waitUp,
+} from "./util.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(benchDir);
@@ -46,50 +55,6 @@ function ensurePsycopg(): void {
     stdio: "inherit",
   });
   if (r.status !== 0) throw new Error("could not install psycopg2-binary for mlflow server");
-}
-
-async function waitUp(url: string, child: ChildProcess, log: string): Promise<void> {
-  const until = Date.now() + 180_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null)
-      throw new Error(`server exited: ${fs.readFileSync(log, "utf8").slice(-2000)}`);
-    try {
-      const r = await fetch(url);
-      if (r.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not answer: ${fs.readFileSync(log, "utf8").slice(-2000)}`);
-}
-
-function spawnLogged(cmd: string, args: string[], dir: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const log = path.join(dir, "server.log");
-  return spawn(cmd, args, {
-    cwd: dir,
-    env,
-    detached: true,
-    stdio: ["ignore", fs.openSync(log, "a"), fs.openSync(log, "a")],
-  });
-}
-
-function stop(child: ChildProcess): void {
-  try {
-    if (child.pid) process.kill(-child.pid, "SIGTERM");
-  } catch {
-    // gone already
-  }
-}
-
-function mtrack(args: string[], env: NodeJS.ProcessEnv): string {
-  const r = spawnSync(process.execPath, [path.join(root, "bin", "run.js"), ...args], {
-    env,
-    encoding: "utf8",
-    cwd: os.tmpdir(),
-  });
-  if (r.status !== 0) throw new Error(`mtrack ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON answers of two servers, read by a few fields

@@ -2,7 +2,15 @@
  * Small helpers every benchmark needs: command-line options, a free loopback port, medians.
  * Kept here so each bench script reads as its measurement, not its plumbing.
  */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
 import * as net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** This checkout's root (bench/..). */
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /** The number after `--name` on the command line, or `fallback`. */
 export function numberOption(name: string, fallback: number): number {
@@ -91,4 +99,51 @@ export async function timeCalls<T>(
     p95: times[Math.min(times.length - 1, Math.floor(times.length * 0.95))]!,
     last: last as T,
   };
+}
+
+/** Waits until `url` answers below 500 (up to 3 min); the server's log tail when it exits or never does. */
+export async function waitUp(url: string, child: ChildProcess, log: string): Promise<void> {
+  const until = Date.now() + 180_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null)
+      throw new Error(`server exited: ${fs.readFileSync(log, "utf8").slice(-2000)}`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer: ${fs.readFileSync(log, "utf8").slice(-2000)}`);
+}
+
+/** Starts a server process in its own process group, stdout and stderr appended to `dir`/server.log. */
+export function spawnLogged(cmd: string, args: string[], dir: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const log = path.join(dir, "server.log");
+  return spawn(cmd, args, {
+    cwd: dir,
+    env,
+    detached: true,
+    stdio: ["ignore", fs.openSync(log, "a"), fs.openSync(log, "a")],
+  });
+}
+
+/** Stops a process started by spawnLogged, with its children. */
+export function stop(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, "SIGTERM");
+  } catch {
+    // gone already
+  }
+}
+
+/** Runs this checkout's built CLI; its stdout, or a throw with its stderr. */
+export function mtrack(args: string[], env: NodeJS.ProcessEnv): string {
+  const r = spawnSync(process.execPath, [path.join(root, "bin", "run.js"), ...args], {
+    env,
+    encoding: "utf8",
+    cwd: os.tmpdir(),
+  });
+  if (r.status !== 0) throw new Error(`mtrack ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
 }
