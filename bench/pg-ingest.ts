@@ -10,29 +10,14 @@
  *
  * `mlflow server` needs psycopg2: installed (psycopg2-binary) into bench/work/pg-py when missing.
  */
-import { type ChildProcess, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import {
-  freePort,
-  mtrack,
-  seedSearchRuns,
-  spawnLogged,
-  startBenchPostgres,
-  stop,
-  timeCalls,
-  waitUp,
-} from "./util.js";
-
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const root = path.dirname(benchDir);
-const python = path.join(root, ".venv-test", "bin", "python");
-const mlflowBin = path.join(root, ".venv-test", "bin", "mlflow");
-const pyDir = path.join(benchDir, "work", "pg-py");
+import { ensurePsycopg, startMlflowPgServer, startMtrackPgServer } from "./pg-servers.js";
+import { seedSearchRuns, startBenchPostgres, stop, timeCalls } from "./util.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,15 +32,6 @@ const skipMlflow = values["skip-mlflow"] === true;
 const clients = Number(values.clients);
 const points = Number(values.points);
 const runs = Number(values.runs);
-
-function ensurePsycopg(): void {
-  const env = { ...process.env, PYTHONPATH: pyDir };
-  if (spawnSync(python, ["-c", "import psycopg2"], { env }).status === 0) return;
-  const r = spawnSync(python, ["-m", "pip", "install", "--quiet", "--target", pyDir, "psycopg2-binary"], {
-    stdio: "inherit",
-  });
-  if (r.status !== 0) throw new Error("could not install psycopg2-binary for mlflow server");
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: the JSON answers of two servers, read by a few fields
 async function post(url: string, endpoint: string, token: string | undefined, body: object): Promise<any> {
@@ -127,56 +103,15 @@ const children: ChildProcess[] = [];
 try {
   const mtrackDb = await cluster.createDatabase("mtrack");
   const mlflowDb = await cluster.createDatabase("mlflow");
-  const env = { ...process.env, MTRACK_DB_URL: mtrackDb };
-  mtrack(["server", "user", "add", "bench", "--role", "write"], env);
-  const token = (JSON.parse(mtrack(["server", "user", "token", "bench", "--json"], env)) as { token: string })
-    .token;
-
-  const mtrackPort = await freePort();
-  const mtrackDir = path.join(work, "mtrack");
-  fs.mkdirSync(mtrackDir);
-  const m = spawnLogged(
-    process.execPath,
-    [
-      path.join(root, "bin", "run.js"),
-      "server",
-      "--objects",
-      path.join(mtrackDir, "objects"),
-      "--port",
-      String(mtrackPort),
-    ],
-    mtrackDir,
-    env,
-  );
-  children.push(m);
-  const mtrackUrl = `http://127.0.0.1:${mtrackPort}`;
-  await waitUp(`${mtrackUrl}/v1/health`, m, path.join(mtrackDir, "server.log"));
+  const mtrackServer = await startMtrackPgServer(work, mtrackDb);
+  children.push(mtrackServer.child);
+  const { url: mtrackUrl, token } = mtrackServer;
 
   let mlflowUrl = "";
   if (!skipMlflow) {
-    const mlflowPort = await freePort();
-    const mlflowDir = path.join(work, "mlflow");
-    fs.mkdirSync(mlflowDir);
-    const f = spawnLogged(
-      mlflowBin,
-      [
-        "server",
-        "--backend-store-uri",
-        // SQLAlchemy's driver named explicitly (a bare postgresql:// picks psycopg 3 here).
-        mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
-        "--default-artifact-root",
-        path.join(mlflowDir, "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(mlflowPort),
-      ],
-      mlflowDir,
-      { ...process.env, PYTHONPATH: pyDir },
-    );
-    children.push(f);
-    mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
-    await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
+    const mlflowServer = await startMlflowPgServer(work, mlflowDb, "--default-artifact-root");
+    children.push(mlflowServer.child);
+    mlflowUrl = mlflowServer.url;
   }
   const mExp = (await post(mtrackUrl, "/experiments/create", token, { name: "ingest" })).experiment_id;
   const mtrackS = await ingest(mtrackUrl, token, mExp);

@@ -10,20 +10,14 @@
  *
  * `mlflow server` needs psycopg2: installed (psycopg2-binary) into bench/work/pg-py when missing.
  */
-import { type ChildProcess, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startPostgres } from "../test/helpers/postgres.js";
-import { freePort, mtrack, spawnLogged, stop, waitUp } from "./util.js";
-
-const benchDir = path.dirname(fileURLToPath(import.meta.url));
-const root = path.dirname(benchDir);
-const python = path.join(root, ".venv-test", "bin", "python");
-const mlflowBin = path.join(root, ".venv-test", "bin", "mlflow");
-const pyDir = path.join(benchDir, "work", "pg-py");
+import { ensurePsycopg, startMlflowPgServer, startMtrackPgServer } from "./pg-servers.js";
+import { stop } from "./util.js";
 
 const { values } = parseArgs({
   options: {
@@ -37,15 +31,6 @@ const models = Number(values.models);
 const versions = Number(values.versions);
 const clients = Number(values.clients);
 const reads = Number(values.reads);
-
-function ensurePsycopg(): void {
-  const env = { ...process.env, PYTHONPATH: pyDir };
-  if (spawnSync(python, ["-c", "import psycopg2"], { env }).status === 0) return;
-  const r = spawnSync(python, ["-m", "pip", "install", "--quiet", "--target", pyDir, "psycopg2-binary"], {
-    stdio: "inherit",
-  });
-  if (r.status !== 0) throw new Error("could not install psycopg2-binary for mlflow server");
-}
 
 async function call(
   url: string,
@@ -162,53 +147,13 @@ const children: ChildProcess[] = [];
 try {
   const mtrackDb = await cluster.createDatabase("mtrack");
   const mlflowDb = await cluster.createDatabase("mlflow");
-  const env = { ...process.env, MTRACK_DB_URL: mtrackDb };
-  mtrack(["server", "user", "add", "bench", "--role", "write"], env);
-  const token = (JSON.parse(mtrack(["server", "user", "token", "bench", "--json"], env)) as { token: string })
-    .token;
+  const mtrackServer = await startMtrackPgServer(work, mtrackDb);
+  children.push(mtrackServer.child);
+  const { url: mtrackUrl, token } = mtrackServer;
 
-  const mtrackPort = await freePort();
-  const mtrackDir = path.join(work, "mtrack");
-  fs.mkdirSync(mtrackDir);
-  const m = spawnLogged(
-    process.execPath,
-    [
-      path.join(root, "bin", "run.js"),
-      "server",
-      "--objects",
-      path.join(mtrackDir, "objects"),
-      "--port",
-      String(mtrackPort),
-    ],
-    mtrackDir,
-    env,
-  );
-  children.push(m);
-  const mtrackUrl = `http://127.0.0.1:${mtrackPort}`;
-  await waitUp(`${mtrackUrl}/v1/health`, m, path.join(mtrackDir, "server.log"));
-
-  const mlflowPort = await freePort();
-  const mlflowDir = path.join(work, "mlflow");
-  fs.mkdirSync(mlflowDir);
-  const f = spawnLogged(
-    mlflowBin,
-    [
-      "server",
-      "--backend-store-uri",
-      mlflowDb.replace(/^postgresql:/, "postgresql+psycopg2:"),
-      "--artifacts-destination",
-      path.join(mlflowDir, "artifacts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(mlflowPort),
-    ],
-    mlflowDir,
-    { ...process.env, PYTHONPATH: pyDir },
-  );
-  children.push(f);
-  const mlflowUrl = `http://127.0.0.1:${mlflowPort}`;
-  await waitUp(`${mlflowUrl}/health`, f, path.join(mlflowDir, "server.log"));
+  const mlflowServer = await startMlflowPgServer(work, mlflowDb, "--artifacts-destination");
+  children.push(mlflowServer.child);
+  const mlflowUrl = mlflowServer.url;
 
   const mRun = await modelRun(mtrackUrl, token);
   const fRun = await modelRun(mlflowUrl, undefined);
