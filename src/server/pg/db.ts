@@ -105,3 +105,38 @@ export function isRetryableDbError(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : "";
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(msg);
 }
+
+/** Attempts of one transaction whose connection was lost before COMMIT: one more than the pool's default size, so a pool of dead connections after a restart is drained. */
+const MAX_TX_ATTEMPTS = 11;
+
+/**
+ * Runs `fn` in a transaction on a connection of `pool`. A connection lost before COMMIT was sent (the
+ * database restarted and the pool handed out a dead connection) rolled everything back on the server, so
+ * it is retried on another connection — several times, since after a restart every idle connection in the
+ * pool is dead; a failure during COMMIT is not (its outcome is unknown) and reaches the caller.
+ *
+ * @example
+ * const id = await inTransaction(pool, async (c) => (await c.query("INSERT ... RETURNING id")).rows[0].id);
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const c = await pool.connect();
+    let committing = false;
+    try {
+      await c.query("BEGIN");
+      const out = await fn(c);
+      committing = true;
+      await c.query("COMMIT");
+      c.release();
+      return out;
+    } catch (e) {
+      const lost = isRetryableDbError(e);
+      if (lost) c.release(e instanceof Error ? e : new Error(String(e)));
+      else {
+        await c.query("ROLLBACK").catch(() => {});
+        c.release();
+      }
+      if (!lost || committing || attempt >= MAX_TX_ATTEMPTS - 1) throw e;
+    }
+  }
+}

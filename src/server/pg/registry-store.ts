@@ -19,7 +19,7 @@ import type { LoggedModel, LoggedModelFile, ModelVersion, RegisteredModel } from
 import { LOGGED_MODEL_ID } from "../../registry/uri.js";
 import { hashBytes } from "../../store/hash.js";
 import { validateArtifactName, validateKey } from "../../tracking/names.js";
-import { isRetryableDbError } from "./db.js";
+import { inTransaction } from "./db.js";
 
 /** One file of a version's content. */
 export interface ContentFile {
@@ -38,8 +38,6 @@ export interface NewVersion {
   description?: string;
   tags?: Record<string, string>;
 }
-
-const MAX_TX_ATTEMPTS = 11;
 
 /** The content hash of a file list (sorted by name): what `model-versions/<hash>/artifacts` names. */
 export function contentHash(files: readonly ContentFile[]): string {
@@ -99,28 +97,9 @@ export class PgRegistryStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Runs `fn` in a transaction, retried on another connection when one was lost before COMMIT. */
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const c = await this.pool.connect();
-      let committing = false;
-      try {
-        await c.query("BEGIN");
-        const out = await fn(c);
-        committing = true;
-        await c.query("COMMIT");
-        c.release();
-        return out;
-      } catch (e) {
-        const lost = isRetryableDbError(e);
-        if (lost) c.release(e instanceof Error ? e : new Error(String(e)));
-        else {
-          await c.query("ROLLBACK").catch(() => {});
-          c.release();
-        }
-        if (!lost || committing || attempt >= MAX_TX_ATTEMPTS - 1) throw e;
-      }
-    }
+  /** Runs `fn` in a transaction, retried when its connection was lost before COMMIT (see inTransaction). */
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 
   // ---- reads --------------------------------------------------------------------------------------

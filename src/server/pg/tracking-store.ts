@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { MtrackError } from "../../errors.js";
 import type { ComparisonNode, FilterNode } from "../../tracking/search.js";
-import { isRetryableDbError } from "./db.js";
+import { inTransaction } from "./db.js";
 
 export type PgRunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
 
@@ -98,8 +98,6 @@ const ATTRIBUTE_COLUMNS: Readonly<Record<string, string>> = {
 };
 
 const DEFAULT_EXPERIMENT_NAME = "Default";
-/** Attempts of one transaction whose connection was lost before COMMIT: one more than the pool's default size, so a pool of dead connections after a restart is drained. */
-const MAX_TX_ATTEMPTS = 11;
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -111,33 +109,9 @@ export class PgTrackingStore {
     private readonly artifactRoot: string,
   ) {}
 
-  /**
-   * Runs `fn` in a transaction. A connection lost before COMMIT was sent (the database restarted and the
-   * pool handed out a dead connection) rolled everything back on the server, so it is retried on another
-   * connection — several times, since after a restart every idle connection in the pool is dead; a failure
-   * during COMMIT is not (its outcome is unknown) and reaches the caller.
-   */
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const c = await this.pool.connect();
-      let committing = false;
-      try {
-        await c.query("BEGIN");
-        const out = await fn(c);
-        committing = true;
-        await c.query("COMMIT");
-        c.release();
-        return out;
-      } catch (e) {
-        const lost = isRetryableDbError(e);
-        if (lost) c.release(e instanceof Error ? e : new Error(String(e)));
-        else {
-          await c.query("ROLLBACK").catch(() => {});
-          c.release();
-        }
-        if (!lost || committing || attempt >= MAX_TX_ATTEMPTS - 1) throw e;
-      }
-    }
+  /** Runs `fn` in a transaction, retried when its connection was lost before COMMIT (see inTransaction). */
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 
   /**
