@@ -21,7 +21,16 @@ import { artifactHeaders, artifactKind } from "./artifacts.js";
 import { computeBands } from "./bands.js";
 import { HistorySource, LruCache } from "./histories.js";
 import { modelsApi, type OpenObject, registryDirBeside, versionsOfRun } from "./models.js";
-import { expandKeys, intParam, listParam, parseColumns, runDetailsJson, runRow, unionKeys } from "./query.js";
+import {
+  bandsQuery,
+  expandKeys,
+  intParam,
+  listParam,
+  parseColumns,
+  runDetailsJson,
+  runRow,
+  unionKeys,
+} from "./query.js";
 import { sendUiJson } from "./respond.js";
 
 export { sendUiJson } from "./respond.js";
@@ -313,25 +322,7 @@ export function uiApi(options: UiApiOptions): Router {
     access: "public",
     handler: async ({ res, url }) => {
       const q = url.searchParams;
-      const group = q.get("group") ?? "";
-      const gm = /^(params|tags)\.(.+)$/.exec(group);
-      if (gm === null) {
-        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "group must be params.<key> or tags.<key>.", {
-          hint: "Pass group=params.<key> or group=tags.<key>.",
-          data: { parameter: "group", value: group },
-        });
-      }
-      const key = q.get("key") ?? "";
-      if (key === "") {
-        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "key (a metric key) is required.", {
-          hint: "Pass key=<metric key>.",
-          data: { parameter: "key" },
-        });
-      }
-      const points = intParam(q, "points", 500, 1, 20000);
-      const maxRuns = intParam(q, "maxRuns", 200, 1, 5000);
-      const kind = gm[1] as "params" | "tags";
-      const groupKey = gm[2]!;
+      const { kind, groupKey, key, points, maxRuns } = bandsQuery(q);
       const withMetric = select(q).rows.filter((r) => Object.hasOwn(r.metrics, key));
       const chosen = withMetric.slice(0, maxRuns);
       const inputs = [];

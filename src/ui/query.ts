@@ -226,3 +226,44 @@ export function runDetailsJson(r: RunDetails, registered: RegisteredRef[] = []):
     registered,
   };
 }
+
+/** What `/bands` is asked: group runs by a param or tag, the metric to band, and the caps. */
+export interface BandsQuery {
+  kind: "params" | "tags";
+  groupKey: string;
+  key: string;
+  points: number;
+  maxRuns: number;
+}
+
+/**
+ * Reads the `/bands` parameters (`group=params.<k>|tags.<k>`, `key`, `points`, `maxRuns`), refusing a
+ * bad group or a missing key with ERR_MTRACK_INVALID_ARGUMENT.
+ *
+ * @example
+ * bandsQuery(new URLSearchParams("group=params.lr&key=val_acc")); // { kind: "params", groupKey: "lr", key: "val_acc", points: 500, maxRuns: 200 }
+ */
+export function bandsQuery(q: URLSearchParams): BandsQuery {
+  const group = q.get("group") ?? "";
+  const gm = /^(params|tags)\.(.+)$/.exec(group);
+  if (gm === null) {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "group must be params.<key> or tags.<key>.", {
+      hint: "Pass group=params.<key> or group=tags.<key>.",
+      data: { parameter: "group", value: group },
+    });
+  }
+  const key = q.get("key") ?? "";
+  if (key === "") {
+    throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "key (a metric key) is required.", {
+      hint: "Pass key=<metric key>.",
+      data: { parameter: "key" },
+    });
+  }
+  return {
+    kind: gm[1] as BandsQuery["kind"],
+    groupKey: gm[2]!,
+    key,
+    points: intParam(q, "points", 500, 1, 20000),
+    maxRuns: intParam(q, "maxRuns", 200, 1, 5000),
+  };
+}

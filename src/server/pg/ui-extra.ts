@@ -15,7 +15,7 @@ import { validateArtifactName } from "../../tracking/names.js";
 import { artifactHeaders } from "../../ui/artifacts.js";
 import { computeBands } from "../../ui/bands.js";
 import { modelInfo, modelSummary, versionInfo } from "../../ui/models.js";
-import { intParam } from "../../ui/query.js";
+import { bandsQuery } from "../../ui/query.js";
 import { sendUiJson } from "../../ui/respond.js";
 import { Router } from "../router.js";
 import { PgRegistryStore } from "./registry-store.js";
@@ -37,23 +37,7 @@ export function pgUiExtraApi(pool: pg.Pool, objects: Remote): Router {
     access: "public",
     handler: async ({ res, url }) => {
       const q = url.searchParams;
-      const group = q.get("group") ?? "";
-      const gm = /^(params|tags)\.(.+)$/.exec(group);
-      if (gm === null) {
-        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "group must be params.<key> or tags.<key>.", {
-          hint: "Pass group=params.<key> or group=tags.<key>.",
-          data: { parameter: "group", value: group },
-        });
-      }
-      const key = q.get("key") ?? "";
-      if (key === "") {
-        throw new MtrackError("ERR_MTRACK_INVALID_ARGUMENT", "key (a metric key) is required.", {
-          hint: "Pass key=<metric key>.",
-          data: { parameter: "key" },
-        });
-      }
-      const points = intParam(q, "points", 500, 1, 20000);
-      const maxRuns = intParam(q, "maxRuns", 200, 1, 5000);
+      const { kind, groupKey, key, points, maxRuns } = bandsQuery(q);
       const names = new Map((await tracking.listExperiments()).map((e) => [e.experimentId, e.name]));
       const found = await tracking.searchRuns({
         ...uiRunSearch(q, names),
@@ -67,8 +51,6 @@ export function pgUiExtraApi(pool: pg.Pool, objects: Remote): Router {
       const has = new Set(having.rows.map((r) => String(r.run_id)));
       const withMetric = found.runIds.filter((id) => has.has(id));
       const chosen = withMetric.slice(0, maxRuns);
-      const kind = gm[1] as "params" | "tags";
-      const groupKey = gm[2]!;
       const [values, points_] = await Promise.all([
         pool.query(`SELECT run_id, value FROM ${kind} WHERE key = $1 AND run_id = ANY($2)`, [
           groupKey,
