@@ -9,6 +9,7 @@ import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { MtrackError } from "../errors.js";
 import { isPackId, type PackFile } from "../store/pack.js";
 import type { Hash } from "../store/types.js";
@@ -142,12 +143,6 @@ export class HttpRemote implements Remote {
     });
   }
 
-  private async readAll(body: Readable): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks);
-  }
-
   /** One request with retries; answers other than 2xx (and 404 when allowed) become errors. */
   private async call(
     method: string,
@@ -173,7 +168,7 @@ export class HttpRemote implements Remote {
         }
         const { status } = reply;
         if (status >= 200 && status < 300) return reply;
-        const text = (await this.readAll(reply.body).catch(() => Buffer.alloc(0))).toString("utf8");
+        const text = (await buffer(reply.body).catch(() => Buffer.alloc(0))).toString("utf8");
         let serverCode: string | undefined;
         let serverMessage: string | undefined;
         let serverHint: string | undefined;
@@ -238,7 +233,7 @@ export class HttpRemote implements Remote {
     allow404 = false,
   ): Promise<Buffer | undefined> {
     const reply = await this.call(method, path, body, { allow404 });
-    return reply ? this.readAll(reply.body) : undefined;
+    return reply ? buffer(reply.body) : undefined;
   }
 
   async has(objects: readonly ObjectSpec[]): Promise<Set<Hash>> {
@@ -264,7 +259,7 @@ export class HttpRemote implements Remote {
     const reply = await this.call("PUT", `/v1/objects/${object.hash}`, () => uploadStream(file, onBytes), {
       length: object.size,
     });
-    if (reply) await this.readAll(reply.body);
+    if (reply) await buffer(reply.body);
   }
 
   /** The server hashes its own copies (`POST /v1/objects/verify`): nothing is downloaded. */

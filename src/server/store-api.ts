@@ -7,6 +7,7 @@
 import * as nodeFs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { errnoCode } from "../errors.js";
 import type { LocalRemote } from "../remotes/local.js";
@@ -140,12 +141,6 @@ export interface StoreApiHooks {
   };
 }
 
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
 /**
  * The store routes over one store directory.
  *
@@ -234,7 +229,7 @@ export function storeApi(
           const body = await hooks.elsewhere!.open(hash);
           if (!body) out.push({ hash, status: BatchStatus.Absent });
           else {
-            out.push({ hash, status: BatchStatus.Data, data: await readAll(body) });
+            out.push({ hash, status: BatchStatus.Data, data: await buffer(body) });
             budget -= size;
           }
         } else {

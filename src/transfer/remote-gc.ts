@@ -9,6 +9,7 @@
  * cannot be understood, the collection is refused before anything is deleted: gc never deletes what it
  * could not see the roots of.
  */
+import { buffer } from "node:stream/consumers";
 import { MtrackError } from "../errors.js";
 import { parseRunCacheEntry, rootsOf } from "../pipeline/runcache.js";
 import { foldEvents } from "../registry/fold.js";
@@ -165,9 +166,7 @@ async function readObjects(
   for (const h of rest) {
     const stream = await remote.open(h);
     if (!stream) continue;
-    const chunks: Buffer[] = [];
-    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-    accept(h, Buffer.concat(chunks));
+    accept(h, await buffer(stream));
   }
   return out;
 }

@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { isMtrackError } from "../../errors.js";
@@ -516,9 +517,7 @@ export class PgMlflowService implements MlflowBackend {
 
   async readArtifact(runId: string, name: string): Promise<Buffer> {
     const { stream } = await this.openArtifact(runId, name);
-    const chunks: Buffer[] = [];
-    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks);
+    return buffer(stream);
   }
 
   /** One stored object (a logged model's or registered version's file) from the objects store. */
@@ -534,9 +533,7 @@ export class PgMlflowService implements MlflowBackend {
         `Object ${hash} is missing from the objects store.`,
       );
     }
-    const chunks: Buffer[] = [];
-    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks);
+    return buffer(stream);
   }
 
   /**

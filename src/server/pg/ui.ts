@@ -5,6 +5,7 @@
  * and their bytes (from the objects store), and metric series (evenly thinned to `points`).
  * Bands, the model registry's pages and plots are in ui-extra.ts (mounted beside these by serve.ts).
  */
+import { buffer } from "node:stream/consumers";
 import type pg from "pg";
 import { MtrackError } from "../../errors.js";
 import type { Remote } from "../../remotes/types.js";
@@ -260,9 +261,7 @@ export function pgUiApi(pool: pg.Pool, objects: Remote): Router {
           },
         );
       }
-      const chunks: Buffer[] = [];
-      for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-      const bytes = Buffer.concat(chunks);
+      const bytes = await buffer(stream);
       res.writeHead(200, artifactHeaders(name, bytes.length, url.searchParams.get("download") === "1"));
       res.end(req.method === "HEAD" ? undefined : bytes);
     },
